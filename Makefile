@@ -1,0 +1,78 @@
+# A thin wrapper over Meson: the two commands of the README, and the
+# developers' targets.  The build itself is described in meson.build.
+
+BUILD ?= build
+ASAN_BUILD ?= build-asan
+FUZZ_BUILD ?= build-fuzz
+SHARED ?= $(abspath $(CURDIR)/../shared)
+PYTHON ?= /usr/bin/python3
+FUZZ_SECONDS ?= 60
+MESON_FLAGS ?= --werror
+
+.PHONY: all build asan-build demo check deps deps-test unit asan functional toml-conformance fuzz clean
+
+all: build
+
+deps:
+	scripts/install-deps.sh run
+
+deps-test:
+	scripts/install-deps.sh test
+
+$(BUILD)/build.ninja:
+	meson setup $(MESON_FLAGS) $(BUILD)
+
+build: $(BUILD)/build.ninja
+	ninja -C $(BUILD)
+
+$(ASAN_BUILD)/build.ninja:
+	meson setup $(MESON_FLAGS) -Db_sanitize=address,undefined -Db_lundef=false \
+		-Dbuildtype=debug $(ASAN_BUILD)
+
+asan-build: $(ASAN_BUILD)/build.ninja
+	ninja -C $(ASAN_BUILD)
+
+# The main job on the bundled example, with the host's newest kernel linked
+# in as its ./bzImage.  Until vmtest boots VMs, --dry-run shows what it
+# would run.
+demo: deps
+	$(MAKE) --no-print-directory build
+	mkdir -p $(BUILD)/demo
+	cp examples/vmtest.toml $(BUILD)/demo/vmtest.toml
+	ln -sfn "$$(ls -v /boot/vmlinuz-* | tail -n 1)" $(BUILD)/demo/bzImage
+	cd $(BUILD)/demo && ../vmtest --list && ../vmtest --dry-run
+
+check: deps-test
+	$(MAKE) --no-print-directory build asan-build
+	$(MAKE) --no-print-directory unit asan toml-conformance functional
+
+unit: build
+	meson test -C $(BUILD) --print-errorlogs
+
+# Unit tests and the fuzz corpora again under AddressSanitizer and UBSan.
+asan: asan-build
+	UBSAN_OPTIONS=halt_on_error=1:print_stacktrace=1 \
+		meson test -C $(ASAN_BUILD) --print-errorlogs
+
+toml-conformance: asan-build
+	$(PYTHON) $(SHARED)/tools/toml-test-run.py --suite $(SHARED)/toml-test \
+		--decoder $(ASAN_BUILD)/toml-decode
+
+functional: build asan-build
+	VMTEST_BINARY=$(CURDIR)/$(BUILD)/vmtest $(PYTHON) -m pytest -q tests/functional
+	VMTEST_BINARY=$(CURDIR)/$(ASAN_BUILD)/vmtest $(PYTHON) -m pytest -q tests/functional
+
+# Each fuzz target runs for FUZZ_SECONDS; new inputs land in $(FUZZ_BUILD),
+# the corpus in git is only read.
+fuzz:
+	[ -f $(FUZZ_BUILD)/build.ninja ] || CC=clang meson setup -Dfuzzing=true \
+		-Db_sanitize=address,undefined -Db_lundef=false $(FUZZ_BUILD)
+	ninja -C $(FUZZ_BUILD)
+	for f in $(FUZZ_BUILD)/tests/fuzz-*; do \
+		name=$${f##*/fuzz-}; mkdir -p $(FUZZ_BUILD)/corpus/$$name; \
+		$$f -max_total_time=$(FUZZ_SECONDS) -print_final_stats=1 \
+			$(FUZZ_BUILD)/corpus/$$name tests/fuzz/corpus/$$name || exit 1; \
+	done
+
+clean:
+	rm -rf $(BUILD) $(ASAN_BUILD) $(FUZZ_BUILD)

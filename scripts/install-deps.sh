@@ -1,0 +1,41 @@
+#!/bin/bash
+# Install, from Debian's archive, what vmtest needs to build and run
+# ("run") or also to test ("test").  Idempotent and quick when everything
+# is already there: apt-get runs only for packages that are missing.
+set -euo pipefail
+
+what=${1:-run}
+
+build_packages=(gcc make meson ninja-build pkg-config
+	libjansson-dev libpcre2-dev liblzma-dev libzstd-dev zlib1g-dev)
+run_packages=(qemu-system-x86 qemu-utils ovmf)
+test_packages=(libcmocka-dev python3 python3-pytest clang libclang-rt-14-dev
+	linux-image-amd64 tmux)
+
+packages=("${build_packages[@]}" "${run_packages[@]}")
+case "$what" in
+run)
+	# A kernel for the demo, only when the host has none in /boot.
+	if ! compgen -G '/boot/vmlinuz-*' >/dev/null; then
+		packages+=(linux-image-amd64)
+	fi
+	;;
+test) packages+=("${test_packages[@]}") ;;
+*)
+	echo "usage: $0 run|test" >&2
+	exit 2
+	;;
+esac
+
+missing=()
+for p in "${packages[@]}"; do
+	status=$(dpkg-query -W -f='${db:Status-Status}' "$p" 2>/dev/null || true)
+	[ "$status" = installed ] || missing+=("$p")
+done
+[ ${#missing[@]} -eq 0 ] && exit 0
+
+sudo=
+[ "$(id -u)" = 0 ] || sudo=sudo
+echo "Installing with apt-get: ${missing[*]}"
+$sudo apt-get update -q
+DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -q --no-install-recommends "${missing[@]}"

@@ -1,0 +1,209 @@
+// SPDX-License-Identifier: MIT
+#include "cli.h"
+
+#include <errno.h>
+#include <getopt.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "cleanup.h"
+#include "shell_quote.h"
+#include "suggest.h"
+
+enum {
+	OPT_KARGS = 0x100,
+	OPT_KVM_CPU_ARGS,
+	OPT_DRY_RUN,
+	OPT_LIST,
+};
+
+static const struct option cli_long_options[] = {
+	{ "config", required_argument, NULL, 'c' },
+	{ "filter", required_argument, NULL, 'f' },
+	{ "kernel", required_argument, NULL, 'k' },
+	{ "kargs", required_argument, NULL, OPT_KARGS },
+	{ "kvm-cpu-args", required_argument, NULL, OPT_KVM_CPU_ARGS },
+	{ "rootfs", required_argument, NULL, 'r' },
+	{ "arch", required_argument, NULL, 'a' },
+	{ "qemu-command", required_argument, NULL, 'q' },
+	{ "dry-run", no_argument, NULL, OPT_DRY_RUN },
+	{ "list", no_argument, NULL, OPT_LIST },
+	{ "verbose", no_argument, NULL, 'v' },
+	{ "help", no_argument, NULL, 'h' },
+	{ "version", no_argument, NULL, 'V' },
+	{ 0 },
+};
+
+/* '+': stop at the first non-option, it starts the command. */
+static const char cli_short_options[] = "+:c:f:k:r:a:q:vhV";
+
+void cli_print_help(FILE *out)
+{
+	fputs("Usage: vmtest [OPTIONS] [--] [COMMAND [ARG...]]\n"
+	      "\n"
+	      "Run a command, or the targets of vmtest.toml, inside QEMU virtual machines.\n"
+	      "\n"
+	      "  vmtest                          run every target of ./vmtest.toml\n"
+	      "  vmtest -c FILE -f REGEX         run the targets of FILE whose name matches\n"
+	      "  vmtest -k bzImage -- make test  run a command on the host's userspace\n"
+	      "                                  under another kernel\n"
+	      "  vmtest -- make test             the same on the host's own kernel\n"
+	      "\n"
+	      "Targets:\n"
+	      "  -c, --config FILE        read targets from FILE (default: ./vmtest.toml)\n"
+	      "  -f, --filter REGEX       run only targets whose name matches REGEX (PCRE)\n"
+	      "      --list               print the selected targets' names and exit\n"
+	      "      --dry-run            print each selected target, fully resolved, and exit\n"
+	      "\n"
+	      "One-liner (not with -c):\n"
+	      "  -k, --kernel FILE        the kernel to boot (default: the host's, from /boot)\n"
+	      "      --kargs ARGS         extra kernel command-line arguments\n"
+	      "  -r, --rootfs DIR         the root filesystem to share (default: /)\n"
+	      "  -a, --arch ARCH          x86_64, aarch64, s390x or riscv64 (default: the host's)\n"
+	      "  -q, --qemu-command CMD   the QEMU to run (default: qemu-system-ARCH)\n"
+	      "      --kvm-cpu-args ARGS  the -cpu value to use under KVM\n"
+	      "  COMMAND [ARG...]         one word is a shell command line (\"uname -r | grep 6\");\n"
+	      "                           several words are run exactly as given; - is a shell\n"
+	      "\n"
+	      "Other:\n"
+	      "  -v, --verbose            say what vmtest does\n"
+	      "  -h, --help               print this help and exit\n"
+	      "  -V, --version            print the version and exit\n"
+	      "\n"
+	      "Exit status: the command's own for a single target (128+N if killed by signal N);\n"
+	      "0 or 1 (all passed or not) for several targets; 2 for a usage or configuration\n"
+	      "error; 69 when a VM could not run the command.  See vmtest(1).\n",
+	      out);
+}
+
+/* "--filer" → "did you mean '--filter'?", for a long option only. */
+static int cli_fail_unknown(const char *arg, struct error *err)
+{
+	const char *names[ARRAY_SIZE(cli_long_options)];
+	_cleanup_free_ char *word = NULL;
+	const char *hint;
+	size_t n = 0;
+
+	if (strncmp(arg, "--", 2) != 0 || !arg[2])
+		return error_usage(err, "unknown option '%s'", arg);
+	word = strndup(arg + 2, strcspn(arg + 2, "="));
+	if (!word)
+		return error_set(err, ENOMEM, "out of memory");
+	for (const struct option *o = cli_long_options; o->name; o++)
+		names[n++] = o->name;
+	hint = suggest_nearest(word, names, n);
+	if (hint)
+		return error_usage(err, "unknown option '--%s'; did you mean '--%s'?", word, hint);
+	return error_usage(err, "unknown option '--%s'", word);
+}
+
+static void cli_set(struct cli_options *o, int c, const char *arg)
+{
+	switch (c) {
+	case 'c': o->config_path = arg; break;
+	case 'f': o->filter = arg; break;
+	case 'k': o->kernel = arg; break;
+	case OPT_KARGS: o->kargs = arg; break;
+	case OPT_KVM_CPU_ARGS: o->kvm_cpu_args = arg; break;
+	case 'r': o->rootfs = arg; break;
+	case 'a': o->arch = arg; break;
+	case 'q': o->qemu_command = arg; break;
+	case OPT_DRY_RUN: o->dry_run = true; break;
+	case OPT_LIST: o->list = true; break;
+	case 'v': o->verbose++; break;
+	case 'h': o->help = true; break;
+	case 'V': o->version = true; break;
+	default: break;
+	}
+}
+
+int cli_parse(int argc, char **argv, struct cli_options *ret_options, struct error *err)
+{
+	struct cli_options o = { 0 };
+	int c;
+
+	optind = 0; /* glibc: start afresh, so cli_parse can be called again */
+	opterr = 0;
+	while ((c = getopt_long(argc, argv, cli_short_options, cli_long_options, NULL)) != -1) {
+		if (c == '?') {
+			char shortopt[3] = { '-', (char)optopt, 0 };
+
+			return optopt ? error_usage(err, "unknown option '%s'", shortopt)
+				      : cli_fail_unknown(argv[optind - 1], err);
+		}
+		if (c == ':')
+			return error_usage(err, "option '%s' needs a value", argv[optind - 1]);
+		cli_set(&o, c, optarg);
+	}
+	o.command = argv + optind;
+	o.command_len = argc - optind;
+	*ret_options = o;
+	return 0;
+}
+
+/* The first one-liner option given, for messages; NULL if none. */
+static const char *cli_first_oneliner_option(const struct cli_options *o)
+{
+	if (o->kernel)
+		return "-k/--kernel";
+	if (o->kargs)
+		return "--kargs";
+	if (o->rootfs)
+		return "-r/--rootfs";
+	if (o->arch)
+		return "-a/--arch";
+	if (o->qemu_command)
+		return "-q/--qemu-command";
+	if (o->kvm_cpu_args)
+		return "--kvm-cpu-args";
+	return NULL;
+}
+
+int cli_mode(const struct cli_options *o, enum cli_mode *ret_mode, struct error *err)
+{
+	const char *oneliner = cli_first_oneliner_option(o);
+
+	if (o->list && o->dry_run)
+		return error_usage(err, "--list and --dry-run cannot be used together");
+	if (o->config_path && o->command_len)
+		return error_usage(err,
+				   "a command cannot be given with -c: each target of %s has its own command",
+				   o->config_path);
+	if (o->config_path && oneliner)
+		return error_usage(err,
+				   "%s cannot be used with -c: it describes a one-liner's target; set it in %s instead",
+				   oneliner, o->config_path);
+	if (!o->command_len && oneliner)
+		return error_usage(err, "%s needs a command to run (or - for an interactive shell)",
+				   oneliner);
+	if (!o->command_len) {
+		*ret_mode = CLI_MODE_CONFIG;
+		return 0;
+	}
+	if (o->filter)
+		return error_usage(err, "-f/--filter selects targets of a config file; a one-liner has just one");
+	*ret_mode = CLI_MODE_ONELINER;
+	return 0;
+}
+
+int cli_command_line(const struct cli_options *o, char **ret_line, bool *ret_interactive,
+		     struct error *err)
+{
+	char *line;
+
+	*ret_interactive = false;
+	if (o->command_len == 1 && strcmp(o->command[0], "-") == 0) {
+		*ret_interactive = true;
+		*ret_line = NULL;
+		return 0;
+	}
+	if (o->command_len == 1 && o->command[0][strspn(o->command[0], " \t\n")] == '\0')
+		return error_usage(err, "the command is empty");
+	line = o->command_len == 1 ? strdup(o->command[0])
+				   : shell_quote_argv(o->command_len, o->command);
+	if (!line)
+		return error_set(err, ENOMEM, "out of memory");
+	*ret_line = line;
+	return 0;
+}

@@ -1,0 +1,150 @@
+// SPDX-License-Identifier: MIT
+/*
+ * vmtest: run commands and test suites inside QEMU virtual machines.
+ *
+ * main reads like the table of contents: parse the command line, build the
+ * list of targets, select them, then list, print or run them.  It is the only
+ * place that prints an error and chooses the exit status.
+ */
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/utsname.h>
+#include <unistd.h>
+
+#include "cleanup.h"
+#include "cli.h"
+#include "config.h"
+#include "filter.h"
+#include "kernel_find.h"
+#include "version.h"
+
+#define HOST_BOOT_DIR "/boot"
+
+static int main_fail(const struct error *err)
+{
+	fprintf(stderr, "vmtest: %s\n", err->msg);
+	if (err->status == EXIT_STATUS_USAGE && strncmp(err->msg, "option", 6) == 0)
+		fputs("Try 'vmtest --help' for more information.\n", stderr);
+	return err->status ? (int)err->status : EXIT_STATUS_UNAVAILABLE;
+}
+
+static int main_load_oneliner(const struct cli_options *o, struct config **ret_config,
+			      struct error *err)
+{
+	_cleanup_free_ char *command = NULL, *host_kernel = NULL, *cwd = NULL;
+	struct oneliner spec = {
+		.kernel = o->kernel,
+		.kernel_args = o->kargs,
+		.rootfs = o->rootfs,
+		.arch = o->arch,
+		.qemu_command = o->qemu_command,
+		.kvm_cpu_args = o->kvm_cpu_args,
+	};
+	int r;
+
+	r = cli_command_line(o, &command, &spec.interactive, err);
+	if (r < 0)
+		return r;
+	spec.command = command;
+	if (!spec.kernel) {
+		struct utsname u;
+
+		uname(&u);
+		r = kernel_find_host(HOST_BOOT_DIR, u.release, &host_kernel, err);
+		if (r < 0)
+			return r;
+		spec.kernel = host_kernel;
+	}
+	cwd = getcwd(NULL, 0);
+	if (!cwd)
+		return error_set_errno(err, errno, "cannot read the current directory");
+	return config_new_oneliner(&spec, cwd, ret_config, err);
+}
+
+static int main_load(const struct cli_options *o, enum cli_mode mode, struct config **ret_config,
+		     struct error *err)
+{
+	struct config *config = NULL;
+	int r;
+
+	if (mode == CLI_MODE_ONELINER)
+		return main_load_oneliner(o, ret_config, err);
+	r = config_load_file(o->config_path ? o->config_path : CONFIG_DEFAULT_FILE, &config, err);
+	if (r < 0)
+		return r;
+	if (o->filter) {
+		r = filter_targets(config, o->filter, err);
+		if (r >= 0 && config->n_targets == 0)
+			r = error_usage(err, "no target of %s matches --filter '%s'", config->path,
+					o->filter);
+	}
+	if (r < 0) {
+		config_free(config);
+		return r;
+	}
+	*ret_config = config;
+	return 0;
+}
+
+static int main_check_files(const struct config *config, struct error *err)
+{
+	for (size_t i = 0; i < config->n_targets; i++) {
+		int r = config_check_files(config, &config->targets[i], err);
+
+		if (r < 0)
+			return r;
+	}
+	return 0;
+}
+
+static void main_print_targets(const struct config *config)
+{
+	for (size_t i = 0; i < config->n_targets; i++) {
+		if (i)
+			putchar('\n');
+		config_print_target(stdout, config, &config->targets[i]);
+	}
+}
+
+int main(int argc, char **argv)
+{
+	struct cli_options options;
+	struct config *config = NULL;
+	struct error err = { 0 };
+	enum cli_mode mode;
+	int status;
+
+	if (cli_parse(argc, argv, &options, &err) < 0)
+		return main_fail(&err);
+	if (options.help) {
+		cli_print_help(stdout);
+		return EXIT_STATUS_OK;
+	}
+	if (options.version) {
+		printf("vmtest %s\n", VMTEST_VERSION);
+		return EXIT_STATUS_OK;
+	}
+	if (cli_mode(&options, &mode, &err) < 0 || main_load(&options, mode, &config, &err) < 0)
+		return main_fail(&err);
+	if (options.list) {
+		for (size_t i = 0; i < config->n_targets; i++)
+			puts(config->targets[i].name);
+		config_free(config);
+		return EXIT_STATUS_OK;
+	}
+	if (main_check_files(config, &err) < 0) {
+		config_free(config);
+		return main_fail(&err);
+	}
+	if (options.dry_run) {
+		main_print_targets(config);
+		config_free(config);
+		return EXIT_STATUS_OK;
+	}
+	config_free(config);
+	error_set(&err, ENOSYS, "booting targets is not implemented yet; use --dry-run or --list");
+	status = main_fail(&err);
+	return status;
+}

@@ -1,0 +1,46 @@
+# SPDX-License-Identifier: MIT
+"""Shared fixtures: the vmtest binary under test, run as a user would."""
+import os
+import subprocess
+
+import pytest
+
+
+def _binary():
+    path = os.environ.get("VMTEST_BINARY")
+    if not path:
+        here = os.path.dirname(os.path.abspath(__file__))
+        path = os.path.join(here, "..", "..", "build", "vmtest")
+    path = os.path.abspath(path)
+    if not os.access(path, os.X_OK):
+        # Fail, never skip: a suite that cannot find its binary tests nothing.
+        raise pytest.UsageError("vmtest binary not found at %s (set VMTEST_BINARY)" % path)
+    return path
+
+
+class Vmtest:
+    def __init__(self, binary):
+        self.binary = binary
+
+    def __call__(self, *args, cwd=None, env=None, timeout=60):
+        full_env = dict(os.environ)
+        full_env.pop("VMTEST_NO_UI", None)
+        if env:
+            full_env.update(env)
+        return subprocess.run([self.binary, *args], cwd=cwd, env=full_env,
+                              stdin=subprocess.DEVNULL, capture_output=True,
+                              text=True, timeout=timeout)
+
+
+@pytest.fixture(scope="session")
+def vmtest():
+    return Vmtest(_binary())
+
+
+@pytest.fixture
+def project(tmp_path):
+    """A directory with a fake kernel and image, where a vmtest.toml goes."""
+    (tmp_path / "bzImage").write_bytes(b"not really a kernel")
+    (tmp_path / "disk.qcow2").write_bytes(b"QFI\xfb")
+    (tmp_path / "shared").mkdir()
+    return tmp_path

@@ -1,0 +1,152 @@
+// SPDX-License-Identifier: MIT
+/* The small pure helpers: shell quoting, sizes, suggestions, host kernel. */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <cmocka.h>
+
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "kernel_find.h"
+#include "shell_quote.h"
+#include "size.h"
+#include "suggest.h"
+
+static void assert_quoted(const char *word, const char *want)
+{
+	char *got = shell_quote_word(word);
+
+	assert_string_equal(got, want);
+	free(got);
+}
+
+static void test_shell_quote(void **state)
+{
+	assert_quoted("make", "make");
+	assert_quoted("./a/b-c_d.e:f,g@h%i+j", "./a/b-c_d.e:f,g@h%i+j");
+	assert_quoted("", "''");
+	assert_quoted("a b", "'a b'");
+	assert_quoted("FOO=bar", "'FOO=bar'");
+	assert_quoted("~", "'~'");
+	assert_quoted("#x", "'#x'");
+	assert_quoted("it's", "'it'\\''s'");
+	assert_quoted("'", "''\\'''");
+	assert_quoted("$(rm -rf /)", "'$(rm -rf /)'");
+	assert_quoted("a\nb", "'a\nb'");
+}
+
+/* What the shell makes of the quoted line must be the original argv. */
+static void test_shell_quote_round_trip(void **state)
+{
+	char *argv[] = { "printf", "[%s]", "a b", "it's", "$HOME", "\"q\"", "`x`", "\\", "*", "", "FOO=1" };
+	char *line = shell_quote_argv(11, argv);
+	char out[512] = "";
+	FILE *p;
+	size_t n;
+
+	assert_non_null(line);
+	p = popen(line, "r");
+	assert_non_null(p);
+	n = fread(out, 1, sizeof(out) - 1, p);
+	out[n] = '\0';
+	assert_int_equal(pclose(p), 0);
+	assert_string_equal(out, "[a b][it's][$HOME][\"q\"][`x`][\\][*][][FOO=1]");
+	free(line);
+}
+
+static void test_size(void **state)
+{
+	uint64_t v;
+
+	assert_true(size_parse("4G", 1 << 20, &v));
+	assert_int_equal(v, 4ULL << 30);
+	assert_true(size_parse("512m", 1 << 20, &v));
+	assert_int_equal(v, 512ULL << 20);
+	assert_true(size_parse("4096", 1 << 20, &v));
+	assert_int_equal(v, 4096ULL << 20);
+	assert_true(size_parse("1.5G", 1 << 20, &v));
+	assert_int_equal(v, 3ULL << 29);
+	assert_true(size_parse("2048k", 1 << 20, &v));
+	assert_int_equal(v, 2ULL << 20);
+	assert_true(size_parse("1E", 1 << 20, &v));
+	assert_false(size_parse("16E", 1 << 20, &v));
+	assert_false(size_parse("", 1 << 20, &v));
+	assert_false(size_parse("0", 1 << 20, &v));
+	assert_false(size_parse("4GB", 1 << 20, &v));
+	assert_false(size_parse("4 G", 1 << 20, &v));
+	assert_false(size_parse("-1G", 1 << 20, &v));
+	assert_false(size_parse("G", 1 << 20, &v));
+	assert_false(size_parse("0x10", 1 << 20, &v));
+}
+
+static void test_suggest(void **state)
+{
+	const char *keys[] = { "name", "kernel", "kernel_args", "command", "num_cpus" };
+
+	assert_int_equal(suggest_distance("kernal", "kernel"), 1);
+	assert_int_equal(suggest_distance("knrel", "kernel"), 2);
+	assert_int_equal(suggest_distance("ab", "ba"), 1);
+	assert_string_equal(suggest_nearest("kernal", keys, 5), "kernel");
+	assert_string_equal(suggest_nearest("kernel-args", keys, 5), "kernel_args");
+	assert_string_equal(suggest_nearest("comand", keys, 5), "command");
+	assert_string_equal(suggest_nearest("cpus", keys, 5), "num_cpus");
+	assert_null(suggest_nearest("colour", keys, 5));
+	assert_null(suggest_nearest("", keys, 5));
+}
+
+static void touch(const char *dir, const char *name)
+{
+	char path[512];
+	int fd;
+
+	snprintf(path, sizeof(path), "%s/%s", dir, name);
+	fd = open(path, O_CREAT | O_WRONLY | O_CLOEXEC, 0644);
+	assert_true(fd >= 0);
+	close(fd);
+}
+
+static void test_kernel_find_host(void **state)
+{
+	char dir[] = "/tmp/vmtest-unit-boot-XXXXXX";
+	struct error err = { 0 };
+	char *path = NULL, want[512];
+
+	assert_non_null(mkdtemp(dir));
+	assert_true(kernel_find_host(dir, "6.1.0-1-amd64", &path, &err) < 0);
+	assert_non_null(strstr(err.msg, "no kernel given and none found in"));
+	touch(dir, "vmlinuz-6.1.0-9-amd64");
+	touch(dir, "vmlinuz-6.1.0-10-amd64");
+	touch(dir, "vmlinuz-0-rescue-abc");
+	touch(dir, "config-6.1.0-11-amd64");
+	/* No match for the running release: the newest by version order. */
+	assert_int_equal(kernel_find_host(dir, "5.10.0-1-amd64", &path, &err), 0);
+	snprintf(want, sizeof(want), "%s/vmlinuz-6.1.0-10-amd64", dir);
+	assert_string_equal(path, want);
+	free(path);
+	/* The running release wins. */
+	assert_int_equal(kernel_find_host(dir, "6.1.0-9-amd64", &path, &err), 0);
+	snprintf(want, sizeof(want), "%s/vmlinuz-6.1.0-9-amd64", dir);
+	assert_string_equal(path, want);
+	free(path);
+	snprintf(want, sizeof(want), "rm -rf '%s'", dir);
+	assert_int_equal(system(want), 0);
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_shell_quote),
+		cmocka_unit_test(test_shell_quote_round_trip),
+		cmocka_unit_test(test_size),
+		cmocka_unit_test(test_suggest),
+		cmocka_unit_test(test_kernel_find_host),
+	};
+
+	return cmocka_run_group_tests_name("util", tests, NULL, NULL);
+}
