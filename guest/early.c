@@ -1,0 +1,132 @@
+// SPDX-License-Identifier: MIT
+#include "early.h"
+
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <net/if.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/ioctl.h>
+#include <sys/mount.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/syscall.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "cleanup.h"
+#include "guest_proto.h"
+#include "log.h"
+
+static void early_mount(const char *source, const char *target, const char *type,
+			unsigned long flags, const char *data)
+{
+	mkdir(target, 0755);
+	if (mount(source, target, type, flags, data) < 0 && errno != EBUSY)
+		log_msg("mount %s on %s: %s", type, target, strerror(errno));
+}
+
+void early_mount_basics(void)
+{
+	early_mount("proc", "/proc", "proc", MS_NOSUID | MS_NODEV | MS_NOEXEC, NULL);
+	early_mount("sysfs", "/sys", "sysfs", MS_NOSUID | MS_NODEV | MS_NOEXEC, NULL);
+	/* The kernel may have mounted devtmpfs itself (DEVTMPFS_MOUNT). */
+	early_mount("devtmpfs", "/dev", "devtmpfs", MS_NOSUID, "mode=0755");
+}
+
+static int early_name_cmp(const struct dirent **a, const struct dirent **b)
+{
+	return strcmp((*a)->d_name, (*b)->d_name);
+}
+
+static void early_load_module(const char *name)
+{
+	char path[512];
+	_cleanup_close_ int fd = -1;
+
+	snprintf(path, sizeof(path), "%s/%s", GUEST_MODULES_DIR, name);
+	fd = open(path, O_RDONLY | O_CLOEXEC);
+	if (fd < 0) {
+		log_msg("open %s: %s", path, strerror(errno));
+		return;
+	}
+	if (syscall(SYS_finit_module, fd, "", 0) < 0 && errno != EEXIST)
+		log_msg("load module %s: %s", name, strerror(errno));
+}
+
+/* The host named them NN-name.ko so that dependencies come first. */
+void early_load_modules(void)
+{
+	struct dirent **names;
+	int n = scandir(GUEST_MODULES_DIR, &names, NULL, early_name_cmp);
+
+	for (int i = 0; i < n; i++) {
+		if (names[i]->d_name[0] != '.')
+			early_load_module(names[i]->d_name);
+		free(names[i]);
+	}
+	if (n >= 0)
+		free(names);
+}
+
+static int early_find_port(const char *name)
+{
+	DIR *dir = opendir("/sys/class/virtio-ports");
+	struct dirent *de;
+	int fd = -ENOENT;
+
+	if (!dir)
+		return -errno;
+	while (fd == -ENOENT && (de = readdir(dir))) {
+		char path[512], got[128] = "";
+		FILE *f;
+
+		if (de->d_name[0] == '.')
+			continue;
+		snprintf(path, sizeof(path), "/sys/class/virtio-ports/%s/name", de->d_name);
+		f = fopen(path, "re");
+		if (!f)
+			continue;
+		if (fgets(got, sizeof(got), f))
+			got[strcspn(got, "\n")] = '\0';
+		fclose(f);
+		if (strcmp(got, name) != 0)
+			continue;
+		snprintf(path, sizeof(path), "/dev/%s", de->d_name);
+		fd = open(path, O_RDWR | O_CLOEXEC | O_NOCTTY);
+		if (fd < 0)
+			fd = -errno;
+	}
+	closedir(dir);
+	return fd;
+}
+
+/* Ports appear when virtio_console has probed them, which a module load
+ * may still be doing: wait a little. */
+int early_open_port(const char *name, int timeout_ms)
+{
+	for (int waited = 0;; waited += 10) {
+		int fd = early_find_port(name);
+
+		if (fd >= 0 || waited >= timeout_ms)
+			return fd;
+		nanosleep(&(struct timespec){ .tv_nsec = 10 * 1000 * 1000 }, NULL);
+	}
+}
+
+void early_loopback_up(void)
+{
+	_cleanup_close_ int fd = socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0);
+	struct ifreq ifr = { 0 };
+
+	if (fd < 0)
+		return;
+	strcpy(ifr.ifr_name, "lo");
+	if (ioctl(fd, SIOCGIFFLAGS, &ifr) < 0)
+		return;
+	ifr.ifr_flags |= IFF_UP | IFF_RUNNING;
+	if (ioctl(fd, SIOCSIFFLAGS, &ifr) < 0)
+		log_msg("bring up lo: %s", strerror(errno));
+}

@@ -1,0 +1,15 @@
+/* SPDX-License-Identifier: MIT */
+/* early: what the init does before the host talks to it. */
+#pragma once
+
+/* /proc, /sys and /dev in the initramfs, enough to load modules and find ports. */
+void early_mount_basics(void);
+
+/* finit_module every module of the initramfs, in name order. */
+void early_load_modules(void);
+
+/* The /dev node of the virtio-serial port with this name; -errno if none. */
+int early_open_port(const char *name, int timeout_ms);
+
+/* Loopback up, so that tests that talk to 127.0.0.1 work. */
+void early_loopback_up(void);

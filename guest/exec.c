@@ -1,0 +1,269 @@
+// SPDX-License-Identifier: MIT
+#include "exec.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mman.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include "guest_proto.h"
+#include "log.h"
+
+struct capture {
+	char *data;
+	size_t len;
+	bool truncated;
+};
+
+struct job {
+	pid_t pid;		/* 0: slot free */
+	int fds[2];		/* stdout and stderr read ends, -1 when closed */
+	bool capture, stream;
+	struct capture out[2];
+	bool exited;
+	int wstatus;
+};
+
+static struct job jobs[EXEC_MAX_JOBS];
+static int output_fd = -1;
+
+void exec_set_output_fd(int fd)
+{
+	output_fd = fd;
+}
+
+static struct job *exec_find(pid_t pid)
+{
+	for (size_t i = 0; i < EXEC_MAX_JOBS; i++)
+		if (jobs[i].pid == pid && pid > 0)
+			return &jobs[i];
+	return NULL;
+}
+
+static void exec_send_record(uint8_t type, pid_t pid, const void *data, size_t len)
+{
+	uint8_t header[GUEST_RECORD_HEADER_SIZE];
+
+	if (output_fd < 0)
+		return;
+	guest_record_encode(header, type, (uint32_t)pid, (uint32_t)len);
+	if (write_full(output_fd, header, sizeof(header)) < 0 ||
+	    (len && write_full(output_fd, data, len) < 0))
+		log_msg("write to the output port: %s", strerror(errno));
+}
+
+static void exec_capture(struct capture *c, const char *data, size_t len)
+{
+	size_t room = EXEC_CAPTURE_MAX - c->len;
+	char *grown;
+
+	if (len > room) {
+		c->truncated = true;
+		len = room;
+	}
+	if (!len)
+		return;
+	grown = realloc(c->data, c->len + len);
+	if (!grown) {
+		c->truncated = true;
+		return;
+	}
+	memcpy(grown + c->len, data, len);
+	c->data = grown;
+	c->len += len;
+}
+
+/* Read what one pipe has now; false at EOF or error. */
+static bool exec_pump(struct job *j, int stream)
+{
+	char buf[GUEST_RECORD_MAX_DATA];
+	ssize_t n = read_some(j->fds[stream], buf, sizeof(buf));
+
+	if (n <= 0)
+		return n == -EAGAIN;
+	if (j->stream)
+		exec_send_record(stream ? GUEST_RECORD_STDERR : GUEST_RECORD_STDOUT, j->pid, buf, n);
+	else if (j->capture)
+		exec_capture(&j->out[stream], buf, n);
+	return true;
+}
+
+static void exec_close_stream(struct job *j, int stream)
+{
+	if (j->fds[stream] >= 0)
+		close(j->fds[stream]);
+	j->fds[stream] = -1;
+}
+
+size_t exec_fill_pollfds(struct pollfd *pfds, size_t max)
+{
+	size_t n = 0;
+
+	for (size_t i = 0; i < EXEC_MAX_JOBS; i++)
+		for (int s = 0; s < 2; s++)
+			if (jobs[i].pid && jobs[i].fds[s] >= 0 && n < max)
+				pfds[n++] = (struct pollfd){ .fd = jobs[i].fds[s], .events = POLLIN };
+	return n;
+}
+
+static struct job *exec_find_fd(int fd, int *ret_stream)
+{
+	for (size_t i = 0; i < EXEC_MAX_JOBS; i++)
+		for (int s = 0; s < 2; s++)
+			if (jobs[i].pid && jobs[i].fds[s] == fd) {
+				*ret_stream = s;
+				return &jobs[i];
+			}
+	return NULL;
+}
+
+void exec_handle_pollfds(const struct pollfd *pfds, size_t n)
+{
+	for (size_t i = 0; i < n; i++) {
+		struct job *j;
+		int s;
+
+		if (!(pfds[i].revents & (POLLIN | POLLHUP | POLLERR)))
+			continue;
+		j = exec_find_fd(pfds[i].fd, &s);
+		if (j && !exec_pump(j, s))
+			exec_close_stream(j, s);
+	}
+}
+
+/*
+ * The command has exited: take what its pipes still hold, then close them
+ * even if a daemon it left behind keeps them open (it would otherwise hold
+ * the verdict back forever), and mark the end of its output.
+ */
+void exec_child_exited(pid_t pid, int wstatus)
+{
+	struct job *j = exec_find(pid);
+
+	if (!j)
+		return;
+	for (int s = 0; s < 2; s++) {
+		if (j->fds[s] < 0)
+			continue;
+		fcntl(j->fds[s], F_SETFL, O_NONBLOCK);
+		while (exec_pump(j, s) && j->fds[s] >= 0) {
+			struct pollfd p = { .fd = j->fds[s], .events = POLLIN };
+
+			if (poll(&p, 1, 0) <= 0)
+				break;
+		}
+		exec_close_stream(j, s);
+	}
+	if (j->stream)
+		exec_send_record(GUEST_RECORD_END, pid, NULL, 0);
+	j->exited = true;
+	j->wstatus = wstatus;
+}
+
+int exec_status(pid_t pid, struct exec_status *ret)
+{
+	struct job *j = exec_find(pid);
+
+	if (!j)
+		return -ESRCH;
+	*ret = (struct exec_status){ .exited = j->exited };
+	if (!j->exited)
+		return 0;
+	if (WIFSIGNALED(j->wstatus))
+		ret->signal = WTERMSIG(j->wstatus);
+	else
+		ret->exit_code = WEXITSTATUS(j->wstatus);
+	ret->out = j->out[0].data;
+	ret->out_len = j->out[0].len;
+	ret->out_truncated = j->out[0].truncated;
+	ret->err = j->out[1].data;
+	ret->err_len = j->out[1].len;
+	ret->err_truncated = j->out[1].truncated;
+	memset(j, 0, sizeof(*j));
+	j->fds[0] = j->fds[1] = -1;
+	return 0;
+}
+
+/* stdin from memory: a memfd holds any size without a writer to feed it. */
+static int exec_stdin_fd(const struct exec_request *req)
+{
+	int fd;
+
+	if (!req->input)
+		return open("/dev/null", O_RDONLY | O_CLOEXEC);
+	fd = memfd_create("vmtest-stdin", MFD_CLOEXEC);
+	if (fd < 0)
+		return -1;
+	if (write_full(fd, req->input, req->input_len) < 0 || lseek(fd, 0, SEEK_SET) < 0) {
+		close(fd);
+		return -1;
+	}
+	return fd;
+}
+
+/* In the child: never returns.  Exit statuses follow the shell's. */
+static void exec_child(const struct exec_request *req, int in, int out, int err)
+{
+	sigset_t none;
+
+	sigemptyset(&none);
+	sigprocmask(SIG_SETMASK, &none, NULL);
+	setsid();
+	if (dup2(in, 0) < 0 || dup2(out, 1) < 0 || dup2(err, 2) < 0)
+		_exit(126);
+	if (!req->cwd || chdir(req->cwd) < 0)
+		if (chdir("/") < 0)
+			_exit(126);
+	execve(req->path, req->argv, req->envp);
+	dprintf(2, "vmtest: cannot run %s: %s\n", req->path, strerror(errno));
+	_exit(errno == ENOENT ? 127 : 126);
+}
+
+int exec_start(const struct exec_request *req, pid_t *ret_pid, char *err, size_t err_len)
+{
+	struct job *j = exec_find(0);
+	int out[2] = { -1, -1 }, errp[2] = { -1, -1 }, in = -1;
+	pid_t pid;
+
+	for (size_t i = 0; !j && i < EXEC_MAX_JOBS; i++)
+		if (!jobs[i].pid)
+			j = &jobs[i];
+	if (!j) {
+		snprintf(err, err_len, "too many commands running");
+		return -1;
+	}
+	in = exec_stdin_fd(req);
+	if (in < 0 || pipe2(out, O_CLOEXEC) < 0 || pipe2(errp, O_CLOEXEC) < 0) {
+		snprintf(err, err_len, "cannot create pipes: %s", strerror(errno));
+		goto fail;
+	}
+	pid = fork();
+	if (pid < 0) {
+		snprintf(err, err_len, "fork: %s", strerror(errno));
+		goto fail;
+	}
+	if (pid == 0)
+		exec_child(req, in, out[1], errp[1]);
+	close(in);
+	close(out[1]);
+	close(errp[1]);
+	*j = (struct job){ .pid = pid, .fds = { out[0], errp[0] }, .capture = req->capture,
+			   .stream = req->stream };
+	*ret_pid = pid;
+	return 0;
+fail:
+	for (int i = 0; i < 2; i++) {
+		if (out[i] >= 0)
+			close(out[i]);
+		if (errp[i] >= 0)
+			close(errp[i]);
+	}
+	if (in >= 0)
+		close(in);
+	return -1;
+}

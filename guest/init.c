@@ -1,0 +1,115 @@
+// SPDX-License-Identifier: MIT
+/*
+ * vmtest's guest init: PID 1 of every kernel target.
+ *
+ * It prepares just enough to hear the host (API filesystems, modules, the
+ * virtio-serial ports), then serves the guest agent protocol: the host asks
+ * it to mount the root and the shares (vmtest-setup), to run the command
+ * (guest-exec), for the result (guest-exec-status) and to power off
+ * (guest-shutdown).  Like tini, it reaps every zombie in a signalfd loop.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <poll.h>
+#include <signal.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/reboot.h>
+#include <sys/signalfd.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include "agent.h"
+#include "early.h"
+#include "exec.h"
+#include "guest_proto.h"
+#include "log.h"
+
+#define PORT_TIMEOUT_MS 10000
+
+static void init_power_off(void)
+{
+	sync();
+	reboot(RB_POWER_OFF);
+	/* Only reached if the kernel refused: PID 1 exiting panics, and
+	 * QEMU with -no-reboot stops either way. */
+	_exit(1);
+}
+
+static int init_signalfd(void)
+{
+	sigset_t set;
+
+	sigemptyset(&set);
+	sigaddset(&set, SIGCHLD);
+	sigaddset(&set, SIGTERM);
+	sigaddset(&set, SIGINT);
+	sigaddset(&set, SIGHUP);
+	sigaddset(&set, SIGPIPE);
+	sigprocmask(SIG_BLOCK, &set, NULL);
+	return signalfd(-1, &set, SFD_CLOEXEC | SFD_NONBLOCK);
+}
+
+static void init_reap(int sfd)
+{
+	struct signalfd_siginfo si;
+	int wstatus;
+	pid_t pid;
+
+	while (read(sfd, &si, sizeof(si)) == sizeof(si))
+		;
+	while ((pid = waitpid(-1, &wstatus, WNOHANG)) > 0)
+		exec_child_exited(pid, wstatus);
+}
+
+/* The main loop: the agent port, the signalfd, and the commands' pipes. */
+static void init_serve(struct agent *agent, int agent_fd, int sfd)
+{
+	struct pollfd pfds[2 + 2 * EXEC_MAX_JOBS];
+	bool host_connected = true;
+
+	while (!agent_shutdown_requested(agent)) {
+		size_t n;
+
+		pfds[0] = (struct pollfd){ .fd = sfd, .events = POLLIN };
+		pfds[1] = (struct pollfd){ .fd = host_connected ? agent_fd : -1, .events = POLLIN };
+		n = exec_fill_pollfds(pfds + 2, 2 * EXEC_MAX_JOBS);
+		/* With the host away a port reads as EOF at once: look again
+		 * in a while rather than spin. */
+		if (poll(pfds, 2 + n, host_connected ? -1 : 100) < 0 && errno != EINTR)
+			log_msg("poll: %s", strerror(errno));
+		if (pfds[0].revents & POLLIN)
+			init_reap(sfd);
+		if (pfds[1].revents & (POLLIN | POLLHUP | POLLERR) || !host_connected)
+			host_connected = agent_handle_input(agent);
+		exec_handle_pollfds(pfds + 2, n);
+	}
+}
+
+int main(void)
+{
+	struct agent *agent;
+	int sfd, agent_fd, output_fd;
+
+	if (getpid() != 1)
+		log_msg("not PID 1: zombies of other processes will not be reaped");
+	sfd = init_signalfd();
+	early_mount_basics();
+	early_load_modules();
+	early_loopback_up();
+	agent_fd = early_open_port(GUEST_PORT_AGENT, PORT_TIMEOUT_MS);
+	if (agent_fd < 0) {
+		log_msg("no virtio-serial port %s (%s): is virtio_console in the kernel?",
+			GUEST_PORT_AGENT, strerror(-agent_fd));
+		init_power_off();
+	}
+	output_fd = early_open_port(GUEST_PORT_OUTPUT, 0);
+	exec_set_output_fd(output_fd);
+	agent = agent_new(agent_fd);
+	if (!agent || sfd < 0) {
+		log_msg("out of memory");
+		init_power_off();
+	}
+	init_serve(agent, agent_fd, sfd);
+	init_power_off();
+}

@@ -1,0 +1,208 @@
+// SPDX-License-Identifier: MIT
+#include "setup.h"
+
+#include <errno.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/mount.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "guest_proto.h"
+#include "log.h"
+
+#define SETUP_LOWER "/vmtest/lower"
+#define SETUP_OVERLAY "/vmtest/overlay"
+#define SETUP_NEWROOT "/vmtest/newroot"
+
+__attribute__((format(printf, 3, 4)))
+static int setup_fail(char *err, size_t err_len, const char *fmt, ...)
+{
+	va_list ap;
+
+	va_start(ap, fmt);
+	vsnprintf(err, err_len, fmt, ap);
+	va_end(ap);
+	log_msg("%s", err);
+	return -1;
+}
+
+int setup_mkdir_p(const char *path, unsigned mode)
+{
+	char buf[4096];
+	size_t len = strlen(path);
+
+	if (len >= sizeof(buf))
+		return -ENAMETOOLONG;
+	memcpy(buf, path, len + 1);
+	for (char *p = buf + 1; *p; p++) {
+		if (*p != '/')
+			continue;
+		*p = '\0';
+		if (mkdir(buf, mode) < 0 && errno != EEXIST)
+			return -errno;
+		*p = '/';
+	}
+	if (mkdir(buf, mode) < 0 && errno != EEXIST)
+		return -errno;
+	return 0;
+}
+
+static int setup_mount_9p(const char *tag, const char *target, bool writable, unsigned msize)
+{
+	char options[256];
+
+	/* cache=loose for the read-only root (fast, nothing changes under it);
+	 * cache=mmap for shares the guest writes, so shared writable mmap works
+	 * and the host sees writes at once. */
+	snprintf(options, sizeof(options), "trans=virtio,version=9p2000.L,msize=%u,cache=%s", msize,
+		 writable ? "mmap" : "loose");
+	return mount(tag, target, "9p", writable ? 0 : MS_RDONLY, options) < 0 ? -errno : 0;
+}
+
+static const char *setup_explain_9p(int error)
+{
+	switch (error) {
+	case ENODEV:
+		return " (the kernel has no 9p filesystem: enable CONFIG_NET_9P, CONFIG_NET_9P_VIRTIO and CONFIG_9P_FS, built in or as modules in the rootfs's /lib/modules)";
+	case ENOENT:
+	case EPROTONOSUPPORT:
+	case EINVAL:
+		return " (no virtio 9p transport: enable CONFIG_NET_9P_VIRTIO and CONFIG_VIRTIO_PCI)";
+	default:
+		return "";
+	}
+}
+
+static int setup_root(const struct setup_request *req, char *err, size_t err_len, bool *ret_overlay)
+{
+	int r;
+
+	setup_mkdir_p(SETUP_LOWER, 0755);
+	setup_mkdir_p(SETUP_NEWROOT, 0755);
+	r = setup_mount_9p(GUEST_TAG_ROOT, SETUP_LOWER, false, req->msize);
+	if (r < 0)
+		return setup_fail(err, err_len, "mount the root filesystem over 9p: %s%s", strerror(-r),
+				  setup_explain_9p(-r));
+	*ret_overlay = false;
+	setup_mkdir_p(SETUP_OVERLAY, 0755);
+	if (mount("tmpfs", SETUP_OVERLAY, "tmpfs", 0, "mode=0755") == 0 &&
+	    mkdir(SETUP_OVERLAY "/upper", 0755) == 0 && mkdir(SETUP_OVERLAY "/work", 0755) == 0 &&
+	    mount("overlay", SETUP_NEWROOT, "overlay", 0,
+		  "lowerdir=" SETUP_LOWER ",upperdir=" SETUP_OVERLAY "/upper,workdir=" SETUP_OVERLAY
+		  "/work") == 0) {
+		*ret_overlay = true;
+		return 0;
+	}
+	log_msg("no overlay (%s): the root stays read-only", strerror(errno));
+	if (mount(SETUP_LOWER, SETUP_NEWROOT, NULL, MS_BIND, NULL) < 0)
+		return setup_fail(err, err_len, "bind the root filesystem: %s", strerror(errno));
+	return 0;
+}
+
+/* The switch_root sequence: move the API mounts, move the new root onto /,
+ * chroot into it.  The initramfs stays in memory, unreachable. */
+static int setup_switch_root(char *err, size_t err_len)
+{
+	static const char *const moved[] = { "/dev", "/proc", "/sys" };
+
+	for (size_t i = 0; i < sizeof(moved) / sizeof(moved[0]); i++) {
+		char target[64];
+
+		snprintf(target, sizeof(target), SETUP_NEWROOT "%s", moved[i]);
+		mkdir(target, 0755);
+		if (mount(moved[i], target, NULL, MS_MOVE, NULL) < 0)
+			return setup_fail(err, err_len, "move %s into the new root: %s", moved[i],
+					  strerror(errno));
+	}
+	if (chdir(SETUP_NEWROOT) < 0 || mount(".", "/", NULL, MS_MOVE, NULL) < 0 ||
+	    chroot(".") < 0 || chdir("/") < 0)
+		return setup_fail(err, err_len, "switch to the new root: %s", strerror(errno));
+	return 0;
+}
+
+struct api_mount {
+	const char *source, *target, *type, *data;
+	unsigned long flags;
+};
+
+/* The filesystems programs expect; the kernel may lack some, which is fine. */
+static void setup_api_filesystems(void)
+{
+	static const struct api_mount mounts[] = {
+		{ "devpts", "/dev/pts", "devpts", "gid=5,mode=620,ptmxmode=666", MS_NOSUID | MS_NOEXEC },
+		{ "tmpfs", "/dev/shm", "tmpfs", "mode=1777", MS_NOSUID | MS_NODEV },
+		{ "tmpfs", "/run", "tmpfs", "mode=0755", MS_NOSUID | MS_NODEV },
+		{ "tmpfs", "/tmp", "tmpfs", "mode=1777", MS_NOSUID | MS_NODEV },
+		{ "debugfs", "/sys/kernel/debug", "debugfs", NULL, 0 },
+		{ "tracefs", "/sys/kernel/tracing", "tracefs", NULL, 0 },
+		{ "cgroup2", "/sys/fs/cgroup", "cgroup2", NULL, MS_NOSUID | MS_NODEV | MS_NOEXEC },
+		{ "bpf", "/sys/fs/bpf", "bpf", "mode=0700", MS_NOSUID | MS_NODEV | MS_NOEXEC },
+	};
+	static const char *const links[][2] = {
+		{ "/proc/self/fd", "/dev/fd" },
+		{ "/proc/self/fd/0", "/dev/stdin" },
+		{ "/proc/self/fd/1", "/dev/stdout" },
+		{ "/proc/self/fd/2", "/dev/stderr" },
+	};
+
+	for (size_t i = 0; i < sizeof(mounts) / sizeof(mounts[0]); i++) {
+		const struct api_mount *m = &mounts[i];
+
+		mkdir(m->target, 0755);
+		if (mount(m->source, m->target, m->type, m->flags, m->data) < 0)
+			log_msg("mount %s on %s: %s (skipped)", m->type, m->target, strerror(errno));
+	}
+	for (size_t i = 0; i < sizeof(links) / sizeof(links[0]); i++)
+		if (symlink(links[i][0], links[i][1]) < 0 && errno != EEXIST)
+			log_msg("symlink %s: %s", links[i][1], strerror(errno));
+}
+
+/* /mnt/vmtest once over 9p, then bound at the host's own path, so that
+ * absolute paths the user's scripts compute on the host work too. */
+static int setup_shared(const struct setup_request *req, char *err, size_t err_len)
+{
+	int r = setup_mkdir_p(GUEST_SHARED_PATH, 0755);
+
+	if (r < 0)
+		return setup_fail(err, err_len, "create %s: %s", GUEST_SHARED_PATH, strerror(-r));
+	r = setup_mount_9p(GUEST_TAG_SHARED, GUEST_SHARED_PATH, true, req->msize);
+	if (r < 0)
+		return setup_fail(err, err_len, "mount the shared directory on %s: %s",
+				  GUEST_SHARED_PATH, strerror(-r));
+	if (!req->shared_host_path || strcmp(req->shared_host_path, GUEST_SHARED_PATH) == 0)
+		return 0;
+	r = setup_mkdir_p(req->shared_host_path, 0755);
+	if (r < 0 || mount(GUEST_SHARED_PATH, req->shared_host_path, NULL, MS_BIND, NULL) < 0)
+		log_msg("bind %s at %s: %s (skipped)", GUEST_SHARED_PATH, req->shared_host_path,
+			strerror(r < 0 ? -r : errno));
+	return 0;
+}
+
+static int setup_user_mounts(const struct setup_request *req, char *err, size_t err_len)
+{
+	for (size_t i = 0; i < req->n_mounts; i++) {
+		const struct setup_mount *m = &req->mounts[i];
+		int r = setup_mkdir_p(m->path, 0755);
+
+		if (r == 0)
+			r = setup_mount_9p(m->tag, m->path, m->writable, req->msize);
+		if (r < 0)
+			return setup_fail(err, err_len, "mount vm.mounts '%s': %s", m->path,
+					  strerror(-r));
+	}
+	return 0;
+}
+
+int setup_run(const struct setup_request *req, char *err, size_t err_len)
+{
+	bool overlay;
+
+	if (setup_root(req, err, err_len, &overlay) < 0 || setup_switch_root(err, err_len) < 0)
+		return -1;
+	setup_api_filesystems();
+	if (req->has_shared && setup_shared(req, err, err_len) < 0)
+		return -1;
+	return setup_user_mounts(req, err, err_len);
+}

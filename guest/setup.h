@@ -1,0 +1,33 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * setup: the guest's filesystem, on the host's request (vmtest-setup).
+ *
+ * The host's root (or rootfs) arrives over 9p read-only, gets a tmpfs
+ * overlay so programs can write where they expect to, and becomes the root
+ * with the switch_root sequence (pivot_root cannot leave an initramfs).
+ * Then the API filesystems, the shared directory and vm.mounts.
+ */
+#pragma once
+
+#include <stdbool.h>
+#include <stddef.h>
+
+struct setup_mount {
+	const char *tag;	/* 9p mount tag */
+	const char *path;	/* absolute path in the guest */
+	bool writable;
+};
+
+struct setup_request {
+	unsigned msize;			/* 9p message size */
+	const char *shared_host_path;	/* also bind-mounted here; NULL: none */
+	bool has_shared;		/* GUEST_TAG_SHARED exists */
+	struct setup_mount *mounts;
+	size_t n_mounts;
+};
+
+/* 0, or -1 with a one-line explanation in err. */
+int setup_run(const struct setup_request *req, char *err, size_t err_len);
+
+/* mkdir -p; 0 or -errno. */
+int setup_mkdir_p(const char *path, unsigned mode);
