@@ -1,0 +1,863 @@
+// SPDX-License-Identifier: MIT
+/*
+ * The guest agent client, against the real qemu-ga running on the host and
+ * against a fake agent (a forked child on a socketpair) that sends the
+ * scripted bytes a broken or hostile peer would.
+ */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <cmocka.h>
+
+#include <errno.h>
+#include <fcntl.h>
+#include <poll.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/prctl.h>
+#include <sys/socket.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include "json_io.h"
+#include "qga.h"
+
+#define MiB (1u << 20)
+
+/* ---- the fake agent: a child process writing what each test scripts ---- */
+
+struct fake {
+	pid_t pid;
+	struct qga *qga;
+};
+
+typedef int (*fake_fn)(int fd);
+
+/* One request line from the client, 0xFF bytes before it dropped. */
+static int fake_read(int fd, char *buf, size_t size)
+{
+	struct pollfd p = { .fd = fd, .events = POLLIN };
+	size_t n = 0;
+	char c;
+
+	while (n + 1 < size) {
+		if (poll(&p, 1, 5000) <= 0 || read(fd, &c, 1) != 1)
+			return -1;
+		if (c == '\xff' && n == 0)
+			continue;
+		if (c == '\n') {
+			buf[n] = '\0';
+			return 0;
+		}
+		buf[n++] = c;
+	}
+	return -1;
+}
+
+/* The request's "id" (sync's is inside its arguments, the only one there). */
+static long long fake_id(const char *req)
+{
+	const char *p = strstr(req, "\"id\":");
+
+	return p ? strtoll(p + 5, NULL, 10) : -1;
+}
+
+static int fake_write(int fd, const void *buf, size_t n)
+{
+	const char *p = buf;
+	ssize_t w;
+
+	while (n > 0) {
+		w = send(fd, p, n, MSG_NOSIGNAL);
+		if (w < 0 && errno == EINTR)
+			continue;
+		if (w <= 0)
+			return -1;
+		p += w;
+		n -= w;
+	}
+	return 0;
+}
+
+static int fake_printf(int fd, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+
+static int fake_printf(int fd, const char *fmt, ...)
+{
+	char buf[4096];
+	va_list ap;
+	int n;
+
+	va_start(ap, fmt);
+	n = vsnprintf(buf, sizeof(buf), fmt, ap);
+	va_end(ap);
+	return fake_write(fd, buf, n);
+}
+
+/* Hold the connection open, silent, until the client closes it. */
+static int fake_wait_eof(int fd)
+{
+	struct pollfd p = { .fd = fd, .events = POLLIN };
+	char buf[256];
+
+	while (poll(&p, 1, 10000) > 0)
+		if (read(fd, buf, sizeof(buf)) <= 0)
+			return 0;
+	return 1;
+}
+
+/* Read a sync request and answer it properly. */
+static int fake_sync(int fd)
+{
+	char req[512];
+
+	if (fake_read(fd, req, sizeof(req)) < 0 || !strstr(req, "guest-sync-delimited"))
+		return -1;
+	return fake_printf(fd, "\xff{\"return\": %lld}\n", fake_id(req));
+}
+
+static void fake_start(struct fake *f, fake_fn fn)
+{
+	struct error err = { 0 };
+	pid_t parent = getpid();
+	int sv[2];
+
+	assert_int_equal(socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv), 0);
+	f->pid = fork();
+	assert_true(f->pid >= 0);
+	if (f->pid == 0) {
+		prctl(PR_SET_PDEATHSIG, SIGKILL);
+		close(sv[0]);
+		_exit(getppid() == parent ? fn(sv[1]) : 1);
+	}
+	close(sv[1]);
+	assert_int_equal(qga_open_fd(sv[0], &f->qga, &err), 0);
+}
+
+/* Close our end; the child must have seen what it expected. */
+static void fake_finish(struct fake *f)
+{
+	int status;
+
+	f->qga = qga_free(f->qga);
+	assert_int_equal(waitpid(f->pid, &status, 0), f->pid);
+	assert_true(WIFEXITED(status));
+	assert_int_equal(WEXITSTATUS(status), 0);
+}
+
+static int64_t elapsed_since(int64_t start)
+{
+	return json_io_now() - start;
+}
+
+static int fake_garbage_then_delimiter(int fd)
+{
+	char req[512];
+	long long id;
+
+	if (fake_read(fd, req, sizeof(req)) < 0)
+		return 1;
+	id = fake_id(req);
+	if (fake_printf(fd, "garbage\n{\"return\": %lld}\n{{{ \"half", id) < 0 ||
+	    fake_printf(fd, "\xff{\"return\": %lld}\n", id) < 0)
+		return 1;
+	if (fake_read(fd, req, sizeof(req)) < 0 || !strstr(req, "guest-ping"))
+		return 1;
+	return fake_printf(fd, "{\"return\": {}, \"id\": %lld}\n", fake_id(req));
+}
+
+static void test_fake_garbage_before_delimiter(void **state)
+{
+	struct error err = { 0 };
+	struct fake f;
+
+	fake_start(&f, fake_garbage_then_delimiter);
+	assert_int_equal(qga_sync_delimited(f.qga, json_io_deadline(5000), &err), 0);
+	assert_int_equal(qga_ping(f.qga, json_io_deadline(5000), &err), 0);
+	fake_finish(&f);
+}
+
+/* Answers of earlier attempts, with other ids, come before the right ones. */
+static int fake_stale_replies(int fd)
+{
+	char req[512];
+	long long id;
+
+	if (fake_read(fd, req, sizeof(req)) < 0)
+		return 1;
+	id = fake_id(req);
+	if (fake_printf(fd, "\xff{\"return\": %lld}\n", id + 1) < 0 ||
+	    fake_printf(fd, "{\"error\": {\"class\": \"GenericError\", \"desc\": \"JSON parse error\"}}\n") < 0 ||
+	    fake_printf(fd, "\xff{\"return\": %lld}\n", id) < 0)
+		return 1;
+	if (fake_read(fd, req, sizeof(req)) < 0)
+		return 1;
+	id = fake_id(req);
+	return fake_printf(fd, "{\"return\": {\"pid\": 1}, \"id\": %lld}\n"
+			   "{\"return\": {\"version\": \"9.0.0\"}, \"id\": %lld}\n", id - 1, id);
+}
+
+static void test_fake_stale_replies(void **state)
+{
+	struct error err = { 0 };
+	char *version = NULL;
+	struct fake f;
+
+	fake_start(&f, fake_stale_replies);
+	assert_int_equal(qga_sync_delimited(f.qga, json_io_deadline(5000), &err), 0);
+	assert_int_equal(qga_info(f.qga, json_io_deadline(5000), &version, &err), 0);
+	assert_string_equal(version, "9.0.0");
+	free(version);
+	fake_finish(&f);
+}
+
+/*
+ * Byte by byte, with brackets and escapes inside the strings.  No newline
+ * after it: the client must not need one (and may hang up before it).
+ */
+static int fake_split_reply(int fd)
+{
+	char req[512], reply[512];
+	size_t i;
+	int n;
+
+	if (fake_sync(fd) < 0 || fake_read(fd, req, sizeof(req)) < 0)
+		return 1;
+	n = snprintf(reply, sizeof(reply),
+		     "{\"return\": {\"version\": \"}{\\\"][\\\\\", \"x\": [{}]}, \"id\": %lld}",
+		     fake_id(req));
+	for (i = 0; i < (size_t)n; i++) {
+		if (fake_write(fd, reply + i, 1) < 0)
+			return 1;
+		usleep(500);
+	}
+	return 0;
+}
+
+static void test_fake_split_reply(void **state)
+{
+	struct error err = { 0 };
+	char *version = NULL;
+	struct fake f;
+
+	fake_start(&f, fake_split_reply);
+	assert_int_equal(qga_sync_delimited(f.qga, json_io_deadline(5000), &err), 0);
+	assert_int_equal(qga_info(f.qga, json_io_deadline(5000), &version, &err), 0);
+	assert_string_equal(version, "}{\"][\\");
+	free(version);
+	fake_finish(&f);
+}
+
+static int fake_close_mid_reply(int fd)
+{
+	char req[512];
+
+	if (fake_read(fd, req, sizeof(req)) < 0)
+		return 1;
+	return fake_printf(fd, "{\"return\": {\"pi");
+}
+
+static void test_fake_close_mid_reply(void **state)
+{
+	struct error err = { 0 };
+	int64_t start = json_io_now();
+	struct fake f;
+
+	fake_start(&f, fake_close_mid_reply);
+	assert_int_equal(qga_ping(f.qga, json_io_deadline(5000), &err), -ECONNRESET);
+	assert_string_equal(err.msg,
+			    "guest-ping: connection closed by the peer in the middle of a message (15 bytes)");
+	assert_true(elapsed_since(start) < 2000);
+	fake_finish(&f);
+}
+
+static int fake_silent(int fd)
+{
+	char req[512];
+
+	if (fake_read(fd, req, sizeof(req)) < 0)
+		return 1;
+	return fake_wait_eof(fd);
+}
+
+static void test_fake_never_answers(void **state)
+{
+	struct error err = { 0 };
+	int64_t start = json_io_now(), took;
+	struct fake f;
+
+	fake_start(&f, fake_silent);
+	assert_int_equal(qga_ping(f.qga, json_io_deadline(300), &err), -ETIMEDOUT);
+	took = elapsed_since(start);
+	assert_true(took >= 295 && took < 1000);
+	assert_non_null(strstr(err.msg, "guest-ping: timed out"));
+	fake_finish(&f);
+}
+
+/* A reply that never ends: 'A's until the client hangs up. */
+static int fake_endless_reply(int fd)
+{
+	static char chunk[MiB];
+	char req[512];
+
+	if (fake_read(fd, req, sizeof(req)) < 0 || fake_printf(fd, "{\"return\": \"") < 0)
+		return 1;
+	memset(chunk, 'A', sizeof(chunk));
+	for (int i = 0; i < 1024; i++)
+		if (fake_write(fd, chunk, sizeof(chunk)) < 0)
+			return 0;
+	return 1;
+}
+
+static void test_fake_overlong_message(void **state)
+{
+	struct error err = { 0 };
+	struct fake f;
+
+	fake_start(&f, fake_endless_reply);
+	assert_int_equal(qga_ping(f.qga, json_io_deadline(10000), &err), -EMSGSIZE);
+	assert_string_equal(err.msg, "guest-ping: message longer than 67108864 bytes");
+	fake_finish(&f);
+}
+
+/* The client then resyncs by itself before the next request. */
+static int fake_timeout_then_resync(int fd)
+{
+	char req[512];
+	long long late;
+
+	if (fake_read(fd, req, sizeof(req)) < 0)
+		return 1;
+	late = fake_id(req);
+	if (fake_read(fd, req, sizeof(req)) < 0 || !strstr(req, "guest-sync-delimited"))
+		return 1;
+	/* The late answer to the ping, then the sync's. */
+	if (fake_printf(fd, "{\"return\": {}, \"id\": %lld}\n", late) < 0 ||
+	    fake_printf(fd, "\xff{\"return\": %lld}\n", fake_id(req)) < 0)
+		return 1;
+	if (fake_read(fd, req, sizeof(req)) < 0 || !strstr(req, "guest-ping"))
+		return 1;
+	return fake_printf(fd, "{\"return\": {}, \"id\": %lld}\n", fake_id(req));
+}
+
+static void test_fake_resync_after_timeout(void **state)
+{
+	struct error err = { 0 };
+	struct fake f;
+
+	fake_start(&f, fake_timeout_then_resync);
+	assert_int_equal(qga_ping(f.qga, json_io_deadline(100), &err), -ETIMEDOUT);
+	assert_int_equal(qga_ping(f.qga, json_io_deadline(5000), &err), 0);
+	fake_finish(&f);
+}
+
+static int fake_shutdown_close(int fd)
+{
+	char req[512];
+
+	if (fake_read(fd, req, sizeof(req)) < 0 || !strstr(req, "\"mode\":\"powerdown\""))
+		return 1;
+	return 0;
+}
+
+static int fake_shutdown_silent(int fd)
+{
+	char req[512];
+
+	if (fake_read(fd, req, sizeof(req)) < 0 || !strstr(req, "guest-shutdown"))
+		return 1;
+	return fake_wait_eof(fd);
+}
+
+static int fake_shutdown_refused(int fd)
+{
+	char req[512];
+
+	if (fake_read(fd, req, sizeof(req)) < 0)
+		return 1;
+	if (fake_printf(fd, "{\"error\": {\"class\": \"GenericError\", \"desc\": \"The command "
+			"guest-shutdown has been disabled for this instance\"}, \"id\": %lld}\n",
+			fake_id(req)) < 0)
+		return 1;
+	return fake_wait_eof(fd);
+}
+
+static void test_fake_shutdown(void **state)
+{
+	struct error err = { 0 };
+	int64_t start;
+	struct fake f;
+
+	fake_start(&f, fake_shutdown_close);
+	assert_int_equal(qga_shutdown(f.qga, "powerdown", json_io_deadline(5000), &err), 0);
+	fake_finish(&f);
+
+	fake_start(&f, fake_shutdown_silent);
+	start = json_io_now();
+	assert_int_equal(qga_shutdown(f.qga, NULL, json_io_deadline(200), &err), 0);
+	assert_true(elapsed_since(start) >= 195);
+	fake_finish(&f);
+
+	fake_start(&f, fake_shutdown_refused);
+	assert_int_equal(qga_shutdown(f.qga, "reboot", json_io_deadline(5000), &err), -EREMOTEIO);
+	assert_string_equal(err.msg, "guest-shutdown: GenericError: The command guest-shutdown "
+			    "has been disabled for this instance");
+	fake_finish(&f);
+}
+
+/* An agent at 10.0 must get "merged": "10" < "8" as strings, not as numbers. */
+static int fake_merged_agent(int fd)
+{
+	char req[1024];
+
+	if (fake_read(fd, req, sizeof(req)) < 0 || !strstr(req, "guest-info") ||
+	    fake_printf(fd, "{\"return\": {\"version\": \"10.0.2\"}, \"id\": %lld}\n", fake_id(req)) < 0)
+		return 1;
+	if (fake_read(fd, req, sizeof(req)) < 0 || !strstr(req, "\"capture-output\":\"merged\"") ||
+	    !strstr(req, "\"arg\":[\"-c\",\"echo hi >&2\"]") || !strstr(req, "\"input-data\":\"aGk=\""))
+		return 1;
+	if (fake_printf(fd, "{\"return\": {\"pid\": 42}, \"id\": %lld}\n", fake_id(req)) < 0)
+		return 1;
+	if (fake_read(fd, req, sizeof(req)) < 0 || !strstr(req, "\"pid\":42"))
+		return 1;
+	return fake_printf(fd, "{\"return\": {\"exited\": true, \"exitcode\": 0, "
+			   "\"out-data\": \"aGkK\"}, \"id\": %lld}\n", fake_id(req));
+}
+
+static void test_fake_merged_capture(void **state)
+{
+	const char *argv[] = { "-c", "echo hi >&2", NULL };
+	struct qga_exec_request req = {
+		.path = "/bin/sh", .argv = argv, .input = "hi", .input_len = 2,
+		.capture = QGA_CAPTURE_MERGED,
+	};
+	struct qga_exec_status st;
+	struct error err = { 0 };
+	int64_t pid;
+	struct fake f;
+
+	fake_start(&f, fake_merged_agent);
+	assert_int_equal(qga_exec_start(f.qga, &req, json_io_deadline(5000), &pid, &err), 0);
+	assert_int_equal(pid, 42);
+	assert_int_equal(qga_exec_wait(f.qga, pid, json_io_deadline(5000), &st, &err), 0);
+	assert_string_equal(st.out_data, "hi\n");
+	assert_null(st.err_data);
+	qga_exec_status_clear(&st);
+	fake_finish(&f);
+}
+
+static int fake_bad_base64(int fd)
+{
+	char req[512];
+
+	if (fake_read(fd, req, sizeof(req)) < 0)
+		return 1;
+	return fake_printf(fd, "{\"return\": {\"exited\": true, \"exitcode\": 0, "
+			   "\"out-data\": \"a!==\"}, \"id\": %lld}\n", fake_id(req));
+}
+
+static void test_fake_bad_base64(void **state)
+{
+	struct qga_exec_status st;
+	struct error err = { 0 };
+	struct fake f;
+
+	fake_start(&f, fake_bad_base64);
+	assert_int_equal(qga_exec_get_status(f.qga, 7, json_io_deadline(5000), &st, &err), -EPROTO);
+	assert_string_equal(err.msg, "guest-exec-status: out-data is not valid base64");
+	fake_finish(&f);
+}
+
+static void test_version_at_least(void **state)
+{
+	assert_true(qga_version_at_least("8.1.0", 8, 1));
+	assert_true(qga_version_at_least("8.1", 8, 1));
+	assert_true(qga_version_at_least("8.10.0", 8, 9));
+	assert_true(qga_version_at_least("10.0.0", 8, 1));
+	assert_true(qga_version_at_least("9.0.0-rc1", 8, 1));
+	assert_false(qga_version_at_least("8.0.5", 8, 1));
+	assert_false(qga_version_at_least("7.2.22", 8, 1));
+	assert_false(qga_version_at_least("8", 8, 1));
+	assert_false(qga_version_at_least("", 8, 1));
+	assert_false(qga_version_at_least("v9", 8, 1));
+}
+
+/* ---- the real qemu-ga, on the host, over a unix socket ---- */
+
+static struct {
+	char dir[64];
+	char sock[128];
+	char qemu_ga[256];
+	pid_t pid;
+} agent = { .pid = -1 };
+
+/* qemu-ga lives in sbin, which is not on every user's PATH. */
+static bool agent_find(void)
+{
+	const char *dirs[] = { "/usr/sbin", "/usr/bin", "/sbin", "/bin", "/usr/local/sbin", "/usr/local/bin" };
+	const char *env = getenv("VMTEST_QEMU_GA");
+	size_t i;
+
+	if (env) {
+		snprintf(agent.qemu_ga, sizeof(agent.qemu_ga), "%s", env);
+		if (access(env, X_OK) == 0)
+			return true;
+		agent.qemu_ga[0] = '\0';
+		return false;
+	}
+	for (i = 0; i < sizeof(dirs) / sizeof(dirs[0]); i++) {
+		snprintf(agent.qemu_ga, sizeof(agent.qemu_ga), "%s/qemu-ga", dirs[i]);
+		if (access(agent.qemu_ga, X_OK) == 0)
+			return true;
+	}
+	agent.qemu_ga[0] = '\0';
+	return false;
+}
+
+static void agent_stop(void)
+{
+	if (agent.pid > 0) {
+		kill(agent.pid, SIGKILL);
+		waitpid(agent.pid, NULL, 0);
+	}
+	agent.pid = -1;
+}
+
+static bool agent_alive(void)
+{
+	if (agent.pid > 0 && waitpid(agent.pid, NULL, WNOHANG) == 0)
+		return true;
+	agent.pid = -1;
+	return false;
+}
+
+/*
+ * Commands that would touch the host are blocked, for safety.  The state
+ * and pid files go to the temporary directory, so nothing needs /var/run.
+ */
+static bool agent_start(void)
+{
+	char statedir[96], pidfile[96], log[96];
+	pid_t parent = getpid();
+	char *argv[] = {
+		agent.qemu_ga, "--method=unix-listen", "--path", agent.sock,
+		"--statedir", statedir, "--pidfile", pidfile,
+		"--block-rpcs=guest-shutdown,guest-suspend-disk,guest-suspend-ram,"
+		"guest-suspend-hybrid,guest-set-time,guest-set-user-password,guest-set-vcpus,"
+		"guest-set-memory-blocks,guest-fsfreeze-freeze,guest-fsfreeze-freeze-list,"
+		"guest-fstrim,guest-ssh-add-authorized-keys,guest-ssh-remove-authorized-keys",
+		NULL,
+	};
+	int fd;
+
+	snprintf(statedir, sizeof(statedir), "%s", agent.dir);
+	snprintf(pidfile, sizeof(pidfile), "%s/qga.pid", agent.dir);
+	snprintf(log, sizeof(log), "%s/qga.log", agent.dir);
+	unlink(agent.sock);
+	agent.pid = fork();
+	if (agent.pid < 0)
+		return false;
+	if (agent.pid == 0) {
+		prctl(PR_SET_PDEATHSIG, SIGKILL);
+		fd = open(log, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0644);
+		if (getppid() != parent || fd < 0 || dup2(fd, 1) < 0 || dup2(fd, 2) < 0)
+			_exit(126);
+		execv(argv[0], argv);
+		_exit(127);
+	}
+	return true;
+}
+
+static int agent_group_setup(void **state)
+{
+	snprintf(agent.dir, sizeof(agent.dir), "/tmp/vmtest-unit-qga-XXXXXX");
+	if (!mkdtemp(agent.dir))
+		return -1;
+	snprintf(agent.sock, sizeof(agent.sock), "%s/qga.sock", agent.dir);
+	agent_find();
+	return 0;
+}
+
+static int agent_group_teardown(void **state)
+{
+	char cmd[128];
+
+	agent_stop();
+	snprintf(cmd, sizeof(cmd), "rm -rf '%s'", agent.dir);
+	return system(cmd) == 0 ? 0 : -1;
+}
+
+/* Each test gets its own connection; qemu-ga is (re)started when not running. */
+static int agent_setup(void **state)
+{
+	struct error err = { 0 };
+	struct qga *qga;
+
+	if (!agent.qemu_ga[0]) {
+		print_error("qemu-ga not found: install qemu-guest-agent, or set VMTEST_QEMU_GA\n");
+		return -1;
+	}
+	if (!agent_alive() && !agent_start()) {
+		print_error("cannot start %s\n", agent.qemu_ga);
+		return -1;
+	}
+	/* Short attempts, so that an agent that died at once fails at once. */
+	for (int i = 0; i < 50; i++) {
+		if (qga_connect(agent.sock, json_io_deadline(100), &qga, &err) == 0) {
+			*state = qga;
+			return 0;
+		}
+		if (!agent_alive())
+			break;
+	}
+	print_error("%s (see %s/qga.log)\n", err.msg, agent.dir);
+	return -1;
+}
+
+static int agent_teardown(void **state)
+{
+	qga_free(*state);
+	return 0;
+}
+
+/* Run argv[0] with the rest as arguments and wait for its end. */
+static int agent_run(struct qga *qga, const struct qga_exec_request *req,
+		     struct qga_exec_status *st, struct error *err)
+{
+	int64_t deadline = json_io_deadline(15000), pid;
+	int r;
+
+	r = qga_exec_start(qga, req, deadline, &pid, err);
+	if (r < 0)
+		return r;
+	return qga_exec_wait(qga, pid, deadline, st, err);
+}
+
+static void test_agent_sync_ping_info(void **state)
+{
+	struct qga *qga = *state;
+	struct error err = { 0 };
+	char *version = NULL;
+
+	assert_int_equal(qga_sync_delimited(qga, json_io_deadline(5000), &err), 0);
+	assert_int_equal(qga_sync(qga, json_io_deadline(5000), &err), 0);
+	assert_int_equal(qga_ping(qga, json_io_deadline(5000), &err), 0);
+	assert_int_equal(qga_info(qga, json_io_deadline(5000), &version, &err), 0);
+	print_message("# qemu-ga version %s\n", version);
+	assert_true(qga_version_at_least(version, 2, 5));
+	free(version);
+	/* A second sync finds the stream clean again. */
+	assert_int_equal(qga_sync_delimited(qga, json_io_deadline(5000), &err), 0);
+}
+
+static void test_agent_exec_outputs(void **state)
+{
+	const char *argv[] = { "-c", "echo out; echo err >&2; exit 12", NULL };
+	struct qga_exec_request req = { .path = "/bin/sh", .argv = argv, .capture = QGA_CAPTURE_SEPARATE };
+	struct qga_exec_status st;
+	struct error err = { 0 };
+
+	assert_int_equal(agent_run(*state, &req, &st, &err), 0);
+	assert_true(st.exited);
+	assert_int_equal(st.exitcode, 12);
+	assert_int_equal(st.signal, 0);
+	assert_string_equal(st.out_data, "out\n");
+	assert_string_equal(st.err_data, "err\n");
+	assert_false(st.out_truncated);
+	assert_false(st.err_truncated);
+	qga_exec_status_clear(&st);
+}
+
+static void test_agent_exec_input_env(void **state)
+{
+	static const char input[] = "hello\0world\xff\n";
+	const char *argv[] = { "-c", "printf '%s|' \"$FOO\"; cat", NULL };
+	const char *envp[] = { "FOO=b a r", "PATH=/usr/bin:/bin", NULL };
+	struct qga_exec_request req = {
+		.path = "/bin/sh", .argv = argv, .envp = envp,
+		.input = input, .input_len = sizeof(input) - 1, .capture = QGA_CAPTURE_SEPARATE,
+	};
+	struct qga_exec_status st;
+	struct error err = { 0 };
+
+	assert_int_equal(agent_run(*state, &req, &st, &err), 0);
+	assert_int_equal(st.exitcode, 0);
+	assert_int_equal(st.out_len, 6 + sizeof(input) - 1);
+	assert_memory_equal(st.out_data, "b a r|hello\0world\xff\n", st.out_len);
+	qga_exec_status_clear(&st);
+}
+
+static void test_agent_exec_signal(void **state)
+{
+	const char *argv[] = { "-c", "kill -9 $$", NULL };
+	struct qga_exec_request req = { .path = "/bin/sh", .argv = argv, .capture = QGA_CAPTURE_SEPARATE };
+	struct qga_exec_status st;
+	struct error err = { 0 };
+
+	assert_int_equal(agent_run(*state, &req, &st, &err), 0);
+	assert_true(st.exited);
+	assert_int_equal(st.signal, 9);
+	assert_int_equal(st.exitcode, -1);
+	qga_exec_status_clear(&st);
+}
+
+static void test_agent_exec_errors(void **state)
+{
+	struct qga_exec_request req = { .path = "/nonexistent/program", .capture = QGA_CAPTURE_SEPARATE };
+	struct qga *qga = *state;
+	struct error err = { 0 };
+	int64_t pid;
+
+	assert_int_equal(qga_exec_start(qga, &req, json_io_deadline(5000), &pid, &err), -EREMOTEIO);
+	assert_non_null(strstr(err.msg, "guest-exec: GenericError: "));
+	assert_non_null(strstr(err.msg, "/nonexistent/program"));
+	/* qemu-ga before 8.1 takes only a boolean: asking for "merged" fails here. */
+	req.path = "/bin/true";
+	req.capture = QGA_CAPTURE_MERGED;
+	assert_int_equal(qga_exec_start(qga, &req, json_io_deadline(5000), &pid, &err), -EOPNOTSUPP);
+	assert_non_null(strstr(err.msg, "guest-exec: merged output needs qemu-ga 8.1 or later"));
+}
+
+/* The output comes once, with the exit status; then the pid is forgotten. */
+static void test_agent_status_once(void **state)
+{
+	const char *argv[] = { "-c", "echo once", NULL };
+	struct qga_exec_request req = { .path = "/bin/sh", .argv = argv, .capture = QGA_CAPTURE_SEPARATE };
+	struct qga_exec_status st;
+	struct qga *qga = *state;
+	struct error err = { 0 };
+	int64_t pid;
+
+	assert_int_equal(qga_exec_start(qga, &req, json_io_deadline(5000), &pid, &err), 0);
+	assert_int_equal(qga_exec_wait(qga, pid, json_io_deadline(5000), &st, &err), 0);
+	assert_string_equal(st.out_data, "once\n");
+	qga_exec_status_clear(&st);
+	assert_int_equal(qga_exec_get_status(qga, pid, json_io_deadline(5000), &st, &err), -EREMOTEIO);
+	assert_string_equal(err.msg, "guest-exec-status: GenericError: Invalid parameter 'pid'");
+	/* An error with our id leaves the stream usable. */
+	assert_int_equal(qga_ping(qga, json_io_deadline(5000), &err), 0);
+}
+
+/* The shell exits at once, but its child holds stdout: not exited till then. */
+static void test_agent_daemon_holds_output(void **state)
+{
+	const char *argv[] = { "-c", "sleep 1 & echo hi", NULL };
+	struct qga_exec_request req = { .path = "/bin/sh", .argv = argv, .capture = QGA_CAPTURE_SEPARATE };
+	int64_t start = json_io_now(), pid;
+	struct qga_exec_status st;
+	struct qga *qga = *state;
+	struct error err = { 0 };
+
+	assert_int_equal(qga_exec_start(qga, &req, json_io_deadline(5000), &pid, &err), 0);
+	usleep(300 * 1000);
+	assert_int_equal(qga_exec_get_status(qga, pid, json_io_deadline(5000), &st, &err), 0);
+	assert_false(st.exited);
+	assert_null(st.out_data);
+	assert_int_equal(qga_exec_wait(qga, pid, json_io_deadline(5000), &st, &err), 0);
+	assert_true(elapsed_since(start) >= 950);
+	assert_int_equal(st.exitcode, 0);
+	assert_string_equal(st.out_data, "hi\n");
+	qga_exec_status_clear(&st);
+}
+
+static void test_agent_output_cap(void **state)
+{
+	const char *argv[] = { "-c", "head -c 17825792 /dev/zero; echo err >&2", NULL };
+	struct qga_exec_request req = { .path = "/bin/sh", .argv = argv, .capture = QGA_CAPTURE_SEPARATE };
+	struct qga_exec_status st;
+	struct error err = { 0 };
+
+	assert_int_equal(agent_run(*state, &req, &st, &err), 0);
+	assert_int_equal(st.exitcode, 0);
+	assert_true(st.out_truncated);
+	assert_int_equal(st.out_len, 16 * MiB);
+	assert_false(st.err_truncated);
+	assert_string_equal(st.err_data, "err\n");
+	qga_exec_status_clear(&st);
+}
+
+/* Refused before anything is sent: the connection stays in step. */
+static void test_agent_non_utf8_refused(void **state)
+{
+	const char *argv[] = { "-c", "echo \xff\xfe", NULL };
+	const char *envp[] = { "A=1", "B=caf\xe9", NULL };
+	struct qga_exec_request req = { .path = "/bin/sh", .argv = argv };
+	struct qga *qga = *state;
+	struct error err = { 0 };
+	int64_t pid;
+
+	assert_int_equal(qga_exec_start(qga, &req, json_io_deadline(5000), &pid, &err), -EILSEQ);
+	assert_string_equal(err.msg, "guest-exec: argument 2 is not valid UTF-8; the guest agent carries text only");
+	argv[1] = "echo caf\xc3\xa9";
+	req.envp = envp;
+	assert_int_equal(qga_exec_start(qga, &req, json_io_deadline(5000), &pid, &err), -EILSEQ);
+	assert_string_equal(err.msg,
+			    "guest-exec: environment entry 2 is not valid UTF-8; the guest agent carries text only");
+	req.path = "/bin/\xc0\xafsh";
+	assert_int_equal(qga_exec_start(qga, &req, json_io_deadline(5000), &pid, &err), -EILSEQ);
+	assert_string_equal(err.msg, "guest-exec: the path is not valid UTF-8; the guest agent carries text only");
+	assert_int_equal(qga_ping(qga, json_io_deadline(5000), &err), 0);
+}
+
+/* UTF-8 text, though, arrives as it was sent. */
+static void test_agent_utf8_argument(void **state)
+{
+	const char *argv[] = { "-c", "printf '%s' \"$0\"", "caf\xc3\xa9 \xf0\x9f\x90\xa7", NULL };
+	struct qga_exec_request req = { .path = "/bin/sh", .argv = argv, .capture = QGA_CAPTURE_SEPARATE };
+	struct qga_exec_status st;
+	struct error err = { 0 };
+
+	assert_int_equal(agent_run(*state, &req, &st, &err), 0);
+	assert_string_equal(st.out_data, "caf\xc3\xa9 \xf0\x9f\x90\xa7");
+	qga_exec_status_clear(&st);
+}
+
+static void test_utf8_valid(void **state)
+{
+	assert_true(json_io_utf8_valid(""));
+	assert_true(json_io_utf8_valid("plain"));
+	assert_true(json_io_utf8_valid("caf\xc3\xa9 \xe2\x82\xac \xf0\x9f\x90\xa7 \xf4\x8f\xbf\xbf"));
+	assert_false(json_io_utf8_valid("\xff"));
+	assert_false(json_io_utf8_valid("caf\xe9"));
+	assert_false(json_io_utf8_valid("\xc0\xaf"));		/* overlong '/' */
+	assert_false(json_io_utf8_valid("\xe0\x80\xaf"));	/* overlong '/' */
+	assert_false(json_io_utf8_valid("\xed\xa0\x80"));	/* a surrogate */
+	assert_false(json_io_utf8_valid("\xf4\x90\x80\x80"));	/* past U+10FFFF */
+	assert_false(json_io_utf8_valid("\xe2\x82"));		/* cut short */
+	assert_false(json_io_utf8_valid("\x80"));
+}
+
+#define agent_test(fn) cmocka_unit_test_setup_teardown(fn, agent_setup, agent_teardown)
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_version_at_least),
+		cmocka_unit_test(test_utf8_valid),
+		cmocka_unit_test(test_fake_garbage_before_delimiter),
+		cmocka_unit_test(test_fake_stale_replies),
+		cmocka_unit_test(test_fake_split_reply),
+		cmocka_unit_test(test_fake_close_mid_reply),
+		cmocka_unit_test(test_fake_never_answers),
+		cmocka_unit_test(test_fake_overlong_message),
+		cmocka_unit_test(test_fake_resync_after_timeout),
+		cmocka_unit_test(test_fake_shutdown),
+		cmocka_unit_test(test_fake_merged_capture),
+		cmocka_unit_test(test_fake_bad_base64),
+		agent_test(test_agent_sync_ping_info),
+		agent_test(test_agent_exec_outputs),
+		agent_test(test_agent_exec_input_env),
+		agent_test(test_agent_exec_signal),
+		agent_test(test_agent_exec_errors),
+		agent_test(test_agent_status_once),
+		agent_test(test_agent_daemon_holds_output),
+		agent_test(test_agent_output_cap),
+		agent_test(test_agent_non_utf8_refused),
+		agent_test(test_agent_utf8_argument),
+	};
+
+	signal(SIGPIPE, SIG_IGN);
+	return cmocka_run_group_tests(tests, agent_group_setup, agent_group_teardown);
+}
