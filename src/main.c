@@ -18,6 +18,7 @@
 #include "config.h"
 #include "filter.h"
 #include "kernel_find.h"
+#include "runner.h"
 #include "version.h"
 
 #define HOST_BOOT_DIR "/boot"
@@ -99,13 +100,71 @@ static int main_check_files(const struct config *config, struct error *err)
 	return 0;
 }
 
-static void main_print_targets(const struct config *config)
+/* --dry-run: each target as TOML, with its QEMU command line as a comment. */
+static int main_print_targets(const struct config *config, const struct cli_options *o,
+			      struct error *err)
 {
+	struct runner_options ro = { .status = stderr, .verbose = o->verbose };
+
 	for (size_t i = 0; i < config->n_targets; i++) {
+		_cleanup_free_ char *line = NULL;
+		int r = runner_plan(config, &config->targets[i], &ro, &line, err);
+
+		if (r == -ENOTSUP) {
+			line = strdup(err->msg);
+		} else if (r < 0) {
+			return error_prefix(err, "target '%s'", config->targets[i].name);
+		}
 		if (i)
 			putchar('\n');
 		config_print_target(stdout, config, &config->targets[i]);
+		printf("# qemu: %s\n", line ? line : "");
 	}
+	return 0;
+}
+
+/*
+ * Run the selected targets one after another.  One target: its command's
+ * status.  Several: 0 when all passed, 1 otherwise (not vmtest's count of
+ * failures, which wraps at 256).
+ */
+static int main_run(const struct config *config, const struct cli_options *o, enum cli_mode mode,
+		    struct error *err)
+{
+	struct runner_options ro = {
+		/* A one-liner is a transparent wrapper: the command's stdout and
+		 * stderr are vmtest's, and vmtest's own lines go to stderr. */
+		.out_fd = STDOUT_FILENO,
+		.err_fd = mode == CLI_MODE_ONELINER ? STDERR_FILENO : STDOUT_FILENO,
+		.status = mode == CLI_MODE_ONELINER ? stderr : stdout,
+		.verbose = o->verbose,
+	};
+	size_t failed = 0;
+	int last = 0;
+
+	runner_install_signal_handlers();
+	for (size_t i = 0; i < config->n_targets; i++) {
+		const struct target *t = &config->targets[i];
+		struct runner_result result;
+
+		if (t->interactive)
+			return error_usage(err, "the interactive shell (-) is not supported yet");
+		if (runner_run(config, t, &ro, &result, err) < 0) {
+			if (runner_interrupted())
+				return -EINTR;
+			fprintf(ro.status, "vmtest: %s\nFAILED\n", err->msg);
+			fflush(ro.status);
+			if (err->status == EXIT_STATUS_USAGE && config->n_targets == 1)
+				return -EINVAL;
+			result.exit_status = EXIT_STATUS_UNAVAILABLE;
+			result.outcome = RUNNER_ERROR;
+		}
+		failed += result.outcome != RUNNER_PASSED;
+		last = result.exit_status;
+	}
+	if (config->n_targets == 1)
+		return last;
+	return failed ? EXIT_STATUS_FAILED : EXIT_STATUS_OK;
 }
 
 int main(int argc, char **argv)
@@ -138,13 +197,14 @@ int main(int argc, char **argv)
 		config_free(config);
 		return main_fail(&err);
 	}
-	if (options.dry_run) {
-		main_print_targets(config);
-		config_free(config);
-		return EXIT_STATUS_OK;
-	}
+	if (options.dry_run)
+		status = main_print_targets(config, &options, &err) < 0 ? -1 : 0;
+	else
+		status = main_run(config, &options, mode, &err);
 	config_free(config);
-	error_set(&err, ENOSYS, "booting targets is not implemented yet; use --dry-run or --list");
-	status = main_fail(&err);
-	return status;
+	if (runner_interrupted())
+		return 128 + runner_interrupted();
+	if (status == -EINVAL)
+		return main_fail(&err);
+	return status < 0 ? main_fail(&err) : status;
 }

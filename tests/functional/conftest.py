@@ -37,10 +37,20 @@ def vmtest():
     return Vmtest(_binary())
 
 
+def debian_kernel():
+    """Debian's kernel, which make check installs (linux-image-amd64)."""
+    kernels = sorted((k for k in os.listdir("/boot") if k.startswith("vmlinuz-")),
+                     key=lambda k: [int(p) if p.isdigit() else p
+                                    for p in k.replace("-", ".").split(".")])
+    if not kernels:
+        raise pytest.UsageError("no /boot/vmlinuz-*: make check installs linux-image-amd64")
+    return "/boot/" + kernels[-1]
+
+
 @pytest.fixture
 def project(tmp_path):
-    """A directory with a fake kernel and image, where a vmtest.toml goes."""
-    (tmp_path / "bzImage").write_bytes(b"not really a kernel")
+    """A directory with a kernel and a (fake) image, where a vmtest.toml goes."""
+    (tmp_path / "bzImage").symlink_to(debian_kernel())
     (tmp_path / "disk.qcow2").write_bytes(b"QFI\xfb")
     (tmp_path / "shared").mkdir()
     return tmp_path

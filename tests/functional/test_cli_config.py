@@ -158,14 +158,27 @@ def test_oneliner_argv_arrives_exactly(vmtest, project):
     assert out == "a b\nit's\n$HOME\n"
 
 
-def test_oneliner_single_word_is_a_shell_line(vmtest, project):
-    r = vmtest("--dry-run", "-k", "bzImage", "--kargs", "quiet", "-r", "shared",
+def test_oneliner_single_word_is_a_shell_line(vmtest, project, tmp_path_factory):
+    rootfs = tmp_path_factory.mktemp("rootfs")
+    r = vmtest("--dry-run", "-k", "bzImage", "--kargs", "quiet", "-r", str(rootfs),
                "uname -r | grep 6", cwd=project)
     assert r.returncode == 0, r.stderr
     t = tomllib.loads(r.stdout)["target"][0]
     assert t["command"] == "uname -r | grep 6"
     assert t["kernel_args"] == "quiet"
-    assert t["rootfs"] == str(project / "shared")
+    assert t["rootfs"] == str(rootfs)
+
+
+def test_rootfs_inside_the_shared_directory_is_refused(vmtest, project):
+    # The shared directory is writable; the root filesystem must not be.
+    r = vmtest("--dry-run", "-k", "bzImage", "-r", "shared", "true", cwd=project)
+    assert r.returncode == 2
+    assert r.stderr == ("vmtest: target 'bzImage': %s cannot be shared read-write at "
+                        "/mnt/vmtest: it holds the root filesystem %s; run vmtest from a "
+                        "project directory\n" % (project, project / "shared"))
+    r = vmtest("--dry-run", "true", cwd="/")
+    assert r.returncode == 2
+    assert "/ cannot be shared read-write at /mnt/vmtest" in r.stderr
 
 
 def test_oneliner_interactive_shell(vmtest, project):

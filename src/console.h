@@ -1,0 +1,30 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * console: the guest's serial console, read by a thread of its own for the
+ * whole life of QEMU, so that QEMU never blocks on it whatever the main
+ * thread is waiting for.  Every byte goes to a log file; the last lines
+ * stay in memory for error messages; a "Kernel panic" line is noticed.
+ */
+#pragma once
+
+#include <stdbool.h>
+#include <stddef.h>
+
+#include "error.h"
+
+struct console;
+
+/* Listen on socket_path (QEMU connects to it) and log to log_path. */
+int console_start(const char *socket_path, const char *log_path, struct console **ret,
+		  struct error *err);
+
+/* Stop reading (after QEMU is gone) and free. */
+struct console *console_free(struct console *console);
+
+bool console_panicked(struct console *console);
+
+/* The last max bytes of the console, whole lines; malloc'd. */
+char *console_tail(struct console *console, size_t max);
+
+/* From the "Kernel panic" line on (at most max bytes); NULL if none. */
+char *console_panic_text(struct console *console, size_t max);

@@ -1,0 +1,165 @@
+// SPDX-License-Identifier: MIT
+#include "qemu_argv.h"
+
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "cleanup.h"
+#include "guest_proto.h"
+
+char *qemu_escape_value(const char *value)
+{
+	size_t commas = 0;
+	char *out, *o;
+
+	for (const char *p = value; *p; p++)
+		commas += *p == ',';
+	out = malloc(strlen(value) + commas + 1);
+	if (!out)
+		return NULL;
+	o = out;
+	for (const char *p = value; *p; p++) {
+		*o++ = *p;
+		if (*p == ',')
+			*o++ = ',';
+	}
+	*o = '\0';
+	return out;
+}
+
+/* "-chardev socket,id=ID,path=RUN/NAME[,server=on,wait=off]" */
+static void qemu_add_socket(struct strv *argv, const struct qemu_plan *plan, const char *id,
+			    const char *name, bool server)
+{
+	_cleanup_free_ char *dir = qemu_escape_value(plan->run_dir);
+
+	if (!dir) {
+		argv->oom = 1;
+		return;
+	}
+	strv_add(argv, "-chardev");
+	strv_addf(argv, "socket,id=%s,path=%s/%s%s", id, dir, name,
+		  server ? ",server=on,wait=off" : "");
+}
+
+static void qemu_add_machine(struct strv *argv, const struct target *t,
+			     const struct qemu_plan *plan)
+{
+	strv_add(argv, t->qemu_command);
+	strv_add(argv, "-nodefaults");
+	strv_add(argv, "-no-user-config");
+	strv_add(argv, "-display");
+	strv_add(argv, "none");
+	strv_add(argv, "-no-reboot");
+	strv_add(argv, "-machine");
+	strv_add(argv, "q35");
+	strv_add(argv, "-accel");
+	if (plan->accel == QEMU_ACCEL_KVM) {
+		strv_add(argv, "kvm");
+		strv_add(argv, "-cpu");
+		strv_add(argv, t->kvm_cpu_args ? t->kvm_cpu_args : "host");
+	} else {
+		/* The host's userspace may need x86-64-v2 or later. */
+		strv_add(argv, "tcg");
+		strv_add(argv, "-cpu");
+		strv_add(argv, "max");
+	}
+	strv_add(argv, "-smp");
+	strv_addf(argv, "%u", t->vm.num_cpus);
+	strv_add(argv, "-m");
+	strv_add(argv, t->vm.memory);
+}
+
+static void qemu_add_boot(struct strv *argv, const struct target *t, const struct qemu_plan *plan)
+{
+	strv_add(argv, "-kernel");
+	strv_add(argv, plan->boot_kernel);
+	strv_add(argv, "-initrd");
+	strv_add(argv, plan->initrd);
+	strv_add(argv, "-append");
+	if (t->kernel_args && *t->kernel_args)
+		strv_addf(argv, "%s %s", QEMU_KERNEL_CMDLINE, t->kernel_args);
+	else
+		strv_add(argv, QEMU_KERNEL_CMDLINE);
+}
+
+/* The console goes to a socket vmtest listens on: QEMU connects before the
+ * guest runs, so not a line of it is lost. */
+static void qemu_add_control(struct strv *argv, const struct qemu_plan *plan)
+{
+	qemu_add_socket(argv, plan, "console", QEMU_SOCKET_CONSOLE, false);
+	strv_add(argv, "-serial");
+	strv_add(argv, "chardev:console");
+	qemu_add_socket(argv, plan, "qmp", QEMU_SOCKET_QMP, true);
+	strv_add(argv, "-mon");
+	strv_add(argv, "chardev=qmp,mode=control");
+	strv_add(argv, "-device");
+	strv_add(argv, "virtio-serial-pci,id=vser");
+	qemu_add_socket(argv, plan, "agent", QEMU_SOCKET_AGENT, true);
+	strv_add(argv, "-device");
+	strv_add(argv, "virtserialport,bus=vser.0,chardev=agent,name=" GUEST_PORT_AGENT);
+	qemu_add_socket(argv, plan, "output", QEMU_SOCKET_OUTPUT, true);
+	strv_add(argv, "-device");
+	strv_add(argv, "virtserialport,bus=vser.0,chardev=output,name=" GUEST_PORT_OUTPUT);
+	strv_add(argv, "-object");
+	strv_add(argv, "rng-random,id=rng,filename=/dev/urandom");
+	strv_add(argv, "-device");
+	strv_add(argv, "virtio-rng-pci,rng=rng");
+}
+
+/* One 9p export; multidevs=remap keeps inode numbers unique across the
+ * host filesystems under one export. */
+static void qemu_add_9p(struct strv *argv, const char *id, const char *tag, const char *path,
+			bool writable)
+{
+	_cleanup_free_ char *escaped = qemu_escape_value(path);
+
+	if (!escaped) {
+		argv->oom = 1;
+		return;
+	}
+	strv_add(argv, "-fsdev");
+	strv_addf(argv, "local,id=%s,path=%s,security_model=none,multidevs=remap%s", id, escaped,
+		  writable ? "" : ",readonly=on");
+	strv_add(argv, "-device");
+	strv_addf(argv, "virtio-9p-pci,fsdev=%s,mount_tag=%s", id, tag);
+}
+
+static void qemu_add_shares(struct strv *argv, const struct target *t,
+			    const struct qemu_plan *plan)
+{
+	qemu_add_9p(argv, "root", GUEST_TAG_ROOT, t->rootfs, false);
+	if (plan->shared_dir)
+		qemu_add_9p(argv, "shared", GUEST_TAG_SHARED, plan->shared_dir, true);
+	for (size_t i = 0; i < t->vm.n_mounts; i++) {
+		char id[32], tag[32];
+
+		snprintf(id, sizeof(id), "m%zu", i);
+		snprintf(tag, sizeof(tag), GUEST_TAG_MOUNT_PREFIX "%zu", i);
+		qemu_add_9p(argv, id, tag, t->vm.mounts[i].host_path, t->vm.mounts[i].writable);
+	}
+}
+
+int qemu_argv_build(const struct target *t, const struct qemu_plan *plan, struct strv *ret_argv,
+		    struct error *err)
+{
+	struct strv argv = { 0 };
+
+	if (t->kind != TARGET_KERNEL)
+		return error_set(err, ENOTSUP, "target '%s': image targets are not supported yet",
+				 t->name);
+	qemu_add_machine(&argv, t, plan);
+	qemu_add_boot(&argv, t, plan);
+	qemu_add_control(&argv, plan);
+	qemu_add_shares(&argv, t, plan);
+	for (size_t i = 0; i < t->vm.n_extra_args; i++)
+		strv_add(&argv, t->vm.extra_args[i]);
+	if (argv.oom) {
+		strv_clear(&argv);
+		return error_set(err, ENOMEM, "out of memory");
+	}
+	*ret_argv = argv;
+	return 0;
+}

@@ -1,0 +1,546 @@
+// SPDX-License-Identifier: MIT
+#include "runner.h"
+
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <signal.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include "accel.h"
+#include "cache.h"
+#include "cleanup.h"
+#include "console.h"
+#include "guest_proto.h"
+#include "initramfs.h"
+#include "json_io.h"
+#include "kernel_image.h"
+#include "modules.h"
+#include "output.h"
+#include "qemu_argv.h"
+#include "qemu_process.h"
+#include "qga.h"
+#include "qmp.h"
+#include "shell_quote.h"
+
+#define RUNNER_CONNECT_TIMEOUT_MS 10000
+#define RUNNER_SETUP_TIMEOUT_MS 60000
+#define RUNNER_SHUTDOWN_TIMEOUT_MS 5000
+#define RUNNER_CONSOLE_SHOWN 8192
+
+extern char **environ;
+
+/* Set by the signal handler; the QEMU it may kill. */
+static volatile sig_atomic_t runner_signal;
+static volatile pid_t runner_qemu_pid;
+
+/* Everything one run owns, released by runner_state_clear in any case. */
+struct runner_state {
+	char *run_dir;
+	char *boot_kernel;	/* the bzImage, or the PVH ELF from the cache */
+	char *initrd;
+	struct console *console;
+	struct qemu_process qemu;
+	struct qmp *qmp;
+	struct qga *qga;
+	int output_fd;
+	enum qemu_accel accel;
+	struct strv argv;
+};
+
+static void runner_on_signal(int signo)
+{
+	runner_signal = signo;
+	if (runner_qemu_pid > 0)
+		kill(runner_qemu_pid, SIGKILL);
+}
+
+void runner_install_signal_handlers(void)
+{
+	struct sigaction sa = { .sa_handler = runner_on_signal };
+
+	sigemptyset(&sa.sa_mask);
+	sigaction(SIGINT, &sa, NULL);
+	sigaction(SIGTERM, &sa, NULL);
+	sigaction(SIGHUP, &sa, NULL);
+	signal(SIGPIPE, SIG_IGN);
+}
+
+int runner_interrupted(void)
+{
+	return runner_signal;
+}
+
+__attribute__((format(printf, 3, 4)))
+static void runner_log(const struct runner_options *o, int level, const char *fmt, ...)
+{
+	va_list ap;
+
+	if (o->verbose < level)
+		return;
+	va_start(ap, fmt);
+	fputs("vmtest: ", stderr);
+	vfprintf(stderr, fmt, ap);
+	fputc('\n', stderr);
+	va_end(ap);
+}
+
+static void runner_stage(const struct runner_options *o, const char *stage)
+{
+	fprintf(o->status, "===> %s\n", stage);
+	fflush(o->status);
+}
+
+/* --- preparing ----------------------------------------------------------- */
+
+/* The private directory: short (socket paths are limited to 107 bytes). */
+static int runner_make_run_dir(struct runner_state *s, struct error *err)
+{
+	const char *base = getenv("XDG_RUNTIME_DIR");
+	char *dir;
+
+	if (!base || !*base || strlen(base) > 60 || access(base, W_OK) < 0)
+		base = "/tmp";
+	if (asprintf(&dir, "%s/vmtest-XXXXXX", base) < 0)
+		return error_set(err, ENOMEM, "out of memory");
+	if (!mkdtemp(dir)) {
+		int e = errno;
+
+		free(dir);
+		return error_set_errno(err, e, "create a private directory in %s", base);
+	}
+	s->run_dir = dir;
+	return 0;
+}
+
+static void runner_remove_run_dir(struct runner_state *s)
+{
+	DIR *d;
+	struct dirent *de;
+
+	if (!s->run_dir)
+		return;
+	d = opendir(s->run_dir);
+	while (d && (de = readdir(d)))
+		if (de->d_name[0] != '.' || (de->d_name[1] && strcmp(de->d_name, "..") != 0))
+			unlinkat(dirfd(d), de->d_name, 0);
+	if (d)
+		closedir(d);
+	rmdir(s->run_dir);
+	free(s->run_dir);
+	s->run_dir = NULL;
+}
+
+/*
+ * The kernel to boot and its initramfs.  A bzImage whose payload is a PVH
+ * ELF boots as that ELF, decompressed once into the cache: under emulation
+ * the kernel's own decompressor is most of the boot time.
+ */
+static int runner_prepare_boot(const struct target *t, const struct runner_options *o,
+			       struct runner_state *s, struct error *err)
+{
+	_cleanup_free_ char *cache = NULL, *elf = NULL;
+	struct kernel_image *image = NULL;
+	struct modules_list *modules = NULL;
+	int r;
+
+	r = cache_dir_get(&cache, err);
+	if (r < 0)
+		return r;
+	r = kernel_image_open(t->kernel, &image, err);
+	if (r < 0)
+		return r;
+	runner_log(o, 1, "kernel %s: release %s", t->kernel, image->release);
+	r = modules_load(t->rootfs, image->release, modules_vmtest, modules_n_vmtest, &modules, err);
+	if (r == MODULES_NO_DIR)
+		runner_log(o, 1, "no %s/lib/modules/%s: relying on built-in drivers", t->rootfs,
+			   image->release);
+	if (r >= 0 && image->kind == KERNEL_IMAGE_BZIMAGE) {
+		struct error pvh_err = { 0 };
+
+		/* Not a PVH payload we can take out: boot the bzImage itself. */
+		if (kernel_image_pvh_elf(t->kernel, cache, &elf, &pvh_err) < 0)
+			runner_log(o, 1, "booting the bzImage itself: %s", pvh_err.msg);
+	}
+	kernel_image_free(image);
+	if (r >= 0)
+		r = initramfs_get(cache, r == MODULES_NO_DIR ? NULL : modules, &s->initrd, err);
+	modules_list_free(modules);
+	if (r < 0)
+		return r;
+	s->boot_kernel = strdup(elf ? elf : t->kernel);
+	if (!s->boot_kernel)
+		return error_set(err, ENOMEM, "out of memory");
+	runner_log(o, 1, "booting %s with %s", s->boot_kernel, s->initrd);
+	return 0;
+}
+
+/*
+ * What can be refused before anything starts.  Sharing / (or a directory
+ * holding the rootfs) read-write would make the read-only root writable
+ * through the share.
+ */
+static int runner_check_target(const struct config *config, const struct target *t,
+			       struct error *err)
+{
+	size_t n = strlen(config->base_dir);
+
+	if (t->kind == TARGET_IMAGE)
+		return error_set(err, ENOTSUP, "image targets are not supported yet");
+	if (strcmp(config->base_dir, "/") == 0 ||
+	    (strncmp(t->rootfs, config->base_dir, n) == 0 &&
+	     (t->rootfs[n] == '/' || t->rootfs[n] == '\0')))
+		return error_usage(err,
+				   "%s cannot be shared read-write at %s: it holds the root filesystem %s; run vmtest from a project directory",
+				   config->base_dir, GUEST_SHARED_PATH, t->rootfs);
+	return 0;
+}
+
+static int runner_build_argv(const struct config *config, const struct target *t,
+			     const struct runner_options *o, struct runner_state *s,
+			     struct error *err)
+{
+	struct qemu_plan plan = {
+		.run_dir = s->run_dir,
+		.boot_kernel = s->boot_kernel,
+		.initrd = s->initrd,
+		.shared_dir = config->base_dir,
+	};
+	const char *why;
+	int r;
+
+	r = accel_choose(o->accel, &s->accel, &why, err);
+	if (r < 0)
+		return r;
+	if (why)
+		fprintf(stderr, "vmtest: using TCG emulation: %s\n", why);
+	plan.accel = s->accel;
+	return qemu_argv_build(t, &plan, &s->argv, err);
+}
+
+/* --- booting ------------------------------------------------------------- */
+
+static char *runner_path(const struct runner_state *s, const char *name)
+{
+	char *path;
+
+	return asprintf(&path, "%s/%s", s->run_dir, name) < 0 ? NULL : path;
+}
+
+/* QEMU died before the guest could answer: its own words say why. */
+static int runner_fail_qemu(struct runner_state *s, struct error *err)
+{
+	_cleanup_free_ char *log = qemu_process_log_tail(&s->qemu, 2000);
+	_cleanup_free_ char *panic = s->console ? console_panic_text(s->console, 4000) : NULL;
+
+	if (panic)
+		return error_set(err, EIO, "the guest kernel panicked:\n%s", panic);
+	qemu_process_wait(&s->qemu, 2000);
+	if (!qemu_process_exited(&s->qemu))
+		return -EIO;
+	if (WIFEXITED(s->qemu.wstatus) && WEXITSTATUS(s->qemu.wstatus) == 127)
+		return error_set(err, ENOENT, "%s", log && *log ? log : "cannot run QEMU");
+	return error_set(err, EIO, "QEMU exited (status %d)%s%s", WEXITSTATUS(s->qemu.wstatus),
+			 log && *log ? ": " : "", log ? log : "");
+}
+
+static int runner_start_qemu(const struct runner_options *o, struct runner_state *s,
+			     struct error *err)
+{
+	_cleanup_free_ char *console_sock = runner_path(s, QEMU_SOCKET_CONSOLE);
+	_cleanup_free_ char *console_log = runner_path(s, "console.log");
+	_cleanup_free_ char *qemu_log = runner_path(s, "qemu.log");
+	_cleanup_free_ char *line = NULL;
+	int r;
+
+	if (!console_sock || !console_log || !qemu_log)
+		return error_set(err, ENOMEM, "out of memory");
+	r = console_start(console_sock, console_log, &s->console, err);
+	if (r < 0)
+		return r;
+	line = shell_quote_argv((int)s->argv.len, s->argv.items);
+	runner_log(o, 1, "%s", line ? line : "(out of memory)");
+	r = qemu_process_start(s->argv.items, qemu_log, &s->qemu, err);
+	if (r < 0)
+		return r;
+	runner_qemu_pid = s->qemu.pid;
+	return 0;
+}
+
+/* Connect to QEMU's sockets; QEMU creates them as it starts. */
+static int runner_connect(struct runner_state *s, struct error *err)
+{
+	int64_t deadline = json_io_deadline(RUNNER_CONNECT_TIMEOUT_MS);
+	_cleanup_free_ char *qmp = runner_path(s, QEMU_SOCKET_QMP);
+	_cleanup_free_ char *agent = runner_path(s, QEMU_SOCKET_AGENT);
+	_cleanup_free_ char *output = runner_path(s, QEMU_SOCKET_OUTPUT);
+	int r;
+
+	if (!qmp || !agent || !output)
+		return error_set(err, ENOMEM, "out of memory");
+	r = qmp_connect(qmp, deadline, &s->qmp, err);
+	if (r >= 0)
+		r = qga_connect(agent, deadline, &s->qga, err);
+	if (r >= 0) {
+		s->output_fd = output_connect(output, deadline, err);
+		r = s->output_fd < 0 ? s->output_fd : 0;
+	}
+	if (r < 0 && qemu_process_exited(&s->qemu))
+		return runner_fail_qemu(s, err);
+	return r;
+}
+
+static int runner_boot(const struct runner_options *o, struct runner_state *s, struct error *err)
+{
+	int timeout_s = o->boot_timeout_s ? o->boot_timeout_s : s->accel == QEMU_ACCEL_KVM ? 60 : 180;
+	int r;
+
+	r = runner_start_qemu(o, s, err);
+	if (r >= 0)
+		r = runner_connect(s, err);
+	if (r >= 0) {
+		r = qga_sync_delimited(s->qga, json_io_deadline(timeout_s * 1000LL), err);
+		if (r < 0 && !qemu_process_exited(&s->qemu) && !console_panicked(s->console))
+			return error_set(err, ETIMEDOUT,
+					 "the guest did not answer within %d s of booting", timeout_s);
+	}
+	if (r < 0 && (qemu_process_exited(&s->qemu) || console_panicked(s->console)))
+		return runner_fail_qemu(s, err);
+	return r;
+}
+
+/* --- setting up and running ---------------------------------------------- */
+
+static int runner_setup_args(const struct config *config, const struct target *t,
+			     struct json_value **ret)
+{
+	_cleanup_json_ struct json_value *args = json_io_new_object();
+	struct json_value *mounts = json_io_new_array();
+	int r = args && mounts ? 0 : -ENOMEM;
+
+	if (r < 0) {
+		json_io_unref(mounts);
+		return r;
+	}
+	for (size_t i = 0; r >= 0 && i < t->vm.n_mounts; i++) {
+		struct json_value *m = json_io_new_object();
+		char tag[32];
+
+		snprintf(tag, sizeof(tag), GUEST_TAG_MOUNT_PREFIX "%zu", i);
+		r = m ? 0 : -ENOMEM;
+		if (r >= 0)
+			r = json_io_set_string(m, "tag", tag);
+		if (r >= 0)
+			r = json_io_set_string(m, "path", t->vm.mounts[i].guest_path);
+		if (r >= 0)
+			r = json_io_set_bool(m, "writable", t->vm.mounts[i].writable);
+		if (r >= 0)
+			r = json_io_append(mounts, m);
+		else
+			json_io_unref(m);
+	}
+	if (r >= 0)
+		r = json_io_set(args, "mounts", mounts);
+	else
+		json_io_unref(mounts);
+	if (r >= 0)
+		r = json_io_set_int(args, "msize", QEMU_9P_MSIZE);
+	if (r >= 0)
+		r = json_io_set_bool(args, "shared", true);
+	if (r >= 0)
+		r = json_io_set_string(args, "shared-host-path", config->base_dir);
+	if (r < 0)
+		return r;
+	*ret = TAKE_PTR(args);
+	return 0;
+}
+
+static int runner_setup(const struct config *config, const struct target *t,
+			struct runner_state *s, struct error *err)
+{
+	_cleanup_json_ struct json_value *args = NULL;
+	int r = runner_setup_args(config, t, &args);
+
+	if (r == -EILSEQ)
+		return error_set(err, EILSEQ, "a mount path is not valid UTF-8");
+	if (r < 0)
+		return error_set(err, ENOMEM, "out of memory");
+	r = qga_execute(s->qga, "vmtest-setup", args, json_io_deadline(RUNNER_SETUP_TIMEOUT_MS),
+			NULL, err);
+	if (r < 0 && qemu_process_exited(&s->qemu))
+		return runner_fail_qemu(s, err);
+	return r;
+}
+
+/* bash when the rootfs has it, as vmtest does, else sh. */
+static const char *runner_shell(const struct target *t)
+{
+	_cleanup_free_ char *bash = NULL;
+
+	if (asprintf(&bash, "%s/bin/bash", strcmp(t->rootfs, "/") == 0 ? "" : t->rootfs) < 0)
+		return "/bin/sh";
+	return access(bash, X_OK) == 0 ? "/bin/bash" : "/bin/sh";
+}
+
+static int runner_exec(const struct target *t, const struct runner_options *o,
+		       struct runner_state *s, struct qga_exec_status *ret_status,
+		       struct error *err)
+{
+	_cleanup_free_ char *cwd = getcwd(NULL, 0);
+	const char *argv[] = { "-c", t->command, NULL };
+	struct qga_exec_request req = {
+		.path = runner_shell(t),
+		.argv = argv,
+		.envp = (const char *const *)environ,
+		.capture = QGA_CAPTURE_NONE,
+		.vmtest_cwd = cwd,
+		.vmtest_stream = true,
+	};
+	int64_t pid;
+	int r;
+
+	r = qga_exec_start(s->qga, &req, json_io_deadline(RUNNER_SETUP_TIMEOUT_MS), &pid, err);
+	if (r >= 0)
+		r = output_relay(s->output_fd, (uint32_t)pid, o->out_fd, o->err_fd, -1, err);
+	if (r >= 0)
+		r = qga_exec_get_status(s->qga, pid, json_io_deadline(RUNNER_SETUP_TIMEOUT_MS),
+					ret_status, err);
+	if (r >= 0 && !ret_status->exited)
+		r = error_set(err, EPROTO, "the guest reported the command as still running");
+	if (r < 0 && (qemu_process_exited(&s->qemu) || console_panicked(s->console)))
+		return runner_fail_qemu(s, err);
+	return r;
+}
+
+/* Power off through the agent; QMP quit and then signals if that stalls. */
+static void runner_shutdown(struct runner_state *s)
+{
+	struct error ignored = { 0 };
+
+	runner_qemu_pid = 0;
+	if (s->qga)
+		qga_shutdown(s->qga, "powerdown", json_io_deadline(1000), &ignored);
+	if (qemu_process_wait(&s->qemu, RUNNER_SHUTDOWN_TIMEOUT_MS))
+		return;
+	if (s->qmp)
+		qmp_quit(s->qmp, json_io_deadline(1000), &ignored);
+	qemu_process_stop(&s->qemu);
+}
+
+static void runner_state_clear(struct runner_state *s)
+{
+	runner_qemu_pid = 0;
+	qemu_process_clear(&s->qemu);
+	s->qga = qga_free(s->qga);
+	s->qmp = qmp_free(s->qmp);
+	if (s->output_fd >= 0)
+		close(s->output_fd);
+	s->console = console_free(s->console);
+	runner_remove_run_dir(s);
+	free(s->boot_kernel);
+	free(s->initrd);
+	strv_clear(&s->argv);
+}
+
+/* --- the verdict --------------------------------------------------------- */
+
+static void runner_verdict(const struct runner_options *o, const struct qga_exec_status *st,
+			   struct runner_result *ret)
+{
+	if (st->signal) {
+		fprintf(o->status, "Command killed by signal %d\n", st->signal);
+		*ret = (struct runner_result){ RUNNER_FAILED, 128 + st->signal };
+	} else if (st->exitcode != 0) {
+		fprintf(o->status, "Command failed with exit code: %d\n", st->exitcode);
+		*ret = (struct runner_result){ RUNNER_FAILED, st->exitcode };
+	} else {
+		*ret = (struct runner_result){ RUNNER_PASSED, 0 };
+	}
+	fputs(ret->outcome == RUNNER_PASSED ? "PASS\n" : "FAILED\n", o->status);
+	fflush(o->status);
+}
+
+static void runner_show_console(const struct runner_options *o, struct runner_state *s)
+{
+	_cleanup_free_ char *tail = s->console ? console_tail(s->console, RUNNER_CONSOLE_SHOWN) : NULL;
+
+	if (!tail || !*tail)
+		return;
+	fputs("--- guest console (last lines) ---\n", o->status);
+	fputs(tail, o->status);
+	if (tail[strlen(tail) - 1] != '\n')
+		fputc('\n', o->status);
+	fputs("---\n", o->status);
+}
+
+int runner_run(const struct config *config, const struct target *t,
+	       const struct runner_options *o, struct runner_result *ret, struct error *err)
+{
+	struct runner_state s = { .output_fd = -1, .qemu = { .pidfd = -1 } };
+	struct qga_exec_status st = { 0 };
+	int r;
+
+	fprintf(o->status, "=> %s\n", t->name);
+	fflush(o->status);
+	r = runner_check_target(config, t, err);
+	if (r >= 0)
+		r = runner_prepare_boot(t, o, &s, err);
+	if (r >= 0)
+		r = runner_make_run_dir(&s, err);
+	if (r >= 0)
+		r = runner_build_argv(config, t, o, &s, err);
+	if (r >= 0) {
+		runner_stage(o, "Booting");
+		r = runner_boot(o, &s, err);
+		if (r >= 0) {
+			runner_stage(o, "Setting up VM");
+			r = runner_setup(config, t, &s, err);
+		}
+		if (r >= 0) {
+			runner_stage(o, "Running command");
+			r = runner_exec(t, o, &s, &st, err);
+		}
+		if (r >= 0)
+			runner_shutdown(&s);
+	}
+	if (r < 0 && runner_signal)
+		error_set(err, EINTR, "interrupted by signal %d", (int)runner_signal);
+	if (r < 0 && s.console && !runner_signal)
+		runner_show_console(o, &s);
+	runner_state_clear(&s);
+	if (r < 0) {
+		*ret = (struct runner_result){ RUNNER_ERROR, err->status ? (int)err->status : 69 };
+		return r;
+	}
+	runner_verdict(o, &st, ret);
+	qga_exec_status_clear(&st);
+	return 0;
+}
+
+int runner_plan(const struct config *config, const struct target *t,
+		const struct runner_options *o, char **ret_line, struct error *err)
+{
+	struct runner_state s = { .output_fd = -1, .qemu = { .pidfd = -1 } };
+	int r;
+
+	r = runner_check_target(config, t, err);
+	if (r >= 0)
+		r = runner_prepare_boot(t, o, &s, err);
+	if (r >= 0) {
+		s.run_dir = strdup("/tmp/vmtest-XXXXXX");
+		r = s.run_dir ? runner_build_argv(config, t, o, &s, err)
+			      : error_set(err, ENOMEM, "out of memory");
+	}
+	if (r >= 0) {
+		*ret_line = shell_quote_argv((int)s.argv.len, s.argv.items);
+		r = *ret_line ? 0 : error_set(err, ENOMEM, "out of memory");
+	}
+	free(s.run_dir);
+	s.run_dir = NULL;
+	runner_state_clear(&s);
+	return r;
+}

@@ -1,0 +1,56 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * runner: one target's life.  Prepare (kernel, modules, initramfs), boot
+ * QEMU, wait for the guest agent, set the guest up, run the command with its
+ * output streamed, collect the exit status, power off, clean up.
+ */
+#pragma once
+
+#include <stdbool.h>
+#include <stdio.h>
+
+#include "config.h"
+#include "error.h"
+
+struct runner_options {
+	int out_fd;		/* where the command's stdout goes */
+	int err_fd;		/* and its stderr */
+	FILE *status;		/* vmtest's own lines ("=> name", stages, verdict) */
+	int verbose;
+	const char *accel;	/* "kvm", "tcg", "auto" or NULL */
+	int boot_timeout_s;	/* 0: 60 with KVM, 180 with TCG */
+};
+
+enum runner_outcome {
+	RUNNER_PASSED,		/* the command exited 0 */
+	RUNNER_FAILED,		/* it exited non-zero or was killed by a signal */
+	RUNNER_ERROR,		/* the VM could not run it */
+};
+
+struct runner_result {
+	enum runner_outcome outcome;
+	int exit_status;	/* what vmtest exits with for this target alone */
+};
+
+/*
+ * Run one target.  A target that fails is not an error: the result says so.
+ * Returns < 0 only for problems of the run itself, with err filled (its
+ * status is 69, or 2 for a configuration problem found late).
+ */
+int runner_run(const struct config *config, const struct target *target,
+	       const struct runner_options *options, struct runner_result *ret,
+	       struct error *err);
+
+/*
+ * For --dry-run: prepare what the target boots (which warms the cache) and
+ * return its QEMU command line, shell-quoted, without starting anything.
+ * The run directory shows as /tmp/vmtest-XXXXXX.
+ */
+int runner_plan(const struct config *config, const struct target *target,
+		const struct runner_options *options, char **ret_line, struct error *err);
+
+/* Install the handlers that stop QEMU on SIGINT, SIGTERM and SIGHUP. */
+void runner_install_signal_handlers(void);
+
+/* The signal that interrupted the run, or 0. */
+int runner_interrupted(void);

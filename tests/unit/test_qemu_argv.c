@@ -1,0 +1,136 @@
+// SPDX-License-Identifier: MIT
+/* The QEMU command line: a pure function of the target and the run plan. */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <cmocka.h>
+
+#include <stdlib.h>
+#include <string.h>
+
+#include "qemu_argv.h"
+
+static struct config *load(const char *text)
+{
+	struct config *config = NULL;
+	struct error err = { 0 };
+
+	if (config_load_string(text, strlen(text), "vmtest.toml", "/proj", &config, &err) < 0)
+		fail_msg("%s", err.msg);
+	return config;
+}
+
+static const struct qemu_plan plan = {
+	.run_dir = "/tmp/vmtest-abc",
+	.boot_kernel = "/cache/vmlinux-1234",
+	.initrd = "/cache/initramfs-5678.cpio",
+	.shared_dir = "/proj",
+	.accel = QEMU_ACCEL_TCG,
+};
+
+/* The argument right after the first occurrence of opt with prefix. */
+static const char *value_of(const struct strv *argv, const char *opt, const char *prefix)
+{
+	for (size_t i = 0; i + 1 < argv->len; i++)
+		if (strcmp(argv->items[i], opt) == 0 &&
+		    strncmp(argv->items[i + 1], prefix, strlen(prefix)) == 0)
+			return argv->items[i + 1];
+	return NULL;
+}
+
+static void test_kernel_target(void **state)
+{
+	struct config *c = load("[[target]]\nname = \"k\"\nkernel = \"bz\"\nkernel_args = \"nokaslr\"\n"
+				"command = \"true\"\n[target.vm]\nnum_cpus = 3\nmemory = \"1G\"\n"
+				"extra_args = [\"-s\", \"-d\", \"guest_errors\"]\n");
+	struct error err = { 0 };
+	struct strv argv = { 0 };
+
+	assert_int_equal(qemu_argv_build(&c->targets[0], &plan, &argv, &err), 0);
+	assert_string_equal(argv.items[0], c->targets[0].qemu_command);
+	assert_string_equal(value_of(&argv, "-accel", ""), "tcg");
+	assert_string_equal(value_of(&argv, "-cpu", ""), "max");
+	assert_string_equal(value_of(&argv, "-smp", ""), "3");
+	assert_string_equal(value_of(&argv, "-m", ""), "1G");
+	assert_string_equal(value_of(&argv, "-kernel", ""), "/cache/vmlinux-1234");
+	assert_string_equal(value_of(&argv, "-initrd", ""), "/cache/initramfs-5678.cpio");
+	assert_string_equal(value_of(&argv, "-append", ""), QEMU_KERNEL_CMDLINE " nokaslr");
+	assert_string_equal(value_of(&argv, "-fsdev", "local,id=root,"),
+			    "local,id=root,path=/,security_model=none,multidevs=remap,readonly=on");
+	assert_string_equal(value_of(&argv, "-fsdev", "local,id=shared,"),
+			    "local,id=shared,path=/proj,security_model=none,multidevs=remap");
+	assert_string_equal(value_of(&argv, "-chardev", "socket,id=agent,"),
+			    "socket,id=agent,path=/tmp/vmtest-abc/agent.sock,server=on,wait=off");
+	assert_string_equal(value_of(&argv, "-chardev", "socket,id=console,"),
+			    "socket,id=console,path=/tmp/vmtest-abc/console.sock");
+	assert_non_null(value_of(&argv, "-nodefaults", ""));
+	assert_non_null(value_of(&argv, "-no-reboot", ""));
+	/* extra_args come last, verbatim. */
+	assert_string_equal(argv.items[argv.len - 3], "-s");
+	assert_string_equal(argv.items[argv.len - 1], "guest_errors");
+	assert_null(argv.items[argv.len]);
+	strv_clear(&argv);
+	config_free(c);
+}
+
+static void test_kvm(void **state)
+{
+	struct config *c = load("[[target]]\nname = \"k\"\nkernel = \"bz\"\ncommand = \"true\"\n"
+				"kvm_cpu_args = \"host,+invtsc\"\n");
+	struct qemu_plan kvm = plan;
+	struct error err = { 0 };
+	struct strv argv = { 0 };
+
+	kvm.accel = QEMU_ACCEL_KVM;
+	assert_int_equal(qemu_argv_build(&c->targets[0], &kvm, &argv, &err), 0);
+	assert_string_equal(value_of(&argv, "-accel", ""), "kvm");
+	assert_string_equal(value_of(&argv, "-cpu", ""), "host,+invtsc");
+	strv_clear(&argv);
+	config_free(c);
+}
+
+/* A comma in a path must not start a new option: it is doubled. */
+static void test_escaping(void **state)
+{
+	struct config *c = load("[[target]]\nname = \"k\"\nkernel = \"bz\"\ncommand = \"true\"\n"
+				"rootfs = \"/r,readonly=off\"\n"
+				"[target.vm.mounts]\n"
+				"\"/a\" = { host_path = \"/h,o st=x\", writable = true }\n"
+				"\"/b\" = { host_path = \"/ro\" }\n");
+	struct qemu_plan odd = plan;
+	struct error err = { 0 };
+	struct strv argv = { 0 };
+	char *escaped = qemu_escape_value("a,,b,");
+
+	assert_string_equal(escaped, "a,,,,b,,");
+	free(escaped);
+	odd.run_dir = "/tmp/a,b";
+	odd.boot_kernel = "/k,ernel=x";
+	assert_int_equal(qemu_argv_build(&c->targets[0], &odd, &argv, &err), 0);
+	assert_string_equal(value_of(&argv, "-fsdev", "local,id=root,"),
+			    "local,id=root,path=/r,,readonly=off,security_model=none,multidevs=remap,readonly=on");
+	assert_string_equal(value_of(&argv, "-fsdev", "local,id=m0,"),
+			    "local,id=m0,path=/h,,o st=x,security_model=none,multidevs=remap");
+	assert_string_equal(value_of(&argv, "-device", "virtio-9p-pci,fsdev=m0"),
+			    "virtio-9p-pci,fsdev=m0,mount_tag=vmtest-m0");
+	assert_string_equal(value_of(&argv, "-fsdev", "local,id=m1,"),
+			    "local,id=m1,path=/ro,security_model=none,multidevs=remap,readonly=on");
+	assert_string_equal(value_of(&argv, "-chardev", "socket,id=qmp,"),
+			    "socket,id=qmp,path=/tmp/a,,b/qmp.sock,server=on,wait=off");
+	/* -kernel takes its text verbatim. */
+	assert_string_equal(value_of(&argv, "-kernel", ""), "/k,ernel=x");
+	strv_clear(&argv);
+	config_free(c);
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_kernel_target),
+		cmocka_unit_test(test_kvm),
+		cmocka_unit_test(test_escaping),
+	};
+
+	return cmocka_run_group_tests_name("qemu_argv", tests, NULL, NULL);
+}
