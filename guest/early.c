@@ -5,6 +5,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <net/if.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -107,6 +108,9 @@ static int early_find_port(const char *name)
  * may still be doing: wait a little. */
 int early_open_port(const char *name, int timeout_ms)
 {
+	/* Without the virtio console driver no port will ever come. */
+	if (access("/sys/bus/virtio/drivers/virtio_console", F_OK) < 0)
+		timeout_ms = 0;
 	for (int waited = 0;; waited += 10) {
 		int fd = early_find_port(name);
 
@@ -129,4 +133,51 @@ void early_loopback_up(void)
 	ifr.ifr_flags |= IFF_UP | IFF_RUNNING;
 	if (ioctl(fd, SIOCSIFFLAGS, &ifr) < 0)
 		log_msg("bring up lo: %s", strerror(errno));
+}
+
+static bool early_has_filesystem(const char *name)
+{
+	char line[128];
+	bool found = false;
+	FILE *f = fopen("/proc/filesystems", "re");
+
+	while (f && !found && fgets(line, sizeof(line), f)) {
+		char *type = strrchr(line, '\t');
+
+		type = type ? type + 1 : line;
+		type[strcspn(type, "\n")] = '\0';
+		found = strcmp(type, name) == 0;
+	}
+	if (f)
+		fclose(f);
+	return found;
+}
+
+void early_missing_options(char *buf, size_t len)
+{
+	static const struct {
+		const char *what;	/* present when this path exists, or fs */
+		bool filesystem;
+		const char *options;
+	} needs[] = {
+		{ "/sys/bus/pci/drivers/virtio-pci", false, "CONFIG_VIRTIO_PCI" },
+		{ "/sys/bus/virtio/drivers/virtio_console", false, "CONFIG_VIRTIO_CONSOLE" },
+		{ "/sys/bus/virtio/drivers/9pnet_virtio", false, "CONFIG_NET_9P, CONFIG_NET_9P_VIRTIO" },
+		{ "9p", true, "CONFIG_9P_FS" },
+	};
+	size_t used = 0;
+
+	buf[0] = '\0';
+	for (size_t i = 0; i < sizeof(needs) / sizeof(needs[0]); i++) {
+		bool present = needs[i].filesystem ? early_has_filesystem(needs[i].what)
+						   : access(needs[i].what, F_OK) == 0;
+		int n;
+
+		if (present)
+			continue;
+		n = snprintf(buf + used, len - used, "%s%s", used ? ", " : "", needs[i].options);
+		if (n < 0 || (size_t)n >= len - used)
+			break;
+		used += n;
+	}
 }

@@ -99,8 +99,11 @@ int main(void)
 	early_loopback_up();
 	agent_fd = early_open_port(GUEST_PORT_AGENT, PORT_TIMEOUT_MS);
 	if (agent_fd < 0) {
-		log_msg("no virtio-serial port %s (%s): is virtio_console in the kernel?",
-			GUEST_PORT_AGENT, strerror(-agent_fd));
+		char missing[256];
+
+		early_missing_options(missing, sizeof(missing));
+		log_msg("no virtio-serial port %s: the kernel lacks %s (enable them, built in or as modules)",
+			GUEST_PORT_AGENT, *missing ? missing : "nothing vmtest knows of");
 		init_power_off();
 	}
 	output_fd = early_open_port(GUEST_PORT_OUTPUT, 0);

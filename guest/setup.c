@@ -9,6 +9,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "early.h"
 #include "guest_proto.h"
 #include "log.h"
 
@@ -61,20 +62,6 @@ static int setup_mount_9p(const char *tag, const char *target, bool writable, un
 	return mount(tag, target, "9p", writable ? 0 : MS_RDONLY, options) < 0 ? -errno : 0;
 }
 
-static const char *setup_explain_9p(int error)
-{
-	switch (error) {
-	case ENODEV:
-		return " (the kernel has no 9p filesystem: enable CONFIG_NET_9P, CONFIG_NET_9P_VIRTIO and CONFIG_9P_FS, built in or as modules in the rootfs's /lib/modules)";
-	case ENOENT:
-	case EPROTONOSUPPORT:
-	case EINVAL:
-		return " (no virtio 9p transport: enable CONFIG_NET_9P_VIRTIO and CONFIG_VIRTIO_PCI)";
-	default:
-		return "";
-	}
-}
-
 static int setup_root(const struct setup_request *req, char *err, size_t err_len, bool *ret_overlay)
 {
 	int r;
@@ -82,9 +69,14 @@ static int setup_root(const struct setup_request *req, char *err, size_t err_len
 	setup_mkdir_p(SETUP_LOWER, 0755);
 	setup_mkdir_p(SETUP_NEWROOT, 0755);
 	r = setup_mount_9p(GUEST_TAG_ROOT, SETUP_LOWER, false, req->msize);
-	if (r < 0)
-		return setup_fail(err, err_len, "mount the root filesystem over 9p: %s%s", strerror(-r),
-				  setup_explain_9p(-r));
+	if (r < 0) {
+		char missing[256];
+
+		early_missing_options(missing, sizeof(missing));
+		return setup_fail(err, err_len, "mount the root filesystem over 9p: %s%s%s%s",
+				  strerror(-r), *missing ? " (the kernel lacks " : "", missing,
+				  *missing ? "; enable them, built in or as modules)" : "");
+	}
 	*ret_overlay = false;
 	setup_mkdir_p(SETUP_OVERLAY, 0755);
 	if (mount("tmpfs", SETUP_OVERLAY, "tmpfs", 0, "mode=0755") == 0 &&

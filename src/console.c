@@ -238,3 +238,43 @@ char *console_panic_text(struct console *c, size_t max)
 	pthread_mutex_unlock(&c->lock);
 	return out;
 }
+
+char *console_lines_with(struct console *c, const char *prefix)
+{
+	size_t plen = strlen(prefix), used = 0;
+	char *out = NULL;
+	const char *p, *end;
+
+	pthread_mutex_lock(&c->lock);
+	p = c->keep;
+	end = c->keep + c->keep_len;
+	while (p < end) {
+		const char *hit = memmem(p, end - p, prefix, plen), *eol;
+		size_t len;
+		char *grown;
+
+		if (!hit)
+			break;
+		hit += plen;
+		eol = memchr(hit, '\n', end - hit);
+		if (!eol)
+			eol = end;
+		len = eol - hit;
+		while (len && hit[len - 1] == '\r')
+			len--;
+		grown = realloc(out, used + len + 3);
+		if (!grown)
+			break;
+		out = grown;
+		if (used) {
+			memcpy(out + used, "; ", 2);
+			used += 2;
+		}
+		memcpy(out + used, hit, len);
+		used += len;
+		out[used] = '\0';
+		p = eol;
+	}
+	pthread_mutex_unlock(&c->lock);
+	return out;
+}

@@ -50,6 +50,7 @@ struct runner_state {
 	int output_fd;
 	enum qemu_accel accel;
 	struct strv argv;
+	char *modules_note;	/* why no modules were loaded, for errors */
 };
 
 static void runner_on_signal(int signo)
@@ -156,9 +157,13 @@ static int runner_prepare_boot(const struct target *t, const struct runner_optio
 		return r;
 	runner_log(o, 1, "kernel %s: release %s", t->kernel, image->release);
 	r = modules_load(t->rootfs, image->release, modules_vmtest, modules_n_vmtest, &modules, err);
-	if (r == MODULES_NO_DIR)
+	if (r == MODULES_NO_DIR) {
 		runner_log(o, 1, "no %s/lib/modules/%s: relying on built-in drivers", t->rootfs,
 			   image->release);
+		if (asprintf(&s->modules_note, " (no modules were loaded: %s/lib/modules/%s does not exist)",
+			     strcmp(t->rootfs, "/") == 0 ? "" : t->rootfs, image->release) < 0)
+			s->modules_note = NULL;
+	}
 	if (r >= 0 && image->kind == KERNEL_IMAGE_BZIMAGE) {
 		struct error pvh_err = { 0 };
 
@@ -237,11 +242,16 @@ static int runner_fail_qemu(struct runner_state *s, struct error *err)
 	_cleanup_free_ char *log = qemu_process_log_tail(&s->qemu, 2000);
 	_cleanup_free_ char *panic = s->console ? console_panic_text(s->console, 4000) : NULL;
 
+	_cleanup_free_ char *init = s->console ? console_lines_with(s->console, "vmtest-init: ") : NULL;
+
 	if (panic)
 		return error_set(err, EIO, "the guest kernel panicked:\n%s", panic);
 	qemu_process_wait(&s->qemu, 2000);
 	if (!qemu_process_exited(&s->qemu))
 		return -EIO;
+	if (init)
+		return error_set(err, EIO, "the guest could not start: %s%s", init,
+				 s->modules_note ? s->modules_note : "");
 	if (WIFEXITED(s->qemu.wstatus) && WEXITSTATUS(s->qemu.wstatus) == 127)
 		return error_set(err, ENOENT, "%s", log && *log ? log : "cannot run QEMU");
 	return error_set(err, EIO, "QEMU exited (status %d)%s%s", WEXITSTATUS(s->qemu.wstatus),
@@ -304,9 +314,13 @@ static int runner_boot(const struct runner_options *o, struct runner_state *s, s
 		r = runner_connect(s, err);
 	if (r >= 0) {
 		r = qga_sync_delimited(s->qga, json_io_deadline(timeout_s * 1000LL), err);
-		if (r < 0 && !qemu_process_exited(&s->qemu) && !console_panicked(s->console))
+		if (r == -ETIMEDOUT && !qemu_process_exited(&s->qemu) &&
+		    !console_panicked(s->console))
 			return error_set(err, ETIMEDOUT,
 					 "the guest did not answer within %d s of booting", timeout_s);
+		/* The agent's socket closes a moment before QEMU exits. */
+		if (r < 0)
+			qemu_process_wait(&s->qemu, 2000);
 	}
 	if (r < 0 && (qemu_process_exited(&s->qemu) || console_panicked(s->console)))
 		return runner_fail_qemu(s, err);
@@ -443,6 +457,7 @@ static void runner_state_clear(struct runner_state *s)
 	runner_remove_run_dir(s);
 	free(s->boot_kernel);
 	free(s->initrd);
+	free(s->modules_note);
 	strv_clear(&s->argv);
 }
 
