@@ -16,6 +16,9 @@ enum {
 	OPT_KVM_CPU_ARGS,
 	OPT_DRY_RUN,
 	OPT_LIST,
+	OPT_TIMEOUT,
+	OPT_BOOT_TIMEOUT,
+	OPT_ACCEL,
 };
 
 static const struct option cli_long_options[] = {
@@ -29,6 +32,9 @@ static const struct option cli_long_options[] = {
 	{ "qemu-command", required_argument, NULL, 'q' },
 	{ "dry-run", no_argument, NULL, OPT_DRY_RUN },
 	{ "list", no_argument, NULL, OPT_LIST },
+	{ "timeout", required_argument, NULL, OPT_TIMEOUT },
+	{ "boot-timeout", required_argument, NULL, OPT_BOOT_TIMEOUT },
+	{ "accel", required_argument, NULL, OPT_ACCEL },
 	{ "verbose", no_argument, NULL, 'v' },
 	{ "help", no_argument, NULL, 'h' },
 	{ "version", no_argument, NULL, 'V' },
@@ -66,14 +72,22 @@ void cli_print_help(FILE *out)
 	      "  COMMAND [ARG...]         one word is a shell command line (\"uname -r | grep 6\");\n"
 	      "                           several words are run exactly as given; - is a shell\n"
 	      "\n"
+	      "Running:\n"
+	      "      --timeout DURATION   stop a target's command after DURATION (90, 90s, 5m, 1h);\n"
+	      "                           overrides the targets' timeout\n"
+	      "      --boot-timeout DURATION  give up on a guest that has not started by then\n"
+	      "                           (default 60s with KVM, 180s with TCG)\n"
+	      "      --accel ACCEL        kvm, tcg or auto (default auto; also VMTEST_ACCEL)\n"
+	      "\n"
 	      "Other:\n"
 	      "  -v, --verbose            say what vmtest does\n"
 	      "  -h, --help               print this help and exit\n"
 	      "  -V, --version            print the version and exit\n"
 	      "\n"
 	      "Exit status: the command's own for a single target (128+N if killed by signal N);\n"
-	      "0 or 1 (all passed or not) for several targets; 2 for a usage or configuration\n"
-	      "error; 69 when a VM could not run the command.  See vmtest(1).\n",
+	      "0 or 1 (all passed or not) for several targets; 124 when the command timed out;\n"
+	      "2 for a usage or configuration error; 69 when a VM could not run the command.\n"
+	      "See vmtest(1).\n",
 	      out);
 }
 
@@ -111,6 +125,9 @@ static void cli_set(struct cli_options *o, int c, const char *arg)
 	case 'q': o->qemu_command = arg; break;
 	case OPT_DRY_RUN: o->dry_run = true; break;
 	case OPT_LIST: o->list = true; break;
+	case OPT_TIMEOUT: o->timeout = arg; break;
+	case OPT_BOOT_TIMEOUT: o->boot_timeout = arg; break;
+	case OPT_ACCEL: o->accel = arg; break;
 	case 'v': o->verbose++; break;
 	case 'h': o->help = true; break;
 	case 'V': o->version = true; break;

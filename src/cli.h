@@ -27,6 +27,9 @@ struct cli_options {
 	/* The command: argv[command_index..argc). */
 	char **command;
 	int command_len;
+	const char *timeout;		/* --timeout: every target's command limit */
+	const char *boot_timeout;	/* --boot-timeout */
+	const char *accel;		/* --accel kvm|tcg|auto */
 	bool help;
 	bool version;
 	bool dry_run;

@@ -12,6 +12,7 @@
 #include <unistd.h>
 
 #include "cleanup.h"
+#include "duration.h"
 #include "size.h"
 #include "suggest.h"
 
@@ -37,9 +38,12 @@ typedef int (*key_apply_fn)(struct loader *ld, struct target *t, const struct to
 			    struct error *err);
 
 /* One valid key of a table: its name, the type it must have, what it sets. */
+/* For keys that take more than one type; the handler checks. */
+#define TOML_ANY (-1)
+
 struct key_spec {
 	const char *key;
-	enum toml_type type;
+	int type;		/* enum toml_type, or TOML_ANY */
 	key_apply_fn apply;
 };
 
@@ -212,8 +216,8 @@ static int loader_apply_table(struct loader *ld, struct target *t,
 				spec = &specs[j];
 		if (!spec)
 			return loader_fail_unknown(ld, e, table_name, specs, n, err);
-		if (e->value->type != spec->type)
-			return loader_fail_type(ld, e, e->key, spec->type, err);
+		if (spec->type != TOML_ANY && (int)e->value->type != spec->type)
+			return loader_fail_type(ld, e, e->key, (enum toml_type)spec->type, err);
 		r = spec->apply(ld, t, e, err);
 		if (r < 0)
 			return r;
@@ -480,6 +484,25 @@ static int target_apply_command(struct loader *ld, struct target *t, const struc
 	return 0;
 }
 
+/* A number of seconds, or a string such as "90s", "5m", "1h". */
+static int target_apply_timeout(struct loader *ld, struct target *t, const struct toml_entry *e,
+				struct error *err)
+{
+	const struct toml_value *v = e->value;
+	char text[32];
+
+	if (v->type == TOML_INTEGER)
+		snprintf(text, sizeof(text), "%lld", (long long)v->u.integer);
+	else if (v->type == TOML_STRING && v->u.string.len < sizeof(text))
+		snprintf(text, sizeof(text), "%s", v->u.string.ptr);
+	else
+		text[0] = '\0';
+	if (!duration_parse(text, &t->timeout_s))
+		return loader_fail(ld, v->pos, err,
+				   "timeout: expected seconds or a duration such as \"90s\", \"5m\" or \"1h\" (1 s to 7 days)");
+	return 0;
+}
+
 static int target_apply_vm(struct loader *ld, struct target *t, const struct toml_entry *e,
 			   struct error *err)
 {
@@ -498,6 +521,7 @@ static const struct key_spec target_keys[] = {
 	{ "qemu_command", TOML_STRING, target_apply_qemu_command },
 	{ "kvm_cpu_args", TOML_STRING, target_apply_kvm_cpu_args },
 	{ "command", TOML_STRING, target_apply_command },
+	{ "timeout", TOML_ANY, target_apply_timeout },
 	{ "vm", TOML_TABLE, target_apply_vm },
 };
 

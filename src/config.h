@@ -69,6 +69,7 @@ struct target {
 	char *kvm_cpu_args;	/* NULL when none */
 	char *command;		/* a shell command line; NULL if interactive */
 	bool interactive;	/* the one-liner command "-" */
+	unsigned timeout_s;	/* the command's time limit; 0: none */
 	struct vm_config vm;
 	struct origin origin;	/* the [[target]] header */
 };

@@ -88,6 +88,8 @@ void config_print_target(FILE *out, const struct config *config, const struct ta
 	config_print_key_string(out, "arch", t->arch);
 	config_print_key_string(out, "qemu_command", t->qemu_command);
 	config_print_key_string(out, "kvm_cpu_args", t->kvm_cpu_args);
+	if (t->timeout_s)
+		fprintf(out, "timeout = %u\n", t->timeout_s);
 	if (t->interactive)
 		fputs("# command: an interactive shell\n", out);
 	else

@@ -13,9 +13,11 @@
 #include <sys/utsname.h>
 #include <unistd.h>
 
+#include "accel.h"
 #include "cleanup.h"
 #include "cli.h"
 #include "config.h"
+#include "duration.h"
 #include "filter.h"
 #include "kernel_find.h"
 #include "runner.h"
@@ -104,7 +106,7 @@ static int main_check_files(const struct config *config, struct error *err)
 static int main_print_targets(const struct config *config, const struct cli_options *o,
 			      struct error *err)
 {
-	struct runner_options ro = { .status = stderr, .verbose = o->verbose };
+	struct runner_options ro = { .status = stderr, .verbose = o->verbose, .accel = o->accel };
 
 	for (size_t i = 0; i < config->n_targets; i++) {
 		_cleanup_free_ char *line = NULL;
@@ -132,6 +134,7 @@ static int main_run(const struct config *config, const struct cli_options *o, en
 		    struct error *err)
 {
 	struct runner_options ro = {
+		.accel = o->accel,
 		/* A one-liner is a transparent wrapper: the command's stdout and
 		 * stderr are vmtest's, and vmtest's own lines go to stderr. */
 		.out_fd = STDOUT_FILENO,
@@ -142,6 +145,19 @@ static int main_run(const struct config *config, const struct cli_options *o, en
 	size_t failed = 0;
 	int last = 0;
 
+	if (o->timeout && !duration_parse(o->timeout, &ro.timeout_s))
+		return error_usage(err, "--timeout '%s': expected seconds or a duration such as 90s, 5m or 1h",
+				   o->timeout);
+	if (o->boot_timeout && !duration_parse(o->boot_timeout, &ro.boot_timeout_s))
+		return error_usage(err, "--boot-timeout '%s': expected seconds or a duration such as 90s, 5m or 1h",
+				   o->boot_timeout);
+	if (accel_choose(o->accel, &(enum qemu_accel){ 0 }, &(const char *){ NULL }, err) < 0)
+		return -EINVAL;
+	/* Refuse what can be refused before the first VM starts. */
+	for (size_t i = 0; i < config->n_targets; i++)
+		if (runner_check(config, &config->targets[i], err) < 0 &&
+		    err->status == EXIT_STATUS_USAGE)
+			return -EINVAL;
 	runner_install_signal_handlers();
 	for (size_t i = 0; i < config->n_targets; i++) {
 		const struct target *t = &config->targets[i];
@@ -154,8 +170,6 @@ static int main_run(const struct config *config, const struct cli_options *o, en
 				return -EINTR;
 			fprintf(ro.status, "vmtest: %s\nFAILED\n", err->msg);
 			fflush(ro.status);
-			if (err->status == EXIT_STATUS_USAGE && config->n_targets == 1)
-				return -EINVAL;
 			result.exit_status = EXIT_STATUS_UNAVAILABLE;
 			result.outcome = RUNNER_ERROR;
 		}

@@ -56,11 +56,14 @@ static int output_read_exact(int fd, void *buf, size_t len, int64_t deadline_ms,
 				return error_set(err, ETIMEDOUT, "timed out");
 			timeout = left > 60000 ? 60000 : (int)left;
 		}
-		if (poll(&(struct pollfd){ .fd = fd, .events = POLLIN }, 1, timeout) < 0) {
-			if (errno == EINTR)
-				continue;
+		int ready = poll(&(struct pollfd){ .fd = fd, .events = POLLIN }, 1, timeout);
+
+		if (ready < 0 && errno == EINTR)
+			continue;
+		if (ready < 0)
 			return error_set_errno(err, errno, "poll");
-		}
+		if (ready == 0)
+			continue;
 		n = read(fd, p, len);
 		if (n < 0 && (errno == EINTR || errno == EAGAIN))
 			continue;

@@ -189,8 +189,7 @@ static int runner_prepare_boot(const struct target *t, const struct runner_optio
  * holding the rootfs) read-write would make the read-only root writable
  * through the share.
  */
-static int runner_check_target(const struct config *config, const struct target *t,
-			       struct error *err)
+int runner_check(const struct config *config, const struct target *t, struct error *err)
 {
 	size_t n = strlen(config->base_dir);
 
@@ -306,7 +305,8 @@ static int runner_connect(struct runner_state *s, struct error *err)
 
 static int runner_boot(const struct runner_options *o, struct runner_state *s, struct error *err)
 {
-	int timeout_s = o->boot_timeout_s ? o->boot_timeout_s : s->accel == QEMU_ACCEL_KVM ? 60 : 180;
+	unsigned timeout_s = o->boot_timeout_s ? o->boot_timeout_s
+					       : s->accel == QEMU_ACCEL_KVM ? 60 : 180;
 	int r;
 
 	r = runner_start_qemu(o, s, err);
@@ -317,7 +317,7 @@ static int runner_boot(const struct runner_options *o, struct runner_state *s, s
 		if (r == -ETIMEDOUT && !qemu_process_exited(&s->qemu) &&
 		    !console_panicked(s->console))
 			return error_set(err, ETIMEDOUT,
-					 "the guest did not answer within %d s of booting", timeout_s);
+					 "the guest did not answer within %u s of booting", timeout_s);
 		/* The agent's socket closes a moment before QEMU exits. */
 		if (r < 0)
 			qemu_process_wait(&s->qemu, 2000);
@@ -402,7 +402,7 @@ static const char *runner_shell(const struct target *t)
 
 static int runner_exec(const struct target *t, const struct runner_options *o,
 		       struct runner_state *s, struct qga_exec_status *ret_status,
-		       struct error *err)
+		       unsigned *ret_timed_out, struct error *err)
 {
 	_cleanup_free_ char *cwd = getcwd(NULL, 0);
 	const char *argv[] = { "-c", t->command, NULL };
@@ -414,12 +414,18 @@ static int runner_exec(const struct target *t, const struct runner_options *o,
 		.vmtest_cwd = cwd,
 		.vmtest_stream = true,
 	};
+	unsigned timeout_s = o->timeout_s ? o->timeout_s : t->timeout_s;
 	int64_t pid;
 	int r;
 
 	r = qga_exec_start(s->qga, &req, json_io_deadline(RUNNER_SETUP_TIMEOUT_MS), &pid, err);
 	if (r >= 0)
-		r = output_relay(s->output_fd, (uint32_t)pid, o->out_fd, o->err_fd, -1, err);
+		r = output_relay(s->output_fd, (uint32_t)pid, o->out_fd, o->err_fd,
+				 timeout_s ? json_io_deadline(timeout_s * 1000LL) : -1, err);
+	if (r == -ETIMEDOUT) {
+		*ret_timed_out = timeout_s;
+		return r;
+	}
 	if (r >= 0)
 		r = qga_exec_get_status(s->qga, pid, json_io_deadline(RUNNER_SETUP_TIMEOUT_MS),
 					ret_status, err);
@@ -497,11 +503,12 @@ int runner_run(const struct config *config, const struct target *t,
 {
 	struct runner_state s = { .output_fd = -1, .qemu = { .pidfd = -1 } };
 	struct qga_exec_status st = { 0 };
+	unsigned timed_out = 0;
 	int r;
 
 	fprintf(o->status, "=> %s\n", t->name);
 	fflush(o->status);
-	r = runner_check_target(config, t, err);
+	r = runner_check(config, t, err);
 	if (r >= 0)
 		r = runner_prepare_boot(t, o, &s, err);
 	if (r >= 0)
@@ -517,10 +524,18 @@ int runner_run(const struct config *config, const struct target *t,
 		}
 		if (r >= 0) {
 			runner_stage(o, "Running command");
-			r = runner_exec(t, o, &s, &st, err);
+			r = runner_exec(t, o, &s, &st, &timed_out, err);
 		}
 		if (r >= 0)
 			runner_shutdown(&s);
+	}
+	if (r < 0 && timed_out && !runner_signal) {
+		/* The target failed, the run did not: stop just this VM. */
+		runner_state_clear(&s);
+		fprintf(o->status, "Timed out after %u s\nFAILED\n", timed_out);
+		fflush(o->status);
+		*ret = (struct runner_result){ RUNNER_FAILED, RUNNER_EXIT_TIMEOUT };
+		return 0;
 	}
 	if (r < 0 && runner_signal)
 		error_set(err, EINTR, "interrupted by signal %d", (int)runner_signal);
@@ -542,7 +557,7 @@ int runner_plan(const struct config *config, const struct target *t,
 	struct runner_state s = { .output_fd = -1, .qemu = { .pidfd = -1 } };
 	int r;
 
-	r = runner_check_target(config, t, err);
+	r = runner_check(config, t, err);
 	if (r >= 0)
 		r = runner_prepare_boot(t, o, &s, err);
 	if (r >= 0) {

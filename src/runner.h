@@ -12,18 +12,22 @@
 #include "config.h"
 #include "error.h"
 
+/* As timeout(1): the status of a command stopped for taking too long. */
+#define RUNNER_EXIT_TIMEOUT 124
+
 struct runner_options {
 	int out_fd;		/* where the command's stdout goes */
 	int err_fd;		/* and its stderr */
 	FILE *status;		/* vmtest's own lines ("=> name", stages, verdict) */
 	int verbose;
 	const char *accel;	/* "kvm", "tcg", "auto" or NULL */
-	int boot_timeout_s;	/* 0: 60 with KVM, 180 with TCG */
+	unsigned boot_timeout_s;	/* 0: 60 with KVM, 180 with TCG */
+	unsigned timeout_s;	/* overrides the targets' timeout; 0: theirs */
 };
 
 enum runner_outcome {
 	RUNNER_PASSED,		/* the command exited 0 */
-	RUNNER_FAILED,		/* it exited non-zero or was killed by a signal */
+	RUNNER_FAILED,		/* it exited non-zero, was killed by a signal, or timed out */
 	RUNNER_ERROR,		/* the VM could not run it */
 };
 
@@ -40,6 +44,9 @@ struct runner_result {
 int runner_run(const struct config *config, const struct target *target,
 	       const struct runner_options *options, struct runner_result *ret,
 	       struct error *err);
+
+/* What can be refused before any VM starts (2 for configuration problems). */
+int runner_check(const struct config *config, const struct target *target, struct error *err);
 
 /*
  * For --dry-run: prepare what the target boots (which warms the cache) and
