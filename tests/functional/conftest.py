@@ -37,6 +37,28 @@ def vmtest():
     return Vmtest(_binary())
 
 
+@pytest.fixture(scope="session")
+def vmtest_binary():
+    return _binary()
+
+
+_TEST_KERNEL = []
+
+
+def small_kernel():
+    """The small kernel with 9p built in: the shared prebuilt copy, or the
+    project's own build of it (scripts/test-kernel.sh, cached)."""
+    if not _TEST_KERNEL:
+        script = os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "..",
+                              "scripts", "test-kernel.sh")
+        path = subprocess.run([script], check=True, capture_output=True,
+                              text=True).stdout.strip()
+        if not os.path.isfile(path):
+            raise pytest.UsageError("scripts/test-kernel.sh gave no kernel: %r" % path)
+        _TEST_KERNEL.append(path)
+    return _TEST_KERNEL[0]
+
+
 def debian_kernel():
     """Debian's kernel, which make check installs (linux-image-amd64)."""
     kernels = sorted((k for k in os.listdir("/boot") if k.startswith("vmlinuz-")),

@@ -1,0 +1,242 @@
+# SPDX-License-Identifier: MIT
+"""Kernel targets end to end: the real vmtest binary boots real kernels under
+QEMU (TCG here) on the host's userspace.  A boot costs seconds, so each test
+checks several behaviours in one boot."""
+import hashlib
+import os
+import re
+import signal
+import subprocess
+import time
+
+import pytest
+
+from conftest import debian_kernel, small_kernel
+
+TINY = "tiny"
+DEBIAN = "debian"
+
+
+def kernel_path(kind):
+    return small_kernel() if kind == TINY else debian_kernel()
+
+
+def expected_release(kind):
+    if kind == TINY:
+        return "6.1.192"
+    return os.path.basename(debian_kernel())[len("vmlinuz-"):]
+
+
+# One boot per kernel kind checks what a user relies on every day.
+GUEST_SCRIPT = r"""
+set -u
+echo "release=$(uname -r)"
+echo "var=$VMTEST_TEST_VAR"
+echo "cwd=$(pwd)"
+echo "nproc=$(nproc)"
+echo "mem=$(awk '/MemTotal/ {print $2}' /proc/meminfo)"
+echo "cmdline=$(cat /proc/cmdline)"
+echo "lo=$(cat /sys/class/net/lo/flags)"
+echo "from-host=$(cat /mnt/vmtest/from-host)"
+echo "same-at-host-path=$(cat "$PROJECT/from-host")"
+echo guest-wrote > /mnt/vmtest/from-guest
+echo tampered >> "$SACRED" && echo "overlay-write=ok"
+echo "overlay-sees=$(tail -n 1 "$SACRED")"
+if touch /vmtest-root-probe 2>/dev/null; then echo "root-write=overlay"; fi
+echo to-stderr >&2
+echo via-dev-stderr > /dev/stderr
+exit 12
+"""
+
+
+@pytest.mark.parametrize("kind", [TINY, DEBIAN])
+def test_one_liner_on_host_userspace(vmtest, tmp_path, kind):
+    project = tmp_path / "project"
+    project.mkdir()
+    (project / "from-host").write_text("hello from the host\n")
+    # A host file outside anything shared: the guest may change its own
+    # copy (overlay), never the host's.
+    sacred = "/var/tmp/vmtest-sacred-%d" % os.getpid()
+    with open(sacred, "w") as f:
+        f.write("original\n")
+    try:
+        env = {"VMTEST_TEST_VAR": "a b $c 'q'", "PROJECT": str(project), "SACRED": sacred}
+        r = vmtest("-k", kernel_path(kind), "--kargs", "vmtest.test=1", "--", "sh", "-c",
+                   GUEST_SCRIPT, cwd=project, env=env, timeout=300)
+        with open(sacred) as f:
+            assert f.read() == "original\n", "the guest wrote the host's root filesystem"
+    finally:
+        os.unlink(sacred)
+    out = dict(l.split("=", 1) for l in r.stdout.splitlines() if "=" in l)
+    assert r.returncode == 12, r.stderr
+    assert out["release"] == expected_release(kind)
+    assert out["var"] == "a b $c 'q'"
+    # The project directory is shared at /mnt/vmtest and at its own path.
+    assert out["cwd"] == str(project)
+    assert out["from-host"] == "hello from the host"
+    assert out["same-at-host-path"] == "hello from the host"
+    assert (project / "from-guest").read_text() == "guest-wrote\n"
+    assert out["nproc"] == "2"
+    assert 3_900_000 < int(out["mem"]) <= 4 * 1024 * 1024
+    assert "vmtest.test=1" in out["cmdline"].split()
+    assert int(out["lo"], 16) & 1, "loopback is up"
+    assert out["overlay-write"] == "ok"
+    assert out["overlay-sees"] == "tampered"
+    assert out["root-write"] == "overlay"
+    assert not os.path.exists("/vmtest-root-probe")
+    # stdout and stderr stay apart; vmtest's own lines go to stderr.
+    assert "to-stderr" not in r.stdout and "via-dev-stderr" not in r.stdout
+    assert "to-stderr\n" in r.stderr and "via-dev-stderr\n" in r.stderr
+    assert "=> " + os.path.basename(kernel_path(kind)) in r.stderr
+    assert "Command failed with exit code: 12" in r.stderr
+
+
+@pytest.mark.parametrize("command, status, verdict", [
+    ("true", 0, "PASS"),
+    ("exit 1", 1, "Command failed with exit code: 1"),
+    ("exit 255", 255, "Command failed with exit code: 255"),
+    ("kill -TERM $$", 128 + 15, "Command killed by signal 15"),
+])
+def test_exit_status_is_the_commands(vmtest, tmp_path, command, status, verdict):
+    r = vmtest("-k", small_kernel(), command, cwd=tmp_path, timeout=300)
+    assert r.returncode == status, r.stderr
+    assert verdict in r.stderr
+
+
+CONFIG = """\
+[[target]]
+name = "mounts and sizes"
+kernel = "{kernel}"
+kernel_args = "vmtest.config=yes"
+command = '''
+set -e
+echo "nproc=$(nproc)"
+echo "mem=$(awk '/MemTotal/ {{print $2}}' /proc/meminfo)"
+grep -qw vmtest.config=yes /proc/cmdline && echo cmdline=ok
+cat /ro/data
+if echo x > /ro/new 2>/dev/null; then echo ro=writable; else echo ro=refused; fi
+echo from-guest > /rw/new && echo rw=ok
+echo line one
+exit 3
+'''
+[target.vm]
+num_cpus = 1
+memory = "1G"
+[target.vm.mounts]
+"/ro" = {{ host_path = "ro" }}
+"/rw" = {{ host_path = "rw", writable = true }}
+"""
+
+
+def test_config_mode_mounts_and_plain_output(vmtest, tmp_path):
+    (tmp_path / "ro").mkdir()
+    (tmp_path / "ro" / "data").write_text("data=from-ro\n")
+    (tmp_path / "rw").mkdir()
+    (tmp_path / "vmtest.toml").write_text(CONFIG.format(kernel=small_kernel()))
+    r = vmtest(cwd=tmp_path, timeout=300)
+    assert r.returncode == 3, r.stdout + r.stderr
+    lines = r.stdout.splitlines()
+    # The seed's plain format, on stdout.
+    assert lines[:4] == ["=> mounts and sizes", "===> Booting", "===> Setting up VM",
+                         "===> Running command"]
+    assert lines[-2:] == ["Command failed with exit code: 3", "FAILED"]
+    out = dict(l.split("=", 1) for l in lines if "=" in l and not l.startswith("="))
+    assert out["nproc"] == "1"
+    assert 900_000 < int(out["mem"]) <= 1024 * 1024
+    assert out["cmdline"] == "ok"
+    assert out["data"] == "from-ro"
+    assert out["ro"] == "refused"
+    assert out["rw"] == "ok"
+    assert (tmp_path / "rw" / "new").read_text() == "from-guest\n"
+    assert not (tmp_path / "ro" / "new").exists()
+
+
+def test_output_is_live_and_intact(vmtest_binary, tmp_path):
+    """Output arrives while the command runs, and 50 MB arrive bit for bit."""
+    script = ("echo ready; while [ ! -e /mnt/vmtest/go ]; do sleep 0.1; done; "
+              "head -c 50000000 /dev/urandom | tee /mnt/vmtest/blob")
+    p = subprocess.Popen([vmtest_binary, "-k", small_kernel(), script], cwd=tmp_path,
+                         stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    try:
+        first = p.stdout.readline()
+        assert first == b"ready\n"
+        # The command is still waiting for us: the line came live.
+        assert p.poll() is None
+        (tmp_path / "go").write_text("")
+        rest, err = p.communicate(timeout=300)
+    finally:
+        if p.poll() is None:
+            p.kill()
+            p.wait()
+    assert p.returncode == 0, err
+    assert len(rest) == 50_000_000
+    assert hashlib.sha256(rest).digest() == hashlib.sha256((tmp_path / "blob").read_bytes()).digest()
+
+
+def test_errors_are_explained(vmtest, tmp_path):
+    # QEMU missing: 69 and its name.
+    r = vmtest("-q", "/nonexistent/qemu-system-x86_64", "-k", small_kernel(), "true", cwd=tmp_path)
+    assert r.returncode == 69
+    assert "cannot run /nonexistent/qemu-system-x86_64: No such file or directory" in r.stderr
+    # QEMU refusing an option: 69 and QEMU's own words.
+    (tmp_path / "vmtest.toml").write_text(
+        '[[target]]\nname = "bad"\nkernel = "%s"\ncommand = "true"\n'
+        '[target.vm]\nextra_args = ["-no-such-option"]\n' % small_kernel())
+    r = vmtest(cwd=tmp_path)
+    assert r.returncode == 69
+    assert "-no-such-option: invalid option" in r.stdout
+    # A missing kernel: a configuration error, nothing starts.
+    r = vmtest("-k", str(tmp_path / "missing"), "true", cwd=tmp_path)
+    assert r.returncode == 2
+    assert r.stderr == "vmtest: -k: %s: No such file or directory\n" % (tmp_path / "missing")
+
+
+def test_kernel_without_9p_names_the_options(vmtest, tmp_path):
+    # Debian's kernel has virtio and 9p as modules; a rootfs without its
+    # modules directory leaves the kernel with neither.
+    empty = tmp_path / "emptyroot"
+    empty.mkdir()
+    project = tmp_path / "project"
+    project.mkdir()
+    r = vmtest("-k", debian_kernel(), "-r", str(empty), "true", cwd=project, timeout=300)
+    assert r.returncode == 69
+    for option in ["CONFIG_VIRTIO_PCI", "CONFIG_VIRTIO_CONSOLE", "CONFIG_NET_9P_VIRTIO",
+                   "CONFIG_9P_FS"]:
+        assert option in r.stderr
+    assert "lib/modules/%s does not exist" % expected_release(DEBIAN) in r.stderr
+
+
+def _run_dirs():
+    return {d for d in os.listdir("/tmp") if d.startswith("vmtest-") and len(d) == 13}
+
+
+def _qemus_with(path):
+    out = subprocess.run(["pgrep", "-f", path], capture_output=True, text=True).stdout
+    return out.split()
+
+
+def test_ctrl_c_and_timeout_leave_nothing_behind(vmtest, vmtest_binary, tmp_path):
+    before = _run_dirs()
+    # Timeout: just this target fails, with the reason and 124.
+    r = vmtest("--timeout", "2", "-k", small_kernel(), "echo started; sleep 600", cwd=tmp_path,
+               timeout=300)
+    assert r.returncode == 124, r.stderr
+    assert r.stdout == "started\n"
+    assert "Timed out after 2 s" in r.stderr
+    assert _run_dirs() == before
+    # Ctrl-C while the command runs: 130, no QEMU, no run directory.
+    p = subprocess.Popen([vmtest_binary, "-k", small_kernel(), "echo started; sleep 600"],
+                         cwd=tmp_path, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    try:
+        assert p.stdout.readline() == b"started\n"
+        assert _qemus_with(str(tmp_path))
+        p.send_signal(signal.SIGINT)
+        p.wait(timeout=60)
+    finally:
+        if p.poll() is None:
+            p.kill()
+            p.wait()
+    assert p.returncode == 130
+    time.sleep(0.2)
+    assert _qemus_with(str(tmp_path)) == []
+    assert _run_dirs() == before
