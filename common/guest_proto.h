@@ -13,7 +13,8 @@
  *     stderr live over the output port instead of capturing them.
  *
  * The output port carries records: a 12-byte header, then len bytes.  All
- * integers little-endian.  After a command's last output record comes one
+ * integers little-endian.  For a command on a pty (interactive shells,
+ * --tty) the host sends records the other way: keystrokes and window sizes.  After a command's last output record comes one
  * GUEST_RECORD_END record (len 0); the init reports the command as exited
  * only after writing it, so the host prints the verdict after the output.
  */
@@ -36,9 +37,13 @@
 #define GUEST_MODULES_DIR "/vmtest/modules"
 
 enum guest_record_type {
+	/* guest to host */
 	GUEST_RECORD_STDOUT = 1,
 	GUEST_RECORD_STDERR = 2,
 	GUEST_RECORD_END = 3,
+	/* host to guest, for a command on a pty (guest-exec "vmtest-tty") */
+	GUEST_RECORD_STDIN = 4,		/* bytes for the terminal */
+	GUEST_RECORD_WINSIZE = 5,	/* u16 rows, u16 columns */
 };
 
 #define GUEST_RECORD_HEADER_SIZE 12

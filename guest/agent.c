@@ -136,6 +136,9 @@ static json_t *agent_exec(struct agent *a, json_t *args, char *err, size_t err_l
 	req.cwd = json_string_value(json_object_get(args, "vmtest-cwd"));
 	req.capture = json_is_true(capture) || json_is_string(capture);
 	req.stream = json_is_true(json_object_get(args, "vmtest-stream"));
+	req.tty = json_is_true(json_object_get(args, "vmtest-tty"));
+	req.rows = (unsigned short)json_integer_value(json_object_get(args, "vmtest-rows"));
+	req.cols = (unsigned short)json_integer_value(json_object_get(args, "vmtest-cols"));
 	req.argv = agent_strings(json_object_get(args, "arg"), req.path, err, err_len);
 	req.envp = env ? agent_strings(env, NULL, err, err_len) : default_env;
 	if (input) {

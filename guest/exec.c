@@ -7,6 +7,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/ioctl.h>
 #include <sys/mman.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -22,8 +23,9 @@ struct capture {
 
 struct job {
 	pid_t pid;		/* 0: slot free */
-	int fds[2];		/* stdout and stderr read ends, -1 when closed */
-	bool capture, stream;
+	int fds[2];		/* stdout and stderr read ends (a pty: its master
+				 * as stdout), -1 when closed */
+	bool capture, stream, tty;
 	struct capture out[2];
 	bool exited;
 	int wstatus;
@@ -84,6 +86,7 @@ static bool exec_pump(struct job *j, int stream)
 	char buf[GUEST_RECORD_MAX_DATA];
 	ssize_t n = read_some(j->fds[stream], buf, sizeof(buf));
 
+	/* A pty's master reads EIO once the last slave is closed: its EOF. */
 	if (n <= 0)
 		return n == -EAGAIN;
 	if (j->stream)
@@ -206,7 +209,9 @@ static int exec_stdin_fd(const struct exec_request *req)
 	return fd;
 }
 
-/* In the child: never returns.  Exit statuses follow the shell's. */
+/* In the child: never returns.  Exit statuses follow the shell's.  For a
+ * pty, in, out and err are all its slave, which becomes the controlling
+ * terminal of the new session. */
 static void exec_child(const struct exec_request *req, int in, int out, int err)
 {
 	sigset_t none;
@@ -214,6 +219,8 @@ static void exec_child(const struct exec_request *req, int in, int out, int err)
 	sigemptyset(&none);
 	sigprocmask(SIG_SETMASK, &none, NULL);
 	setsid();
+	if (req->tty && ioctl(in, TIOCSCTTY, 0) < 0)
+		_exit(126);
 	if (dup2(in, 0) < 0 || dup2(out, 1) < 0 || dup2(err, 2) < 0)
 		_exit(126);
 	if (!req->cwd || chdir(req->cwd) < 0)
@@ -224,9 +231,56 @@ static void exec_child(const struct exec_request *req, int in, int out, int err)
 	_exit(errno == ENOENT ? 127 : 126);
 }
 
+/* A pty of the given size: *ret_master for us, *ret_slave for the child. */
+static int exec_open_pty(const struct exec_request *req, int *ret_master, int *ret_slave)
+{
+	struct winsize ws = { .ws_row = req->rows ? req->rows : 24,
+			      .ws_col = req->cols ? req->cols : 80 };
+	int master = posix_openpt(O_RDWR | O_NOCTTY | O_CLOEXEC), slave;
+
+	if (master < 0 || grantpt(master) < 0 || unlockpt(master) < 0)
+		goto fail;
+	slave = open(ptsname(master), O_RDWR | O_NOCTTY | O_CLOEXEC);
+	if (slave < 0)
+		goto fail;
+	ioctl(slave, TIOCSWINSZ, &ws);
+	*ret_master = master;
+	*ret_slave = slave;
+	return 0;
+fail:
+	if (master >= 0)
+		close(master);
+	return -1;
+}
+
+static int exec_start_tty(const struct exec_request *req, struct job *j, pid_t *ret_pid,
+			  char *err, size_t err_len)
+{
+	int master, slave;
+	pid_t pid;
+
+	if (exec_open_pty(req, &master, &slave) < 0) {
+		snprintf(err, err_len, "cannot open a pty: %s", strerror(errno));
+		return -1;
+	}
+	pid = fork();
+	if (pid < 0) {
+		snprintf(err, err_len, "fork: %s", strerror(errno));
+		close(master);
+		close(slave);
+		return -1;
+	}
+	if (pid == 0)
+		exec_child(req, slave, slave, slave);
+	close(slave);
+	*j = (struct job){ .pid = pid, .fds = { master, -1 }, .stream = true, .tty = true };
+	*ret_pid = pid;
+	return 0;
+}
+
 int exec_start(const struct exec_request *req, pid_t *ret_pid, char *err, size_t err_len)
 {
-	struct job *j = exec_find(0);
+	struct job *j = NULL;
 	int out[2] = { -1, -1 }, errp[2] = { -1, -1 }, in = -1;
 	pid_t pid;
 
@@ -237,6 +291,8 @@ int exec_start(const struct exec_request *req, pid_t *ret_pid, char *err, size_t
 		snprintf(err, err_len, "too many commands running");
 		return -1;
 	}
+	if (req->tty)
+		return exec_start_tty(req, j, ret_pid, err, err_len);
 	in = exec_stdin_fd(req);
 	if (in < 0 || pipe2(out, O_CLOEXEC) < 0 || pipe2(errp, O_CLOEXEC) < 0) {
 		snprintf(err, err_len, "cannot create pipes: %s", strerror(errno));
@@ -266,4 +322,57 @@ fail:
 	if (in >= 0)
 		close(in);
 	return -1;
+}
+
+bool exec_has_tty(void)
+{
+	for (size_t i = 0; i < EXEC_MAX_JOBS; i++)
+		if (jobs[i].pid && jobs[i].tty && jobs[i].fds[0] >= 0)
+			return true;
+	return false;
+}
+
+static void exec_deliver(const struct guest_record_header *h, const uint8_t *data)
+{
+	struct job *j = exec_find((pid_t)h->exec_id);
+
+	if (!j || !j->tty || j->fds[0] < 0)
+		return;
+	if (h->type == GUEST_RECORD_STDIN) {
+		write_full(j->fds[0], data, h->len);
+	} else if (h->type == GUEST_RECORD_WINSIZE && h->len == 4) {
+		struct winsize ws = { .ws_row = (unsigned short)(data[0] | data[1] << 8),
+				      .ws_col = (unsigned short)(data[2] | data[3] << 8) };
+
+		/* The kernel sends SIGWINCH to the pty's foreground group. */
+		ioctl(j->fds[0], TIOCSWINSZ, &ws);
+	}
+}
+
+/* Records may arrive split anywhere: keep the partial one until the rest. */
+void exec_handle_port_input(int port_fd)
+{
+	static uint8_t buf[GUEST_RECORD_HEADER_SIZE + GUEST_RECORD_MAX_DATA];
+	static size_t have;
+	ssize_t n = read_some(port_fd, buf + have, sizeof(buf) - have);
+	size_t at = 0;
+
+	if (n <= 0)
+		return;
+	have += (size_t)n;
+	while (have - at >= GUEST_RECORD_HEADER_SIZE) {
+		struct guest_record_header h;
+
+		guest_record_decode(buf + at, &h);
+		if (h.len > GUEST_RECORD_MAX_DATA) {
+			have = at = 0; /* garbage: drop everything */
+			break;
+		}
+		if (have - at < GUEST_RECORD_HEADER_SIZE + h.len)
+			break;
+		exec_deliver(&h, buf + at + GUEST_RECORD_HEADER_SIZE);
+		at += GUEST_RECORD_HEADER_SIZE + h.len;
+	}
+	memmove(buf, buf + at, have - at);
+	have -= at;
 }

@@ -24,6 +24,8 @@ struct exec_request {
 	size_t input_len;
 	bool capture;		/* keep output for guest-exec-status */
 	bool stream;		/* relay output over the output port */
+	bool tty;		/* on a pty, fed by the host's records */
+	unsigned short rows, cols;	/* its first window size */
 };
 
 struct exec_status {
@@ -47,6 +49,12 @@ int exec_status(pid_t pid, struct exec_status *ret);
 /* For the main loop: the pipes to watch, then what to do with them. */
 size_t exec_fill_pollfds(struct pollfd *pfds, size_t max);
 void exec_handle_pollfds(const struct pollfd *pfds, size_t n);
+
+/* Whether a command on a pty runs, so the output port must be read. */
+bool exec_has_tty(void);
+
+/* Records from the host on the output port: keystrokes, window sizes. */
+void exec_handle_port_input(int port_fd);
 
 /* A child has been reaped (PID 1 reaps all). */
 void exec_child_exited(pid_t pid, int wstatus);

@@ -63,26 +63,32 @@ static void init_reap(int sfd)
 }
 
 /* The main loop: the agent port, the signalfd, and the commands' pipes. */
-static void init_serve(struct agent *agent, int agent_fd, int sfd)
+/* The main loop: the agent port, the signalfd, the commands' pipes, and
+ * the output port while a command on a pty wants its keystrokes. */
+static void init_serve(struct agent *agent, int agent_fd, int output_fd, int sfd)
 {
-	struct pollfd pfds[2 + 2 * EXEC_MAX_JOBS];
+	struct pollfd pfds[3 + 2 * EXEC_MAX_JOBS];
 	bool host_connected = true;
 
 	while (!agent_shutdown_requested(agent)) {
+		bool tty = output_fd >= 0 && exec_has_tty();
 		size_t n;
 
 		pfds[0] = (struct pollfd){ .fd = sfd, .events = POLLIN };
 		pfds[1] = (struct pollfd){ .fd = host_connected ? agent_fd : -1, .events = POLLIN };
-		n = exec_fill_pollfds(pfds + 2, 2 * EXEC_MAX_JOBS);
+		pfds[2] = (struct pollfd){ .fd = tty ? output_fd : -1, .events = POLLIN };
+		n = exec_fill_pollfds(pfds + 3, 2 * EXEC_MAX_JOBS);
 		/* With the host away a port reads as EOF at once: look again
 		 * in a while rather than spin. */
-		if (poll(pfds, 2 + n, host_connected ? -1 : 100) < 0 && errno != EINTR)
+		if (poll(pfds, 3 + n, host_connected ? -1 : 100) < 0 && errno != EINTR)
 			log_msg("poll: %s", strerror(errno));
 		if (pfds[0].revents & POLLIN)
 			init_reap(sfd);
 		if (pfds[1].revents & (POLLIN | POLLHUP | POLLERR) || !host_connected)
 			host_connected = agent_handle_input(agent);
-		exec_handle_pollfds(pfds + 2, n);
+		if (pfds[2].revents & POLLIN)
+			exec_handle_port_input(output_fd);
+		exec_handle_pollfds(pfds + 3, n);
 	}
 }
 
@@ -97,6 +103,8 @@ int main(void)
 	early_mount_basics();
 	early_load_modules();
 	early_loopback_up();
+	/* Prompts show (none) otherwise. */
+	sethostname("vmtest", 6);
 	agent_fd = early_open_port(GUEST_PORT_AGENT, PORT_TIMEOUT_MS);
 	if (agent_fd < 0) {
 		char missing[256];
@@ -113,6 +121,6 @@ int main(void)
 		log_msg("out of memory");
 		init_power_off();
 	}
-	init_serve(agent, agent_fd, sfd);
+	init_serve(agent, agent_fd, output_fd, sfd);
 	init_power_off();
 }

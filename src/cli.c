@@ -19,6 +19,7 @@ enum {
 	OPT_TIMEOUT,
 	OPT_BOOT_TIMEOUT,
 	OPT_ACCEL,
+	OPT_TTY,
 };
 
 static const struct option cli_long_options[] = {
@@ -35,6 +36,7 @@ static const struct option cli_long_options[] = {
 	{ "timeout", required_argument, NULL, OPT_TIMEOUT },
 	{ "boot-timeout", required_argument, NULL, OPT_BOOT_TIMEOUT },
 	{ "accel", required_argument, NULL, OPT_ACCEL },
+	{ "tty", no_argument, NULL, OPT_TTY },
 	{ "verbose", no_argument, NULL, 'v' },
 	{ "help", no_argument, NULL, 'h' },
 	{ "version", no_argument, NULL, 'V' },
@@ -78,6 +80,8 @@ void cli_print_help(FILE *out)
 	      "      --boot-timeout DURATION  give up on a guest that has not started by then\n"
 	      "                           (default 60s with KVM, 180s with TCG)\n"
 	      "      --accel ACCEL        kvm, tcg or auto (default auto; also VMTEST_ACCEL)\n"
+	      "      --tty                run the command on a terminal in the guest (programs\n"
+	      "                           then line-buffer; stdout and stderr arrive together)\n"
 	      "\n"
 	      "Other:\n"
 	      "  -v, --verbose            say what vmtest does\n"
@@ -128,6 +132,7 @@ static void cli_set(struct cli_options *o, int c, const char *arg)
 	case OPT_TIMEOUT: o->timeout = arg; break;
 	case OPT_BOOT_TIMEOUT: o->boot_timeout = arg; break;
 	case OPT_ACCEL: o->accel = arg; break;
+	case OPT_TTY: o->tty = true; break;
 	case 'v': o->verbose++; break;
 	case 'h': o->help = true; break;
 	case 'V': o->version = true; break;

@@ -30,6 +30,7 @@ struct cli_options {
 	const char *timeout;		/* --timeout: every target's command limit */
 	const char *boot_timeout;	/* --boot-timeout */
 	const char *accel;		/* --accel kvm|tcg|auto */
+	bool tty;			/* --tty */
 	bool help;
 	bool version;
 	bool dry_run;

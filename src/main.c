@@ -135,6 +135,7 @@ static int main_run(const struct config *config, const struct cli_options *o, en
 {
 	struct runner_options ro = {
 		.accel = o->accel,
+		.tty = o->tty,
 		/* A one-liner is a transparent wrapper: the command's stdout and
 		 * stderr are vmtest's, and vmtest's own lines go to stderr. */
 		.out_fd = STDOUT_FILENO,
@@ -163,8 +164,6 @@ static int main_run(const struct config *config, const struct cli_options *o, en
 		const struct target *t = &config->targets[i];
 		struct runner_result result;
 
-		if (t->interactive)
-			return error_usage(err, "the interactive shell (-) is not supported yet");
 		if (runner_run(config, t, &ro, &result, err) < 0) {
 			if (runner_interrupted())
 				return -EINTR;

@@ -3,6 +3,7 @@
 
 #include <errno.h>
 #include <poll.h>
+#include <stdbool.h>
 #include <string.h>
 #include <sys/socket.h>
 #include <sys/un.h>
@@ -10,6 +11,7 @@
 #include <unistd.h>
 
 #include "guest_proto.h"
+#include "terminal.h"
 
 static int64_t output_now_ms(void)
 {
@@ -40,43 +42,6 @@ int output_connect(const char *path, int64_t deadline_ms, struct error *err)
 	}
 }
 
-/* Read exactly len bytes, waiting until the deadline. */
-static int output_read_exact(int fd, void *buf, size_t len, int64_t deadline_ms, struct error *err)
-{
-	char *p = buf;
-
-	while (len) {
-		int timeout = -1;
-		ssize_t n;
-
-		if (deadline_ms >= 0) {
-			int64_t left = deadline_ms - output_now_ms();
-
-			if (left <= 0)
-				return error_set(err, ETIMEDOUT, "timed out");
-			timeout = left > 60000 ? 60000 : (int)left;
-		}
-		int ready = poll(&(struct pollfd){ .fd = fd, .events = POLLIN }, 1, timeout);
-
-		if (ready < 0 && errno == EINTR)
-			continue;
-		if (ready < 0)
-			return error_set_errno(err, errno, "poll");
-		if (ready == 0)
-			continue;
-		n = read(fd, p, len);
-		if (n < 0 && (errno == EINTR || errno == EAGAIN))
-			continue;
-		if (n < 0)
-			return error_set_errno(err, errno, "read the command's output");
-		if (n == 0)
-			return error_set(err, EPIPE, "the VM went away while the command ran");
-		p += n;
-		len -= n;
-	}
-	return 0;
-}
-
 /* A reader that went away (`vmtest ... | head`) is not our failure. */
 static void output_write(int fd, const void *buf, size_t len)
 {
@@ -94,32 +59,124 @@ static void output_write(int fd, const void *buf, size_t len)
 	}
 }
 
-int output_relay(int port_fd, uint32_t exec_id, int out_fd, int err_fd, int64_t deadline_ms,
-		 struct error *err)
+static int output_send_record(const struct output_relay *r, uint8_t type, const void *data,
+			      uint32_t len)
 {
-	static char data[GUEST_RECORD_MAX_DATA];
+	uint8_t header[GUEST_RECORD_HEADER_SIZE];
 
-	for (;;) {
-		uint8_t raw[GUEST_RECORD_HEADER_SIZE];
+	guest_record_encode(header, type, r->exec_id, len);
+	if (send(r->port_fd, header, sizeof(header), MSG_NOSIGNAL) != sizeof(header) ||
+	    (len && send(r->port_fd, data, len, MSG_NOSIGNAL) != (ssize_t)len))
+		return -errno;
+	return 0;
+}
+
+static void output_send_winsize(const struct output_relay *r)
+{
+	unsigned short rows, cols;
+	uint8_t size[4];
+
+	terminal_winch_clear();
+	terminal_size(r->tty_fd, &rows, &cols);
+	size[0] = (uint8_t)rows;
+	size[1] = (uint8_t)(rows >> 8);
+	size[2] = (uint8_t)cols;
+	size[3] = (uint8_t)(cols >> 8);
+	output_send_record(r, GUEST_RECORD_WINSIZE, size, sizeof(size));
+}
+
+/* Keystrokes go to the guest as they come; at EOF we stop reading. */
+static bool output_forward_input(const struct output_relay *r)
+{
+	char buf[4096];
+	ssize_t n = read(r->in_fd, buf, sizeof(buf));
+
+	if (n < 0 && (errno == EINTR || errno == EAGAIN))
+		return true;
+	if (n <= 0)
+		return false;
+	output_send_record(r, GUEST_RECORD_STDIN, buf, (uint32_t)n);
+	return true;
+}
+
+/* Handle every whole record in buf; returns bytes used, or -1 at END. */
+static ssize_t output_consume(const struct output_relay *r, const uint8_t *buf, size_t len,
+			      struct error *err)
+{
+	size_t at = 0;
+
+	while (len - at >= GUEST_RECORD_HEADER_SIZE) {
 		struct guest_record_header h;
-		int r;
 
-		r = output_read_exact(port_fd, raw, sizeof(raw), deadline_ms, err);
-		if (r < 0)
-			return r;
-		guest_record_decode(raw, &h);
+		guest_record_decode(buf + at, &h);
 		if (h.len > GUEST_RECORD_MAX_DATA)
-			return error_set(err, EPROTO, "bad output record from the guest (%u bytes)", h.len);
-		r = output_read_exact(port_fd, data, h.len, deadline_ms, err);
-		if (r < 0)
-			return r;
-		if (h.exec_id != exec_id)
+			return error_set(err, EPROTO, "bad output record from the guest (%u bytes)",
+					 h.len);
+		if (len - at < GUEST_RECORD_HEADER_SIZE + h.len)
+			break;
+		at += GUEST_RECORD_HEADER_SIZE;
+		if (h.exec_id == r->exec_id) {
+			if (h.type == GUEST_RECORD_END)
+				return -1;
+			if (h.type == GUEST_RECORD_STDOUT)
+				output_write(r->out_fd, buf + at, h.len);
+			else if (h.type == GUEST_RECORD_STDERR)
+				output_write(r->err_fd, buf + at, h.len);
+		}
+		at += h.len;
+	}
+	return (ssize_t)at;
+}
+
+int output_relay(const struct output_relay *r, struct error *err)
+{
+	static uint8_t buf[2 * (GUEST_RECORD_HEADER_SIZE + GUEST_RECORD_MAX_DATA)];
+	size_t have = 0;
+	bool input = r->in_fd >= 0;
+
+	if (r->winch_fd >= 0)
+		output_send_winsize(r);
+	for (;;) {
+		struct pollfd p[3] = {
+			{ .fd = r->port_fd, .events = POLLIN },
+			{ .fd = input ? r->in_fd : -1, .events = POLLIN },
+			{ .fd = r->winch_fd, .events = POLLIN },
+		};
+		int timeout = -1, ready;
+		ssize_t n, used;
+
+		if (r->deadline_ms >= 0) {
+			int64_t left = r->deadline_ms - output_now_ms();
+
+			if (left <= 0)
+				return error_set(err, ETIMEDOUT, "timed out");
+			timeout = left > 60000 ? 60000 : (int)left;
+		}
+		ready = poll(p, 3, timeout);
+		if (ready < 0 && errno == EINTR)
 			continue;
-		if (h.type == GUEST_RECORD_END)
+		if (ready < 0)
+			return error_set_errno(err, errno, "poll");
+		if (p[2].revents & POLLIN)
+			output_send_winsize(r);
+		if (p[1].revents & (POLLIN | POLLHUP))
+			input = output_forward_input(r);
+		if (!(p[0].revents & (POLLIN | POLLHUP | POLLERR)))
+			continue;
+		n = read(r->port_fd, buf + have, sizeof(buf) - have);
+		if (n < 0 && (errno == EINTR || errno == EAGAIN))
+			continue;
+		if (n < 0)
+			return error_set_errno(err, errno, "read the command's output");
+		if (n == 0)
+			return error_set(err, EPIPE, "the VM went away while the command ran");
+		have += (size_t)n;
+		used = output_consume(r, buf, have, err);
+		if (used == -1)
 			return 0;
-		if (h.type == GUEST_RECORD_STDOUT)
-			output_write(out_fd, data, h.len);
-		else if (h.type == GUEST_RECORD_STDERR)
-			output_write(err_fd, data, h.len);
+		if (used < 0)
+			return (int)used;
+		memmove(buf, buf + used, have - (size_t)used);
+		have -= (size_t)used;
 	}
 }

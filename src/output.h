@@ -14,10 +14,21 @@
  * (on the CLOCK_MONOTONIC millisecond clock). */
 int output_connect(const char *path, int64_t deadline_ms, struct error *err);
 
+struct output_relay {
+	int port_fd;		/* the output port's socket */
+	uint32_t exec_id;	/* the command's pid in the guest */
+	int out_fd, err_fd;	/* where its stdout and stderr go */
+	int64_t deadline_ms;	/* < 0: none */
+	/* A command on a pty: keystrokes from in_fd, window changes when
+	 * winch_fd is readable (sizes read from the terminal on tty_fd). */
+	int in_fd;		/* -1: none */
+	int winch_fd;		/* -1: none */
+	int tty_fd;
+};
+
 /*
- * Copy the records of command exec_id to out_fd (stdout) and err_fd
- * (stderr) until its END record.  Gives up at deadline_ms (<0: none) with
- * -ETIMEDOUT, or with -EPIPE when the guest side closes (QEMU is gone).
+ * Copy the command's records to out_fd and err_fd until its END record.
+ * Gives up at the deadline with -ETIMEDOUT, or with -EPIPE when the guest
+ * side closes (QEMU is gone).
  */
-int output_relay(int port_fd, uint32_t exec_id, int out_fd, int err_fd, int64_t deadline_ms,
-		 struct error *err);
+int output_relay(const struct output_relay *relay, struct error *err);

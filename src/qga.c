@@ -451,6 +451,11 @@ static int qga_exec_args(const struct qga_exec_request *req, struct json_value *
 		r = error_set(err, EILSEQ, "the working directory is not valid UTF-8");
 	if (r >= 0 && req->vmtest_stream && json_io_set_bool(args, "vmtest-stream", true) < 0)
 		r = error_set(err, ENOMEM, "out of memory");
+	if (r >= 0 && req->vmtest_tty &&
+	    (json_io_set_bool(args, "vmtest-tty", true) < 0 ||
+	     json_io_set_int(args, "vmtest-rows", req->vmtest_rows) < 0 ||
+	     json_io_set_int(args, "vmtest-cols", req->vmtest_cols) < 0))
+		r = error_set(err, ENOMEM, "out of memory");
 	if (r < 0)
 		return r;
 	*ret = TAKE_PTR(args);

@@ -73,6 +73,8 @@ struct qga_exec_request {
 	/* vmtest's own guest init only (a real qemu-ga refuses them): */
 	const char *vmtest_cwd;		/* the directory to run in; NULL: / */
 	bool vmtest_stream;		/* relay output live over the output port */
+	bool vmtest_tty;		/* run on a pty, keystrokes from the port */
+	unsigned short vmtest_rows, vmtest_cols;	/* the pty's size */
 };
 
 /*

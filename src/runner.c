@@ -26,6 +26,7 @@
 #include "qga.h"
 #include "qmp.h"
 #include "shell_quote.h"
+#include "terminal.h"
 
 #define RUNNER_CONNECT_TIMEOUT_MS 10000
 #define RUNNER_SETUP_TIMEOUT_MS 60000
@@ -55,6 +56,7 @@ struct runner_state {
 
 static void runner_on_signal(int signo)
 {
+	terminal_restore();
 	runner_signal = signo;
 	if (runner_qemu_pid > 0)
 		kill(runner_qemu_pid, SIGKILL);
@@ -400,28 +402,56 @@ static const char *runner_shell(const struct target *t)
 	return access(bash, X_OK) == 0 ? "/bin/bash" : "/bin/sh";
 }
 
+/*
+ * The command through the rootfs's shell, or for "-" a login shell; on a
+ * guest pty for those and for --tty, with the user's terminal in raw mode
+ * when stdin is one, so every key reaches the guest.
+ */
 static int runner_exec(const struct target *t, const struct runner_options *o,
 		       struct runner_state *s, struct qga_exec_status *ret_status,
 		       unsigned *ret_timed_out, struct error *err)
 {
 	_cleanup_free_ char *cwd = getcwd(NULL, 0);
-	const char *argv[] = { "-c", t->command, NULL };
+	const char *command_argv[] = { "-c", t->command, NULL };
+	const char *login_argv[] = { "-l", NULL };
+	bool tty = t->interactive || o->tty;
 	struct qga_exec_request req = {
 		.path = runner_shell(t),
-		.argv = argv,
+		.argv = t->interactive ? login_argv : command_argv,
 		.envp = (const char *const *)environ,
 		.capture = QGA_CAPTURE_NONE,
 		.vmtest_cwd = cwd,
 		.vmtest_stream = true,
+		.vmtest_tty = tty,
 	};
 	unsigned timeout_s = o->timeout_s ? o->timeout_s : t->timeout_s;
+	struct output_relay relay = {
+		.port_fd = s->output_fd,
+		.out_fd = o->out_fd,
+		.err_fd = o->err_fd,
+		.deadline_ms = timeout_s ? json_io_deadline(timeout_s * 1000LL) : -1,
+		.in_fd = -1,
+		.winch_fd = -1,
+		.tty_fd = STDIN_FILENO,
+	};
 	int64_t pid;
 	int r;
 
+	if (tty) {
+		terminal_size(STDIN_FILENO, &req.vmtest_rows, &req.vmtest_cols);
+		if (isatty(STDIN_FILENO)) {
+			relay.in_fd = STDIN_FILENO;
+			relay.winch_fd = terminal_winch_fd();
+		}
+	}
 	r = qga_exec_start(s->qga, &req, json_io_deadline(RUNNER_SETUP_TIMEOUT_MS), &pid, err);
-	if (r >= 0)
-		r = output_relay(s->output_fd, (uint32_t)pid, o->out_fd, o->err_fd,
-				 timeout_s ? json_io_deadline(timeout_s * 1000LL) : -1, err);
+	if (r >= 0) {
+		relay.exec_id = (uint32_t)pid;
+		if (relay.in_fd >= 0)
+			terminal_raw(STDIN_FILENO);
+		r = output_relay(&relay, err);
+		terminal_restore();
+	}
 	if (r == -ETIMEDOUT) {
 		*ret_timed_out = timeout_s;
 		return r;

@@ -23,6 +23,7 @@ struct runner_options {
 	const char *accel;	/* "kvm", "tcg", "auto" or NULL */
 	unsigned boot_timeout_s;	/* 0: 60 with KVM, 180 with TCG */
 	unsigned timeout_s;	/* overrides the targets' timeout; 0: theirs */
+	bool tty;		/* run the command on a guest pty (--tty) */
 };
 
 enum runner_outcome {

@@ -9,6 +9,7 @@ import signal
 import subprocess
 import time
 
+import pexpect
 import pytest
 
 from conftest import debian_kernel, small_kernel
@@ -240,3 +241,34 @@ def test_ctrl_c_and_timeout_leave_nothing_behind(vmtest, vmtest_binary, tmp_path
     time.sleep(0.2)
     assert _qemus_with(str(tmp_path)) == []
     assert _run_dirs() == before
+
+
+def test_interactive_shell_and_tty(vmtest, tmp_path):
+    """`vmtest -k K -` is a login shell on a guest pty: keys, window size and
+    its changes, the shell's exit status, and the user's terminal restored."""
+    binary = vmtest.binary
+    script = ('stty -g > before; "$0" -k "$1" -; echo "status=$?"; stty -g > after')
+    child = pexpect.spawn("/bin/bash", ["-c", script, binary, small_kernel()], cwd=str(tmp_path),
+                          dimensions=(30, 100), timeout=240, encoding="utf-8")
+    try:
+        child.expect("Running command")
+        child.expect(r"vmtest.*# ")
+        child.sendline("stty size; tty; echo marker-$((6*7))")
+        child.expect("marker-42")
+        assert "30 100" in child.before
+        assert "/dev/pts/" in child.before
+        child.setwinsize(40, 120)
+        time.sleep(0.5)
+        child.sendline("stty size")
+        child.expect("40 120")
+        child.sendline("exit 5")
+        child.expect("status=5")
+        child.expect(pexpect.EOF)
+    finally:
+        child.close(force=True)
+    assert (tmp_path / "before").read_text() == (tmp_path / "after").read_text()
+    # --tty without a terminal: the command still runs on a guest pty.
+    r = vmtest("--tty", "-k", small_kernel(), "tty; echo err >&2; exit 4", cwd=tmp_path)
+    assert r.returncode == 4
+    assert r.stdout.startswith("/dev/pts/")
+    assert "err" in r.stdout.split()  # a pty merges stderr into the terminal
