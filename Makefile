@@ -32,15 +32,16 @@ $(ASAN_BUILD)/build.ninja:
 asan-build: $(ASAN_BUILD)/build.ninja
 	ninja -C $(ASAN_BUILD)
 
-# The main job on the bundled example, with the host's newest kernel linked
-# in as its ./bzImage.  Until vmtest boots VMs, --dry-run shows what it
-# would run.
+# The main job: boot the host's installed kernel on the host's userspace and
+# run a command in it, then the bundled example config (with that kernel
+# linked in as its ./bzImage).
 demo: deps
 	$(MAKE) --no-print-directory build
 	mkdir -p $(BUILD)/demo
 	cp examples/vmtest.toml $(BUILD)/demo/vmtest.toml
 	ln -sfn "$$(ls -v /boot/vmlinuz-* | tail -n 1)" $(BUILD)/demo/bzImage
-	cd $(BUILD)/demo && ../vmtest --list && ../vmtest --dry-run
+	cd $(BUILD)/demo && ../vmtest -- sh -c 'echo "Hello from $$(uname -r), $$(nproc) CPUs"'
+	cd $(BUILD)/demo && ../vmtest
 
 check: deps-test
 	$(MAKE) --no-print-directory build asan-build

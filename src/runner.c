@@ -222,8 +222,12 @@ static int runner_build_argv(const struct config *config, const struct target *t
 	r = accel_choose(o->accel, &s->accel, &why, err);
 	if (r < 0)
 		return r;
-	if (why)
+	static bool told;
+
+	if (why && !told) {
 		fprintf(stderr, "vmtest: using TCG emulation: %s\n", why);
+		told = true;
+	}
 	plan.accel = s->accel;
 	return qemu_argv_build(t, &plan, &s->argv, err);
 }
