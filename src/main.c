@@ -160,7 +160,7 @@ static int main_run(const struct config *config, const struct cli_options *o, en
 		    err->status == EXIT_STATUS_USAGE)
 			return -EINVAL;
 	runner_install_signal_handlers();
-	for (size_t i = 0; i < config->n_targets; i++) {
+	for (size_t i = 0; i < config->n_targets && !runner_interrupted(); i++) {
 		const struct target *t = &config->targets[i];
 		struct runner_result result;
 

@@ -274,6 +274,9 @@ static int runner_start_qemu(const struct runner_options *o, struct runner_state
 
 	if (!console_sock || !console_log || !qemu_log)
 		return error_set(err, ENOMEM, "out of memory");
+	/* A signal before QEMU exists has nothing to kill: stop here. */
+	if (runner_signal)
+		return error_set(err, EINTR, "interrupted");
 	r = console_start(console_sock, console_log, &s->console, err);
 	if (r < 0)
 		return r;
