@@ -286,6 +286,9 @@ static int runner_start_qemu(const struct runner_options *o, struct runner_state
 	if (r < 0)
 		return r;
 	runner_qemu_pid = s->qemu.pid;
+	/* A signal between fork and here found no pid to kill. */
+	if (runner_signal)
+		kill(s->qemu.pid, SIGKILL);
 	return 0;
 }
 
