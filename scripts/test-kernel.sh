@@ -29,6 +29,11 @@ kernel_name=bzImage-6.1-vmtest-x86_64
 src_pkg=linux-source-6.1
 src_tarball=/usr/src/linux-source-6.1.tar.xz
 src_dir=linux-source-6.1 # top directory inside the tarball
+# ARCH=x86, as a plain `make` on an x86_64 host, and not ARCH=x86_64: with
+# x86_64, tinyconfig's allnoconfig also turns off what 64BIT brings by
+# default (VMAP_STACK, X86_5LEVEL, SPARSEMEM_VMEMMAP, vsyscall emulation...),
+# which the shared kernel has.  Part of the cache key.
+make_args=(ARCH=x86 CROSS_COMPILE=)
 
 # The option list of ../shared/kernels/README.md, enabled with scripts/config
 # on top of `make tinyconfig`.  Changing it changes the cache key.
@@ -132,12 +137,14 @@ source_version() {
 	echo "$v"
 }
 
-# File name in the cache: readable version plus a hash of fragment + version.
+# File name in the cache: readable version plus a hash of version, recipe
+# and fragment.
 cache_name() {
 	local version=$1 hash
 	hash=$(
 		{
 			echo "$src_pkg $version"
+			echo "make ${make_args[*]} tinyconfig"
 			print_config
 		} | sha256sum | cut -c1-16
 	)
@@ -208,7 +215,7 @@ src=$build_dir/$src_dir
 # Make the result depend on the sources and the fragment only.
 unset KBUILD_OUTPUT KCONFIG_CONFIG
 export KBUILD_BUILD_USER=vmtest KBUILD_BUILD_HOST=vmtest
-kmake() { make -C "$src" ARCH=x86_64 CROSS_COMPILE= "$@" >>"$log" 2>&1; }
+kmake() { make -C "$src" "${make_args[@]}" "$@" >>"$log" 2>&1; }
 
 fail() {
 	msg "error: $*; last lines of $log:"

@@ -106,7 +106,8 @@ static int runner_make_run_dir(struct runner_state *s, struct error *err)
 	const char *base = getenv("XDG_RUNTIME_DIR");
 	char *dir;
 
-	if (!base || !*base || strlen(base) > 60 || access(base, W_OK) < 0)
+	/* Room for "/vmtest-XXXXXX/console.sock" in a 107-byte socket path. */
+	if (!base || !*base || strlen(base) > 80 || access(base, W_OK) < 0)
 		base = "/tmp";
 	if (asprintf(&dir, "%s/vmtest-XXXXXX", base) < 0)
 		return error_set(err, ENOMEM, "out of memory");

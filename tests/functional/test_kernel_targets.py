@@ -207,30 +207,35 @@ def test_kernel_without_9p_names_the_options(vmtest, tmp_path):
     assert "lib/modules/%s does not exist" % expected_release(DEBIAN) in r.stderr
 
 
-def _run_dirs():
-    return {d for d in os.listdir("/tmp") if d.startswith("vmtest-") and len(d) == 13}
-
-
 def _qemus_with(path):
     out = subprocess.run(["pgrep", "-f", path], capture_output=True, text=True).stdout
     return out.split()
 
 
 def test_ctrl_c_and_timeout_leave_nothing_behind(vmtest, vmtest_binary, tmp_path):
-    before = _run_dirs()
+    # Each run's private directory goes under XDG_RUNTIME_DIR: a directory of
+    # this test's own, which must be empty again after every run.
+    runtime = tmp_path / "runtime"
+    runtime.mkdir()
+    project = tmp_path / "project"
+    project.mkdir()
+    env = {"XDG_RUNTIME_DIR": str(runtime)}
     # Timeout: just this target fails, with the reason and 124.
-    r = vmtest("--timeout", "2", "-k", small_kernel(), "echo started; sleep 600", cwd=tmp_path,
-               timeout=300)
+    r = vmtest("--timeout", "2", "-k", small_kernel(), "echo started; sleep 600", cwd=project,
+               env=env, timeout=300)
     assert r.returncode == 124, r.stderr
     assert r.stdout == "started\n"
     assert "Timed out after 2 s" in r.stderr
-    assert _run_dirs() == before
+    assert os.listdir(runtime) == []
+    assert _qemus_with(str(project)) == []
     # Ctrl-C while the command runs: 130, no QEMU, no run directory.
     p = subprocess.Popen([vmtest_binary, "-k", small_kernel(), "echo started; sleep 600"],
-                         cwd=tmp_path, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+                         cwd=project, env=dict(os.environ, **env),
+                         stdout=subprocess.PIPE, stderr=subprocess.PIPE)
     try:
         assert p.stdout.readline() == b"started\n"
-        assert _qemus_with(str(tmp_path))
+        assert _qemus_with(str(project))
+        assert len(os.listdir(runtime)) == 1
         p.send_signal(signal.SIGINT)
         p.wait(timeout=60)
     finally:
@@ -239,8 +244,8 @@ def test_ctrl_c_and_timeout_leave_nothing_behind(vmtest, vmtest_binary, tmp_path
             p.wait()
     assert p.returncode == 130
     time.sleep(0.2)
-    assert _qemus_with(str(tmp_path)) == []
-    assert _run_dirs() == before
+    assert _qemus_with(str(project)) == []
+    assert os.listdir(runtime) == []
 
 
 def test_interactive_shell_and_tty(vmtest, tmp_path):
