@@ -198,6 +198,10 @@ int runner_check(const struct config *config, const struct target *t, struct err
 
 	if (t->kind == TARGET_IMAGE)
 		return error_set(err, ENOTSUP, "image targets are not supported yet");
+	/* The agent protocol is JSON: text must be UTF-8 (docs/qga.md). */
+	if (t->command && !json_io_utf8_valid(t->command))
+		return error_usage(err, "target '%s': the command is not valid UTF-8, which the guest agent cannot carry",
+				   t->name);
 	if (strcmp(config->base_dir, "/") == 0 ||
 	    (strncmp(t->rootfs, config->base_dir, n) == 0 &&
 	     (t->rootfs[n] == '/' || t->rootfs[n] == '\0')))
@@ -414,6 +418,32 @@ static const char *runner_shell(const struct target *t)
 }
 
 /*
+ * The host's environment for the guest.  JSON carries only UTF-8, so an
+ * entry that is not is left out, with a notice naming it, rather than
+ * failing the whole run over a stray variable.
+ */
+static const char **runner_environment(void)
+{
+	size_t n = 0, kept = 0;
+	const char **envp;
+
+	while (environ[n])
+		n++;
+	envp = calloc(n + 1, sizeof(*envp));
+	if (!envp)
+		return NULL;
+	for (size_t i = 0; i < n; i++) {
+		if (json_io_utf8_valid(environ[i])) {
+			envp[kept++] = environ[i];
+			continue;
+		}
+		fprintf(stderr, "vmtest: not passing %.*s to the guest: its value is not valid UTF-8\n",
+			(int)strcspn(environ[i], "="), environ[i]);
+	}
+	return envp;
+}
+
+/*
  * The command through the rootfs's shell, or for "-" a login shell; on a
  * guest pty for those and for --tty, with the user's terminal in raw mode
  * when stdin is one, so every key reaches the guest.
@@ -429,7 +459,6 @@ static int runner_exec(const struct target *t, const struct runner_options *o,
 	struct qga_exec_request req = {
 		.path = runner_shell(t),
 		.argv = t->interactive ? login_argv : command_argv,
-		.envp = (const char *const *)environ,
 		.capture = QGA_CAPTURE_NONE,
 		.vmtest_cwd = cwd,
 		.vmtest_stream = true,
@@ -445,9 +474,15 @@ static int runner_exec(const struct target *t, const struct runner_options *o,
 		.winch_fd = -1,
 		.tty_fd = STDIN_FILENO,
 	};
+	_cleanup_free_ const char **envp = runner_environment();
 	int64_t pid;
 	int r;
 
+	if (!envp)
+		return error_set(err, ENOMEM, "out of memory");
+	req.envp = envp;
+	if (cwd && !json_io_utf8_valid(cwd))
+		req.vmtest_cwd = NULL; /* the guest starts in / instead */
 	if (tty) {
 		terminal_size(STDIN_FILENO, &req.vmtest_rows, &req.vmtest_cols);
 		if (isatty(STDIN_FILENO)) {

@@ -92,6 +92,22 @@ def test_one_liner_on_host_userspace(vmtest, tmp_path, kind):
     assert "Command failed with exit code: 12" in r.stderr
 
 
+def test_text_that_is_not_utf8(vmtest, tmp_path):
+    # JSON carries UTF-8 only: a stray variable is left out with a notice,
+    # the rest of the environment still arrives.
+    r = vmtest("-k", small_kernel(), "--", "sh", "-c", 'echo "good=$GOOD bad=${BAD-unset}"',
+               cwd=tmp_path, env={"GOOD": "yes", "BAD": "caf\udce9"}, timeout=300)
+    assert r.returncode == 0, r.stderr
+    assert r.stdout == "good=yes bad=unset\n"
+    assert "not passing BAD to the guest: its value is not valid UTF-8" in r.stderr
+    # A command that is not UTF-8 is refused before anything starts.
+    r = vmtest("-k", small_kernel(), "--", "echo", "caf\udce9", cwd=tmp_path)
+    assert r.returncode == 2
+    assert r.stderr.startswith("vmtest: target '")
+    assert "the command is not valid UTF-8" in r.stderr
+    assert "Booting" not in r.stderr
+
+
 @pytest.mark.parametrize("command, status, verdict", [
     ("true", 0, "PASS"),
     ("exit 1", 1, "Command failed with exit code: 1"),
