@@ -518,3 +518,39 @@ int json_io_append(struct json_value *arr, struct json_value *steal)
 		return -ENOMEM;
 	return 0;
 }
+
+/*
+ * QMP and the guest agent share one wire format for commands and replies:
+ * {"execute", "arguments", "id"} out, {"return"} or {"error"} back.
+ */
+int json_io_send_command(struct json_io *io, const char *command, const struct json_value *args,
+			 int64_t id, int64_t deadline, struct error *err)
+{
+	_cleanup_json_ struct json_value *req = json_io_new_object();
+
+	if (!req || json_io_set_string(req, "execute", command) < 0 ||
+	    (id >= 0 && json_io_set_int(req, "id", id) < 0) ||
+	    (args && json_io_set(req, "arguments", json_io_ref((struct json_value *)args)) < 0))
+		return error_set(err, ENOMEM, "cannot build the request");
+	return json_io_send(io, req, deadline, err);
+}
+
+int json_io_command_result(const struct json_value *reply, struct json_value **ret_return,
+			   struct error *err)
+{
+	struct json_value *value = json_io_get(reply, "return");
+	struct json_value *error = json_io_get(reply, "error");
+	const char *class, *desc;
+
+	if (error) {
+		class = json_io_get_string(error, "class");
+		desc = json_io_get_string(error, "desc");
+		return error_set(err, EREMOTEIO, "%s: %s", class ? class : "error",
+				 desc ? desc : "(no description)");
+	}
+	if (!value)
+		return error_set(err, EPROTO, "reply with neither return nor error");
+	if (ret_return)
+		*ret_return = json_io_ref(value);
+	return 0;
+}

@@ -110,6 +110,14 @@ int json_io_set_string(struct json_value *obj, const char *key, const char *s);
 int json_io_set_int(struct json_value *obj, const char *key, int64_t n);
 int json_io_set_bool(struct json_value *obj, const char *key, bool b);
 int json_io_append_string(struct json_value *arr, const char *s);
+/* A QMP-style command {"execute", "arguments", "id"}; no id when id < 0. */
+int json_io_send_command(struct json_io *io, const char *command, const struct json_value *args,
+			 int64_t id, int64_t deadline, struct error *err);
+
+/* A QMP-style reply's "return" value, or its "error" as ours (EREMOTEIO). */
+int json_io_command_result(const struct json_value *reply, struct json_value **ret_return,
+			   struct error *err);
+
 /* Append a value, taking the reference (also on failure, as json_io_set). */
 int json_io_append(struct json_value *arr, struct json_value *steal);
 

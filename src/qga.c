@@ -153,39 +153,6 @@ struct qga *qga_free(struct qga *qga)
 	return NULL;
 }
 
-/* {"execute": command, "arguments": args, "id": id}, without an id when id < 0. */
-static int qga_send(struct qga *qga, const char *command, const struct json_value *args,
-		    int64_t id, int64_t deadline, struct error *err)
-{
-	_cleanup_json_ struct json_value *req = json_io_new_object();
-
-	if (!req || json_io_set_string(req, "execute", command) < 0 ||
-	    (id >= 0 && json_io_set_int(req, "id", id) < 0) ||
-	    (args && json_io_set(req, "arguments", json_io_ref((struct json_value *)args)) < 0))
-		return error_set(err, ENOMEM, "cannot build the request");
-	return json_io_send(&qga->io, req, deadline, err);
-}
-
-static int qga_reply_result(const struct json_value *reply, struct json_value **ret_return,
-			    struct error *err)
-{
-	struct json_value *value = json_io_get(reply, "return");
-	struct json_value *error = json_io_get(reply, "error");
-	const char *class, *desc;
-
-	if (error) {
-		class = json_io_get_string(error, "class");
-		desc = json_io_get_string(error, "desc");
-		return error_set(err, EREMOTEIO, "%s: %s", class ? class : "error",
-				 desc ? desc : "(no description)");
-	}
-	if (!value)
-		return error_set(err, EPROTO, "reply with neither return nor error");
-	if (ret_return)
-		*ret_return = json_io_ref(value);
-	return 0;
-}
-
 /*
  * The reply to request id.  A reply with another id answers an earlier
  * request that timed out: dropped.  One without an id comes from an agent
@@ -208,10 +175,10 @@ static int qga_await(struct qga *qga, int64_t id, int64_t deadline,
 		if (!json_io_get(reply, "id")) {
 			if (json_io_get(reply, "error"))
 				qga->need_sync = true;
-			return qga_reply_result(reply, ret_return, err);
+			return json_io_command_result(reply, ret_return, err);
 		}
 		if (json_io_get_int(reply, "id", &got) && got == id)
-			return qga_reply_result(reply, ret_return, err);
+			return json_io_command_result(reply, ret_return, err);
 	}
 }
 
@@ -259,7 +226,7 @@ int qga_sync_delimited(struct qga *qga, int64_t deadline, struct error *err)
 	if (r >= 0)
 		r = json_io_send_bytes(&qga->io, &delim, 1, deadline, err);
 	if (r >= 0)
-		r = qga_send(qga, "guest-sync-delimited", args, -1, deadline, err);
+		r = json_io_send_command(&qga->io, "guest-sync-delimited", args, -1, deadline, err);
 	if (r >= 0)
 		r = json_io_skip_past(&qga->io, QGA_DELIMITER, deadline, err);
 	if (r >= 0)
@@ -278,7 +245,7 @@ int qga_sync(struct qga *qga, int64_t deadline, struct error *err)
 
 	r = qga_sync_args(id, &args, err);
 	if (r >= 0)
-		r = qga_send(qga, "guest-sync", args, -1, deadline, err);
+		r = json_io_send_command(&qga->io, "guest-sync", args, -1, deadline, err);
 	if (r >= 0)
 		r = qga_await_sync(qga, id, deadline, err);
 	if (r < 0)
@@ -300,7 +267,7 @@ static int qga_call(struct qga *qga, const char *command, const struct json_valu
 			return error_prefix(err, "%s", command);
 	}
 	id = qga->next_id++;
-	r = qga_send(qga, command, args, id, deadline, err);
+	r = json_io_send_command(&qga->io, command, args, id, deadline, err);
 	if (r >= 0)
 		r = qga_await(qga, id, deadline, ret_return, err);
 	if (r < 0)
@@ -604,7 +571,7 @@ int qga_shutdown(struct qga *qga, const char *mode, int64_t deadline, struct err
 			return error_prefix(err, "guest-shutdown");
 	}
 	id = qga->next_id++;
-	r = qga_send(qga, "guest-shutdown", args, id, deadline, err);
+	r = json_io_send_command(&qga->io, "guest-shutdown", args, id, deadline, err);
 	if (r < 0)
 		return error_prefix(err, "guest-shutdown");
 	r = qga_await(qga, id, deadline, NULL, err);

@@ -96,39 +96,6 @@ static int qmp_recv(struct qmp *qmp, int64_t deadline, struct json_value **ret,
 	}
 }
 
-static int qmp_send(struct qmp *qmp, const char *command, const struct json_value *args,
-		    int64_t id, int64_t deadline, struct error *err)
-{
-	_cleanup_json_ struct json_value *req = json_io_new_object();
-
-	if (!req || json_io_set_string(req, "execute", command) < 0 ||
-	    json_io_set_int(req, "id", id) < 0 ||
-	    (args && json_io_set(req, "arguments", json_io_ref((struct json_value *)args)) < 0))
-		return error_set(err, ENOMEM, "cannot build the request");
-	return json_io_send(&qmp->io, req, deadline, err);
-}
-
-/* What a reply says: its return value, or QEMU's error as ours. */
-static int qmp_reply_result(const struct json_value *reply, struct json_value **ret_return,
-			    struct error *err)
-{
-	struct json_value *value = json_io_get(reply, "return");
-	struct json_value *error = json_io_get(reply, "error");
-	const char *class, *desc;
-
-	if (error) {
-		class = json_io_get_string(error, "class");
-		desc = json_io_get_string(error, "desc");
-		return error_set(err, EREMOTEIO, "%s: %s", class ? class : "error",
-				 desc ? desc : "(no description)");
-	}
-	if (!value)
-		return error_set(err, EPROTO, "reply with neither return nor error");
-	if (ret_return)
-		*ret_return = json_io_ref(value);
-	return 0;
-}
-
 /* Wait for the reply with this id; others answer commands that timed out. */
 static int qmp_await(struct qmp *qmp, int64_t id, int64_t deadline,
 		     struct json_value **ret_return, struct error *err)
@@ -141,7 +108,7 @@ static int qmp_await(struct qmp *qmp, int64_t id, int64_t deadline,
 		if (r < 0)
 			return r;
 		if (json_io_get_int(reply, "id", &got) && got == id)
-			return qmp_reply_result(reply, ret_return, err);
+			return json_io_command_result(reply, ret_return, err);
 	}
 }
 
@@ -151,7 +118,7 @@ int qmp_execute(struct qmp *qmp, const char *command, const struct json_value *a
 	int64_t id = qmp->next_id++;
 	int r;
 
-	r = qmp_send(qmp, command, args, id, deadline, err);
+	r = json_io_send_command(&qmp->io, command, args, id, deadline, err);
 	if (r >= 0)
 		r = qmp_await(qmp, id, deadline, ret_return, err);
 	if (r < 0)
@@ -232,7 +199,7 @@ int qmp_quit(struct qmp *qmp, int64_t deadline, struct error *err)
 	int64_t id = qmp->next_id++;
 	int r;
 
-	r = qmp_send(qmp, "quit", NULL, id, deadline, err);
+	r = json_io_send_command(&qmp->io, "quit", NULL, id, deadline, err);
 	if (r >= 0)
 		r = qmp_await(qmp, id, deadline, NULL, err);
 	if (r >= 0 || r == -ECONNRESET)
