@@ -254,8 +254,13 @@ static int runner_fail_qemu(struct runner_state *s, struct error *err)
 
 	_cleanup_free_ char *init = s->console ? console_lines_with(s->console, "vmtest-init: ") : NULL;
 
-	if (panic)
-		return error_set(err, EIO, "the guest kernel panicked:\n%s", panic);
+	if (panic) {
+		/* The console, shown with the error, has the rest. */
+		char *line = strstr(panic, "Kernel panic");
+
+		line[strcspn(line, "\r\n")] = '\0';
+		return error_set(err, EIO, "the guest kernel panicked: %s", line);
+	}
 	qemu_process_wait(&s->qemu, 2000);
 	if (!qemu_process_exited(&s->qemu))
 		return -EIO;

@@ -41,6 +41,7 @@ echo "lo=$(cat /sys/class/net/lo/flags)"
 echo "from-host=$(cat /mnt/vmtest/from-host)"
 echo "same-at-host-path=$(cat "$PROJECT/from-host")"
 echo guest-wrote > /mnt/vmtest/from-guest
+python3 -c 'import mmap; f = open("/mnt/vmtest/mapped", "r+b"); m = mmap.mmap(f.fileno(), 4); m[:4] = b"MMAP"; m.flush()' && echo "mmap=ok"
 echo tampered >> "$SACRED" && echo "overlay-write=ok"
 echo "overlay-sees=$(tail -n 1 "$SACRED")"
 if touch /vmtest-root-probe 2>/dev/null; then echo "root-write=overlay"; fi
@@ -55,6 +56,7 @@ def test_one_liner_on_host_userspace(vmtest, tmp_path, kind):
     project = tmp_path / "project"
     project.mkdir()
     (project / "from-host").write_text("hello from the host\n")
+    (project / "mapped").write_bytes(b"....")
     # A host file outside anything shared: the guest may change its own
     # copy (overlay), never the host's.
     sacred = "/var/tmp/vmtest-sacred-%d" % os.getpid()
@@ -77,6 +79,9 @@ def test_one_liner_on_host_userspace(vmtest, tmp_path, kind):
     assert out["from-host"] == "hello from the host"
     assert out["same-at-host-path"] == "hello from the host"
     assert (project / "from-guest").read_text() == "guest-wrote\n"
+    # Shared writable mmap works on the shared directory.
+    assert out["mmap"] == "ok"
+    assert (project / "mapped").read_bytes() == b"MMAP"
     assert out["nproc"] == "2"
     assert 3_900_000 < int(out["mem"]) <= 4 * 1024 * 1024
     assert "vmtest.test=1" in out["cmdline"].split()
@@ -206,6 +211,18 @@ def test_errors_are_explained(vmtest, tmp_path):
     r = vmtest("-k", str(tmp_path / "missing"), "true", cwd=tmp_path)
     assert r.returncode == 2
     assert r.stderr == "vmtest: -k: %s: No such file or directory\n" % (tmp_path / "missing")
+
+
+def test_guest_panic_is_explained(vmtest, tmp_path):
+    r = vmtest("-k", debian_kernel(), "echo before; echo c > /proc/sysrq-trigger; echo after",
+               cwd=tmp_path, timeout=300)
+    assert r.returncode == 69
+    assert r.stdout == "before\n"
+    assert ("vmtest: the guest kernel panicked: Kernel panic - not syncing: sysrq triggered crash\n"
+            in r.stderr)
+    # The console of the failure is shown, with the panic's backtrace.
+    assert "--- guest console (last lines) ---" in r.stderr
+    assert "Call Trace:" in r.stderr
 
 
 def test_kernel_without_9p_names_the_options(vmtest, tmp_path):
