@@ -37,6 +37,39 @@ void early_mount_basics(void)
 	early_mount("devtmpfs", "/dev", "devtmpfs", MS_NOSUID, "mode=0755");
 }
 
+struct api_mount {
+	const char *source, *target, *type, *data;
+	unsigned long flags;
+};
+
+/*
+ * The API filesystems programs expect under /dev and /sys; the kernel may
+ * lack some, which is logged, not fatal.  Mounted here, in the initramfs,
+ * because mounting bpffs makes Linux 6.1 run modprobe for bpf_preload: here
+ * there is no modprobe and the request fails at once, while from the 9p
+ * root it would load the host's kmod under emulation (0.2 s).  They move
+ * into the new root with /dev and /sys.
+ */
+void early_mount_api(void)
+{
+	static const struct api_mount mounts[] = {
+		{ "devpts", "/dev/pts", "devpts", "gid=5,mode=620,ptmxmode=666", MS_NOSUID | MS_NOEXEC },
+		{ "tmpfs", "/dev/shm", "tmpfs", "mode=1777", MS_NOSUID | MS_NODEV },
+		{ "debugfs", "/sys/kernel/debug", "debugfs", NULL, 0 },
+		{ "tracefs", "/sys/kernel/tracing", "tracefs", NULL, 0 },
+		{ "cgroup2", "/sys/fs/cgroup", "cgroup2", NULL, MS_NOSUID | MS_NODEV | MS_NOEXEC },
+		{ "bpf", "/sys/fs/bpf", "bpf", "mode=0700", MS_NOSUID | MS_NODEV | MS_NOEXEC },
+	};
+
+	for (size_t i = 0; i < sizeof(mounts) / sizeof(mounts[0]); i++) {
+		const struct api_mount *m = &mounts[i];
+
+		mkdir(m->target, 0755);
+		if (mount(m->source, m->target, m->type, m->flags, m->data) < 0)
+			log_msg("mount %s on %s: %s (skipped)", m->type, m->target, strerror(errno));
+	}
+}
+
 static int early_name_cmp(const struct dirent **a, const struct dirent **b)
 {
 	return strcmp((*a)->d_name, (*b)->d_name);

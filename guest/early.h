@@ -7,6 +7,9 @@
 /* /proc, /sys and /dev in the initramfs, enough to load modules and find ports. */
 void early_mount_basics(void);
 
+/* /dev/pts, /dev/shm, debugfs, tracefs, cgroup2, bpffs, after the modules. */
+void early_mount_api(void);
+
 /* finit_module every module of the initramfs, in name order. */
 void early_load_modules(void);
 

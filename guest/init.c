@@ -102,6 +102,7 @@ int main(void)
 	sfd = init_signalfd();
 	early_mount_basics();
 	early_load_modules();
+	early_mount_api();
 	early_loopback_up();
 	/* Prompts show (none) otherwise. */
 	sethostname("vmtest", 6);

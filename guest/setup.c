@@ -114,24 +114,13 @@ static int setup_switch_root(char *err, size_t err_len)
 	return 0;
 }
 
-struct api_mount {
-	const char *source, *target, *type, *data;
-	unsigned long flags;
-};
-
-/* The filesystems programs expect; the kernel may lack some, which is fine. */
-static void setup_api_filesystems(void)
+/*
+ * /run and /tmp, fresh in the new root, and the /dev links programs expect.
+ * The API filesystems under /dev and /sys were mounted in the initramfs
+ * (early_mount_api) and came along when those moved.
+ */
+static void setup_run_and_tmp(void)
 {
-	static const struct api_mount mounts[] = {
-		{ "devpts", "/dev/pts", "devpts", "gid=5,mode=620,ptmxmode=666", MS_NOSUID | MS_NOEXEC },
-		{ "tmpfs", "/dev/shm", "tmpfs", "mode=1777", MS_NOSUID | MS_NODEV },
-		{ "tmpfs", "/run", "tmpfs", "mode=0755", MS_NOSUID | MS_NODEV },
-		{ "tmpfs", "/tmp", "tmpfs", "mode=1777", MS_NOSUID | MS_NODEV },
-		{ "debugfs", "/sys/kernel/debug", "debugfs", NULL, 0 },
-		{ "tracefs", "/sys/kernel/tracing", "tracefs", NULL, 0 },
-		{ "cgroup2", "/sys/fs/cgroup", "cgroup2", NULL, MS_NOSUID | MS_NODEV | MS_NOEXEC },
-		{ "bpf", "/sys/fs/bpf", "bpf", "mode=0700", MS_NOSUID | MS_NODEV | MS_NOEXEC },
-	};
 	static const char *const links[][2] = {
 		{ "/proc/self/fd", "/dev/fd" },
 		{ "/proc/self/fd/0", "/dev/stdin" },
@@ -139,13 +128,12 @@ static void setup_api_filesystems(void)
 		{ "/proc/self/fd/2", "/dev/stderr" },
 	};
 
-	for (size_t i = 0; i < sizeof(mounts) / sizeof(mounts[0]); i++) {
-		const struct api_mount *m = &mounts[i];
-
-		mkdir(m->target, 0755);
-		if (mount(m->source, m->target, m->type, m->flags, m->data) < 0)
-			log_msg("mount %s on %s: %s (skipped)", m->type, m->target, strerror(errno));
-	}
+	mkdir("/run", 0755);
+	if (mount("tmpfs", "/run", "tmpfs", MS_NOSUID | MS_NODEV, "mode=0755") < 0)
+		log_msg("mount tmpfs on /run: %s (skipped)", strerror(errno));
+	mkdir("/tmp", 01777);
+	if (mount("tmpfs", "/tmp", "tmpfs", MS_NOSUID | MS_NODEV, "mode=1777") < 0)
+		log_msg("mount tmpfs on /tmp: %s (skipped)", strerror(errno));
 	for (size_t i = 0; i < sizeof(links) / sizeof(links[0]); i++)
 		if (symlink(links[i][0], links[i][1]) < 0 && errno != EEXIST)
 			log_msg("symlink %s: %s", links[i][1], strerror(errno));
@@ -193,7 +181,7 @@ int setup_run(const struct setup_request *req, char *err, size_t err_len)
 
 	if (setup_root(req, err, err_len, &overlay) < 0 || setup_switch_root(err, err_len) < 0)
 		return -1;
-	setup_api_filesystems();
+	setup_run_and_tmp();
 	if (req->has_shared && setup_shared(req, err, err_len) < 0)
 		return -1;
 	return setup_user_mounts(req, err, err_len);
