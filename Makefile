@@ -9,7 +9,7 @@ PYTHON ?= /usr/bin/python3
 FUZZ_SECONDS ?= 60
 MESON_FLAGS ?= --werror
 
-.PHONY: all build asan-build demo check deps deps-test unit asan functional toml-conformance fuzz clean
+.PHONY: all build asan-build demo check deps deps-test unit asan functional toml-conformance fuzz bench clean
 
 all: build
 
@@ -74,6 +74,10 @@ fuzz:
 		$$f -max_total_time=$(FUZZ_SECONDS) -print_final_stats=1 \
 			$(FUZZ_BUILD)/corpus/$$name tests/fuzz/corpus/$$name || exit 1; \
 	done
+
+# Figures, never a verdict: vmtest's boot against QEMU's alone (bench/README.md).
+bench: build
+	$(PYTHON) bench/boot.py --vmtest $(BUILD)/vmtest
 
 clean:
 	rm -rf $(BUILD) $(ASAN_BUILD) $(FUZZ_BUILD)
