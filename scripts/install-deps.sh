@@ -10,7 +10,8 @@ build_packages=(gcc make meson ninja-build pkg-config
 	libjansson-dev libpcre2-dev liblzma-dev libzstd-dev zlib1g-dev)
 run_packages=(qemu-system-x86 qemu-utils ovmf)
 test_packages=(libcmocka-dev python3 python3-pytest clang libclang-rt-14-dev
-	linux-image-amd64 tmux qemu-guest-agent cpio python3-pexpect)
+	linux-image-amd64 tmux qemu-guest-agent cpio python3-pexpect
+	busybox-static grub-pc-bin grub-efi-amd64-bin mtools dosfstools fdisk)
 
 packages=("${build_packages[@]}" "${run_packages[@]}")
 case "$what" in
