@@ -198,6 +198,24 @@ static void test_vm_values(void **state)
 	load_fails(text, "vmtest.toml:6:15: target 'a': vm.mounts: '/d' must be a table like { host_path = \"dir\", writable = false }, got a string");
 }
 
+static void test_timeout(void **state)
+{
+	struct config *c = load_ok("[[target]]\nname = \"a\"\nkernel = \"k\"\ncommand = \"c\"\ntimeout = \"5m\"\n"
+				   "[[target]]\nname = \"b\"\nkernel = \"k\"\ncommand = \"c\"\ntimeout = 90\n"
+				   "[[target]]\nname = \"c\"\nkernel = \"k\"\ncommand = \"c\"\n");
+
+	assert_int_equal(c->targets[0].timeout_s, 300);
+	assert_int_equal(c->targets[1].timeout_s, 90);
+	assert_int_equal(c->targets[2].timeout_s, 0);
+	config_free(c);
+	load_fails("[[target]]\nname = \"a\"\nkernel = \"k\"\ncommand = \"c\"\ntimeout = 0\n",
+		   "vmtest.toml:5:11: target 'a': timeout: expected seconds or a duration such as \"90s\", \"5m\" or \"1h\" (1 s to 7 days)");
+	load_fails("[[target]]\nname = \"a\"\nkernel = \"k\"\ncommand = \"c\"\ntimeout = \"5 minutes\"\n",
+		   "vmtest.toml:5:11: target 'a': timeout: expected seconds or a duration such as \"90s\", \"5m\" or \"1h\" (1 s to 7 days)");
+	load_fails("[[target]]\nname = \"a\"\nkernel = \"k\"\ncommand = \"c\"\ntimeout = true\n",
+		   "vmtest.toml:5:11: target 'a': timeout: expected seconds or a duration such as \"90s\", \"5m\" or \"1h\" (1 s to 7 days)");
+}
+
 static void test_unknown_keys_suggest(void **state)
 {
 	load_fails("[[target]]\nname = \"a\"\nkernal = \"k\"\ncommand = \"c\"\n",
@@ -265,6 +283,7 @@ int main(void)
 		cmocka_unit_test(test_unique_names),
 		cmocka_unit_test(test_field_combinations),
 		cmocka_unit_test(test_vm_values),
+		cmocka_unit_test(test_timeout),
 		cmocka_unit_test(test_unknown_keys_suggest),
 		cmocka_unit_test(test_filter),
 		cmocka_unit_test(test_oneliner),
