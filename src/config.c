@@ -387,7 +387,16 @@ static int vm_apply_mounts(struct loader *ld, struct target *t, const struct tom
 	return 0;
 }
 
+static int vm_apply_persist(struct loader *ld, struct target *t, const struct toml_entry *e,
+			    struct error *err)
+{
+	t->vm.persist = e->value->u.boolean;
+	t->vm.persist_origin = origin_at(e->key_pos);
+	return 0;
+}
+
 static const struct key_spec vm_keys[] = {
+	{ "persist", TOML_BOOL, vm_apply_persist },
 	{ "num_cpus", TOML_INTEGER, vm_apply_num_cpus },
 	{ "memory", TOML_STRING, vm_apply_memory },
 	{ "bios", TOML_STRING, vm_apply_bios },
@@ -587,6 +596,9 @@ static int loader_check_target(struct loader *ld, struct target *t, struct error
 	if (t->vm.bios && !t->uefi)
 		return loader_fail(ld, t->vm.bios_origin.pos, err,
 				   "vm.bios applies only with uefi = true");
+	if (t->kind == TARGET_KERNEL && t->vm.persist)
+		return loader_fail(ld, t->vm.persist_origin.pos, err,
+				   "vm.persist applies only to image targets");
 	if (t->kind == TARGET_IMAGE && t->kernel_args)
 		return loader_fail(ld, loader_key_pos(ld, "kernel_args"), err,
 				   "kernel_args applies only to kernel targets");

@@ -46,6 +46,8 @@ struct vm_config {
 	size_t n_extra_args;
 	struct mount *mounts;	/* in file order */
 	size_t n_mounts;
+	bool persist;		/* image targets: write to the image itself */
+	struct origin persist_origin;
 };
 
 enum target_kind {

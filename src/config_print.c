@@ -52,6 +52,8 @@ static void config_print_vm(FILE *out, const struct vm_config *vm)
 	fprintf(out, "num_cpus = %u\n", vm->num_cpus);
 	config_print_key_string(out, "memory", vm->memory);
 	config_print_key_string(out, "bios", vm->bios);
+	if (vm->persist)
+		fputs("persist = true\n", out);
 	fputs("extra_args = [", out);
 	for (size_t i = 0; i < vm->n_extra_args; i++) {
 		fputs(i ? ", " : "", out);

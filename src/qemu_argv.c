@@ -132,7 +132,8 @@ static void qemu_add_9p(struct strv *argv, const char *id, const char *tag, cons
 static void qemu_add_shares(struct strv *argv, const struct target *t,
 			    const struct qemu_plan *plan)
 {
-	qemu_add_9p(argv, "root", GUEST_TAG_ROOT, t->rootfs, false);
+	if (t->kind == TARGET_KERNEL)
+		qemu_add_9p(argv, "root", GUEST_TAG_ROOT, t->rootfs, false);
 	if (plan->shared_dir)
 		qemu_add_9p(argv, "shared", GUEST_TAG_SHARED, plan->shared_dir, true);
 	for (size_t i = 0; i < t->vm.n_mounts; i++) {
@@ -144,16 +145,43 @@ static void qemu_add_shares(struct strv *argv, const struct target *t,
 	}
 }
 
+/* The image as the boot disk, and the firmware that boots it. */
+static void qemu_add_disk(struct strv *argv, const struct target *t, const struct qemu_plan *plan)
+{
+	_cleanup_free_ char *image = qemu_escape_value(t->image);
+	_cleanup_free_ char *code = plan->firmware_code ? qemu_escape_value(plan->firmware_code) : NULL;
+	_cleanup_free_ char *vars = plan->firmware_vars ? qemu_escape_value(plan->firmware_vars) : NULL;
+
+	if (!image || (plan->firmware_code && !code) || (plan->firmware_vars && !vars)) {
+		argv->oom = 1;
+		return;
+	}
+	strv_add(argv, "-drive");
+	strv_addf(argv, "file=%s,format=%s,if=none,id=disk0%s", image, plan->disk_format,
+		  t->vm.persist ? "" : ",snapshot=on");
+	strv_add(argv, "-device");
+	strv_add(argv, "virtio-blk-pci,drive=disk0,bootindex=1");
+	if (code && vars) {
+		strv_add(argv, "-drive");
+		strv_addf(argv, "if=pflash,format=raw,unit=0,readonly=on,file=%s", code);
+		strv_add(argv, "-drive");
+		strv_addf(argv, "if=pflash,format=raw,unit=1,file=%s", vars);
+	} else if (plan->firmware_bios) {
+		strv_add(argv, "-bios");
+		strv_add(argv, plan->firmware_bios);
+	}
+}
+
 int qemu_argv_build(const struct target *t, const struct qemu_plan *plan, struct strv *ret_argv,
 		    struct error *err)
 {
 	struct strv argv = { 0 };
 
-	if (t->kind != TARGET_KERNEL)
-		return error_set(err, ENOTSUP, "target '%s': image targets are not supported yet",
-				 t->name);
 	qemu_add_machine(&argv, t, plan);
-	qemu_add_boot(&argv, t, plan);
+	if (t->kind == TARGET_KERNEL)
+		qemu_add_boot(&argv, t, plan);
+	else
+		qemu_add_disk(&argv, t, plan);
 	qemu_add_control(&argv, plan);
 	qemu_add_shares(&argv, t, plan);
 	for (size_t i = 0; i < t->vm.n_extra_args; i++)

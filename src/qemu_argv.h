@@ -34,13 +34,23 @@ enum qemu_accel {
 
 struct qemu_plan {
 	const char *run_dir;		/* private directory for the sockets */
-	const char *boot_kernel;	/* the bzImage, or the PVH ELF taken from it */
-	const char *initrd;
 	const char *shared_dir;		/* the host directory seen at /mnt/vmtest */
 	enum qemu_accel accel;
+	/* Kernel targets */
+	const char *boot_kernel;	/* the bzImage, or the PVH ELF taken from it */
+	const char *initrd;
+	/* Image targets */
+	const char *disk_format;	/* "qcow2", "raw", ... */
+	const char *firmware_code;	/* UEFI: pflash unit 0, read-only */
+	const char *firmware_vars;	/* UEFI: this run's copy, pflash unit 1 */
+	const char *firmware_bios;	/* -bios: combined OVMF or vm.bios */
 };
 
-/* The whole argv, starting with the target's qemu_command. */
+/*
+ * The whole argv, starting with the target's qemu_command.  An image is
+ * opened with snapshot=on unless vm.persist: QEMU's own throw-away overlay,
+ * already unlinked, so the image is never written and nothing is left.
+ */
 int qemu_argv_build(const struct target *target, const struct qemu_plan *plan,
 		    struct strv *ret_argv, struct error *err);
 

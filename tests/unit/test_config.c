@@ -167,6 +167,8 @@ static void test_field_combinations(void **state)
 		   "vmtest.toml:4:1: target 'a': uefi applies only to image targets");
 	load_fails("[[target]]\nname = \"a\"\nimage = \"i\"\ncommand = \"c\"\n[target.vm]\nbios = \"b\"\n",
 		   "vmtest.toml:6:8: target 'a': vm.bios applies only with uefi = true");
+	load_fails("[[target]]\nname = \"a\"\nkernel = \"k\"\ncommand = \"c\"\n[target.vm]\npersist = true\n",
+		   "vmtest.toml:6:1: target 'a': vm.persist applies only to image targets");
 	load_fails("[[target]]\nname = \"a\"\nimage = \"i\"\nkernel_args = \"x\"\ncommand = \"c\"\n",
 		   "vmtest.toml:4:1: target 'a': kernel_args applies only to kernel targets");
 	load_fails("[[target]]\nname = \"a\"\nimage = \"i\"\nrootfs = \"/\"\ncommand = \"c\"\n",

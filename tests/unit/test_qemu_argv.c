@@ -124,12 +124,53 @@ static void test_escaping(void **state)
 	config_free(c);
 }
 
+static void test_image_target(void **state)
+{
+	struct config *c = load("[[target]]\nname = \"img\"\nimage = \"a,b.qcow2\"\nuefi = true\n"
+				"command = \"true\"\n"
+				"[[target]]\nname = \"p\"\nimage = \"d.img\"\ncommand = \"true\"\n"
+				"[target.vm]\npersist = true\n");
+	struct qemu_plan image = plan;
+	struct error err = { 0 };
+	struct strv argv = { 0 };
+
+	image.boot_kernel = image.initrd = NULL;
+	image.disk_format = "qcow2";
+	image.firmware_code = "/usr/share/OVMF/OVMF_CODE_4M.fd";
+	image.firmware_vars = "/tmp/vmtest-abc/vars.fd";
+	assert_int_equal(qemu_argv_build(&c->targets[0], &image, &argv, &err), 0);
+	assert_string_equal(value_of(&argv, "-drive", "file="),
+			    "file=/proj/a,,b.qcow2,format=qcow2,if=none,id=disk0,snapshot=on");
+	assert_string_equal(value_of(&argv, "-device", "virtio-blk-pci"),
+			    "virtio-blk-pci,drive=disk0,bootindex=1");
+	assert_string_equal(value_of(&argv, "-drive", "if=pflash,format=raw,unit=0"),
+			    "if=pflash,format=raw,unit=0,readonly=on,file=/usr/share/OVMF/OVMF_CODE_4M.fd");
+	assert_string_equal(value_of(&argv, "-drive", "if=pflash,format=raw,unit=1"),
+			    "if=pflash,format=raw,unit=1,file=/tmp/vmtest-abc/vars.fd");
+	/* No kernel, no 9p root: the image is its own world. */
+	assert_null(value_of(&argv, "-kernel", ""));
+	assert_null(value_of(&argv, "-fsdev", "local,id=root,"));
+	assert_non_null(value_of(&argv, "-fsdev", "local,id=shared,"));
+	strv_clear(&argv);
+
+	image.firmware_code = image.firmware_vars = NULL;
+	image.disk_format = "raw";
+	assert_int_equal(qemu_argv_build(&c->targets[1], &image, &argv, &err), 0);
+	/* vm.persist writes through. */
+	assert_string_equal(value_of(&argv, "-drive", "file="),
+			    "file=/proj/d.img,format=raw,if=none,id=disk0");
+	assert_null(value_of(&argv, "-drive", "if=pflash"));
+	strv_clear(&argv);
+	config_free(c);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_kernel_target),
 		cmocka_unit_test(test_kvm),
 		cmocka_unit_test(test_escaping),
+		cmocka_unit_test(test_image_target),
 	};
 
 	return cmocka_run_group_tests_name("qemu_argv", tests, NULL, NULL);
