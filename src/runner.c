@@ -16,6 +16,9 @@
 #include "cleanup.h"
 #include "console.h"
 #include "guest_proto.h"
+#include "disk_image.h"
+#include "firmware.h"
+#include "image_guest.h"
 #include "initramfs.h"
 #include "json_io.h"
 #include "kernel_image.h"
@@ -52,6 +55,10 @@ struct runner_state {
 	enum qemu_accel accel;
 	struct strv argv;
 	char *modules_note;	/* why no modules were loaded, for errors */
+	/* Image targets */
+	enum disk_format disk_format;
+	struct firmware firmware;	/* UEFI; all NULL for BIOS */
+	char *firmware_vars;		/* this run's copy of the VARS template */
 };
 
 static void runner_on_signal(int signo)
@@ -196,18 +203,59 @@ int runner_check(const struct config *config, const struct target *t, struct err
 {
 	size_t n = strlen(config->base_dir);
 
-	if (t->kind == TARGET_IMAGE)
-		return error_set(err, ENOTSUP, "image targets are not supported yet");
 	/* The agent protocol is JSON: text must be UTF-8 (docs/qga.md). */
 	if (t->command && !json_io_utf8_valid(t->command))
 		return error_usage(err, "target '%s': the command is not valid UTF-8, which the guest agent cannot carry",
 				   t->name);
 	if (strcmp(config->base_dir, "/") == 0 ||
-	    (strncmp(t->rootfs, config->base_dir, n) == 0 &&
+	    (t->rootfs && strncmp(t->rootfs, config->base_dir, n) == 0 &&
 	     (t->rootfs[n] == '/' || t->rootfs[n] == '\0')))
 		return error_usage(err,
 				   "%s cannot be shared read-write at %s: it holds the root filesystem %s; run vmtest from a project directory",
-				   config->base_dir, GUEST_SHARED_PATH, t->rootfs);
+				   config->base_dir, GUEST_SHARED_PATH, t->rootfs ? t->rootfs : "/");
+	return 0;
+}
+
+/* The image's format and, for UEFI, the firmware (vm.bios overrides). */
+static int runner_prepare_image(const struct target *t, const struct runner_options *o,
+				struct runner_state *s, struct error *err)
+{
+	int r = disk_image_detect(t->image, &s->disk_format, err);
+
+	if (r < 0)
+		return r;
+	runner_log(o, 1, "image %s: %s", t->image, disk_format_name(s->disk_format));
+	if (!t->uefi)
+		return 0;
+	if (t->vm.bios) {
+		s->firmware.combined = t->vm.bios;
+		return 0;
+	}
+	return firmware_find("", &s->firmware, err);
+}
+
+/* UEFI writes its variables: each run gets its own copy of the template. */
+static int runner_copy_firmware_vars(struct runner_state *s, struct error *err)
+{
+	_cleanup_free_ char *copy = NULL;
+	_cleanup_fclose_ FILE *in = NULL, *out = NULL;
+	char buf[65536];
+	size_t n;
+
+	if (!s->firmware.vars)
+		return 0;
+	if (asprintf(&copy, "%s/vars.fd", s->run_dir) < 0)
+		return error_set(err, ENOMEM, "out of memory");
+	in = fopen(s->firmware.vars, "re");
+	out = fopen(copy, "we");
+	if (!in || !out)
+		return error_set_errno(err, errno, "copy %s", s->firmware.vars);
+	while ((n = fread(buf, 1, sizeof(buf), in)) > 0)
+		if (fwrite(buf, 1, n, out) != n)
+			return error_set_errno(err, errno, "write %s", copy);
+	if (ferror(in) || fflush(out) != 0)
+		return error_set_errno(err, errno, "copy %s", s->firmware.vars);
+	s->firmware_vars = TAKE_PTR(copy);
 	return 0;
 }
 
@@ -220,6 +268,10 @@ static int runner_build_argv(const struct config *config, const struct target *t
 		.boot_kernel = s->boot_kernel,
 		.initrd = s->initrd,
 		.shared_dir = config->base_dir,
+		.disk_format = disk_format_name(s->disk_format),
+		.firmware_code = s->firmware.code,
+		.firmware_vars = s->firmware_vars ? s->firmware_vars : s->firmware.vars,
+		.firmware_bios = s->firmware.combined,
 	};
 	const char *why;
 	int r;
@@ -325,6 +377,34 @@ static int runner_connect(struct runner_state *s, struct error *err)
 	return r;
 }
 
+/*
+ * Wait for the agent to answer.  An image's qemu-ga ignores what was sent
+ * before it started, so each attempt reconnects and syncs afresh, until
+ * the deadline or until QEMU is gone.
+ */
+static int runner_wait_agent(struct runner_state *s, int64_t deadline, struct error *err)
+{
+	_cleanup_free_ char *agent = runner_path(s, QEMU_SOCKET_AGENT);
+
+	if (!agent)
+		return error_set(err, ENOMEM, "out of memory");
+	for (;;) {
+		int64_t attempt = json_io_deadline(2000);
+		int r;
+
+		if (attempt > deadline)
+			attempt = deadline;
+		r = qga_sync_delimited(s->qga, attempt, err);
+		if (r >= 0 || json_io_now() >= deadline || qemu_process_exited(&s->qemu) ||
+		    console_panicked(s->console) || runner_signal)
+			return r;
+		s->qga = qga_free(s->qga);
+		r = qga_connect(agent, deadline, &s->qga, err);
+		if (r < 0)
+			return r;
+	}
+}
+
 static int runner_boot(const struct runner_options *o, struct runner_state *s, struct error *err)
 {
 	unsigned timeout_s = o->boot_timeout_s ? o->boot_timeout_s
@@ -335,7 +415,7 @@ static int runner_boot(const struct runner_options *o, struct runner_state *s, s
 	if (r >= 0)
 		r = runner_connect(s, err);
 	if (r >= 0) {
-		r = qga_sync_delimited(s->qga, json_io_deadline(timeout_s * 1000LL), err);
+		r = runner_wait_agent(s, json_io_deadline(timeout_s * 1000LL), err);
 		if (r == -ETIMEDOUT && !qemu_process_exited(&s->qemu) &&
 		    !console_panicked(s->console))
 			return error_set(err, ETIMEDOUT,
@@ -517,6 +597,32 @@ static int runner_exec(const struct target *t, const struct runner_options *o,
 	return r;
 }
 
+static int runner_setup_image(const struct target *t, struct runner_state *s, struct error *err)
+{
+	int r = image_guest_mount(s->qga, t, json_io_deadline(RUNNER_SETUP_TIMEOUT_MS), err);
+
+	if (r < 0 && qemu_process_exited(&s->qemu))
+		return runner_fail_qemu(s, err);
+	return r;
+}
+
+static int runner_exec_image(const struct target *t, const struct runner_options *o,
+			     struct runner_state *s, struct qga_exec_status *ret_status,
+			     unsigned *ret_timed_out, struct error *err)
+{
+	unsigned timeout_s = o->timeout_s ? o->timeout_s : t->timeout_s;
+	int r = image_guest_run(s->qga, t, o->out_fd, o->err_fd,
+				json_io_deadline(timeout_s ? timeout_s * 1000LL : -1), ret_status, err);
+
+	if (r == -ETIMEDOUT && timeout_s) {
+		*ret_timed_out = timeout_s;
+		return r;
+	}
+	if (r < 0 && (qemu_process_exited(&s->qemu) || console_panicked(s->console)))
+		return runner_fail_qemu(s, err);
+	return r;
+}
+
 /* Power off through the agent; QMP quit and then signals if that stalls. */
 static void runner_shutdown(struct runner_state *s)
 {
@@ -545,6 +651,7 @@ static void runner_state_clear(struct runner_state *s)
 	free(s->boot_kernel);
 	free(s->initrd);
 	free(s->modules_note);
+	free(s->firmware_vars);
 	strv_clear(&s->argv);
 }
 
@@ -591,9 +698,12 @@ int runner_run(const struct config *config, const struct target *t,
 	fflush(o->status);
 	r = runner_check(config, t, err);
 	if (r >= 0)
-		r = runner_prepare_boot(t, o, &s, err);
+		r = t->kind == TARGET_KERNEL ? runner_prepare_boot(t, o, &s, err)
+					     : runner_prepare_image(t, o, &s, err);
 	if (r >= 0)
 		r = runner_make_run_dir(&s, err);
+	if (r >= 0)
+		r = runner_copy_firmware_vars(&s, err);
 	if (r >= 0)
 		r = runner_build_argv(config, t, o, &s, err);
 	if (r >= 0) {
@@ -601,11 +711,13 @@ int runner_run(const struct config *config, const struct target *t,
 		r = runner_boot(o, &s, err);
 		if (r >= 0) {
 			runner_stage(o, "Setting up VM");
-			r = runner_setup(config, t, &s, err);
+			r = t->kind == TARGET_KERNEL ? runner_setup(config, t, &s, err)
+						     : runner_setup_image(t, &s, err);
 		}
 		if (r >= 0) {
 			runner_stage(o, "Running command");
-			r = runner_exec(t, o, &s, &st, &timed_out, err);
+			r = t->kind == TARGET_KERNEL ? runner_exec(t, o, &s, &st, &timed_out, err)
+						     : runner_exec_image(t, o, &s, &st, &timed_out, err);
 		}
 		if (r >= 0)
 			runner_shutdown(&s);
@@ -640,9 +752,12 @@ int runner_plan(const struct config *config, const struct target *t,
 
 	r = runner_check(config, t, err);
 	if (r >= 0)
-		r = runner_prepare_boot(t, o, &s, err);
+		r = t->kind == TARGET_KERNEL ? runner_prepare_boot(t, o, &s, err)
+					     : runner_prepare_image(t, o, &s, err);
 	if (r >= 0) {
 		s.run_dir = strdup("/tmp/vmtest-XXXXXX");
+		if (s.firmware.vars)
+			s.firmware_vars = strdup("/tmp/vmtest-XXXXXX/vars.fd");
 		r = s.run_dir ? runner_build_argv(config, t, o, &s, err)
 			      : error_set(err, ENOMEM, "out of memory");
 	}

@@ -1,0 +1,152 @@
+# SPDX-License-Identifier: MIT
+"""Image targets end to end: the real vmtest binary boots small disk images
+the project builds itself (scripts/test-image.sh: busybox, Debian's kernel,
+qemu-ga; GRUB for BIOS, BOOTX64.EFI for UEFI) and runs commands through
+the image's own qemu-ga."""
+import hashlib
+import os
+import re
+import shutil
+import subprocess
+
+import pytest
+
+from conftest import small_kernel
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+SCRIPT = os.path.join(HERE, "..", "..", "scripts", "test-image.sh")
+
+
+def test_image(variant, fmt="qcow2"):
+    return subprocess.run([SCRIPT, variant, "--format", fmt], check=True, capture_output=True,
+                          text=True).stdout.strip()
+
+
+test_image.__test__ = False  # a helper, not a test
+
+
+def reserved_offset():
+    return int(subprocess.run([SCRIPT, "--reserved-offset"], check=True, capture_output=True,
+                              text=True).stdout.strip())
+
+
+def sha256(path):
+    h = hashlib.sha256()
+    with open(path, "rb") as f:
+        for block in iter(lambda: f.read(1 << 20), b""):
+            h.update(block)
+    return h.hexdigest()
+
+
+CONFIG = """\
+[[target]]
+name = "bios qcow2"
+image = "{bios}"
+command = '''
+echo "release=$(uname -r)"
+echo "from-host=$(cat /mnt/vmtest/from-host)"
+echo guest-wrote > /mnt/vmtest/from-guest
+echo "pwd=$(pwd)"
+cat /ro/data
+if echo x > /ro/new 2>/dev/null; then echo ro=writable; else echo ro=refused; fi
+echo rw > /rw/new && echo rw=ok
+dd if=/dev/urandom of=/dev/vda bs=4096 seek={block} count=16 conv=fsync 2>/dev/null && echo dd=ok
+'''
+[target.vm]
+memory = "1G"
+[target.vm.mounts]
+"/ro" = {{ host_path = "ro" }}
+"/rw" = {{ host_path = "rw", writable = true }}
+
+[[target]]
+name = "uefi raw"
+image = "{uefi}"
+uefi = true
+command = "test -d /sys/firmware/efi && echo efi=yes; exit 4"
+[target.vm]
+memory = "1G"
+
+[[target]]
+name = "kernel"
+kernel = "{kernel}"
+command = "echo kernel=ok"
+"""
+
+
+def test_images_and_a_kernel_in_one_config(vmtest, tmp_path):
+    bios, uefi = test_image("bios"), test_image("uefi", "raw")
+    before = {bios: sha256(bios), uefi: sha256(uefi)}
+    (tmp_path / "from-host").write_text("hello\n")
+    (tmp_path / "ro").mkdir()
+    (tmp_path / "ro" / "data").write_text("data=from-ro\n")
+    (tmp_path / "rw").mkdir()
+    (tmp_path / "vmtest.toml").write_text(CONFIG.format(
+        bios=bios, uefi=uefi, kernel=small_kernel(), block=reserved_offset() // 4096))
+    r = vmtest(cwd=tmp_path, timeout=600)
+    # Several targets, one failed: 1.
+    assert r.returncode == 1, r.stdout + r.stderr
+    blocks = re.split(r"^=> ", r.stdout, flags=re.M)[1:]
+    assert [b.splitlines()[0] for b in blocks] == ["bios qcow2", "uefi raw", "kernel"]
+    bios_out, uefi_out, kernel_out = blocks
+    assert bios_out.splitlines()[1:4] == ["===> Booting", "===> Setting up VM",
+                                          "===> Running command"]
+    out = dict(l.split("=", 1) for l in bios_out.splitlines() if "=" in l[1:] and l[0] != "=")
+    assert out["release"].endswith("-amd64")
+    assert out["from-host"] == "hello"
+    assert out["pwd"] == "/mnt/vmtest"
+    assert out["data"] == "from-ro"
+    assert out["ro"] == "refused"
+    assert out["rw"] == "ok"
+    assert out["dd"] == "ok"
+    assert bios_out.rstrip().endswith("PASS")
+    assert (tmp_path / "from-guest").read_text() == "guest-wrote\n"
+    assert (tmp_path / "rw" / "new").read_text() == "rw\n"
+    assert "efi=yes" in uefi_out
+    assert uefi_out.rstrip().endswith("Command failed with exit code: 4\nFAILED")
+    assert "kernel=ok" in kernel_out and kernel_out.rstrip().endswith("PASS")
+    # The guest wrote its disk; the image is byte for byte what it was.
+    assert {bios: sha256(bios), uefi: sha256(uefi)} == before
+
+
+def test_persist_writes_through(vmtest, tmp_path):
+    image = tmp_path / "disk.raw"
+    shutil.copyfile(test_image("bios", "raw"), image)
+    offset = reserved_offset()
+    write = ("printf vmtest-marker | dd of=/dev/vda bs=1 seek=%d conv=notrunc,fsync 2>/dev/null"
+             % offset)
+    read = "dd if=/dev/vda bs=1 skip=%d count=13 2>/dev/null" % offset
+    toml = ('[[target]]\nname = "p"\nimage = "disk.raw"\ncommand = "%s"\n'
+            '[target.vm]\nmemory = "1G"\npersist = true\n')
+    (tmp_path / "vmtest.toml").write_text(toml % write)
+    r = vmtest(cwd=tmp_path, timeout=300)
+    assert r.returncode == 0, r.stdout + r.stderr
+    with open(image, "rb") as f:
+        f.seek(offset)
+        assert f.read(13) == b"vmtest-marker"
+    (tmp_path / "vmtest.toml").write_text(toml % read)
+    r = vmtest(cwd=tmp_path, timeout=300)
+    assert r.returncode == 0, r.stdout + r.stderr
+    assert "vmtest-marker" in r.stdout
+
+
+def test_image_errors(vmtest, tmp_path):
+    # A UEFI-only image booted with BIOS never answers: a clear timeout.
+    (tmp_path / "vmtest.toml").write_text(
+        '[[target]]\nname = "u"\nimage = "%s"\ncommand = "true"\n'
+        '[target.vm]\nmemory = "512M"\n' % test_image("uefi"))
+    r = vmtest("--boot-timeout", "15", cwd=tmp_path, timeout=120)
+    assert r.returncode == 69
+    assert "the guest did not answer within 15 s of booting" in r.stdout
+    # A missing image, a missing firmware file: configuration errors.
+    (tmp_path / "vmtest.toml").write_text(
+        '[[target]]\nname = "m"\nimage = "nope.qcow2"\ncommand = "true"\n')
+    r = vmtest(cwd=tmp_path)
+    assert r.returncode == 2
+    assert r.stderr == ("vmtest: vmtest.toml:3:9: target 'm': image: %s: No such file or "
+                        "directory\n" % (tmp_path / "nope.qcow2"))
+    (tmp_path / "vmtest.toml").write_text(
+        '[[target]]\nname = "f"\nimage = "%s"\nuefi = true\ncommand = "true"\n'
+        '[target.vm]\nbios = "OVMF-missing.fd"\n' % test_image("uefi"))
+    r = vmtest(cwd=tmp_path)
+    assert r.returncode == 2
+    assert "vm.bios: %s: No such file or directory" % (tmp_path / "OVMF-missing.fd") in r.stderr
