@@ -24,6 +24,8 @@
 
 #define GUEST_PORT_AGENT "org.qemu.guest_agent.0"
 #define GUEST_PORT_OUTPUT "org.vmtest.output.0"
+/* Image targets only: their stdout and stderr, raw, on two ports. */
+#define GUEST_PORT_ERROR "org.vmtest.error.0"
 
 /* 9p mount tags: QEMU refuses tags of more than 31 bytes. */
 #define GUEST_TAG_ROOT "vmtest-root"

@@ -17,10 +17,20 @@
 int image_guest_mount(struct qga *qga, const struct target *target, int64_t deadline,
 		      struct error *err);
 
+/* The two raw output ports of an image target and where their bytes go. */
+struct image_guest_streams {
+	int port_fds[2];	/* stdout's and stderr's port sockets */
+	int out_fds[2];		/* vmtest's stdout and stderr (or both stdout) */
+};
+
 /*
- * Run the command, copy its stdout and stderr to out_fd and err_fd, and
- * return its status.  The output is captured by qemu-ga and copied when
- * the command ends (at most 16 MiB per stream).
+ * Run the command and return its status.  Its stdout and stderr are
+ * relayed live: a wrapper run through guest-exec finds vmtest's two ports
+ * under /sys/class/virtio-ports, pipes the command's output into them and
+ * ends each with a marker unique to the run, after which the status is
+ * final.  Without the ports (an image without sysfs or devtmpfs), qemu-ga
+ * captures the output, shown when the command ends (16 MiB per stream).
  */
-int image_guest_run(struct qga *qga, const struct target *target, int out_fd, int err_fd,
-		    int64_t deadline, struct qga_exec_status *ret_status, struct error *err);
+int image_guest_run(struct qga *qga, const struct target *target,
+		    const struct image_guest_streams *streams, int64_t deadline,
+		    struct qga_exec_status *ret_status, struct error *err);

@@ -89,7 +89,8 @@ static void qemu_add_boot(struct strv *argv, const struct target *t, const struc
 
 /* The console goes to a socket vmtest listens on: QEMU connects before the
  * guest runs, so not a line of it is lost. */
-static void qemu_add_control(struct strv *argv, const struct qemu_plan *plan)
+static void qemu_add_control(struct strv *argv, const struct target *t,
+			     const struct qemu_plan *plan)
 {
 	qemu_add_socket(argv, plan, "console", QEMU_SOCKET_CONSOLE, false);
 	strv_add(argv, "-serial");
@@ -105,6 +106,11 @@ static void qemu_add_control(struct strv *argv, const struct qemu_plan *plan)
 	qemu_add_socket(argv, plan, "output", QEMU_SOCKET_OUTPUT, true);
 	strv_add(argv, "-device");
 	strv_add(argv, "virtserialport,bus=vser.0,chardev=output,name=" GUEST_PORT_OUTPUT);
+	if (t->kind == TARGET_IMAGE) {
+		qemu_add_socket(argv, plan, "error", QEMU_SOCKET_ERROR, true);
+		strv_add(argv, "-device");
+		strv_add(argv, "virtserialport,bus=vser.0,chardev=error,name=" GUEST_PORT_ERROR);
+	}
 	strv_add(argv, "-object");
 	strv_add(argv, "rng-random,id=rng,filename=/dev/urandom");
 	strv_add(argv, "-device");
@@ -182,7 +188,7 @@ int qemu_argv_build(const struct target *t, const struct qemu_plan *plan, struct
 		qemu_add_boot(&argv, t, plan);
 	else
 		qemu_add_disk(&argv, t, plan);
-	qemu_add_control(&argv, plan);
+	qemu_add_control(&argv, t, plan);
 	qemu_add_shares(&argv, t, plan);
 	for (size_t i = 0; i < t->vm.n_extra_args; i++)
 		strv_add(&argv, t->vm.extra_args[i]);

@@ -28,6 +28,7 @@ enum qemu_accel {
 #define QEMU_SOCKET_AGENT "agent.sock"
 #define QEMU_SOCKET_OUTPUT "output.sock"
 #define QEMU_SOCKET_CONSOLE "console.sock"
+#define QEMU_SOCKET_ERROR "error.sock"	/* image targets' stderr */
 
 /* 9p's message size; Linux 6.1 caps virtio's at 512000. */
 #define QEMU_9P_MSIZE 512000

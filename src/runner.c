@@ -52,6 +52,7 @@ struct runner_state {
 	struct qmp *qmp;
 	struct qga *qga;
 	int output_fd;
+	int error_fd;		/* image targets: their stderr port */
 	enum qemu_accel accel;
 	struct strv argv;
 	char *modules_note;	/* why no modules were loaded, for errors */
@@ -355,7 +356,7 @@ static int runner_start_qemu(const struct runner_options *o, struct runner_state
 }
 
 /* Connect to QEMU's sockets; QEMU creates them as it starts. */
-static int runner_connect(struct runner_state *s, struct error *err)
+static int runner_connect(struct runner_state *s, bool image, struct error *err)
 {
 	int64_t deadline = json_io_deadline(RUNNER_CONNECT_TIMEOUT_MS);
 	_cleanup_free_ char *qmp = runner_path(s, QEMU_SOCKET_QMP);
@@ -371,6 +372,13 @@ static int runner_connect(struct runner_state *s, struct error *err)
 	if (r >= 0) {
 		s->output_fd = output_connect(output, deadline, err);
 		r = s->output_fd < 0 ? s->output_fd : 0;
+	}
+	if (r >= 0 && image) {
+		_cleanup_free_ char *error = runner_path(s, QEMU_SOCKET_ERROR);
+
+		s->error_fd = error ? output_connect(error, deadline, err)
+				    : error_set(err, ENOMEM, "out of memory");
+		r = s->error_fd < 0 ? s->error_fd : 0;
 	}
 	if (r < 0 && qemu_process_exited(&s->qemu))
 		return runner_fail_qemu(s, err);
@@ -405,7 +413,8 @@ static int runner_wait_agent(struct runner_state *s, int64_t deadline, struct er
 	}
 }
 
-static int runner_boot(const struct runner_options *o, struct runner_state *s, struct error *err)
+static int runner_boot(const struct runner_options *o, struct runner_state *s, bool image,
+		       struct error *err)
 {
 	unsigned timeout_s = o->boot_timeout_s ? o->boot_timeout_s
 					       : s->accel == QEMU_ACCEL_KVM ? 60 : 180;
@@ -413,7 +422,7 @@ static int runner_boot(const struct runner_options *o, struct runner_state *s, s
 
 	r = runner_start_qemu(o, s, err);
 	if (r >= 0)
-		r = runner_connect(s, err);
+		r = runner_connect(s, image, err);
 	if (r >= 0) {
 		r = runner_wait_agent(s, json_io_deadline(timeout_s * 1000LL), err);
 		if (r == -ETIMEDOUT && !qemu_process_exited(&s->qemu) &&
@@ -611,7 +620,11 @@ static int runner_exec_image(const struct target *t, const struct runner_options
 			     unsigned *ret_timed_out, struct error *err)
 {
 	unsigned timeout_s = o->timeout_s ? o->timeout_s : t->timeout_s;
-	int r = image_guest_run(s->qga, t, o->out_fd, o->err_fd,
+	const struct image_guest_streams streams = {
+		.port_fds = { s->output_fd, s->error_fd },
+		.out_fds = { o->out_fd, o->err_fd },
+	};
+	int r = image_guest_run(s->qga, t, &streams,
 				json_io_deadline(timeout_s ? timeout_s * 1000LL : -1), ret_status, err);
 
 	if (r == -ETIMEDOUT && timeout_s) {
@@ -646,6 +659,8 @@ static void runner_state_clear(struct runner_state *s)
 	s->qmp = qmp_free(s->qmp);
 	if (s->output_fd >= 0)
 		close(s->output_fd);
+	if (s->error_fd >= 0)
+		close(s->error_fd);
 	s->console = console_free(s->console);
 	runner_remove_run_dir(s);
 	free(s->boot_kernel);
@@ -689,7 +704,7 @@ static void runner_show_console(const struct runner_options *o, struct runner_st
 int runner_run(const struct config *config, const struct target *t,
 	       const struct runner_options *o, struct runner_result *ret, struct error *err)
 {
-	struct runner_state s = { .output_fd = -1, .qemu = { .pidfd = -1 } };
+	struct runner_state s = { .output_fd = -1, .error_fd = -1, .qemu = { .pidfd = -1 } };
 	struct qga_exec_status st = { 0 };
 	unsigned timed_out = 0;
 	int r;
@@ -708,7 +723,7 @@ int runner_run(const struct config *config, const struct target *t,
 		r = runner_build_argv(config, t, o, &s, err);
 	if (r >= 0) {
 		runner_stage(o, "Booting");
-		r = runner_boot(o, &s, err);
+		r = runner_boot(o, &s, t->kind == TARGET_IMAGE, err);
 		if (r >= 0) {
 			runner_stage(o, "Setting up VM");
 			r = t->kind == TARGET_KERNEL ? runner_setup(config, t, &s, err)
@@ -747,7 +762,7 @@ int runner_run(const struct config *config, const struct target *t,
 int runner_plan(const struct config *config, const struct target *t,
 		const struct runner_options *o, char **ret_line, struct error *err)
 {
-	struct runner_state s = { .output_fd = -1, .qemu = { .pidfd = -1 } };
+	struct runner_state s = { .output_fd = -1, .error_fd = -1, .qemu = { .pidfd = -1 } };
 	int r;
 
 	r = runner_check(config, t, err);

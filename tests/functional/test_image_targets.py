@@ -8,6 +8,7 @@ import os
 import re
 import shutil
 import subprocess
+import threading
 
 import pytest
 
@@ -150,3 +151,43 @@ def test_image_errors(vmtest, tmp_path):
     r = vmtest(cwd=tmp_path)
     assert r.returncode == 2
     assert "vm.bios: %s: No such file or directory" % (tmp_path / "OVMF-missing.fd") in r.stderr
+
+
+def test_image_output_is_live(vmtest_binary, tmp_path):
+    """A one-liner can't name an image, so a config: its output is streamed,
+    stdout and stderr apart, before the command ends."""
+    (tmp_path / "vmtest.toml").write_text(
+        '[[target]]\nname = "live"\nimage = "%s"\n'
+        'command = "echo ready; echo to-stderr >&2; while [ ! -e /mnt/vmtest/go ]; do sleep 0.1; done; '
+        'head -c 3000000 /dev/urandom | tee /mnt/vmtest/blob; exit 7"\n'
+        '[target.vm]\nmemory = "1G"\n' % test_image("bios"))
+    p = subprocess.Popen([vmtest_binary], cwd=tmp_path, stdout=subprocess.PIPE,
+                         stderr=subprocess.PIPE)
+    try:
+        # Never hang the suite: give up on "ready" after a while.
+        timer = threading.Timer(240, p.kill)
+        timer.start()
+        seen = b""
+        try:
+            while True:
+                line = p.stdout.readline()
+                seen += line
+                assert line, "vmtest ended (or was stopped) before the command printed"
+                if line == b"ready\n":
+                    break
+        finally:
+            timer.cancel()
+        assert p.poll() is None
+        (tmp_path / "go").write_text("")
+        rest, err = p.communicate(timeout=300)
+    finally:
+        if p.poll() is None:
+            p.kill()
+            p.wait()
+    assert p.returncode == 7, err
+    blob = (tmp_path / "blob").read_bytes()
+    assert len(blob) == 3000000
+    # Config mode prints both streams on stdout, each in order.
+    assert blob in rest
+    assert b"to-stderr\n" in seen + rest
+    assert rest.endswith(b"Command failed with exit code: 7\nFAILED\n")
