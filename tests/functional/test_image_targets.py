@@ -179,7 +179,11 @@ def test_image_output_is_live(vmtest_binary, tmp_path):
             timer.cancel()
         assert p.poll() is None
         (tmp_path / "go").write_text("")
-        rest, err = p.communicate(timeout=300)
+        # Not communicate(): it reads the raw pipe and would skip what
+        # readline() has already buffered.
+        rest = p.stdout.read()
+        err = p.stderr.read()
+        p.wait(timeout=300)
     finally:
         if p.poll() is None:
             p.kill()

@@ -185,7 +185,11 @@ def test_output_is_live_and_intact(vmtest_binary, tmp_path):
         # The command is still waiting for us: the line came live.
         assert p.poll() is None
         (tmp_path / "go").write_text("")
-        rest, err = p.communicate(timeout=300)
+        # Not communicate(): it reads the raw pipe and would skip what
+        # readline() has already buffered.
+        rest = p.stdout.read()
+        err = p.stderr.read()
+        p.wait(timeout=300)
     finally:
         if p.poll() is None:
             p.kill()
