@@ -2,6 +2,7 @@
 """Shared fixtures: the vmtest binary under test, run as a user would."""
 import os
 import subprocess
+import threading
 
 import pytest
 
@@ -76,3 +77,35 @@ def project(tmp_path):
     (tmp_path / "disk.qcow2").write_bytes(b"QFI\xfb")
     (tmp_path / "shared").mkdir()
     return tmp_path
+
+
+def run_live(argv, cwd, ready, go_file, timeout=240):
+    """Start vmtest, read its stdout until the line `ready` (the guest then
+    waits for go_file), check the command is still running, create go_file,
+    and return (everything read from stdout, stderr, exit status).  Never
+    hangs the suite: vmtest is killed after `timeout` seconds."""
+    p = subprocess.Popen(argv, cwd=cwd, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    timer = threading.Timer(timeout, p.kill)
+    timer.start()
+    try:
+        seen = b""
+        while True:
+            line = p.stdout.readline()
+            assert line, "vmtest ended (or was stopped) before the command printed"
+            seen += line
+            if line == ready:
+                break
+        # The command is still waiting for us: the line came live.
+        assert p.poll() is None
+        open(go_file, "w").close()
+        # Not communicate(): it reads the raw pipe and would skip what
+        # readline() has already buffered.
+        seen += p.stdout.read()
+        err = p.stderr.read()
+        p.wait()
+    finally:
+        timer.cancel()
+        if p.poll() is None:
+            p.kill()
+            p.wait()
+    return seen, err, p.returncode

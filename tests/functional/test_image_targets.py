@@ -8,11 +8,10 @@ import os
 import re
 import shutil
 import subprocess
-import threading
 
 import pytest
 
-from conftest import small_kernel
+from conftest import run_live, small_kernel
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 SCRIPT = os.path.join(HERE, "..", "..", "scripts", "test-image.sh")
@@ -161,37 +160,11 @@ def test_image_output_is_live(vmtest_binary, tmp_path):
         'command = "echo ready; echo to-stderr >&2; while [ ! -e /mnt/vmtest/go ]; do sleep 0.1; done; '
         'head -c 3000000 /dev/urandom | tee /mnt/vmtest/blob; exit 7"\n'
         '[target.vm]\nmemory = "1G"\n' % test_image("bios"))
-    p = subprocess.Popen([vmtest_binary], cwd=tmp_path, stdout=subprocess.PIPE,
-                         stderr=subprocess.PIPE)
-    try:
-        # Never hang the suite: give up on "ready" after a while.
-        timer = threading.Timer(240, p.kill)
-        timer.start()
-        seen = b""
-        try:
-            while True:
-                line = p.stdout.readline()
-                seen += line
-                assert line, "vmtest ended (or was stopped) before the command printed"
-                if line == b"ready\n":
-                    break
-        finally:
-            timer.cancel()
-        assert p.poll() is None
-        (tmp_path / "go").write_text("")
-        # Not communicate(): it reads the raw pipe and would skip what
-        # readline() has already buffered.
-        rest = p.stdout.read()
-        err = p.stderr.read()
-        p.wait(timeout=300)
-    finally:
-        if p.poll() is None:
-            p.kill()
-            p.wait()
-    assert p.returncode == 7, err
+    rest, err, status = run_live([vmtest_binary], tmp_path, b"ready\n", tmp_path / "go")
+    assert status == 7, err
     blob = (tmp_path / "blob").read_bytes()
     assert len(blob) == 3000000
     # Config mode prints both streams on stdout, each in order.
     assert blob in rest
-    assert b"to-stderr\n" in seen + rest
+    assert b"to-stderr\n" in rest
     assert rest.endswith(b"Command failed with exit code: 7\nFAILED\n")

@@ -12,7 +12,7 @@ import time
 import pexpect
 import pytest
 
-from conftest import debian_kernel, small_kernel
+from conftest import debian_kernel, run_live, small_kernel
 
 TINY = "tiny"
 DEBIAN = "debian"
@@ -177,24 +177,11 @@ def test_output_is_live_and_intact(vmtest_binary, tmp_path):
     """Output arrives while the command runs, and 50 MB arrive bit for bit."""
     script = ("echo ready; while [ ! -e /mnt/vmtest/go ]; do sleep 0.1; done; "
               "head -c 50000000 /dev/urandom | tee /mnt/vmtest/blob")
-    p = subprocess.Popen([vmtest_binary, "-k", small_kernel(), script], cwd=tmp_path,
-                         stdout=subprocess.PIPE, stderr=subprocess.PIPE)
-    try:
-        first = p.stdout.readline()
-        assert first == b"ready\n"
-        # The command is still waiting for us: the line came live.
-        assert p.poll() is None
-        (tmp_path / "go").write_text("")
-        # Not communicate(): it reads the raw pipe and would skip what
-        # readline() has already buffered.
-        rest = p.stdout.read()
-        err = p.stderr.read()
-        p.wait(timeout=300)
-    finally:
-        if p.poll() is None:
-            p.kill()
-            p.wait()
-    assert p.returncode == 0, err
+    out, err, status = run_live([vmtest_binary, "-k", small_kernel(), script], tmp_path,
+                                b"ready\n", tmp_path / "go")
+    assert status == 0, err
+    assert out.startswith(b"ready\n")
+    rest = out[len(b"ready\n"):]
     assert len(rest) == 50_000_000
     assert hashlib.sha256(rest).digest() == hashlib.sha256((tmp_path / "blob").read_bytes()).digest()
 
