@@ -9,7 +9,6 @@ import re
 import shutil
 import subprocess
 
-import pytest
 
 from conftest import run_live, small_kernel
 

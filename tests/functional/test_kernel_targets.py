@@ -4,7 +4,6 @@ QEMU (TCG here) on the host's userspace.  A boot costs seconds, so each test
 checks several behaviours in one boot."""
 import hashlib
 import os
-import re
 import signal
 import subprocess
 import time
