@@ -5,7 +5,6 @@
 #include <poll.h>
 #include <stdbool.h>
 #include <sys/random.h>
-#include <time.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -14,10 +13,11 @@
 #include "cleanup.h"
 #include "guest_proto.h"
 #include "json_io.h"
+#include "output.h"
 #include "qemu_argv.h"
 #include "strv.h"
 
-#define RUNNER_PROBE_TIMEOUT_MS 30000
+#define IMAGE_GUEST_PROBE_TIMEOUT_MS 30000
 
 /*
  * Arguments after the script: triples of tag, directory, extra options.
@@ -35,20 +35,6 @@ static const char image_guest_mount_script[] =
 	"  done\n"
 	"}\n"
 	"while [ $# -gt 0 ]; do mnt \"$1\" \"$2\" \"$3\"; shift 3; done\n";
-
-static void image_guest_output(int fd, const char *data, size_t len)
-{
-	while (data && len) {
-		ssize_t n = write(fd, data, len);
-
-		if (n < 0 && errno == EINTR)
-			continue;
-		if (n <= 0)
-			return;
-		data += n;
-		len -= (size_t)n;
-	}
-}
 
 int image_guest_mount(struct qga *qga, const struct target *t, int64_t deadline,
 		      struct error *err)
@@ -140,14 +126,6 @@ static int image_guest_probe(struct qga *qga, int64_t deadline, char ports[2][64
 	return r < 0 ? r : found == 2;
 }
 
-static int64_t image_guest_now_ms(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return ts.tv_sec * 1000LL + ts.tv_nsec / 1000000;
-}
-
 /*
  * Copy both ports to their destinations until each has shown the marker.
  * Bytes that may be the start of a marker split across reads are held
@@ -180,7 +158,7 @@ static void image_guest_flush(struct image_guest_pending *p, int fd, size_t keep
 
 		n = nl ? (size_t)(nl - p->buf) + 1 : 0;
 	}
-	image_guest_output(fd, p->buf, n);
+	output_write_all(fd, p->buf, n);
 	memmove(p->buf, p->buf + n, p->len - n);
 	p->len -= n;
 }
@@ -202,7 +180,7 @@ static int image_guest_relay(const struct image_guest_streams *io, const char *m
 			p[i] = (struct pollfd){ .fd = pending[i].done ? -1 : io->port_fds[i],
 						.events = POLLIN };
 		if (deadline >= 0) {
-			int64_t left = deadline - image_guest_now_ms();
+			int64_t left = deadline - json_io_now();
 
 			if (left <= 0)
 				return error_set(err, ETIMEDOUT, "timed out");
@@ -279,7 +257,7 @@ int image_guest_run(struct qga *qga, const struct target *t,
 	int64_t pid;
 	int r;
 
-	r = image_guest_probe(qga, json_io_deadline(RUNNER_PROBE_TIMEOUT_MS), ports, err);
+	r = image_guest_probe(qga, json_io_deadline(IMAGE_GUEST_PROBE_TIMEOUT_MS), ports, err);
 	if (r < 0)
 		return r;
 	if (r == 1)
@@ -289,7 +267,7 @@ int image_guest_run(struct qga *qga, const struct target *t,
 		r = qga_exec_wait(qga, pid, deadline, ret_status, err);
 	if (r < 0)
 		return r;
-	image_guest_output(io->out_fds[0], ret_status->out_data, ret_status->out_len);
-	image_guest_output(io->out_fds[1], ret_status->err_data, ret_status->err_len);
+	output_write_all(io->out_fds[0], ret_status->out_data, ret_status->out_len);
+	output_write_all(io->out_fds[1], ret_status->err_data, ret_status->err_len);
 	return 0;
 }

@@ -11,15 +11,8 @@
 #include <unistd.h>
 
 #include "guest_proto.h"
+#include "json_io.h"
 #include "terminal.h"
-
-static int64_t output_now_ms(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return ts.tv_sec * 1000LL + ts.tv_nsec / 1000000;
-}
 
 int output_connect(const char *path, int64_t deadline_ms, struct error *err)
 {
@@ -36,14 +29,13 @@ int output_connect(const char *path, int64_t deadline_ms, struct error *err)
 		if (connect(fd, (struct sockaddr *)&addr, sizeof(addr)) == 0)
 			return fd;
 		close(fd);
-		if ((errno != ENOENT && errno != ECONNREFUSED) || output_now_ms() >= deadline_ms)
+		if ((errno != ENOENT && errno != ECONNREFUSED) || json_io_now() >= deadline_ms)
 			return error_set_errno(err, errno, "connect to %s", path);
 		nanosleep(&(struct timespec){ .tv_nsec = 5 * 1000 * 1000 }, NULL);
 	}
 }
 
-/* A reader that went away (`vmtest ... | head`) is not our failure. */
-static void output_write(int fd, const void *buf, size_t len)
+void output_write_all(int fd, const void *buf, size_t len)
 {
 	const char *p = buf;
 
@@ -119,9 +111,9 @@ static ssize_t output_consume(const struct output_relay *r, const uint8_t *buf, 
 			if (h.type == GUEST_RECORD_END)
 				return -1;
 			if (h.type == GUEST_RECORD_STDOUT)
-				output_write(r->out_fd, buf + at, h.len);
+				output_write_all(r->out_fd, buf + at, h.len);
 			else if (h.type == GUEST_RECORD_STDERR)
-				output_write(r->err_fd, buf + at, h.len);
+				output_write_all(r->err_fd, buf + at, h.len);
 		}
 		at += h.len;
 	}
@@ -146,7 +138,7 @@ int output_relay(const struct output_relay *r, struct error *err)
 		ssize_t n, used;
 
 		if (r->deadline_ms >= 0) {
-			int64_t left = r->deadline_ms - output_now_ms();
+			int64_t left = r->deadline_ms - json_io_now();
 
 			if (left <= 0)
 				return error_set(err, ETIMEDOUT, "timed out");

@@ -6,6 +6,7 @@
  */
 #pragma once
 
+#include <stddef.h>
 #include <stdint.h>
 
 #include "error.h"
@@ -13,6 +14,10 @@
 /* Connect to a unix socket QEMU listens on, retrying until deadline_ms
  * (on the CLOCK_MONOTONIC millisecond clock). */
 int output_connect(const char *path, int64_t deadline_ms, struct error *err);
+
+/* Write all of buf; a reader that went away (`vmtest ... | head`) is not
+ * our failure, so errors end the write silently. */
+void output_write_all(int fd, const void *buf, size_t len);
 
 struct output_relay {
 	int port_fd;		/* the output port's socket */

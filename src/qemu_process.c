@@ -15,6 +15,7 @@
 #include <unistd.h>
 
 #include "cleanup.h"
+#include "json_io.h"
 
 /* In the child: never returns.  Failures go to the log, which vmtest reads. */
 static void qemu_process_child(char *const *argv, int log_fd, pid_t parent)
@@ -69,20 +70,12 @@ bool qemu_process_exited(struct qemu_process *q)
 	return true;
 }
 
-static long long qemu_process_now_ms(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return ts.tv_sec * 1000LL + ts.tv_nsec / 1000000;
-}
-
 bool qemu_process_wait(struct qemu_process *q, int timeout_ms)
 {
-	long long end = qemu_process_now_ms() + timeout_ms;
+	int64_t end = json_io_now() + timeout_ms;
 
 	while (!qemu_process_exited(q)) {
-		long long left = end - qemu_process_now_ms();
+		int64_t left = end - json_io_now();
 
 		if (left <= 0)
 			return false;
