@@ -40,6 +40,7 @@ demo: deps
 	mkdir -p $(BUILD)/demo
 	cp examples/vmtest.toml $(BUILD)/demo/vmtest.toml
 	ln -sfn "$$(ls -v /boot/vmlinuz-* | tail -n 1)" $(BUILD)/demo/bzImage
+	ln -sfn "$$(scripts/test-image.sh bios)" $(BUILD)/demo/disk.qcow2
 	cd $(BUILD)/demo && ../vmtest -- sh -c 'echo "Hello from $$(uname -r), $$(nproc) CPUs"'
 	cd $(BUILD)/demo && ../vmtest
 

@@ -2,7 +2,7 @@
 # Print, on stdout, the path of a small bootable disk image for vmtest's
 # image-target tests, built here from Debian packages when it is not cached.
 #
-#   scripts/test-image.sh bios|uefi|noagent [--format qcow2|raw]
+#   scripts/test-image.sh bios|uefi|noagent|locked|bare [--format qcow2|raw]
 #   scripts/test-image.sh --reserved-offset
 #
 # Variants:
@@ -14,6 +14,10 @@
 #            code area is zero), so it does not boot under SeaBIOS.
 #   noagent  the bios image without qemu-ga: it boots and idles, and never
 #            answers on the guest agent port.
+#   locked   the bios image with qemu-ga started as RHEL and Fedora ship it:
+#            --block-rpcs=guest-exec,guest-exec-status.
+#   bare     the bios image without /sbin/shutdown, like many busybox
+#            images: qemu-ga's guest-shutdown fails there.
 #
 # What the guest runs: GRUB boots Debian's kernel (the one linux-image-amd64
 # depends on) with console=ttyS0 quiet panic=-1 and an initramfs whose /init
@@ -89,7 +93,7 @@ die() {
 }
 
 usage() {
-	echo "usage: $0 bios|uefi|noagent [--format qcow2|raw]"
+	echo "usage: $0 bios|uefi|noagent|locked|bare [--format qcow2|raw]"
 	echo "       $0 --reserved-offset"
 }
 
@@ -98,7 +102,7 @@ format=qcow2
 print_reserved=false
 while [ $# -gt 0 ]; do
 	case $1 in
-	bios | uefi | noagent) variant=$1 ;;
+	bios | uefi | noagent | locked | bare) variant=$1 ;;
 	--format)
 		[ $# -ge 2 ] || {
 			usage >&2
@@ -280,8 +284,9 @@ while [ -z "$port" ]; do
 done
 
 echo "init: starting qemu-ga on /dev/$port"
+# shellcheck disable=SC2046 # the file holds options, one per word
 /usr/sbin/qemu-ga --method=virtio-serial --path="/dev/$port" \
-	--statedir=/run --pidfile=/run/qemu-ga.pid
+	--statedir=/run --pidfile=/run/qemu-ga.pid $(cat /etc/qemu-ga.options 2>/dev/null)
 echo "init: qemu-ga exited with status $?; powering off"
 sync
 poweroff -f
@@ -352,9 +357,15 @@ build_initramfs() {
 		[ -e "$root/$applet" ] || ln -s /bin/busybox "$root/$applet"
 	done
 	write_init >"$root/init"
+	chmod 755 "$root/init"
 	rm -f "$root/sbin/shutdown"
-	write_shutdown >"$root/sbin/shutdown"
-	chmod 755 "$root/init" "$root/sbin/shutdown"
+	if [ "$variant" != bare ]; then
+		write_shutdown >"$root/sbin/shutdown"
+		chmod 755 "$root/sbin/shutdown"
+	fi
+	if [ "$variant" = locked ]; then
+		echo "--block-rpcs=guest-exec,guest-exec-status" >"$root/etc/qemu-ga.options"
+	fi
 
 	read_modules_dep
 	: >"$root/etc/vmtest-modules"

@@ -20,12 +20,15 @@ enum {
 	OPT_BOOT_TIMEOUT,
 	OPT_ACCEL,
 	OPT_TTY,
+	OPT_UEFI,
 };
 
 static const struct option cli_long_options[] = {
 	{ "config", required_argument, NULL, 'c' },
 	{ "filter", required_argument, NULL, 'f' },
 	{ "kernel", required_argument, NULL, 'k' },
+	{ "image", required_argument, NULL, 'i' },
+	{ "uefi", no_argument, NULL, OPT_UEFI },
 	{ "kargs", required_argument, NULL, OPT_KARGS },
 	{ "kvm-cpu-args", required_argument, NULL, OPT_KVM_CPU_ARGS },
 	{ "rootfs", required_argument, NULL, 'r' },
@@ -44,7 +47,7 @@ static const struct option cli_long_options[] = {
 };
 
 /* '+': stop at the first non-option, it starts the command. */
-static const char cli_short_options[] = "+:c:f:k:r:a:q:vhV";
+static const char cli_short_options[] = "+:c:f:k:i:r:a:q:vhV";
 
 void cli_print_help(FILE *out)
 {
@@ -57,6 +60,7 @@ void cli_print_help(FILE *out)
 	      "  vmtest -k bzImage -- make test  run a command on the host's userspace\n"
 	      "                                  under another kernel\n"
 	      "  vmtest -- make test             the same on the host's own kernel\n"
+	      "  vmtest -i disk.qcow2 -- make test  run a command in a VM disk image\n"
 	      "\n"
 	      "Targets:\n"
 	      "  -c, --config FILE        read targets from FILE (default: ./vmtest.toml)\n"
@@ -67,6 +71,8 @@ void cli_print_help(FILE *out)
 	      "One-liner (not with -c):\n"
 	      "  -k, --kernel FILE        the kernel to boot (default: the host's, from /boot)\n"
 	      "      --kargs ARGS         extra kernel command-line arguments\n"
+	      "  -i, --image FILE         boot this disk image instead (its qemu-ga runs the command)\n"
+	      "      --uefi               boot the image with UEFI firmware (OVMF)\n"
 	      "  -r, --rootfs DIR         the root filesystem to share (default: /)\n"
 	      "  -a, --arch ARCH          x86_64, aarch64, s390x or riscv64 (default: the host's)\n"
 	      "  -q, --qemu-command CMD   the QEMU to run (default: qemu-system-ARCH)\n"
@@ -122,6 +128,8 @@ static void cli_set(struct cli_options *o, int c, const char *arg)
 	case 'c': o->config_path = arg; break;
 	case 'f': o->filter = arg; break;
 	case 'k': o->kernel = arg; break;
+	case 'i': o->image = arg; break;
+	case OPT_UEFI: o->uefi = true; break;
 	case OPT_KARGS: o->kargs = arg; break;
 	case OPT_KVM_CPU_ARGS: o->kvm_cpu_args = arg; break;
 	case 'r': o->rootfs = arg; break;
@@ -169,6 +177,10 @@ static const char *cli_first_oneliner_option(const struct cli_options *o)
 {
 	if (o->kernel)
 		return "-k/--kernel";
+	if (o->image)
+		return "-i/--image";
+	if (o->uefi)
+		return "--uefi";
 	if (o->kargs)
 		return "--kargs";
 	if (o->rootfs)
@@ -202,6 +214,19 @@ int cli_mode(const struct cli_options *o, enum cli_mode *ret_mode, struct error 
 	if (!o->command_len) {
 		*ret_mode = CLI_MODE_CONFIG;
 		return 0;
+	}
+	if (o->image) {
+		const char *kernel_only = o->kernel ? "-k/--kernel" : o->kargs ? "--kargs"
+					: o->rootfs ? "-r/--rootfs" : NULL;
+
+		if (kernel_only)
+			return error_usage(err, "%s cannot be used with -i/--image: an image brings its own kernel and root filesystem",
+					   kernel_only);
+		if (o->tty || (o->command_len == 1 && strcmp(o->command[0], "-") == 0))
+			return error_usage(err, "%s is not supported for image targets: their qemu-ga runs commands without a terminal",
+					   o->tty ? "--tty" : "an interactive shell (-)");
+	} else if (o->uefi) {
+		return error_usage(err, "--uefi applies only to an image (-i/--image)");
 	}
 	if (o->filter)
 		return error_usage(err, "-f/--filter selects targets of a config file; a one-liner has just one");

@@ -19,6 +19,8 @@ struct cli_options {
 	const char *filter;		/* -f */
 	/* The one-liner options. */
 	const char *kernel;		/* -k */
+	const char *image;		/* -i */
+	bool uefi;			/* --uefi */
 	const char *kargs;		/* --kargs */
 	const char *kvm_cpu_args;	/* --kvm-cpu-args */
 	const char *rootfs;		/* -r */

@@ -819,7 +819,7 @@ int config_new_oneliner(const struct oneliner *spec, const char *base_dir,
 	struct config *config = calloc(1, sizeof(*config));
 	struct target *t;
 	char problem[256];
-	const char *base;
+	const char *base, *file;
 	int r = 0;
 
 	if (!config)
@@ -830,16 +830,22 @@ int config_new_oneliner(const struct oneliner *spec, const char *base_dir,
 		goto oom;
 	config->n_targets = 1;
 	t = &config->targets[0];
-	t->kind = TARGET_KERNEL;
+	t->kind = spec->image ? TARGET_IMAGE : TARGET_KERNEL;
 	t->interactive = spec->interactive;
+	t->uefi = spec->uefi;
 	t->kernel_origin.option = "-k";
 	t->rootfs_origin.option = "-r";
-	base = strrchr(spec->kernel, '/');
-	t->name = strdup(base && base[1] ? base + 1 : spec->kernel);
-	t->kernel = config_resolve_path(base_dir, spec->kernel);
+	t->image_origin.option = "-i";
+	file = spec->image ? spec->image : spec->kernel;
+	base = strrchr(file, '/');
+	t->name = strdup(base && base[1] ? base + 1 : file);
+	if (spec->image)
+		t->image = config_resolve_path(base_dir, spec->image);
+	else
+		t->kernel = config_resolve_path(base_dir, spec->kernel);
 	if (spec->rootfs)
 		t->rootfs = config_resolve_path(base_dir, spec->rootfs);
-	if (!t->name || !t->kernel || (spec->rootfs && !t->rootfs))
+	if (!t->name || !(t->kernel || t->image) || (spec->rootfs && !t->rootfs))
 		goto oom;
 	r |= oneliner_strdup(spec->kernel_args, &t->kernel_args);
 	r |= oneliner_strdup(spec->arch, &t->arch);

@@ -85,7 +85,9 @@ struct config {
 
 /* What a one-liner says; NULL fields take their defaults. */
 struct oneliner {
-	const char *kernel;	/* required */
+	const char *kernel;	/* required unless image */
+	const char *image;	/* an image target instead */
+	bool uefi;
 	const char *kernel_args;
 	const char *rootfs;
 	const char *arch;

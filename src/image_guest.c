@@ -36,6 +36,30 @@ static const char image_guest_mount_script[] =
 	"}\n"
 	"while [ $# -gt 0 ]; do mnt \"$1\" \"$2\" \"$3\"; shift 3; done\n";
 
+static const char *const image_guest_env[] = {
+	"PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin", "HOME=/root",
+	"TERM=dumb", NULL,
+};
+
+int image_guest_check_agent(struct qga *qga, int64_t deadline, struct error *err)
+{
+	static const char *const needed[] = { "guest-exec", "guest-exec-status" };
+
+	for (size_t i = 0; i < sizeof(needed) / sizeof(needed[0]); i++) {
+		bool enabled;
+		int r = qga_command_enabled(qga, needed[i], deadline, &enabled, err);
+
+		if (r < 0)
+			return r;
+		if (!enabled)
+			return error_set(err, EPERM,
+					 "the image's qemu-ga has %s disabled, and vmtest runs commands with it; "
+					 "allow it in the image (RHEL, Fedora: remove it from the block list in "
+					 "/etc/sysconfig/qemu-ga, see docs/image-targets.md)", needed[i]);
+	}
+	return 0;
+}
+
 int image_guest_mount(struct qga *qga, const struct target *t, int64_t deadline,
 		      struct error *err)
 {
@@ -78,6 +102,22 @@ int image_guest_mount(struct qga *qga, const struct target *t, int64_t deadline,
 	return r;
 }
 
+int image_guest_sync(struct qga *qga, int64_t deadline, struct error *err)
+{
+	const char *argv[] = { "-c", "sync", NULL };
+	struct qga_exec_request req = { .path = "/bin/sh", .argv = argv, .envp = image_guest_env,
+					.capture = QGA_CAPTURE_SEPARATE };
+	struct qga_exec_status st = { 0 };
+	int64_t pid;
+	int r;
+
+	r = qga_exec_start(qga, &req, deadline, &pid, err);
+	if (r >= 0)
+		r = qga_exec_wait(qga, pid, deadline, &st, err);
+	qga_exec_status_clear(&st);
+	return r;
+}
+
 /* Finds the ports by name: images rarely have udev's /dev/virtio-ports links. */
 static const char image_guest_probe_script[] =
 	"for d in /sys/class/virtio-ports/*; do\n"
@@ -101,11 +141,6 @@ static const char image_guest_stream_script[] =
 	"printf '\\001vmtest-end-%s\\001' \"$4\" > \"$2\"\n"
 	"printf '\\001vmtest-end-%s\\001' \"$4\" > \"$3\"\n"
 	"s=$(cat \"$st\" 2>/dev/null); rm -f \"$st\"; exit \"${s:-1}\"\n";
-
-static const char *const image_guest_env[] = {
-	"PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin", "HOME=/root",
-	"TERM=dumb", NULL,
-};
 
 static int image_guest_probe(struct qga *qga, int64_t deadline, char ports[2][64],
 			     struct error *err)

@@ -7,15 +7,25 @@
  */
 #pragma once
 
+#include <stdbool.h>
 #include <stdint.h>
 
 #include "config.h"
 #include "error.h"
 #include "qga.h"
 
+/*
+ * Fail clearly when the agent refuses guest-exec (RHEL and Fedora ship
+ * qemu-ga that way) rather than at the first command.
+ */
+int image_guest_check_agent(struct qga *qga, int64_t deadline, struct error *err);
+
 /* Mount /mnt/vmtest and vm.mounts, retrying while 9p modules load. */
 int image_guest_mount(struct qga *qga, const struct target *target, int64_t deadline,
 		      struct error *err);
+
+/* Flush the guest's file systems (run `sync`), before a persistent image stops. */
+int image_guest_sync(struct qga *qga, int64_t deadline, struct error *err);
 
 /* The two raw output ports of an image target and where their bytes go. */
 struct image_guest_streams {

@@ -464,6 +464,16 @@ bool json_io_get_bool(const struct json_value *v, const char *key, bool def)
 	return json_is_boolean(m) ? json_is_true(m) : def;
 }
 
+size_t json_io_array_len(const struct json_value *v)
+{
+	return json_array_size(json_io_j(v));
+}
+
+struct json_value *json_io_array_get(const struct json_value *v, size_t i)
+{
+	return (struct json_value *)json_array_get(json_io_j(v), i);
+}
+
 char *json_io_dump(const struct json_value *v)
 {
 	return json_dumps(json_io_j(v), JSON_COMPACT | JSON_ENCODE_ANY);

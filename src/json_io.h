@@ -99,6 +99,10 @@ bool json_io_get_int(const struct json_value *v, const char *key, int64_t *ret);
 /* The member as a boolean; def when absent or of another type. */
 bool json_io_get_bool(const struct json_value *v, const char *key, bool def);
 
+/* The number of elements of array v (0 when v is no array), and element i. */
+size_t json_io_array_len(const struct json_value *v);
+struct json_value *json_io_array_get(const struct json_value *v, size_t i);
+
 /* v as compact JSON text, malloc'd, for messages; NULL on failure. */
 char *json_io_dump(const struct json_value *v);
 

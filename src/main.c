@@ -39,6 +39,8 @@ static int main_load_oneliner(const struct cli_options *o, struct config **ret_c
 	_cleanup_free_ char *command = NULL, *host_kernel = NULL, *cwd = NULL;
 	struct oneliner spec = {
 		.kernel = o->kernel,
+		.image = o->image,
+		.uefi = o->uefi,
 		.kernel_args = o->kargs,
 		.rootfs = o->rootfs,
 		.arch = o->arch,
@@ -51,7 +53,7 @@ static int main_load_oneliner(const struct cli_options *o, struct config **ret_c
 	if (r < 0)
 		return r;
 	spec.command = command;
-	if (!spec.kernel) {
+	if (!spec.kernel && !spec.image) {
 		struct utsname u;
 
 		uname(&u);

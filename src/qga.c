@@ -309,6 +309,28 @@ int qga_info(struct qga *qga, int64_t deadline, char **ret_version, struct error
 	return 0;
 }
 
+int qga_command_enabled(struct qga *qga, const char *command, int64_t deadline,
+			bool *ret_enabled, struct error *err)
+{
+	_cleanup_json_ struct json_value *info = NULL;
+	struct json_value *list;
+	int r;
+
+	r = qga_call(qga, "guest-info", NULL, deadline, &info, err);
+	if (r < 0)
+		return r;
+	list = json_io_get(info, "supported_commands");
+	*ret_enabled = true;
+	for (size_t i = 0; i < json_io_array_len(list); i++) {
+		struct json_value *c = json_io_array_get(list, i);
+		const char *name = json_io_get_string(c, "name");
+
+		if (name && strcmp(name, command) == 0)
+			*ret_enabled = json_io_get_bool(c, "enabled", true);
+	}
+	return 0;
+}
+
 bool qga_version_at_least(const char *version, unsigned major, unsigned minor)
 {
 	unsigned long got_major, got_minor = 0;

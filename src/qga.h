@@ -55,6 +55,14 @@ int qga_ping(struct qga *qga, int64_t deadline, struct error *err);
 int qga_info(struct qga *qga, int64_t deadline, char **ret_version, struct error *err);
 
 /* Whether version ("8.1.0", "10.0.2-rc1") is at least major.minor, by number. */
+/*
+ * Whether the agent allows command (guest-info's supported_commands): an
+ * agent started with --block-rpcs or --allow-rpcs lists it as disabled.
+ * An agent that does not list it at all counts as allowing it.
+ */
+int qga_command_enabled(struct qga *qga, const char *command, int64_t deadline,
+			bool *ret_enabled, struct error *err);
+
 bool qga_version_at_least(const char *version, unsigned major, unsigned minor);
 
 enum qga_capture {

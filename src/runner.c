@@ -34,6 +34,13 @@
 #define RUNNER_CONNECT_TIMEOUT_MS 10000
 #define RUNNER_SETUP_TIMEOUT_MS 60000
 #define RUNNER_SHUTDOWN_TIMEOUT_MS 5000
+/*
+ * A distribution's shutdown under TCG can take this long.  ACPI power-down
+ * is the rare fallback (an agent without guest-shutdown): a guest that
+ * honours it starts at once, one that ignores it should not stall the run.
+ */
+#define RUNNER_IMAGE_POWEROFF_TIMEOUT_MS 30000
+#define RUNNER_IMAGE_ACPI_TIMEOUT_MS 10000
 #define RUNNER_CONSOLE_SHOWN 8192
 
 extern char **environ;
@@ -428,7 +435,8 @@ static int runner_boot(const struct runner_options *o, struct runner_state *s, b
 		if (r == -ETIMEDOUT && !qemu_process_exited(&s->qemu) &&
 		    !console_panicked(s->console))
 			return error_set(err, ETIMEDOUT,
-					 "the guest did not answer within %u s of booting", timeout_s);
+					 image ? "the guest did not answer within %u s of booting (is qemu-ga installed and enabled in the image?)"
+					       : "the guest did not answer within %u s of booting", timeout_s);
 		/* The agent's socket closes a moment before QEMU exits. */
 		if (r < 0)
 			qemu_process_wait(&s->qemu, 2000);
@@ -608,7 +616,11 @@ static int runner_exec(const struct target *t, const struct runner_options *o,
 
 static int runner_setup_image(const struct target *t, struct runner_state *s, struct error *err)
 {
-	int r = image_guest_mount(s->qga, t, json_io_deadline(RUNNER_SETUP_TIMEOUT_MS), err);
+	int64_t deadline = json_io_deadline(RUNNER_SETUP_TIMEOUT_MS);
+	int r = image_guest_check_agent(s->qga, deadline, err);
+
+	if (r >= 0)
+		r = image_guest_mount(s->qga, t, deadline, err);
 
 	if (r < 0 && qemu_process_exited(&s->qemu))
 		return runner_fail_qemu(s, err);
@@ -648,6 +660,39 @@ static void runner_shutdown(struct runner_state *s)
 		return;
 	if (s->qmp)
 		qmp_quit(s->qmp, json_io_deadline(1000), &ignored);
+	qemu_process_stop(&s->qemu);
+}
+
+/*
+ * An image on a throw-away overlay keeps nothing the guest writes, so QEMU
+ * simply quits.  A persistent one is shut down properly: sync through the
+ * agent, guest-shutdown (which never answers when it works, and fails on
+ * images without /sbin/shutdown), then ACPI power-down through QMP, and
+ * quit when the guest ignores that too.  Each step is bounded in time.
+ */
+static void runner_shutdown_image(const struct target *t, const struct runner_options *o,
+				  struct runner_state *s)
+{
+	struct error e = { 0 };
+
+	runner_qemu_pid = 0;
+	if (t->vm.persist && s->qga) {
+		if (image_guest_sync(s->qga, json_io_deadline(RUNNER_SHUTDOWN_TIMEOUT_MS), &e) < 0)
+			runner_log(o, 1, "sync in the guest: %s", e.msg);
+		if (qga_shutdown(s->qga, "powerdown", json_io_deadline(RUNNER_SHUTDOWN_TIMEOUT_MS),
+				 &e) < 0)
+			runner_log(o, 1, "%s", e.msg);
+		else if (qemu_process_wait(&s->qemu, RUNNER_IMAGE_POWEROFF_TIMEOUT_MS))
+			return;
+		runner_log(o, 1, "powering off through ACPI (QMP system_powerdown)");
+		if (s->qmp && qmp_execute(s->qmp, "system_powerdown", NULL,
+					  json_io_deadline(1000), NULL, &e) >= 0 &&
+		    qemu_process_wait(&s->qemu, RUNNER_IMAGE_ACPI_TIMEOUT_MS))
+			return;
+		runner_log(o, 1, "the guest did not power off; stopping QEMU");
+	}
+	if (s->qmp)
+		qmp_quit(s->qmp, json_io_deadline(1000), &e);
 	qemu_process_stop(&s->qemu);
 }
 
@@ -734,7 +779,9 @@ int runner_run(const struct config *config, const struct target *t,
 			r = t->kind == TARGET_KERNEL ? runner_exec(t, o, &s, &st, &timed_out, err)
 						     : runner_exec_image(t, o, &s, &st, &timed_out, err);
 		}
-		if (r >= 0)
+		if (r >= 0 && t->kind == TARGET_IMAGE)
+			runner_shutdown_image(t, o, &s);
+		else if (r >= 0)
 			runner_shutdown(&s);
 	}
 	if (r < 0 && timed_out && !runner_signal) {

@@ -108,34 +108,62 @@ def test_images_and_a_kernel_in_one_config(vmtest, tmp_path):
 
 
 def test_persist_writes_through(vmtest, tmp_path):
+    # The bare image has no /sbin/shutdown: guest-shutdown fails there, and
+    # vmtest falls back to ACPI, which busybox ignores, then stops QEMU.
     image = tmp_path / "disk.raw"
-    shutil.copyfile(test_image("bios", "raw"), image)
+    shutil.copyfile(test_image("bare", "raw"), image)
     offset = reserved_offset()
-    write = ("printf vmtest-marker | dd of=/dev/vda bs=1 seek=%d conv=notrunc,fsync 2>/dev/null"
+    write = ("printf vmtest-marker | dd of=/dev/vda bs=1 seek=%d conv=notrunc 2>/dev/null"
              % offset)
     read = "dd if=/dev/vda bs=1 skip=%d count=13 2>/dev/null" % offset
     toml = ('[[target]]\nname = "p"\nimage = "disk.raw"\ncommand = "%s"\n'
-            '[target.vm]\nmemory = "1G"\npersist = true\n')
-    (tmp_path / "vmtest.toml").write_text(toml % write)
-    r = vmtest(cwd=tmp_path, timeout=300)
+            '[target.vm]\nmemory = "1G"\n%s')
+    (tmp_path / "vmtest.toml").write_text(toml % (write, "persist = true\n"))
+    r = vmtest("-v", cwd=tmp_path, timeout=300)
     assert r.returncode == 0, r.stdout + r.stderr
+    assert "vmtest: guest-shutdown: GenericError: " in r.stderr
+    assert "vmtest: powering off through ACPI (QMP system_powerdown)\n" in r.stderr
     with open(image, "rb") as f:
         f.seek(offset)
         assert f.read(13) == b"vmtest-marker"
-    (tmp_path / "vmtest.toml").write_text(toml % read)
+    # A second boot, on a throw-away overlay again, reads the marker back.
+    (tmp_path / "vmtest.toml").write_text(toml % (read, ""))
     r = vmtest(cwd=tmp_path, timeout=300)
     assert r.returncode == 0, r.stdout + r.stderr
     assert "vmtest-marker" in r.stdout
 
 
+def test_image_one_liner_uefi_qcow2(vmtest, tmp_path):
+    image = test_image("uefi")
+    (tmp_path / "here").write_text("shared\n")
+    r = vmtest("-i", image, "--uefi", "--",
+               "test -d /sys/firmware/efi && echo efi=yes; cat here; pwd; exit 3",
+               cwd=tmp_path, timeout=300)
+    assert r.returncode == 3, r.stdout + r.stderr
+    assert r.stdout == "efi=yes\nshared\n/mnt/vmtest\n"
+    assert "Command failed with exit code: 3\nFAILED\n" in r.stderr
+
+
 def test_image_errors(vmtest, tmp_path):
-    # A UEFI-only image booted with BIOS never answers: a clear timeout.
-    (tmp_path / "vmtest.toml").write_text(
-        '[[target]]\nname = "u"\nimage = "%s"\ncommand = "true"\n'
-        '[target.vm]\nmemory = "512M"\n' % test_image("uefi"))
-    r = vmtest("--boot-timeout", "15", cwd=tmp_path, timeout=120)
-    assert r.returncode == 69
-    assert "the guest did not answer within 15 s of booting" in r.stdout
+    # Three images that cannot run a command, each with the reason: a
+    # UEFI-only image booted with BIOS and one without qemu-ga never answer;
+    # one whose qemu-ga forbids guest-exec (as RHEL's) says so.
+    (tmp_path / "vmtest.toml").write_text("".join(
+        '[[target]]\nname = "%s"\nimage = "%s"\ncommand = "echo ran"\n'
+        '[target.vm]\nmemory = "512M"\n' % (name, test_image(variant))
+        for name, variant in [("u", "uefi"), ("n", "noagent"), ("l", "locked")]))
+    r = vmtest("--boot-timeout", "20", cwd=tmp_path, timeout=300)
+    assert r.returncode == 1, r.stdout + r.stderr
+    assert "ran" not in r.stdout
+    # With several targets, every message is in the run's report, on stdout.
+    blocks = re.split(r"^=> ", r.stdout, flags=re.M)[1:]
+    assert [b.splitlines()[0] for b in blocks] == ["u", "n", "l"]
+    for b in blocks[:2]:
+        assert ("vmtest: the guest did not answer within 20 s of booting (is qemu-ga "
+                "installed and enabled in the image?)\nFAILED\n") in b
+    assert ("vmtest: the image's qemu-ga has guest-exec disabled, and vmtest runs commands "
+            "with it; allow it in the image (RHEL, Fedora: remove it from the block list in "
+            "/etc/sysconfig/qemu-ga, see docs/image-targets.md)\nFAILED\n") in blocks[2]
     # A missing image, a missing firmware file: configuration errors.
     (tmp_path / "vmtest.toml").write_text(
         '[[target]]\nname = "m"\nimage = "nope.qcow2"\ncommand = "true"\n')
@@ -149,6 +177,9 @@ def test_image_errors(vmtest, tmp_path):
     r = vmtest(cwd=tmp_path)
     assert r.returncode == 2
     assert "vm.bios: %s: No such file or directory" % (tmp_path / "OVMF-missing.fd") in r.stderr
+    r = vmtest("-i", "nope.raw", "--", "true", cwd=tmp_path)
+    assert r.returncode == 2
+    assert r.stderr == "vmtest: -i: %s: No such file or directory\n" % (tmp_path / "nope.raw")
 
 
 def test_image_output_is_live(vmtest_binary, tmp_path):

@@ -652,6 +652,24 @@ static void test_agent_sync_ping_info(void **state)
 	assert_int_equal(qga_sync_delimited(qga, json_io_deadline(5000), &err), 0);
 }
 
+/* The agent blocks guest-shutdown (agent_start): guest-info says so. */
+static void test_agent_command_enabled(void **state)
+{
+	struct qga *qga = *state;
+	struct error err = { 0 };
+	bool enabled = false;
+
+	assert_int_equal(qga_command_enabled(qga, "guest-exec", json_io_deadline(5000), &enabled,
+					     &err), 0);
+	assert_true(enabled);
+	assert_int_equal(qga_command_enabled(qga, "guest-shutdown", json_io_deadline(5000),
+					     &enabled, &err), 0);
+	assert_false(enabled);
+	assert_int_equal(qga_command_enabled(qga, "guest-no-such-command", json_io_deadline(5000),
+					     &enabled, &err), 0);
+	assert_true(enabled);
+}
+
 static void test_agent_exec_outputs(void **state)
 {
 	const char *argv[] = { "-c", "echo out; echo err >&2; exit 12", NULL };
@@ -847,6 +865,7 @@ int main(void)
 		cmocka_unit_test(test_fake_merged_capture),
 		cmocka_unit_test(test_fake_bad_base64),
 		agent_test(test_agent_sync_ping_info),
+		agent_test(test_agent_command_enabled),
 		agent_test(test_agent_exec_outputs),
 		agent_test(test_agent_exec_input_env),
 		agent_test(test_agent_exec_signal),
