@@ -208,13 +208,6 @@ int cli_mode(const struct cli_options *o, enum cli_mode *ret_mode, struct error 
 		return error_usage(err,
 				   "%s cannot be used with -c: it describes a one-liner's target; set it in %s instead",
 				   oneliner, o->config_path);
-	if (!o->command_len && oneliner)
-		return error_usage(err, "%s needs a command to run (or - for an interactive shell)",
-				   oneliner);
-	if (!o->command_len) {
-		*ret_mode = CLI_MODE_CONFIG;
-		return 0;
-	}
 	if (o->image) {
 		const char *kernel_only = o->kernel ? "-k/--kernel" : o->kargs ? "--kargs"
 					: o->rootfs ? "-r/--rootfs" : NULL;
@@ -227,6 +220,13 @@ int cli_mode(const struct cli_options *o, enum cli_mode *ret_mode, struct error 
 					   o->tty ? "--tty" : "an interactive shell (-)");
 	} else if (o->uefi) {
 		return error_usage(err, "--uefi applies only to an image (-i/--image)");
+	}
+	if (!o->command_len && oneliner)
+		return error_usage(err, "%s needs a command to run%s", oneliner,
+				   o->image ? "" : " (or - for an interactive shell)");
+	if (!o->command_len) {
+		*ret_mode = CLI_MODE_CONFIG;
+		return 0;
 	}
 	if (o->filter)
 		return error_usage(err, "-f/--filter selects targets of a config file; a one-liner has just one");

@@ -87,6 +87,12 @@ static void test_modes(void **state)
 	assert_int_equal(cli_mode(&o, &mode, &err), 0);
 	assert_int_equal(mode, CLI_MODE_ONELINER);
 	assert_null(o.kernel);
+	/* An image one-liner. */
+	assert_int_equal(PARSE(&o, &err, "-i", "disk.qcow2", "--uefi", "--", "true"), 0);
+	assert_int_equal(cli_mode(&o, &mode, &err), 0);
+	assert_int_equal(mode, CLI_MODE_ONELINER);
+	assert_string_equal(o.image, "disk.qcow2");
+	assert_true(o.uefi);
 }
 
 static void test_usage_errors(void **state)
@@ -108,6 +114,19 @@ static void test_usage_errors(void **state)
 	PARSE_FAILS("-f/--filter selects targets of a config file; a one-liner has just one",
 		    "-f", "x", "-k", "bz", "ls");
 	PARSE_FAILS("--list and --dry-run cannot be used together", "--list", "--dry-run");
+	PARSE_FAILS("-k/--kernel cannot be used with -i/--image: an image brings its own kernel and root filesystem",
+		    "-i", "d.qcow2", "-k", "bz", "true");
+	PARSE_FAILS("-r/--rootfs cannot be used with -i/--image: an image brings its own kernel and root filesystem",
+		    "-r", "/", "--image=d.qcow2", "true");
+	PARSE_FAILS("--tty is not supported for image targets: their qemu-ga runs commands without a terminal",
+		    "-i", "d.qcow2", "--tty", "true");
+	PARSE_FAILS("an interactive shell (-) is not supported for image targets: their qemu-ga runs commands without a terminal",
+		    "-i", "d.qcow2", "-");
+	PARSE_FAILS("--uefi applies only to an image (-i/--image)", "--uefi", "true");
+	PARSE_FAILS("-i/--image cannot be used with -c: it describes a one-liner's target; set it in t.toml instead",
+		    "-c", "t.toml", "-i", "d.qcow2");
+	PARSE_FAILS("--uefi applies only to an image (-i/--image)", "--uefi");
+	PARSE_FAILS("-i/--image needs a command to run", "-i", "d.qcow2");
 }
 
 static char *command_line(int argc, char **argv, bool *interactive)
