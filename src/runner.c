@@ -41,7 +41,6 @@
  */
 #define RUNNER_IMAGE_POWEROFF_TIMEOUT_MS 30000
 #define RUNNER_IMAGE_ACPI_TIMEOUT_MS 10000
-#define RUNNER_CONSOLE_SHOWN 8192
 
 extern char **environ;
 
@@ -93,25 +92,8 @@ int runner_interrupted(void)
 	return runner_signal;
 }
 
-__attribute__((format(printf, 3, 4)))
-static void runner_log(const struct runner_options *o, int level, const char *fmt, ...)
-{
-	va_list ap;
-
-	if (o->verbose < level)
-		return;
-	va_start(ap, fmt);
-	fputs("vmtest: ", stderr);
-	vfprintf(stderr, fmt, ap);
-	fputc('\n', stderr);
-	va_end(ap);
-}
-
-static void runner_stage(const struct runner_options *o, const char *stage)
-{
-	fprintf(o->status, "===> %s\n", stage);
-	fflush(o->status);
-}
+/* vmtest's own lines go through the view: above its live block, and to --log. */
+#define runner_log(o, level, ...) view_log((o)->view, (level), __VA_ARGS__)
 
 /* --- preparing ----------------------------------------------------------- */
 
@@ -290,7 +272,7 @@ static int runner_build_argv(const struct config *config, const struct target *t
 	static bool told;
 
 	if (why && !told) {
-		fprintf(stderr, "vmtest: using TCG emulation: %s\n", why);
+		runner_log(o, 0, "using TCG emulation: %s", why);
 		told = true;
 	}
 	plan.accel = s->accel;
@@ -337,17 +319,16 @@ static int runner_start_qemu(const struct runner_options *o, struct runner_state
 			     struct error *err)
 {
 	_cleanup_free_ char *console_sock = runner_path(s, QEMU_SOCKET_CONSOLE);
-	_cleanup_free_ char *console_log = runner_path(s, "console.log");
 	_cleanup_free_ char *qemu_log = runner_path(s, "qemu.log");
 	_cleanup_free_ char *line = NULL;
 	int r;
 
-	if (!console_sock || !console_log || !qemu_log)
+	if (!console_sock || !qemu_log)
 		return error_set(err, ENOMEM, "out of memory");
 	/* A signal before QEMU exists has nothing to kill: stop here. */
 	if (runner_signal)
 		return error_set(err, EINTR, "interrupted");
-	r = console_start(console_sock, console_log, &s->console, err);
+	r = console_start(console_sock, view_console_fd(o->view), &s->console, err);
 	if (r < 0)
 		return r;
 	line = shell_quote_argv((int)s->argv.len, s->argv.items);
@@ -403,20 +384,23 @@ static int runner_wait_agent(struct runner_state *s, int64_t deadline, struct er
 
 	if (!agent)
 		return error_set(err, ENOMEM, "out of memory");
-	for (;;) {
+	for (int r = 0;;) {
 		int64_t attempt = json_io_deadline(2000);
-		int r;
 
 		if (attempt > deadline)
 			attempt = deadline;
-		r = qga_sync_delimited(s->qga, attempt, err);
-		if (r >= 0 || json_io_now() >= deadline || qemu_process_exited(&s->qemu) ||
-		    console_panicked(s->console) || runner_signal)
+		if (s->qga)
+			r = qga_sync_delimited(s->qga, attempt, err);
+		if (r >= 0 || qemu_process_exited(&s->qemu) || console_panicked(s->console) ||
+		    runner_signal)
 			return r;
+		if (json_io_now() >= deadline)
+			return error_set(err, ETIMEDOUT, "the guest agent did not answer");
+		/* Each attempt bounded too: QEMU may be gone, its socket with it. */
 		s->qga = qga_free(s->qga);
-		r = qga_connect(agent, deadline, &s->qga, err);
-		if (r < 0)
-			return r;
+		r = qga_connect(agent, attempt, &s->qga, err);
+		if (r >= 0)
+			r = -EAGAIN; /* connected: sync on the next round */
 	}
 }
 
@@ -524,7 +508,7 @@ static const char *runner_shell(const struct target *t)
  * entry that is not is left out, with a notice naming it, rather than
  * failing the whole run over a stray variable.
  */
-static const char **runner_environment(void)
+static const char **runner_environment(const struct runner_options *o)
 {
 	size_t n = 0, kept = 0;
 	const char **envp;
@@ -539,8 +523,8 @@ static const char **runner_environment(void)
 			envp[kept++] = environ[i];
 			continue;
 		}
-		fprintf(stderr, "vmtest: not passing %.*s to the guest: its value is not valid UTF-8\n",
-			(int)strcspn(environ[i], "="), environ[i]);
+		runner_log(o, 0, "not passing %.*s to the guest: its value is not valid UTF-8",
+			   (int)strcspn(environ[i], "="), environ[i]);
 	}
 	return envp;
 }
@@ -571,12 +555,13 @@ static int runner_exec(const struct target *t, const struct runner_options *o,
 		.port_fd = s->output_fd,
 		.out_fd = o->out_fd,
 		.err_fd = o->err_fd,
+		.copy_fd = view_output_fd(o->view),
 		.deadline_ms = timeout_s ? json_io_deadline(timeout_s * 1000LL) : -1,
 		.in_fd = -1,
 		.winch_fd = -1,
 		.tty_fd = STDIN_FILENO,
 	};
-	_cleanup_free_ const char **envp = runner_environment();
+	_cleanup_free_ const char **envp = runner_environment(o);
 	int64_t pid;
 	int r;
 
@@ -635,6 +620,7 @@ static int runner_exec_image(const struct target *t, const struct runner_options
 	const struct image_guest_streams streams = {
 		.port_fds = { s->output_fd, s->error_fd },
 		.out_fds = { o->out_fd, o->err_fd },
+		.copy_fd = view_output_fd(o->view),
 	};
 	int r = image_guest_run(s->qga, t, &streams,
 				json_io_deadline(timeout_s ? timeout_s * 1000LL : -1), ret_status, err);
@@ -717,33 +703,18 @@ static void runner_state_clear(struct runner_state *s)
 
 /* --- the verdict --------------------------------------------------------- */
 
-static void runner_verdict(const struct runner_options *o, const struct qga_exec_status *st,
-			   struct runner_result *ret)
+static void runner_verdict(const struct qga_exec_status *st, struct runner_result *ret)
 {
 	if (st->signal) {
-		fprintf(o->status, "Command killed by signal %d\n", st->signal);
 		*ret = (struct runner_result){ RUNNER_FAILED, 128 + st->signal };
+		snprintf(ret->reason, sizeof(ret->reason), "Command killed by signal %d", st->signal);
 	} else if (st->exitcode != 0) {
-		fprintf(o->status, "Command failed with exit code: %d\n", st->exitcode);
 		*ret = (struct runner_result){ RUNNER_FAILED, st->exitcode };
+		snprintf(ret->reason, sizeof(ret->reason), "Command failed with exit code: %d",
+			 st->exitcode);
 	} else {
 		*ret = (struct runner_result){ RUNNER_PASSED, 0 };
 	}
-	fputs(ret->outcome == RUNNER_PASSED ? "PASS\n" : "FAILED\n", o->status);
-	fflush(o->status);
-}
-
-static void runner_show_console(const struct runner_options *o, struct runner_state *s)
-{
-	_cleanup_free_ char *tail = s->console ? console_tail(s->console, RUNNER_CONSOLE_SHOWN) : NULL;
-
-	if (!tail || !*tail)
-		return;
-	fputs("--- guest console (last lines) ---\n", o->status);
-	fputs(tail, o->status);
-	if (tail[strlen(tail) - 1] != '\n')
-		fputc('\n', o->status);
-	fputs("---\n", o->status);
 }
 
 int runner_run(const struct config *config, const struct target *t,
@@ -754,8 +725,6 @@ int runner_run(const struct config *config, const struct target *t,
 	unsigned timed_out = 0;
 	int r;
 
-	fprintf(o->status, "=> %s\n", t->name);
-	fflush(o->status);
 	r = runner_check(config, t, err);
 	if (r >= 0)
 		r = t->kind == TARGET_KERNEL ? runner_prepare_boot(t, o, &s, err)
@@ -767,15 +736,15 @@ int runner_run(const struct config *config, const struct target *t,
 	if (r >= 0)
 		r = runner_build_argv(config, t, o, &s, err);
 	if (r >= 0) {
-		runner_stage(o, "Booting");
+		view_stage(o->view, VIEW_STAGE_BOOTING);
 		r = runner_boot(o, &s, t->kind == TARGET_IMAGE, err);
 		if (r >= 0) {
-			runner_stage(o, "Setting up VM");
+			view_stage(o->view, VIEW_STAGE_SETUP);
 			r = t->kind == TARGET_KERNEL ? runner_setup(config, t, &s, err)
 						     : runner_setup_image(t, &s, err);
 		}
 		if (r >= 0) {
-			runner_stage(o, "Running command");
+			view_stage(o->view, VIEW_STAGE_COMMAND);
 			r = t->kind == TARGET_KERNEL ? runner_exec(t, o, &s, &st, &timed_out, err)
 						     : runner_exec_image(t, o, &s, &st, &timed_out, err);
 		}
@@ -787,21 +756,18 @@ int runner_run(const struct config *config, const struct target *t,
 	if (r < 0 && timed_out && !runner_signal) {
 		/* The target failed, the run did not: stop just this VM. */
 		runner_state_clear(&s);
-		fprintf(o->status, "Timed out after %u s\nFAILED\n", timed_out);
-		fflush(o->status);
 		*ret = (struct runner_result){ RUNNER_FAILED, RUNNER_EXIT_TIMEOUT };
+		snprintf(ret->reason, sizeof(ret->reason), "Timed out after %u s", timed_out);
 		return 0;
 	}
 	if (r < 0 && runner_signal)
 		error_set(err, EINTR, "interrupted by signal %d", (int)runner_signal);
-	if (r < 0 && s.console && !runner_signal)
-		runner_show_console(o, &s);
 	runner_state_clear(&s);
 	if (r < 0) {
 		*ret = (struct runner_result){ RUNNER_ERROR, err->status ? (int)err->status : 69 };
 		return r;
 	}
-	runner_verdict(o, &st, ret);
+	runner_verdict(&st, ret);
 	qga_exec_status_clear(&st);
 	return 0;
 }
