@@ -21,6 +21,8 @@ enum {
 	OPT_ACCEL,
 	OPT_TTY,
 	OPT_UEFI,
+	OPT_NO_UI,
+	OPT_LOG,
 };
 
 static const struct option cli_long_options[] = {
@@ -40,6 +42,8 @@ static const struct option cli_long_options[] = {
 	{ "boot-timeout", required_argument, NULL, OPT_BOOT_TIMEOUT },
 	{ "accel", required_argument, NULL, OPT_ACCEL },
 	{ "tty", no_argument, NULL, OPT_TTY },
+	{ "no-ui", no_argument, NULL, OPT_NO_UI },
+	{ "log", required_argument, NULL, OPT_LOG },
 	{ "verbose", no_argument, NULL, 'v' },
 	{ "help", no_argument, NULL, 'h' },
 	{ "version", no_argument, NULL, 'V' },
@@ -89,8 +93,13 @@ void cli_print_help(FILE *out)
 	      "      --tty                run the command on a terminal in the guest (programs\n"
 	      "                           then line-buffer; stdout and stderr arrive together)\n"
 	      "\n"
+	      "Output:\n"
+	      "      --no-ui              plain output even on a terminal (also VMTEST_NO_UI=1)\n"
+	      "      --log FILE           write everything (vmtest's steps, consoles, output)\n"
+	      "                           to FILE, with timestamps\n"
+	      "  -v, --verbose            say what vmtest does (QEMU command line, timings)\n"
+	      "\n"
 	      "Other:\n"
-	      "  -v, --verbose            say what vmtest does\n"
 	      "  -h, --help               print this help and exit\n"
 	      "  -V, --version            print the version and exit\n"
 	      "\n"
@@ -141,6 +150,8 @@ static void cli_set(struct cli_options *o, int c, const char *arg)
 	case OPT_BOOT_TIMEOUT: o->boot_timeout = arg; break;
 	case OPT_ACCEL: o->accel = arg; break;
 	case OPT_TTY: o->tty = true; break;
+	case OPT_NO_UI: o->no_ui = true; break;
+	case OPT_LOG: o->log_path = arg; break;
 	case 'v': o->verbose++; break;
 	case 'h': o->help = true; break;
 	case 'V': o->version = true; break;

@@ -33,6 +33,8 @@ struct cli_options {
 	const char *boot_timeout;	/* --boot-timeout */
 	const char *accel;		/* --accel kvm|tcg|auto */
 	bool tty;			/* --tty */
+	bool no_ui;			/* --no-ui */
+	const char *log_path;		/* --log */
 	bool help;
 	bool version;
 	bool dry_run;

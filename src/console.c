@@ -114,7 +114,7 @@ static int console_listen(const char *path, struct error *err)
 	return fd;
 }
 
-int console_start(const char *socket_path, const char *log_path, struct console **ret,
+int console_start(const char *socket_path, int log_fd, struct console **ret,
 		  struct error *err)
 {
 	struct console *c = calloc(1, sizeof(*c));
@@ -132,9 +132,9 @@ int console_start(const char *socket_path, const char *log_path, struct console 
 		goto fail;
 	}
 	c->stop_fd = eventfd(0, EFD_CLOEXEC);
-	c->log_fd = open(log_path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
+	c->log_fd = fcntl(log_fd, F_DUPFD_CLOEXEC, 3);
 	if (c->stop_fd < 0 || c->log_fd < 0) {
-		r = error_set_errno(err, errno, "create %s", log_path);
+		r = error_set_errno(err, errno, "start the console");
 		goto fail;
 	}
 	r = -pthread_create(&c->thread, NULL, console_thread, c);

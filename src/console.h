@@ -14,8 +14,8 @@
 
 struct console;
 
-/* Listen on socket_path (QEMU connects to it) and log to log_path. */
-int console_start(const char *socket_path, const char *log_path, struct console **ret,
+/* Listen on socket_path (QEMU connects to it) and log to a copy of log_fd. */
+int console_start(const char *socket_path, int log_fd, struct console **ret,
 		  struct error *err);
 
 /* Stop reading (after QEMU is gone) and free. */

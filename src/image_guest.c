@@ -183,8 +183,8 @@ static size_t image_guest_marker_prefix(const char *buf, size_t len, const char 
 	return 0;
 }
 
-static void image_guest_flush(struct image_guest_pending *p, int fd, size_t keep_at_least,
-			      bool whole_lines)
+static void image_guest_flush(struct image_guest_pending *p, int fd, int copy_fd,
+			      size_t keep_at_least, bool whole_lines)
 {
 	size_t n = p->len > keep_at_least ? p->len - keep_at_least : 0;
 
@@ -194,6 +194,7 @@ static void image_guest_flush(struct image_guest_pending *p, int fd, size_t keep
 		n = nl ? (size_t)(nl - p->buf) + 1 : 0;
 	}
 	output_write_all(fd, p->buf, n);
+	output_write_all(copy_fd, p->buf, n);
 	memmove(p->buf, p->buf + n, p->len - n);
 	p->len -= n;
 }
@@ -202,7 +203,8 @@ static int image_guest_relay(const struct image_guest_streams *io, const char *m
 			     int64_t deadline, struct error *err)
 {
 	static struct image_guest_pending pending[2];
-	bool shared = io->out_fds[0] == io->out_fds[1];
+	/* By whole lines when the streams meet (in one place, or the spool). */
+	bool shared = io->out_fds[0] == io->out_fds[1] || io->copy_fd >= 0;
 	size_t mlen = strlen(marker);
 
 	pending[0].len = pending[1].len = 0;
@@ -239,11 +241,11 @@ static int image_guest_relay(const struct image_guest_streams *io, const char *m
 			hit = memmem(q->buf, q->len, marker, mlen);
 			if (hit) {
 				q->len = (size_t)(hit - q->buf);
-				image_guest_flush(q, io->out_fds[i], 0, false);
+				image_guest_flush(q, io->out_fds[i], io->copy_fd, 0, false);
 				q->done = true;
 				continue;
 			}
-			image_guest_flush(q, io->out_fds[i],
+			image_guest_flush(q, io->out_fds[i], io->copy_fd,
 					  image_guest_marker_prefix(q->buf, q->len, marker, mlen), shared);
 		}
 	}
@@ -304,5 +306,7 @@ int image_guest_run(struct qga *qga, const struct target *t,
 		return r;
 	output_write_all(io->out_fds[0], ret_status->out_data, ret_status->out_len);
 	output_write_all(io->out_fds[1], ret_status->err_data, ret_status->err_len);
+	output_write_all(io->copy_fd, ret_status->out_data, ret_status->out_len);
+	output_write_all(io->copy_fd, ret_status->err_data, ret_status->err_len);
 	return 0;
 }

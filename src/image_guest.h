@@ -30,7 +30,8 @@ int image_guest_sync(struct qga *qga, int64_t deadline, struct error *err);
 /* The two raw output ports of an image target and where their bytes go. */
 struct image_guest_streams {
 	int port_fds[2];	/* stdout's and stderr's port sockets */
-	int out_fds[2];		/* vmtest's stdout and stderr (or both stdout) */
+	int out_fds[2];		/* vmtest's stdout and stderr (or both stdout; -1: nowhere) */
+	int copy_fd;		/* both streams again, by whole lines (the view's spool) */
 };
 
 /*

@@ -108,8 +108,13 @@ static int main_check_files(const struct config *config, struct error *err)
 static int main_print_targets(const struct config *config, const struct cli_options *o,
 			      struct error *err)
 {
-	struct runner_options ro = { .status = stderr, .verbose = o->verbose, .accel = o->accel };
+	struct view_options vo = { .fd = STDERR_FILENO, .verbose = o->verbose };
+	struct runner_options ro = { .verbose = o->verbose, .accel = o->accel };
+	_cleanup_(view_freep) struct view *view = NULL;
 
+	if (view_new(&vo, &view, err) < 0)
+		return -1;
+	ro.view = view;
 	for (size_t i = 0; i < config->n_targets; i++) {
 		_cleanup_free_ char *line = NULL;
 		int r = runner_plan(config, &config->targets[i], &ro, &line, err);
@@ -127,6 +132,34 @@ static int main_print_targets(const struct config *config, const struct cli_opti
 	return 0;
 }
 
+/* An environment variable set to something other than "" (no-color.org). */
+static bool main_env_set(const char *name)
+{
+	const char *v = getenv(name);
+
+	return v && *v;
+}
+
+/*
+ * The live view on a terminal: stdout for a config, stderr (vmtest's own
+ * stream) for a one-liner; never on a terminal that cannot move its cursor.
+ */
+static void main_view_options(const struct cli_options *o, enum cli_mode mode,
+			      struct view_options *ret)
+{
+	const char *term = getenv("TERM");
+
+	*ret = (struct view_options){
+		.fd = mode == CLI_MODE_ONELINER ? STDERR_FILENO : STDOUT_FILENO,
+		.oneliner = mode == CLI_MODE_ONELINER,
+		.verbose = o->verbose,
+		.log_path = o->log_path,
+	};
+	ret->live = isatty(ret->fd) && !o->no_ui && !main_env_set("VMTEST_NO_UI") &&
+		    !(term && strcmp(term, "dumb") == 0);
+	ret->color = ret->live && !main_env_set("NO_COLOR");
+}
+
 /*
  * Run the selected targets one after another.  One target: its command's
  * status.  Several: 0 when all passed, 1 otherwise (not vmtest's count of
@@ -138,13 +171,10 @@ static int main_run(const struct config *config, const struct cli_options *o, en
 	struct runner_options ro = {
 		.accel = o->accel,
 		.tty = o->tty,
-		/* A one-liner is a transparent wrapper: the command's stdout and
-		 * stderr are vmtest's, and vmtest's own lines go to stderr. */
-		.out_fd = STDOUT_FILENO,
-		.err_fd = mode == CLI_MODE_ONELINER ? STDERR_FILENO : STDOUT_FILENO,
-		.status = mode == CLI_MODE_ONELINER ? stderr : stdout,
 		.verbose = o->verbose,
 	};
+	_cleanup_(view_freep) struct view *view = NULL;
+	struct view_options vo;
 	size_t failed = 0;
 	int last = 0;
 
@@ -161,22 +191,38 @@ static int main_run(const struct config *config, const struct cli_options *o, en
 		if (runner_check(config, &config->targets[i], err) < 0 &&
 		    err->status == EXIT_STATUS_USAGE)
 			return -EINVAL;
+	main_view_options(o, mode, &vo);
+	if (view_new(&vo, &view, err) < 0)
+		return -EINVAL;
+	ro.view = view;
+	/* A one-liner is a transparent wrapper: the command's stdout and
+	 * stderr are vmtest's.  A config's targets report on stdout, in the
+	 * live view only through its window and spools. */
+	ro.out_fd = vo.live && !vo.oneliner ? -1 : STDOUT_FILENO;
+	ro.err_fd = vo.live && !vo.oneliner ? -1 : vo.oneliner ? STDERR_FILENO : STDOUT_FILENO;
 	runner_install_signal_handlers();
 	for (size_t i = 0; i < config->n_targets && !runner_interrupted(); i++) {
 		const struct target *t = &config->targets[i];
-		struct runner_result result;
+		struct runner_result result = { 0 };
+		enum view_result shown;
 
+		if (view_target_begin(view, t->name, err) < 0)
+			return -EINVAL;
 		if (runner_run(config, t, &ro, &result, err) < 0) {
 			if (runner_interrupted())
 				return -EINTR;
-			fprintf(ro.status, "vmtest: %s\nFAILED\n", err->msg);
-			fflush(ro.status);
+			snprintf(result.reason, sizeof(result.reason), "vmtest: %s", err->msg);
 			result.exit_status = EXIT_STATUS_UNAVAILABLE;
 			result.outcome = RUNNER_ERROR;
 		}
+		shown = result.outcome == RUNNER_PASSED ? VIEW_PASSED
+			: result.outcome == RUNNER_FAILED ? VIEW_FAILED : VIEW_ERROR;
+		view_target_end(view, shown, result.reason[0] ? result.reason : NULL);
 		failed += result.outcome != RUNNER_PASSED;
 		last = result.exit_status;
 	}
+	if (config->n_targets > 1 && !runner_interrupted())
+		view_summary(view);
 	if (config->n_targets == 1)
 		return last;
 	return failed ? EXIT_STATUS_FAILED : EXIT_STATUS_OK;

@@ -39,6 +39,8 @@ void output_write_all(int fd, const void *buf, size_t len)
 {
 	const char *p = buf;
 
+	if (fd < 0)
+		return;
 	while (len) {
 		ssize_t n = write(fd, p, len);
 
@@ -114,6 +116,8 @@ static ssize_t output_consume(const struct output_relay *r, const uint8_t *buf, 
 				output_write_all(r->out_fd, buf + at, h.len);
 			else if (h.type == GUEST_RECORD_STDERR)
 				output_write_all(r->err_fd, buf + at, h.len);
+			if (h.type == GUEST_RECORD_STDOUT || h.type == GUEST_RECORD_STDERR)
+				output_write_all(r->copy_fd, buf + at, h.len);
 		}
 		at += h.len;
 	}

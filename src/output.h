@@ -15,14 +15,15 @@
  * (on the CLOCK_MONOTONIC millisecond clock). */
 int output_connect(const char *path, int64_t deadline_ms, struct error *err);
 
-/* Write all of buf; a reader that went away (`vmtest ... | head`) is not
+/* Write all of buf (nothing when fd < 0); a reader that went away (`vmtest ... | head`) is not
  * our failure, so errors end the write silently. */
 void output_write_all(int fd, const void *buf, size_t len);
 
 struct output_relay {
 	int port_fd;		/* the output port's socket */
 	uint32_t exec_id;	/* the command's pid in the guest */
-	int out_fd, err_fd;	/* where its stdout and stderr go */
+	int out_fd, err_fd;	/* where its stdout and stderr go (-1: nowhere) */
+	int copy_fd;		/* and both, in order (the view's spool); -1: none */
 	int64_t deadline_ms;	/* < 0: none */
 	/* A command on a pty: keystrokes from in_fd, window changes when
 	 * winch_fd is readable (sizes read from the terminal on tty_fd). */

@@ -11,6 +11,7 @@
 
 #include "config.h"
 #include "error.h"
+#include "view.h"
 
 /* As timeout(1): the status of a command stopped for taking too long. */
 #define RUNNER_EXIT_TIMEOUT 124
@@ -18,7 +19,7 @@
 struct runner_options {
 	int out_fd;		/* where the command's stdout goes */
 	int err_fd;		/* and its stderr */
-	FILE *status;		/* vmtest's own lines ("=> name", stages, verdict) */
+	struct view *view;	/* what the user sees: stages, vmtest's lines; the spools */
 	int verbose;
 	const char *accel;	/* "kvm", "tcg", "auto" or NULL */
 	unsigned boot_timeout_s;	/* 0: 60 with KVM, 180 with TCG */
@@ -35,6 +36,7 @@ enum runner_outcome {
 struct runner_result {
 	enum runner_outcome outcome;
 	int exit_status;	/* what vmtest exits with for this target alone */
+	char reason[2304];	/* why it failed ("Command failed with exit code: 3") */
 };
 
 /*
