@@ -263,8 +263,14 @@ int main(int argc, char **argv)
 	else
 		status = main_run(config, &options, mode, &err);
 	config_free(config);
-	if (runner_interrupted())
+	if (runner_interrupted()) {
+		/* On a terminal, past the "^C" it echoed. */
+		const char *name = sigabbrev_np(runner_interrupted());
+
+		fprintf(stderr, "%svmtest: interrupted by SIG%s; the VM was stopped\n",
+			isatty(STDERR_FILENO) ? "\n" : "", name ? name : "?");
 		return 128 + runner_interrupted();
+	}
 	if (status == -EINVAL)
 		return main_fail(&err);
 	return status < 0 ? main_fail(&err) : status;

@@ -409,6 +409,7 @@ static int runner_boot(const struct runner_options *o, struct runner_state *s, b
 {
 	unsigned timeout_s = o->boot_timeout_s ? o->boot_timeout_s
 					       : s->accel == QEMU_ACCEL_KVM ? 60 : 180;
+	int64_t start = json_io_now();
 	int r;
 
 	r = runner_start_qemu(o, s, err);
@@ -424,6 +425,9 @@ static int runner_boot(const struct runner_options *o, struct runner_state *s, b
 		/* The agent's socket closes a moment before QEMU exits. */
 		if (r < 0)
 			qemu_process_wait(&s->qemu, 2000);
+		else
+			runner_log(o, 1, "guest agent answered after %.2f s",
+				   (double)(json_io_now() - start) / 1000);
 	}
 	if (r < 0 && (qemu_process_exited(&s->qemu) || console_panicked(s->console)))
 		return runner_fail_qemu(s, err);

@@ -266,6 +266,7 @@ def test_ctrl_c_and_timeout_leave_nothing_behind(vmtest, vmtest_binary, tmp_path
             p.kill()
             p.wait()
     assert p.returncode == 130
+    assert p.stderr.read().endswith(b"vmtest: interrupted by SIGINT; the VM was stopped\n")
     time.sleep(0.2)
     assert _qemus_with(str(project)) == []
     assert os.listdir(runtime) == []
