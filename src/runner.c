@@ -158,7 +158,8 @@ static int runner_prepare_boot(const struct target *t, const struct runner_optio
 	runner_log(o, 1, "kernel %s: release %s", t->kernel, image->release);
 	r = modules_load(t->rootfs, image->release, modules_vmtest, modules_n_vmtest, &modules, err);
 	if (r == MODULES_NO_DIR) {
-		runner_log(o, 1, "no %s/lib/modules/%s: relying on built-in drivers", t->rootfs,
+		runner_log(o, 1, "no %s/lib/modules/%s: relying on built-in drivers",
+			   strcmp(t->rootfs, "/") == 0 ? "" : t->rootfs,
 			   image->release);
 		if (asprintf(&s->modules_note, " (no modules were loaded: %s/lib/modules/%s does not exist)",
 			     strcmp(t->rootfs, "/") == 0 ? "" : t->rootfs, image->release) < 0)

@@ -483,20 +483,26 @@ int view_target_begin(struct view *v, const char *name, struct error *err)
 	return r;
 }
 
+static void view_say(struct view *v, int level, const char *msg);
+
+/* "Booting took 2.43 s": to the log, and shown with -v. */
+static void view_stage_took(struct view *v)
+{
+	char took[128];
+
+	if (v->stage == VIEW_STAGE_NONE)
+		return;
+	snprintf(took, sizeof(took), "%s took %.2f s", view_stage_names[v->stage],
+		 (double)(json_io_now() - v->stage_start) / 1000);
+	view_say(v, 1, took);
+}
+
 void view_stage(struct view *v, enum view_stage stage)
 {
 	char line[64];
 
 	pthread_mutex_lock(&v->lock);
-	if (v->stage != VIEW_STAGE_NONE) {
-		char took[128];
-
-		snprintf(took, sizeof(took), "%s took %.2f s", view_stage_names[v->stage],
-			 (double)(json_io_now() - v->stage_start) / 1000);
-		view_log_write(v, NULL, took, strlen(took));
-		if (v->o.verbose >= 1 && !v->o.live)
-			dprintf(STDERR_FILENO, "vmtest: %s\n", took);
-	}
+	view_stage_took(v);
 	v->stage = stage;
 	v->stage_start = json_io_now();
 	snprintf(line, sizeof(line), "===> %s\n", view_stage_names[stage]);
@@ -533,6 +539,25 @@ int view_output_fd(const struct view *v)
 	return v->output_fd;
 }
 
+/* One of vmtest's lines, the lock held: to the log, and shown up to -v. */
+static void view_say(struct view *v, int level, const char *msg)
+{
+	struct view_text t = { 0 };
+	bool redraw;
+
+	view_log_write(v, NULL, msg, strlen(msg));
+	if (level > v->o.verbose)
+		return;
+	redraw = v->o.live && v->n_drawn;
+	if (redraw)
+		view_erase(v, &t);
+	view_text_addf(&t, "vmtest: %s\n", msg);
+	/* Above the live block, in the view's stream; else on stderr. */
+	view_text_flush(&t, v->o.live ? v->o.fd : STDERR_FILENO);
+	if (redraw)
+		view_redraw(v);
+}
+
 void view_log(struct view *v, int level, const char *fmt, ...)
 {
 	_cleanup_free_ char *msg = NULL;
@@ -545,19 +570,7 @@ void view_log(struct view *v, int level, const char *fmt, ...)
 	if (n < 0)
 		return;
 	pthread_mutex_lock(&v->lock);
-	view_log_write(v, NULL, msg, (size_t)n);
-	if (level <= v->o.verbose) {
-		struct view_text t = { 0 };
-		bool redraw = v->o.live && v->n_drawn;
-
-		if (redraw)
-			view_erase(v, &t);
-		view_text_addf(&t, "vmtest: %s\n", msg);
-		/* Above the live block, in the view's stream; else on stderr. */
-		view_text_flush(&t, v->o.live ? v->o.fd : STDERR_FILENO);
-		if (redraw)
-			view_redraw(v);
-	}
+	view_say(v, level, msg);
 	pthread_mutex_unlock(&v->lock);
 }
 
@@ -616,6 +629,7 @@ void view_target_end(struct view *v, enum view_result result, const char *reason
 	char took[32];
 
 	pthread_mutex_lock(&v->lock);
+	view_stage_took(v);
 	view_log_spools(v, true);
 	view_log_write(v, NULL, result == VIEW_PASSED ? "PASS" : reason ? reason : "FAILED",
 		       strlen(result == VIEW_PASSED ? "PASS" : reason ? reason : "FAILED"));
