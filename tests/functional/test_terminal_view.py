@@ -10,7 +10,7 @@ import time
 
 import pytest
 
-from conftest import small_kernel
+from conftest import debian_kernel, small_kernel
 
 
 class Tmux:
@@ -257,3 +257,30 @@ def test_plain_format_and_log(vmtest, tmp_path):
     # --no-ui and VMTEST_NO_UI are accepted (the output is not a terminal anyway).
     r = vmtest("--no-ui", "--list", cwd=tmp_path)
     assert r.returncode == 0 and r.stdout == "good\nbad\n"
+
+
+def test_boot_failure_keeps_the_console(terminal, vmtest_binary, tmp_path):
+    # Debian's kernel with a root filesystem that lacks its modules: the
+    # guest init explains on the console, then powers off.
+    empty = tmp_path / "emptyroot"
+    empty.mkdir()
+    project = tmp_path / "project"
+    project.mkdir()
+    (project / "vmtest.toml").write_text(
+        '[[target]]\nname = "no modules"\nkernel = "%s"\nrootfs = "%s"\ncommand = "true"\n'
+        % (debian_kernel(), empty))
+    t = terminal(100, 40)
+    t.start(shlex.quote(vmtest_binary), project)
+    screen = t.wait_for(r"^vmtest-exit=")
+    assert exit_status(screen) == 69
+    rows = lines(t.tmux("capture-pane", "-p", "-J", "-t", "main"))
+    top = rows.index("=> no modules")
+    assert rows[top + 1] == "===> Booting"
+    # The whole console of the failed boot, then the reason and FAILED.
+    console = rows[top + 2:]
+    assert any(r.startswith("vmtest-init: no virtio-serial port org.qemu.guest_agent.0")
+               for r in console)
+    assert any("reboot: Power down" in r for r in console)
+    reason = [r for r in console if r.startswith("vmtest: the guest could not start: ")]
+    assert len(reason) == 1
+    assert re.fullmatch(r"FAILED \(\d+\.\ds\)", console[console.index(reason[0]) + 1])
