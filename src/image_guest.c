@@ -199,10 +199,10 @@ static void image_guest_flush(struct image_guest_pending *p, int fd, int copy_fd
 	p->len -= n;
 }
 
-static int image_guest_relay(const struct image_guest_streams *io, const char *marker,
-			     int64_t deadline, struct error *err)
+static int image_guest_relay_with(const struct image_guest_streams *io, const char *marker,
+				  int64_t deadline, struct image_guest_pending pending[2],
+				  struct error *err)
 {
-	static struct image_guest_pending pending[2];
 	/* By whole lines when the streams meet (in one place, or the spool). */
 	bool shared = io->out_fds[0] == io->out_fds[1] || io->copy_fd >= 0;
 	size_t mlen = strlen(marker);
@@ -250,6 +250,20 @@ static int image_guest_relay(const struct image_guest_streams *io, const char *m
 		}
 	}
 	return 0;
+}
+
+/* Each relay its own buffers: targets may run in parallel threads. */
+static int image_guest_relay(const struct image_guest_streams *io, const char *marker,
+			     int64_t deadline, struct error *err)
+{
+	struct image_guest_pending *pending = calloc(2, sizeof(*pending));
+	int r;
+
+	if (!pending)
+		return error_set(err, ENOMEM, "out of memory");
+	r = image_guest_relay_with(io, marker, deadline, pending, err);
+	free(pending);
+	return r;
 }
 
 static int image_guest_stream(struct qga *qga, const struct target *t,

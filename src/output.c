@@ -124,9 +124,10 @@ static ssize_t output_consume(const struct output_relay *r, const uint8_t *buf, 
 	return (ssize_t)at;
 }
 
-int output_relay(const struct output_relay *r, struct error *err)
+#define OUTPUT_BUF_SIZE (2 * (GUEST_RECORD_HEADER_SIZE + GUEST_RECORD_MAX_DATA))
+
+static int output_relay_with(const struct output_relay *r, uint8_t *buf, struct error *err)
 {
-	static uint8_t buf[2 * (GUEST_RECORD_HEADER_SIZE + GUEST_RECORD_MAX_DATA)];
 	size_t have = 0;
 	bool input = r->in_fd >= 0;
 
@@ -159,7 +160,7 @@ int output_relay(const struct output_relay *r, struct error *err)
 			input = output_forward_input(r);
 		if (!(p[0].revents & (POLLIN | POLLHUP | POLLERR)))
 			continue;
-		n = read(r->port_fd, buf + have, sizeof(buf) - have);
+		n = read(r->port_fd, buf + have, OUTPUT_BUF_SIZE - have);
 		if (n < 0 && (errno == EINTR || errno == EAGAIN))
 			continue;
 		if (n < 0)
@@ -175,4 +176,17 @@ int output_relay(const struct output_relay *r, struct error *err)
 		memmove(buf, buf + used, have - (size_t)used);
 		have -= (size_t)used;
 	}
+}
+
+/* Each relay its own buffer: targets may run in parallel threads. */
+int output_relay(const struct output_relay *r, struct error *err)
+{
+	uint8_t *buf = malloc(OUTPUT_BUF_SIZE);
+	int ret;
+
+	if (!buf)
+		return error_set(err, ENOMEM, "out of memory");
+	ret = output_relay_with(r, buf, err);
+	free(buf);
+	return ret;
 }

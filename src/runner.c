@@ -46,7 +46,9 @@ extern char **environ;
 
 /* Set by the signal handler; the QEMU it may kill. */
 static volatile sig_atomic_t runner_signal;
-static volatile pid_t runner_qemu_pid;
+/* The QEMUs running, one slot per parallel target, for the signal handler. */
+#define RUNNER_MAX_QEMUS 256
+static volatile pid_t runner_qemu_pids[RUNNER_MAX_QEMUS];
 
 /* Everything one run owns, released by runner_state_clear in any case. */
 struct runner_state {
@@ -66,14 +68,40 @@ struct runner_state {
 	enum disk_format disk_format;
 	struct firmware firmware;	/* UEFI; all NULL for BIOS */
 	char *firmware_vars;		/* this run's copy of the VARS template */
+	int qemu_slot;			/* in runner_qemu_pids; -1: none */
 };
 
 static void runner_on_signal(int signo)
 {
 	terminal_restore();
 	runner_signal = signo;
-	if (runner_qemu_pid > 0)
-		kill(runner_qemu_pid, SIGKILL);
+	for (size_t i = 0; i < RUNNER_MAX_QEMUS; i++) {
+		pid_t pid = __atomic_load_n(&runner_qemu_pids[i], __ATOMIC_SEQ_CST);
+
+		if (pid > 0)
+			kill(pid, SIGKILL);
+	}
+}
+
+/* Tell the signal handler about this target's QEMU (pid 0: no more). */
+static void runner_track_qemu(struct runner_state *s, pid_t pid)
+{
+	if (pid > 0 && s->qemu_slot < 0) {
+		for (int i = 0; i < RUNNER_MAX_QEMUS; i++) {
+			pid_t free_slot = 0;
+
+			if (__atomic_compare_exchange_n(&runner_qemu_pids[i], &free_slot, pid, false,
+							__ATOMIC_SEQ_CST, __ATOMIC_SEQ_CST)) {
+				s->qemu_slot = i;
+				return;
+			}
+		}
+		return; /* more than 256 at once: PDEATHSIG still stops it with us */
+	}
+	if (pid <= 0 && s->qemu_slot >= 0) {
+		__atomic_store_n(&runner_qemu_pids[s->qemu_slot], 0, __ATOMIC_SEQ_CST);
+		s->qemu_slot = -1;
+	}
 }
 
 void runner_install_signal_handlers(void)
@@ -272,10 +300,9 @@ static int runner_build_argv(const struct config *config, const struct target *t
 		return r;
 	static bool told;
 
-	if (why && !told) {
+	/* Once per run, whichever parallel target gets here first. */
+	if (why && !__atomic_exchange_n(&told, true, __ATOMIC_SEQ_CST))
 		runner_log(o, 0, "using TCG emulation: %s", why);
-		told = true;
-	}
 	plan.accel = s->accel;
 	return qemu_argv_build(t, &plan, &s->argv, err);
 }
@@ -337,7 +364,7 @@ static int runner_start_qemu(const struct runner_options *o, struct runner_state
 	r = qemu_process_start(s->argv.items, qemu_log, &s->qemu, err);
 	if (r < 0)
 		return r;
-	runner_qemu_pid = s->qemu.pid;
+	runner_track_qemu(s, s->qemu.pid);
 	/* A signal between fork and here found no pid to kill. */
 	if (runner_signal)
 		kill(s->qemu.pid, SIGKILL);
@@ -644,7 +671,7 @@ static void runner_shutdown(struct runner_state *s)
 {
 	struct error ignored = { 0 };
 
-	runner_qemu_pid = 0;
+	runner_track_qemu(s, 0);
 	if (s->qga)
 		qga_shutdown(s->qga, "powerdown", json_io_deadline(1000), &ignored);
 	if (qemu_process_wait(&s->qemu, RUNNER_SHUTDOWN_TIMEOUT_MS))
@@ -666,7 +693,7 @@ static void runner_shutdown_image(const struct target *t, const struct runner_op
 {
 	struct error e = { 0 };
 
-	runner_qemu_pid = 0;
+	runner_track_qemu(s, 0);
 	if (t->vm.persist && s->qga) {
 		if (image_guest_sync(s->qga, json_io_deadline(RUNNER_SHUTDOWN_TIMEOUT_MS), &e) < 0)
 			runner_log(o, 1, "sync in the guest: %s", e.msg);
@@ -689,7 +716,7 @@ static void runner_shutdown_image(const struct target *t, const struct runner_op
 
 static void runner_state_clear(struct runner_state *s)
 {
-	runner_qemu_pid = 0;
+	runner_track_qemu(s, 0);
 	qemu_process_clear(&s->qemu);
 	s->qga = qga_free(s->qga);
 	s->qmp = qmp_free(s->qmp);
@@ -725,7 +752,8 @@ static void runner_verdict(const struct qga_exec_status *st, struct runner_resul
 int runner_run(const struct config *config, const struct target *t,
 	       const struct runner_options *o, struct runner_result *ret, struct error *err)
 {
-	struct runner_state s = { .output_fd = -1, .error_fd = -1, .qemu = { .pidfd = -1 } };
+	struct runner_state s = { .output_fd = -1, .error_fd = -1, .qemu = { .pidfd = -1 },
+				    .qemu_slot = -1 };
 	struct qga_exec_status st = { 0 };
 	unsigned timed_out = 0;
 	int r;
@@ -780,7 +808,8 @@ int runner_run(const struct config *config, const struct target *t,
 int runner_plan(const struct config *config, const struct target *t,
 		const struct runner_options *o, char **ret_line, struct error *err)
 {
-	struct runner_state s = { .output_fd = -1, .error_fd = -1, .qemu = { .pidfd = -1 } };
+	struct runner_state s = { .output_fd = -1, .error_fd = -1, .qemu = { .pidfd = -1 },
+				    .qemu_slot = -1 };
 	int r;
 
 	r = runner_check(config, t, err);
