@@ -1,6 +1,7 @@
 // SPDX-License-Identifier: MIT
 #include "cli.h"
 
+#include <ctype.h>
 #include <errno.h>
 #include <getopt.h>
 #include <stdio.h>
@@ -23,6 +24,11 @@ enum {
 	OPT_UEFI,
 	OPT_NO_UI,
 	OPT_LOG,
+	OPT_PREFIX,
+	OPT_JUNIT,
+	OPT_JSON,
+	OPT_SHARD,
+	OPT_OUTPUT_DIR,
 };
 
 static const struct option cli_long_options[] = {
@@ -43,6 +49,12 @@ static const struct option cli_long_options[] = {
 	{ "accel", required_argument, NULL, OPT_ACCEL },
 	{ "tty", no_argument, NULL, OPT_TTY },
 	{ "no-ui", no_argument, NULL, OPT_NO_UI },
+	{ "jobs", required_argument, NULL, 'j' },
+	{ "prefix", no_argument, NULL, OPT_PREFIX },
+	{ "junit", required_argument, NULL, OPT_JUNIT },
+	{ "json", required_argument, NULL, OPT_JSON },
+	{ "shard", required_argument, NULL, OPT_SHARD },
+	{ "output-dir", required_argument, NULL, OPT_OUTPUT_DIR },
 	{ "log", required_argument, NULL, OPT_LOG },
 	{ "verbose", no_argument, NULL, 'v' },
 	{ "help", no_argument, NULL, 'h' },
@@ -51,7 +63,7 @@ static const struct option cli_long_options[] = {
 };
 
 /* '+': stop at the first non-option, it starts the command. */
-static const char cli_short_options[] = "+:c:f:k:i:r:a:q:vhV";
+static const char cli_short_options[] = "+:c:f:k:i:r:a:q:j:vhV";
 
 void cli_print_help(FILE *out)
 {
@@ -69,6 +81,8 @@ void cli_print_help(FILE *out)
 	      "Targets:\n"
 	      "  -c, --config FILE        read targets from FILE (default: ./vmtest.toml)\n"
 	      "  -f, --filter REGEX       run only targets whose name matches REGEX (PCRE)\n"
+	      "      --shard K/N          run only the K-th of N slices of the selected targets\n"
+	      "                           (for a CI matrix; with --list, show the slice)\n"
 	      "      --list               print the selected targets' names and exit\n"
 	      "      --dry-run            print each selected target, fully resolved, and exit\n"
 	      "\n"
@@ -93,10 +107,19 @@ void cli_print_help(FILE *out)
 	      "      --tty                run the command on a terminal in the guest (programs\n"
 	      "                           then line-buffer; stdout and stderr arrive together)\n"
 	      "\n"
+	      "  -j, --jobs N             run up to N targets at once (default: 1 under TCG,\n"
+	      "                           else CPUs / the largest num_cpus)\n"
+	      "\n"
 	      "Output:\n"
 	      "      --no-ui              plain output even on a terminal (also VMTEST_NO_UI=1)\n"
 	      "      --log FILE           write everything (vmtest's steps, consoles, output)\n"
 	      "                           to FILE, with timestamps\n"
+	      "      --prefix             with -j, print every line as it comes, prefixed with\n"
+	      "                           its target's name (default: each target whole)\n"
+	      "      --junit FILE         write a JUnit XML report\n"
+	      "      --json FILE          write the results as JSON\n"
+	      "      --output-dir DIR     keep each target's console, output, QEMU command line\n"
+	      "                           and timings in DIR/NAME/\n"
 	      "  -v, --verbose            say what vmtest does (QEMU command line, timings)\n"
 	      "\n"
 	      "Other:\n"
@@ -152,6 +175,12 @@ static void cli_set(struct cli_options *o, int c, const char *arg)
 	case OPT_TTY: o->tty = true; break;
 	case OPT_NO_UI: o->no_ui = true; break;
 	case OPT_LOG: o->log_path = arg; break;
+	case 'j': o->jobs = arg; break;
+	case OPT_PREFIX: o->prefix = true; break;
+	case OPT_JUNIT: o->junit_path = arg; break;
+	case OPT_JSON: o->json_path = arg; break;
+	case OPT_SHARD: o->shard = arg; break;
+	case OPT_OUTPUT_DIR: o->output_dir = arg; break;
 	case 'v': o->verbose++; break;
 	case 'h': o->help = true; break;
 	case 'V': o->version = true; break;
@@ -264,4 +293,43 @@ int cli_command_line(const struct cli_options *o, char **ret_line, bool *ret_int
 		return error_set(err, ENOMEM, "out of memory");
 	*ret_line = line;
 	return 0;
+}
+
+int cli_parse_shard(const char *text, unsigned *ret_k, unsigned *ret_n, struct error *err)
+{
+	unsigned long k, n;
+	char *end;
+
+	if (!isdigit((unsigned char)text[0]))
+		goto bad;
+	k = strtoul(text, &end, 10);
+	if (*end != '/' || !isdigit((unsigned char)end[1]))
+		goto bad;
+	n = strtoul(end + 1, &end, 10);
+	if (*end || n == 0 || n > 100000)
+		goto bad;
+	if (k < 1 || k > n)
+		return error_usage(err, "--shard '%s': K must be between 1 and N (%lu)", text, n);
+	*ret_k = (unsigned)k;
+	*ret_n = (unsigned)n;
+	return 0;
+bad:
+	return error_usage(err, "--shard '%s': expected K/N, the K-th of N slices (1/3, 2/3, 3/3)",
+			   text);
+}
+
+int cli_parse_jobs(const char *text, unsigned *ret_jobs, struct error *err)
+{
+	unsigned long n;
+	char *end;
+
+	if (!isdigit((unsigned char)text[0]))
+		goto bad;
+	n = strtoul(text, &end, 10);
+	if (*end || n == 0 || n > 1024)
+		goto bad;
+	*ret_jobs = (unsigned)n;
+	return 0;
+bad:
+	return error_usage(err, "-j/--jobs '%s': expected a number of targets from 1 to 1024", text);
 }

@@ -34,6 +34,12 @@ struct cli_options {
 	const char *accel;		/* --accel kvm|tcg|auto */
 	bool tty;			/* --tty */
 	bool no_ui;			/* --no-ui */
+	const char *jobs;		/* -j */
+	bool prefix;			/* --prefix */
+	const char *junit_path;		/* --junit */
+	const char *json_path;		/* --json */
+	const char *shard;		/* --shard K/N */
+	const char *output_dir;		/* --output-dir */
 	const char *log_path;		/* --log */
 	bool help;
 	bool version;
@@ -61,5 +67,11 @@ int cli_mode(const struct cli_options *options, enum cli_mode *ret_mode, struct 
  */
 int cli_command_line(const struct cli_options *options, char **ret_line, bool *ret_interactive,
 		     struct error *err);
+
+/* "K/N" with 1 <= K <= N: the shard to run. */
+int cli_parse_shard(const char *text, unsigned *ret_k, unsigned *ret_n, struct error *err);
+
+/* -j's value: a positive number. */
+int cli_parse_jobs(const char *text, unsigned *ret_jobs, struct error *err);
 
 void cli_print_help(FILE *out);

@@ -870,6 +870,20 @@ oom:
 	return error_set(err, ENOMEM, "out of memory");
 }
 
+void config_keep_shard(struct config *config, unsigned k, unsigned n)
+{
+	size_t kept = 0;
+
+	for (size_t i = 0; i < config->n_targets; i++) {
+		if (i % n != k - 1) {
+			config_target_clear(&config->targets[i]);
+			continue;
+		}
+		config->targets[kept++] = config->targets[i];
+	}
+	config->n_targets = kept;
+}
+
 void config_target_clear(struct target *t)
 {
 	free(t->name);

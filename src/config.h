@@ -110,6 +110,13 @@ int config_new_oneliner(const struct oneliner *spec, const char *base_dir,
 
 struct config *config_free(struct config *config);
 
+/*
+ * Keep the k-th (1-based) of n slices of the targets: those at the
+ * positions i with i % n == k - 1.  Deterministic, disjoint, covering, and
+ * balanced (sizes differ by at most one), in the targets' order.
+ */
+void config_keep_shard(struct config *config, unsigned k, unsigned n);
+
 /* Free what a target owns and zero it (filter_targets drops targets). */
 void config_target_clear(struct target *target);
 

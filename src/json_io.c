@@ -479,6 +479,17 @@ char *json_io_dump(const struct json_value *v)
 	return json_dumps(json_io_j(v), JSON_COMPACT | JSON_ENCODE_ANY);
 }
 
+char *json_io_dump_pretty(const struct json_value *v)
+{
+	char *text = json_dumps(json_io_j(v), JSON_INDENT(2) | JSON_REAL_PRECISION(6));
+	char *with_newline = NULL;
+
+	if (text && asprintf(&with_newline, "%s\n", text) < 0)
+		with_newline = NULL;
+	free(text);
+	return with_newline;
+}
+
 struct json_value *json_io_new_object(void)
 {
 	return json_io_v(json_object());
@@ -511,6 +522,16 @@ int json_io_set_int(struct json_value *obj, const char *key, int64_t n)
 int json_io_set_bool(struct json_value *obj, const char *key, bool b)
 {
 	return json_io_set(obj, key, json_io_v(json_boolean(b)));
+}
+
+int json_io_set_real(struct json_value *obj, const char *key, double d)
+{
+	return json_io_set(obj, key, json_io_v(json_real(d)));
+}
+
+struct json_value *json_io_new_null(void)
+{
+	return json_io_v(json_null());
 }
 
 int json_io_append_string(struct json_value *arr, const char *s)

@@ -105,6 +105,8 @@ struct json_value *json_io_array_get(const struct json_value *v, size_t i);
 
 /* v as compact JSON text, malloc'd, for messages; NULL on failure. */
 char *json_io_dump(const struct json_value *v);
+/* v indented for people (reports), with a final newline; NULL on failure. */
+char *json_io_dump_pretty(const struct json_value *v);
 
 /* Building: NULL/-ENOMEM on failure; -EILSEQ for a string not in UTF-8. */
 struct json_value *json_io_new_object(void);
@@ -113,6 +115,8 @@ int json_io_set(struct json_value *obj, const char *key, struct json_value *stea
 int json_io_set_string(struct json_value *obj, const char *key, const char *s);
 int json_io_set_int(struct json_value *obj, const char *key, int64_t n);
 int json_io_set_bool(struct json_value *obj, const char *key, bool b);
+int json_io_set_real(struct json_value *obj, const char *key, double d);
+struct json_value *json_io_new_null(void);
 int json_io_append_string(struct json_value *arr, const char *s);
 /* A QMP-style command {"execute", "arguments", "id"}; no id when id < 0. */
 int json_io_send_command(struct json_io *io, const char *command, const struct json_value *args,

@@ -7,6 +7,7 @@
  * place that prints an error and chooses the exit status.
  */
 #include <errno.h>
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -20,6 +21,7 @@
 #include "duration.h"
 #include "filter.h"
 #include "kernel_find.h"
+#include "report.h"
 #include "runner.h"
 #include "version.h"
 
@@ -85,6 +87,13 @@ static int main_load(const struct cli_options *o, enum cli_mode mode, struct con
 			r = error_usage(err, "no target of %s matches --filter '%s'", config->path,
 					o->filter);
 	}
+	if (r >= 0 && o->shard) {
+		unsigned k, n;
+
+		r = cli_parse_shard(o->shard, &k, &n, err);
+		if (r >= 0)
+			config_keep_shard(config, k, n);
+	}
 	if (r < 0) {
 		config_free(config);
 		return r;
@@ -132,6 +141,102 @@ static int main_print_targets(const struct config *config, const struct cli_opti
 	return 0;
 }
 
+/* What the targets of a run share, workers included. */
+struct main_run {
+	const struct config *config;
+	struct runner_options ro;	/* each target's copy gets its view_target */
+	struct view *view;
+	struct report *report;
+	pthread_mutex_t lock;
+	size_t next;			/* the next target to start */
+	size_t failed;
+	int last;			/* the exit status of the last target */
+	bool report_failed;
+};
+
+static enum report_status main_report_status(const struct runner_result *result)
+{
+	switch (result->outcome) {
+	case RUNNER_PASSED:
+		return REPORT_PASSED;
+	case RUNNER_FAILED:
+		return result->exit_status == RUNNER_EXIT_TIMEOUT &&
+		       strncmp(result->reason, "Timed out", 9) == 0 ? REPORT_TIMED_OUT
+								    : REPORT_FAILED;
+	case RUNNER_ERROR:
+	default:
+		return REPORT_ERROR;
+	}
+}
+
+static void main_run_target(struct main_run *run, size_t index)
+{
+	const struct target *t = &run->config->targets[index];
+	struct runner_options ro = run->ro;
+	struct runner_result result = { 0 };
+	struct report_entry entry = { .index = index };
+	struct view_target *vt;
+	struct error err = { 0 };
+	enum view_result shown;
+
+	if (view_target_begin(run->view, t->name, &vt, &err) < 0) {
+		snprintf(result.reason, sizeof(result.reason), "vmtest: %s", err.msg);
+		view_log(run->view, NULL, 0, "target '%s': %s", t->name, err.msg);
+		pthread_mutex_lock(&run->lock);
+		run->failed++;
+		run->last = EXIT_STATUS_UNAVAILABLE;
+		pthread_mutex_unlock(&run->lock);
+		return;
+	}
+	ro.target = vt;
+	if (runner_run(run->config, t, &ro, &result, &err) < 0) {
+		if (runner_interrupted()) {
+			view_target_free(vt);
+			free(result.qemu_line);
+			return;
+		}
+		snprintf(result.reason, sizeof(result.reason), "vmtest: %s", err.msg);
+		result.exit_status = err.status ? (int)err.status : EXIT_STATUS_UNAVAILABLE;
+		result.outcome = RUNNER_ERROR;
+	}
+	shown = result.outcome == RUNNER_PASSED ? VIEW_PASSED
+		: result.outcome == RUNNER_FAILED ? VIEW_FAILED : VIEW_ERROR;
+	view_target_end(vt, shown, result.reason[0] ? result.reason : NULL);
+	entry.status = main_report_status(&result);
+	entry.exit_status = result.exit_status;
+	entry.reason = result.reason[0] ? result.reason : NULL;
+	entry.console_fd = view_console_fd(vt);
+	entry.output_fd = view_output_fd(vt);
+	entry.qemu_line = result.qemu_line;
+	view_target_times(vt, entry.stage_ms, &entry.total_ms);
+	if (report_add(run->report, &entry, &err) < 0) {
+		view_log(run->view, NULL, 0, "%s", err.msg);
+		run->report_failed = true;
+	}
+	view_target_free(vt);
+	free(result.qemu_line);
+	pthread_mutex_lock(&run->lock);
+	run->failed += result.outcome != RUNNER_PASSED;
+	run->last = result.exit_status;
+	pthread_mutex_unlock(&run->lock);
+}
+
+static void *main_worker(void *arg)
+{
+	struct main_run *run = arg;
+
+	for (;;) {
+		size_t i;
+
+		pthread_mutex_lock(&run->lock);
+		i = run->next++;
+		pthread_mutex_unlock(&run->lock);
+		if (i >= run->config->n_targets || runner_interrupted())
+			return NULL;
+		main_run_target(run, i);
+	}
+}
+
 /* An environment variable set to something other than "" (no-color.org). */
 static bool main_env_set(const char *name)
 {
@@ -144,7 +249,7 @@ static bool main_env_set(const char *name)
  * The live view on a terminal: stdout for a config, stderr (vmtest's own
  * stream) for a one-liner; never on a terminal that cannot move its cursor.
  */
-static void main_view_options(const struct cli_options *o, enum cli_mode mode,
+static void main_view_options(const struct cli_options *o, enum cli_mode mode, unsigned jobs,
 			      struct view_options *ret)
 {
 	const char *term = getenv("TERM");
@@ -158,74 +263,126 @@ static void main_view_options(const struct cli_options *o, enum cli_mode mode,
 	ret->live = isatty(ret->fd) && !o->no_ui && !main_env_set("VMTEST_NO_UI") &&
 		    !(term && strcmp(term, "dumb") == 0);
 	ret->color = ret->live && !main_env_set("NO_COLOR");
+	ret->prefix = !ret->live && o->prefix && mode == CLI_MODE_CONFIG;
+	ret->whole_blocks = !ret->live && !ret->prefix && jobs > 1;
+}
+
+/* -j's default: one VM at a time under TCG, else as many as the CPUs hold. */
+static unsigned main_default_jobs(const struct config *config, enum qemu_accel accel)
+{
+	long cpus = sysconf(_SC_NPROCESSORS_ONLN);
+	unsigned widest = 1;
+
+	if (accel == QEMU_ACCEL_TCG || cpus < 1)
+		return 1;
+	for (size_t i = 0; i < config->n_targets; i++)
+		if (config->targets[i].vm.num_cpus > widest)
+			widest = config->targets[i].vm.num_cpus;
+	return (unsigned)cpus / widest ? (unsigned)cpus / widest : 1;
 }
 
 /*
- * Run the selected targets one after another.  One target: its command's
+ * Run the selected targets, up to -j at once.  One target: its command's
  * status.  Several: 0 when all passed, 1 otherwise (not vmtest's count of
  * failures, which wraps at 256).
  */
 static int main_run(const struct config *config, const struct cli_options *o, enum cli_mode mode,
 		    struct error *err)
 {
-	struct runner_options ro = {
-		.accel = o->accel,
-		.tty = o->tty,
-		.verbose = o->verbose,
-	};
 	_cleanup_(view_freep) struct view *view = NULL;
+	struct main_run run = {
+		.config = config,
+		.ro = { .accel = o->accel, .tty = o->tty, .verbose = o->verbose },
+		.lock = PTHREAD_MUTEX_INITIALIZER,
+	};
+	struct report_options rep = {
+		.junit_path = o->junit_path,
+		.json_path = o->json_path,
+		.output_dir = o->output_dir,
+	};
+	_cleanup_free_ char *suite = NULL;
+	enum qemu_accel accel = QEMU_ACCEL_TCG;
 	struct view_options vo;
-	size_t failed = 0;
-	int last = 0;
+	unsigned jobs = 0;
+	int r;
 
-	if (o->timeout && !duration_parse(o->timeout, &ro.timeout_s))
+	if (o->timeout && !duration_parse(o->timeout, &run.ro.timeout_s))
 		return error_usage(err, "--timeout '%s': expected seconds or a duration such as 90s, 5m or 1h",
 				   o->timeout);
-	if (o->boot_timeout && !duration_parse(o->boot_timeout, &ro.boot_timeout_s))
+	if (o->boot_timeout && !duration_parse(o->boot_timeout, &run.ro.boot_timeout_s))
 		return error_usage(err, "--boot-timeout '%s': expected seconds or a duration such as 90s, 5m or 1h",
 				   o->boot_timeout);
-	if (accel_choose(o->accel, &(enum qemu_accel){ 0 }, &(const char *){ NULL }, err) < 0)
+	if (o->jobs && cli_parse_jobs(o->jobs, &jobs, err) < 0)
 		return -EINVAL;
+	if (accel_choose(o->accel, &accel, &(const char *){ NULL }, err) < 0)
+		return -EINVAL;
+	if (!jobs)
+		jobs = main_default_jobs(config, accel);
+	if (jobs > config->n_targets)
+		jobs = config->n_targets ? (unsigned)config->n_targets : 1;
+	if (jobs > 1 && o->tty)
+		return error_usage(err, "--tty needs the terminal for one target at a time: not with -j %u",
+				   jobs);
 	/* Refuse what can be refused before the first VM starts. */
 	for (size_t i = 0; i < config->n_targets; i++)
 		if (runner_check(config, &config->targets[i], err) < 0 &&
 		    err->status == EXIT_STATUS_USAGE)
 			return -EINVAL;
-	main_view_options(o, mode, &vo);
-	if (view_new(&vo, &view, err) < 0)
+	suite = config->path ? strdup(config->path) : strdup("vmtest");
+	if (!suite)
+		return error_set(err, ENOMEM, "out of memory");
+	rep.suite_name = suite;
+	r = report_new(&rep, config, &run.report, err);
+	if (r < 0)
 		return -EINVAL;
-	ro.view = view;
+	main_view_options(o, mode, jobs, &vo);
+	if (view_new(&vo, &view, err) < 0) {
+		report_free(run.report);
+		return -EINVAL;
+	}
+	run.view = run.ro.view = view;
 	/* A one-liner is a transparent wrapper: the command's stdout and
-	 * stderr are vmtest's.  A config's targets report on stdout, in the
-	 * live view only through its window and spools. */
-	ro.out_fd = vo.live && !vo.oneliner ? -1 : STDOUT_FILENO;
-	ro.err_fd = vo.live && !vo.oneliner ? -1 : vo.oneliner ? STDERR_FILENO : STDOUT_FILENO;
+	 * stderr are vmtest's.  A config's targets report on stdout as they
+	 * run, or only through the view's spools when it shows them later
+	 * (the live view, several at once, --prefix). */
+	if (vo.oneliner) {
+		run.ro.out_fd = STDOUT_FILENO;
+		run.ro.err_fd = STDERR_FILENO;
+	} else if (vo.live || vo.whole_blocks || vo.prefix) {
+		run.ro.out_fd = run.ro.err_fd = -1;
+	} else {
+		run.ro.out_fd = run.ro.err_fd = STDOUT_FILENO;
+	}
+	if (!config->n_targets)
+		view_log(view, NULL, 0, "shard %s of %s has no targets", o->shard, config->path);
 	runner_install_signal_handlers();
-	for (size_t i = 0; i < config->n_targets && !runner_interrupted(); i++) {
-		const struct target *t = &config->targets[i];
-		struct runner_result result = { 0 };
-		enum view_result shown;
+	if (jobs <= 1) {
+		main_worker(&run);
+	} else {
+		pthread_t *threads = calloc(jobs, sizeof(*threads));
+		unsigned started = 0;
 
-		if (view_target_begin(view, t->name, err) < 0)
-			return -EINVAL;
-		if (runner_run(config, t, &ro, &result, err) < 0) {
-			if (runner_interrupted())
-				return -EINTR;
-			snprintf(result.reason, sizeof(result.reason), "vmtest: %s", err->msg);
-			result.exit_status = EXIT_STATUS_UNAVAILABLE;
-			result.outcome = RUNNER_ERROR;
-		}
-		shown = result.outcome == RUNNER_PASSED ? VIEW_PASSED
-			: result.outcome == RUNNER_FAILED ? VIEW_FAILED : VIEW_ERROR;
-		view_target_end(view, shown, result.reason[0] ? result.reason : NULL);
-		failed += result.outcome != RUNNER_PASSED;
-		last = result.exit_status;
+		for (; threads && started < jobs; started++)
+			if (pthread_create(&threads[started], NULL, main_worker, &run) != 0)
+				break;
+		if (!started) /* no threads to be had: one at a time */
+			main_worker(&run);
+		for (unsigned i = 0; i < started; i++)
+			pthread_join(threads[i], NULL);
+		free(threads);
 	}
 	if (config->n_targets > 1 && !runner_interrupted())
 		view_summary(view);
+	if (report_finish(run.report, err) < 0) {
+		view_log(view, NULL, 0, "%s", err->msg);
+		run.report_failed = true;
+	}
+	report_free(run.report);
+	if (run.report_failed)
+		return EXIT_STATUS_UNAVAILABLE;
 	if (config->n_targets == 1)
-		return last;
-	return failed ? EXIT_STATUS_FAILED : EXIT_STATUS_OK;
+		return run.last;
+	return run.failed ? EXIT_STATUS_FAILED : EXIT_STATUS_OK;
 }
 
 int main(int argc, char **argv)

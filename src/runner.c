@@ -121,7 +121,7 @@ int runner_interrupted(void)
 }
 
 /* vmtest's own lines go through the view: above its live block, and to --log. */
-#define runner_log(o, level, ...) view_log((o)->view, (level), __VA_ARGS__)
+#define runner_log(o, level, ...) view_log((o)->view, (o)->target, (level), __VA_ARGS__)
 
 /* --- preparing ----------------------------------------------------------- */
 
@@ -302,7 +302,7 @@ static int runner_build_argv(const struct config *config, const struct target *t
 
 	/* Once per run, whichever parallel target gets here first. */
 	if (why && !__atomic_exchange_n(&told, true, __ATOMIC_SEQ_CST))
-		runner_log(o, 0, "using TCG emulation: %s", why);
+		view_log(o->view, NULL, 0, "using TCG emulation: %s", why);
 	plan.accel = s->accel;
 	return qemu_argv_build(t, &plan, &s->argv, err);
 }
@@ -356,7 +356,7 @@ static int runner_start_qemu(const struct runner_options *o, struct runner_state
 	/* A signal before QEMU exists has nothing to kill: stop here. */
 	if (runner_signal)
 		return error_set(err, EINTR, "interrupted");
-	r = console_start(console_sock, view_console_fd(o->view), &s->console, err);
+	r = console_start(console_sock, view_console_fd(o->target), &s->console, err);
 	if (r < 0)
 		return r;
 	line = shell_quote_argv((int)s->argv.len, s->argv.items);
@@ -587,7 +587,7 @@ static int runner_exec(const struct target *t, const struct runner_options *o,
 		.port_fd = s->output_fd,
 		.out_fd = o->out_fd,
 		.err_fd = o->err_fd,
-		.copy_fd = view_output_fd(o->view),
+		.copy_fd = view_output_fd(o->target),
 		.deadline_ms = timeout_s ? json_io_deadline(timeout_s * 1000LL) : -1,
 		.in_fd = -1,
 		.winch_fd = -1,
@@ -652,7 +652,7 @@ static int runner_exec_image(const struct target *t, const struct runner_options
 	const struct image_guest_streams streams = {
 		.port_fds = { s->output_fd, s->error_fd },
 		.out_fds = { o->out_fd, o->err_fd },
-		.copy_fd = view_output_fd(o->view),
+		.copy_fd = view_output_fd(o->target),
 	};
 	int r = image_guest_run(s->qga, t, &streams,
 				json_io_deadline(timeout_s ? timeout_s * 1000LL : -1), ret_status, err);
@@ -738,14 +738,17 @@ static void runner_state_clear(struct runner_state *s)
 static void runner_verdict(const struct qga_exec_status *st, struct runner_result *ret)
 {
 	if (st->signal) {
-		*ret = (struct runner_result){ RUNNER_FAILED, 128 + st->signal };
+		ret->outcome = RUNNER_FAILED;
+		ret->exit_status = 128 + st->signal;
 		snprintf(ret->reason, sizeof(ret->reason), "Command killed by signal %d", st->signal);
 	} else if (st->exitcode != 0) {
-		*ret = (struct runner_result){ RUNNER_FAILED, st->exitcode };
+		ret->outcome = RUNNER_FAILED;
+		ret->exit_status = st->exitcode;
 		snprintf(ret->reason, sizeof(ret->reason), "Command failed with exit code: %d",
 			 st->exitcode);
 	} else {
-		*ret = (struct runner_result){ RUNNER_PASSED, 0 };
+		ret->outcome = RUNNER_PASSED;
+		ret->exit_status = 0;
 	}
 }
 
@@ -768,16 +771,18 @@ int runner_run(const struct config *config, const struct target *t,
 		r = runner_copy_firmware_vars(&s, err);
 	if (r >= 0)
 		r = runner_build_argv(config, t, o, &s, err);
+	if (r >= 0)
+		ret->qemu_line = shell_quote_argv((int)s.argv.len, s.argv.items);
 	if (r >= 0) {
-		view_stage(o->view, VIEW_STAGE_BOOTING);
+		view_stage(o->target, VIEW_STAGE_BOOTING);
 		r = runner_boot(o, &s, t->kind == TARGET_IMAGE, err);
 		if (r >= 0) {
-			view_stage(o->view, VIEW_STAGE_SETUP);
+			view_stage(o->target, VIEW_STAGE_SETUP);
 			r = t->kind == TARGET_KERNEL ? runner_setup(config, t, &s, err)
 						     : runner_setup_image(t, &s, err);
 		}
 		if (r >= 0) {
-			view_stage(o->view, VIEW_STAGE_COMMAND);
+			view_stage(o->target, VIEW_STAGE_COMMAND);
 			r = t->kind == TARGET_KERNEL ? runner_exec(t, o, &s, &st, &timed_out, err)
 						     : runner_exec_image(t, o, &s, &st, &timed_out, err);
 		}
@@ -789,7 +794,8 @@ int runner_run(const struct config *config, const struct target *t,
 	if (r < 0 && timed_out && !runner_signal) {
 		/* The target failed, the run did not: stop just this VM. */
 		runner_state_clear(&s);
-		*ret = (struct runner_result){ RUNNER_FAILED, RUNNER_EXIT_TIMEOUT };
+		ret->outcome = RUNNER_FAILED;
+		ret->exit_status = RUNNER_EXIT_TIMEOUT;
 		snprintf(ret->reason, sizeof(ret->reason), "Timed out after %u s", timed_out);
 		return 0;
 	}
@@ -797,7 +803,8 @@ int runner_run(const struct config *config, const struct target *t,
 		error_set(err, EINTR, "interrupted by signal %d", (int)runner_signal);
 	runner_state_clear(&s);
 	if (r < 0) {
-		*ret = (struct runner_result){ RUNNER_ERROR, err->status ? (int)err->status : 69 };
+		ret->outcome = RUNNER_ERROR;
+		ret->exit_status = err->status ? (int)err->status : 69;
 		return r;
 	}
 	runner_verdict(&st, ret);

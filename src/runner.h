@@ -19,7 +19,8 @@
 struct runner_options {
 	int out_fd;		/* where the command's stdout goes */
 	int err_fd;		/* and its stderr */
-	struct view *view;	/* what the user sees: stages, vmtest's lines; the spools */
+	struct view *view;	/* what the user sees: stages, vmtest's lines */
+	struct view_target *target;	/* this target's part of it, and its spools */
 	int verbose;
 	const char *accel;	/* "kvm", "tcg", "auto" or NULL */
 	unsigned boot_timeout_s;	/* 0: 60 with KVM, 180 with TCG */
@@ -37,6 +38,7 @@ struct runner_result {
 	enum runner_outcome outcome;
 	int exit_status;	/* what vmtest exits with for this target alone */
 	char reason[2304];	/* why it failed ("Command failed with exit code: 3") */
+	char *qemu_line;	/* the QEMU command line, shell-quoted; NULL if none */
 };
 
 /*

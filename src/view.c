@@ -5,7 +5,6 @@
 #include <fcntl.h>
 #include <pthread.h>
 #include <stdarg.h>
-#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -22,6 +21,7 @@
 #define VIEW_WINDOW_MAX 64
 #define VIEW_LINE_MAX 1024		/* bytes of a line kept for the window */
 #define VIEW_TICK_MS 100
+#define VIEW_MAX_DRAWN 512		/* lines of the live area remembered */
 #define VIEW_FAILED_CONSOLE_MAX 65536	/* the console shown for a failure, at most */
 #define VIEW_PLAIN_CONSOLE_MAX 8192	/* ... in the plain format, as a tail */
 
@@ -56,6 +56,24 @@ struct view_text {
 	size_t len, cap;
 };
 
+struct view_target {
+	struct view *view;
+	char *name;
+	enum view_stage stage;
+	int64_t start, stage_start;
+	int64_t stage_ms[VIEW_N_STAGES];
+	int64_t total_ms;
+	int console_fd, output_fd;
+	struct view_tail window_tail;	/* the spool the window shows */
+	struct view_tail log_tails[2];	/* console and output, for the log */
+	struct view_tail prefix_tail;	/* output, for --prefix */
+	char (*window)[VIEW_LINE_MAX];	/* the last lines, a ring */
+	size_t *window_len;
+	unsigned window_head, window_count;
+	bool direct;			/* a one-liner's command writes to the terminal */
+	bool ended;
+};
+
 struct view {
 	struct view_options o;
 	pthread_mutex_t lock;
@@ -64,21 +82,14 @@ struct view {
 	bool thread_started;
 	bool stopping;
 	int log_fd;
-	int64_t run_start, target_start, stage_start;
+	int64_t run_start;
 
-	/* The current target. */
-	char *name;
-	enum view_stage stage;
-	int console_fd, output_fd;
-	struct view_tail window_tail;	/* the spool the window shows */
-	struct view_tail log_tails[2];	/* console and output, for the log */
-	char window[VIEW_WINDOW_MAX][VIEW_LINE_MAX];
-	size_t window_len[VIEW_WINDOW_MAX];
-	unsigned window_head, window_count;
-	bool direct;			/* a one-liner's command writes to the terminal */
+	/* The targets running, in the order they started. */
+	struct view_target **active;
+	size_t n_active, cap_active;
 
 	/* What the live view has on screen: its lines' widths. */
-	unsigned drawn[VIEW_WINDOW_MAX + 2];
+	unsigned drawn[VIEW_MAX_DRAWN];
 	unsigned n_drawn;
 	bool cursor_hidden;
 	unsigned spin;
@@ -145,22 +156,18 @@ static void view_format_duration(int64_t ms, char *buf, size_t size)
 			 (long long)(ms / 1000 % 60));
 }
 
-static unsigned view_columns(const struct view *v)
+static void view_size(const struct view *v, unsigned *ret_rows, unsigned *ret_cols)
 {
 	struct winsize ws;
 
-	if (ioctl(v->o.fd, TIOCGWINSZ, &ws) == 0 && ws.ws_col > 0)
-		return ws.ws_col;
-	return 80;
-}
-
-static unsigned view_rows(const struct view *v)
-{
-	struct winsize ws;
-
-	if (ioctl(v->o.fd, TIOCGWINSZ, &ws) == 0 && ws.ws_row > 0)
-		return ws.ws_row;
-	return 24;
+	*ret_rows = 24;
+	*ret_cols = 80;
+	if (ioctl(v->o.fd, TIOCGWINSZ, &ws) == 0) {
+		if (ws.ws_row > 0)
+			*ret_rows = ws.ws_row;
+		if (ws.ws_col > 0)
+			*ret_cols = ws.ws_col;
+	}
 }
 
 /* An unlinked file for a spool: in the runtime directory when usable. */
@@ -183,162 +190,206 @@ static int view_spool_open(void)
 	return fd;
 }
 
+typedef void (*view_line_fn)(struct view_target *t, const char *line, size_t len, int which);
+
 /*
  * Read what was added to the tail's spool; call fn for each whole line
  * (cut at VIEW_LINE_MAX bytes).  The last, unfinished line stays in part.
  */
-static void view_tail_read(struct view_tail *t, void (*fn)(struct view *, const char *, size_t,
-							   int), struct view *v, int which)
+static void view_tail_read(struct view_tail *tail, view_line_fn fn, struct view_target *t,
+			   int which)
 {
 	char buf[65536];
 	ssize_t n;
 
-	if (t->fd < 0)
+	if (tail->fd < 0)
 		return;
-	while ((n = pread(t->fd, buf, sizeof(buf), t->off)) > 0) {
-		t->off += n;
+	while ((n = pread(tail->fd, buf, sizeof(buf), tail->off)) > 0) {
+		tail->off += n;
 		for (ssize_t i = 0; i < n; i++) {
 			if (buf[i] == '\n') {
-				fn(v, t->part, t->len, which);
-				t->len = 0;
-			} else if (t->len < sizeof(t->part)) {
-				t->part[t->len++] = buf[i];
+				fn(t, tail->part, tail->len, which);
+				tail->len = 0;
+			} else if (tail->len < sizeof(tail->part)) {
+				tail->part[tail->len++] = buf[i];
 			}
 		}
 	}
 }
 
+/* Read to the end, the last line too even without its newline. */
+static void view_tail_finish(struct view_tail *tail, view_line_fn fn, struct view_target *t,
+			     int which)
+{
+	view_tail_read(tail, fn, t, which);
+	if (tail->len) {
+		fn(t, tail->part, tail->len, which);
+		tail->len = 0;
+	}
+}
+
 /* --- the log --------------------------------------------------------------- */
 
-static void view_log_write(struct view *v, const char *what, const char *line, size_t len)
+static void view_log_write(struct view *v, struct view_target *t, const char *what,
+			   const char *line, size_t len)
 {
-	struct view_text t = { 0 };
-	_cleanup_free_ char *clean = NULL;
 	struct sanitize_options so = { 0 };
+	_cleanup_free_ char *clean = NULL;
+	struct view_text text = { 0 };
 
 	if (v->log_fd < 0)
 		return;
 	clean = sanitize_line(line, len, &so, NULL);
-	view_text_addf(&t, "[%9.3f] %s%s%s: %s\n", (double)(json_io_now() - v->run_start) / 1000,
-		       v->name ? v->name : "vmtest", what ? " " : "", what ? what : "",
+	view_text_addf(&text, "[%9.3f] %s%s%s: %s\n", (double)(json_io_now() - v->run_start) / 1000,
+		       t ? t->name : "vmtest", what ? " " : "", what ? what : "",
 		       clean ? clean : "");
-	view_text_flush(&t, v->log_fd);
+	view_text_flush(&text, v->log_fd);
 }
 
-static void view_log_spool_line(struct view *v, const char *line, size_t len, int which)
+static void view_log_spool_line(struct view_target *t, const char *line, size_t len, int which)
 {
-	view_log_write(v, which == 0 ? "console" : "output", line, len);
+	view_log_write(t->view, t, which == 0 ? "console" : "output", line, len);
 }
 
-static void view_log_spools(struct view *v, bool final)
+/* --prefix: "[name] line", as it comes. */
+static void view_prefix_line(struct view_target *t, const char *line, size_t len, int which)
 {
-	for (int i = 0; i < 2; i++) {
-		struct view_tail *t = &v->log_tails[i];
-
-		view_tail_read(t, view_log_spool_line, v, i);
-		if (final && t->len) {
-			view_log_spool_line(v, t->part, t->len, i);
-			t->len = 0;
-		}
-	}
-}
-
-/* --- the live block -------------------------------------------------------- */
-
-static void view_window_push(struct view *v, const char *line, size_t len, int which)
-{
-	unsigned cap = v->o.window;
-	unsigned slot = (v->window_head + v->window_count) % cap;
+	struct view_text text = { 0 };
 
 	(void)which;
-	if (v->window_count == cap) {
-		slot = v->window_head;
-		v->window_head = (v->window_head + 1) % cap;
-	} else {
-		v->window_count++;
-	}
-	memcpy(v->window[slot], line, len);
-	v->window_len[slot] = len;
+	view_text_addf(&text, "[%s] ", t->name);
+	view_text_add(&text, line, len);
+	view_text_add(&text, "\n", 1);
+	view_text_flush(&text, t->view->o.fd);
 }
 
-/* Move back to the block's first line and clear from there down. */
-static void view_erase(struct view *v, struct view_text *t)
-{
-	unsigned cols = view_columns(v), rows = 0;
+/* --- the live area: the blocks of the running targets ---------------------- */
 
+static void view_window_push(struct view_target *t, const char *line, size_t len, int which)
+{
+	unsigned cap = t->view->o.window;
+	unsigned slot;
+
+	(void)which;
+	if (t->window_count == cap) {
+		slot = t->window_head;
+		t->window_head = (t->window_head + 1) % cap;
+	} else {
+		slot = (t->window_head + t->window_count) % cap;
+		t->window_count++;
+	}
+	memcpy(t->window[slot], line, len);
+	t->window_len[slot] = len;
+}
+
+/* Move back to the live area's first line and clear from there down. */
+static void view_erase(struct view *v, struct view_text *text)
+{
+	unsigned rows, cols, up = 0;
+
+	view_size(v, &rows, &cols);
 	/* A terminal that narrowed may have rewrapped the lines drawn. */
 	for (unsigned i = 0; i < v->n_drawn; i++)
-		rows += v->drawn[i] <= cols ? 1 : (v->drawn[i] + cols - 1) / cols;
-	if (rows)
-		view_text_addf(t, "\r\033[%uA", rows);
-	view_text_add(t, "\r\033[J", 4);
+		up += v->drawn[i] <= cols ? 1 : (v->drawn[i] + cols - 1) / cols;
+	if (up)
+		view_text_addf(text, "\r\033[%uA", up);
+	view_text_add(text, "\r\033[J", 4);
 	v->n_drawn = 0;
 }
 
-/* One line of the block, cut to the width (prefix_cols of it for prefix). */
-static void view_draw_line(struct view *v, struct view_text *t, const char *prefix,
+/* One line of a block, cut to the width (prefix_cols of it for prefix). */
+static void view_draw_line(struct view *v, struct view_text *text, const char *prefix,
 			   unsigned prefix_cols, const char *line, size_t len, const char *after_sgr)
 {
 	struct sanitize_options so = { .keep_sgr = v->o.color, .after_sgr = after_sgr };
-	unsigned cols = view_columns(v), used = 0;
 	_cleanup_free_ char *clean = NULL;
+	unsigned rows, cols, used = 0;
 
+	view_size(v, &rows, &cols);
 	/* One column spare: a line that fills the width makes some terminals wrap. */
 	so.width = cols > prefix_cols + 1 ? cols - prefix_cols - 1 : 1;
 	clean = sanitize_line(line, len, &so, &used);
-	view_text_add(t, prefix, strlen(prefix));
-	view_text_add(t, clean ? clean : "", clean ? strlen(clean) : 0);
-	view_text_addf(t, "%s\n", view_sgr(v, SGR_RESET));
-	if (v->n_drawn < sizeof(v->drawn) / sizeof(v->drawn[0]))
+	view_text_add(text, prefix, strlen(prefix));
+	view_text_add(text, clean ? clean : "", clean ? strlen(clean) : 0);
+	view_text_addf(text, "%s\n", view_sgr(v, SGR_RESET));
+	if (v->n_drawn < VIEW_MAX_DRAWN)
 		v->drawn[v->n_drawn++] = used + prefix_cols;
 }
 
+static void view_draw_block(struct view *v, struct view_target *t, struct view_text *text,
+			    unsigned window)
+{
+	char head[128], elapsed[32];
+	unsigned shown, first, pending = t->window_tail.len ? 1 : 0;
+
+	snprintf(head, sizeof(head), "%s=> ", view_sgr(v, SGR_BOLD));
+	view_draw_line(v, text, head, 3, t->name, strlen(t->name), NULL);
+	if (t->stage == VIEW_STAGE_NONE) {
+		view_draw_line(v, text, "", 0, "===> Preparing", 14, NULL);
+		return;
+	}
+	view_format_duration(json_io_now() - t->stage_start, elapsed, sizeof(elapsed));
+	snprintf(head, sizeof(head), "===> %s %c %s", view_stage_names[t->stage],
+		 view_spinner[v->spin % 4], elapsed);
+	view_draw_line(v, text, "", 0, head, strlen(head), NULL);
+	/* The window: the last lines and the one being written, dimmed. */
+	shown = t->window_count + pending;
+	if (shown > window)
+		shown = window;
+	first = t->window_count + pending - shown;
+	for (unsigned i = first; i < t->window_count; i++) {
+		unsigned slot = (t->window_head + i) % v->o.window;
+
+		view_draw_line(v, text, view_sgr(v, SGR_DIM), 0, t->window[slot],
+			       t->window_len[slot], view_sgr(v, SGR_DIM));
+	}
+	if (shown && pending)
+		view_draw_line(v, text, view_sgr(v, SGR_DIM), 0, t->window_tail.part,
+			       t->window_tail.len, view_sgr(v, SGR_DIM));
+}
+
+/* Redraw every running target's block; they share the terminal's height. */
 static void view_redraw(struct view *v)
 {
-	struct view_text t = { 0 };
-	char head[128], elapsed[32];
-	unsigned room, shown, first;
+	struct view_text text = { 0 };
+	unsigned rows, cols, window, n = 0;
 
-	if (!v->o.live || !v->name || v->direct || v->stage == VIEW_STAGE_NONE)
+	if (!v->o.live)
 		return;
-	view_erase(v, &t);
-	if (!v->cursor_hidden) {
-		view_text_add(&t, CURSOR_HIDE, strlen(CURSOR_HIDE));
-		v->cursor_hidden = true;
+	for (size_t i = 0; i < v->n_active; i++)
+		n += !v->active[i]->direct;
+	view_erase(v, &text);
+	if (n) {
+		view_size(v, &rows, &cols);
+		window = rows > 1 + 2 * n ? (rows - 1) / n - 2 : 0;
+		if (window > v->o.window)
+			window = v->o.window;
+		if (!v->cursor_hidden) {
+			view_text_add(&text, CURSOR_HIDE, strlen(CURSOR_HIDE));
+			v->cursor_hidden = true;
+		}
+		v->spin++;
+		for (size_t i = 0; i < v->n_active; i++)
+			if (!v->active[i]->direct)
+				view_draw_block(v, v->active[i], &text, window);
 	}
-	snprintf(head, sizeof(head), "%s=> ", view_sgr(v, SGR_BOLD));
-	view_draw_line(v, &t, head, 3, v->name, strlen(v->name), NULL);
-	view_format_duration(json_io_now() - v->stage_start, elapsed, sizeof(elapsed));
-	snprintf(head, sizeof(head), "===> %s %c %s", view_stage_names[v->stage],
-		 view_spinner[v->spin++ % 4], elapsed);
-	view_draw_line(v, &t, "", 0, head, strlen(head), NULL);
-	/* The window: its last lines and the line being written, dimmed. */
-	room = view_rows(v) > 3 ? view_rows(v) - 3 : 0;
-	shown = v->window_count + (v->window_tail.len ? 1 : 0);
-	if (shown > v->o.window)
-		shown = v->o.window;
-	if (shown > room)
-		shown = room;
-	first = v->window_count + (v->window_tail.len ? 1 : 0) - shown;
-	for (unsigned i = first; i < v->window_count; i++) {
-		unsigned slot = (v->window_head + i) % v->o.window;
-
-		view_draw_line(v, &t, view_sgr(v, SGR_DIM), 0, v->window[slot],
-			       v->window_len[slot], view_sgr(v, SGR_DIM));
-	}
-	if (shown && v->window_tail.len)
-		view_draw_line(v, &t, view_sgr(v, SGR_DIM), 0, v->window_tail.part,
-			       v->window_tail.len, view_sgr(v, SGR_DIM));
-	view_text_flush(&t, v->o.fd);
+	view_text_flush(&text, v->o.fd);
 }
 
 static void view_tick(struct view *v)
 {
-	view_log_spools(v, false);
-	if (v->o.live && v->name && !v->direct) {
-		view_tail_read(&v->window_tail, view_window_push, v, 0);
-		view_redraw(v);
+	for (size_t i = 0; i < v->n_active; i++) {
+		struct view_target *t = v->active[i];
+
+		view_tail_read(&t->log_tails[0], view_log_spool_line, t, 0);
+		view_tail_read(&t->log_tails[1], view_log_spool_line, t, 1);
+		if (v->o.prefix && !v->o.live)
+			view_tail_read(&t->prefix_tail, view_prefix_line, t, 1);
+		if (v->o.live && !t->direct)
+			view_tail_read(&t->window_tail, view_window_push, t, 0);
 	}
+	if (v->o.live && v->n_active)
+		view_redraw(v);
 }
 
 static void *view_thread(void *arg)
@@ -363,7 +414,7 @@ static void *view_thread(void *arg)
 	return NULL;
 }
 
-/* --- the interface ----------------------------------------------------------- */
+/* --- the run --------------------------------------------------------------- */
 
 int view_new(const struct view_options *o, struct view **ret, struct error *err)
 {
@@ -378,8 +429,7 @@ int view_new(const struct view_options *o, struct view **ret, struct error *err)
 		v->o.window = VIEW_WINDOW_DEFAULT;
 	if (v->o.window > VIEW_WINDOW_MAX)
 		v->o.window = VIEW_WINDOW_MAX;
-	v->console_fd = v->output_fd = v->log_fd = -1;
-	v->window_tail.fd = v->log_tails[0].fd = v->log_tails[1].fd = -1;
+	v->log_fd = -1;
 	v->run_start = json_io_now();
 	pthread_mutex_init(&v->lock, NULL);
 	pthread_condattr_init(&attr);
@@ -401,7 +451,7 @@ int view_new(const struct view_options *o, struct view **ret, struct error *err)
 		strftime(stamp, sizeof(stamp), "%Y-%m-%dT%H:%M:%SZ", gmtime_r(&now, &tm));
 		dprintf(v->log_fd, "# vmtest log, started %s; times in seconds since then\n", stamp);
 	}
-	if (o->live || v->log_fd >= 0) {
+	if (o->live || v->log_fd >= 0 || o->prefix) {
 		r = -pthread_create(&v->thread, NULL, view_thread, v);
 		if (r < 0) {
 			error_set_errno(err, -r, "start the view's thread");
@@ -412,16 +462,6 @@ int view_new(const struct view_options *o, struct view **ret, struct error *err)
 	}
 	*ret = v;
 	return 0;
-}
-
-static void view_close_spools(struct view *v)
-{
-	if (v->console_fd >= 0)
-		close(v->console_fd);
-	if (v->output_fd >= 0)
-		close(v->output_fd);
-	v->console_fd = v->output_fd = -1;
-	v->window_tail.fd = v->log_tails[0].fd = v->log_tails[1].fd = -1;
 }
 
 struct view *view_free(struct view *v)
@@ -435,130 +475,43 @@ struct view *view_free(struct view *v)
 	if (v->thread_started)
 		pthread_join(v->thread, NULL);
 	if (v->o.live && (v->cursor_hidden || v->n_drawn)) {
-		/* Interrupted mid-target: the block stays as it was, the
+		/* Interrupted mid-target: the blocks stay as they were, the
 		 * terminal gets its cursor and plain attributes back. */
 		const char restore[] = SGR_RESET CURSOR_SHOW;
 
 		output_write_all(v->o.fd, restore, strlen(restore));
 	}
-	view_close_spools(v);
 	if (v->log_fd >= 0)
 		close(v->log_fd);
 	pthread_cond_destroy(&v->wake);
 	pthread_mutex_destroy(&v->lock);
-	free(v->name);
+	free(v->active);
 	free(v);
 	return NULL;
 }
 
-int view_target_begin(struct view *v, const char *name, struct error *err)
-{
-	int r = 0;
-
-	pthread_mutex_lock(&v->lock);
-	view_close_spools(v);
-	free(v->name);
-	v->name = strdup(name);
-	v->stage = VIEW_STAGE_NONE;
-	v->direct = false;
-	v->window_head = v->window_count = 0;
-	v->target_start = v->stage_start = json_io_now();
-	v->console_fd = view_spool_open();
-	v->output_fd = view_spool_open();
-	if (!v->name || v->console_fd < 0 || v->output_fd < 0) {
-		r = error_set_errno(err, v->name ? errno : ENOMEM, "create the spool files");
-	} else {
-		v->window_tail = (struct view_tail){ .fd = v->console_fd };
-		v->log_tails[0] = (struct view_tail){ .fd = v->console_fd };
-		v->log_tails[1] = (struct view_tail){ .fd = v->output_fd };
-	}
-	if (r >= 0 && !v->o.live) {
-		char line[512];
-
-		snprintf(line, sizeof(line), "=> %s\n", name);
-		output_write_all(v->o.fd, line, strlen(line));
-	}
-	view_log_write(v, NULL, "started", 7);
-	pthread_mutex_unlock(&v->lock);
-	return r;
-}
-
-static void view_say(struct view *v, int level, const char *msg);
-
-/* "Booting took 2.43 s": to the log, and shown with -v. */
-static void view_stage_took(struct view *v)
-{
-	char took[128];
-
-	if (v->stage == VIEW_STAGE_NONE)
-		return;
-	snprintf(took, sizeof(took), "%s took %.2f s", view_stage_names[v->stage],
-		 (double)(json_io_now() - v->stage_start) / 1000);
-	view_say(v, 1, took);
-}
-
-void view_stage(struct view *v, enum view_stage stage)
-{
-	char line[64];
-
-	pthread_mutex_lock(&v->lock);
-	view_stage_took(v);
-	v->stage = stage;
-	v->stage_start = json_io_now();
-	snprintf(line, sizeof(line), "===> %s\n", view_stage_names[stage]);
-	if (!v->o.live) {
-		output_write_all(v->o.fd, line, strlen(line));
-	} else if (stage == VIEW_STAGE_COMMAND && v->o.oneliner) {
-		/* The command's output goes to the terminal itself, whole. */
-		struct view_text t = { 0 };
-
-		view_erase(v, &t);
-		view_text_addf(&t, "=> %s\n%s", v->name, line);
-		view_text_add(&t, CURSOR_SHOW, strlen(CURSOR_SHOW));
-		v->cursor_hidden = false;
-		view_text_flush(&t, v->o.fd);
-		v->direct = true;
-	} else {
-		if (stage == VIEW_STAGE_COMMAND) {
-			/* From now on the window shows the command's output. */
-			v->window_tail = (struct view_tail){ .fd = v->output_fd };
-			v->window_head = v->window_count = 0;
-		}
-		view_redraw(v);
-	}
-	pthread_mutex_unlock(&v->lock);
-}
-
-int view_console_fd(const struct view *v)
-{
-	return v->console_fd;
-}
-
-int view_output_fd(const struct view *v)
-{
-	return v->output_fd;
-}
-
 /* One of vmtest's lines, the lock held: to the log, and shown up to -v. */
-static void view_say(struct view *v, int level, const char *msg)
+static void view_say(struct view *v, struct view_target *t, int level, const char *msg)
 {
-	struct view_text t = { 0 };
-	bool redraw;
+	struct view_text text = { 0 };
+	bool several = v->o.whole_blocks || v->o.prefix || v->n_active > 1;
 
-	view_log_write(v, NULL, msg, strlen(msg));
+	view_log_write(v, t, NULL, msg, strlen(msg));
 	if (level > v->o.verbose)
 		return;
-	redraw = v->o.live && v->n_drawn;
-	if (redraw)
-		view_erase(v, &t);
-	view_text_addf(&t, "vmtest: %s\n", msg);
-	/* Above the live block, in the view's stream; else on stderr. */
-	view_text_flush(&t, v->o.live ? v->o.fd : STDERR_FILENO);
-	if (redraw)
-		view_redraw(v);
+	if (v->o.live)
+		view_erase(v, &text);
+	/* With targets side by side, say which one. */
+	if (t && several)
+		view_text_addf(&text, "vmtest: [%s] %s\n", t->name, msg);
+	else
+		view_text_addf(&text, "vmtest: %s\n", msg);
+	/* Above the live area, in the view's stream; else on stderr. */
+	view_text_flush(&text, v->o.live ? v->o.fd : STDERR_FILENO);
+	view_redraw(v);
 }
 
-void view_log(struct view *v, int level, const char *fmt, ...)
+void view_log(struct view *v, struct view_target *t, int level, const char *fmt, ...)
 {
 	_cleanup_free_ char *msg = NULL;
 	va_list ap;
@@ -570,19 +523,140 @@ void view_log(struct view *v, int level, const char *fmt, ...)
 	if (n < 0)
 		return;
 	pthread_mutex_lock(&v->lock);
-	view_say(v, level, msg);
+	view_say(v, t, level, msg);
 	pthread_mutex_unlock(&v->lock);
 }
 
+/* --- a target -------------------------------------------------------------- */
+
+/* Plain, one target at a time or with --prefix: a line of vmtest's block. */
+static void view_plain_line(struct view_target *t, const char *line)
+{
+	struct view *v = t->view;
+	struct view_text text = { 0 };
+
+	if (v->o.live || v->o.whole_blocks)
+		return;
+	if (v->o.prefix)
+		view_text_addf(&text, "[%s] ", t->name);
+	view_text_addf(&text, "%s\n", line);
+	view_text_flush(&text, v->o.fd);
+}
+
+int view_target_begin(struct view *v, const char *name, struct view_target **ret,
+		      struct error *err)
+{
+	struct view_target *t = calloc(1, sizeof(*t));
+	char line[1024];
+	int r = 0;
+
+	if (!t)
+		return error_set(err, ENOMEM, "out of memory");
+	t->view = v;
+	t->console_fd = t->output_fd = -1;
+	t->start = t->stage_start = json_io_now();
+	t->name = strdup(name);
+	t->window = calloc(v->o.window, sizeof(*t->window));
+	t->window_len = calloc(v->o.window, sizeof(*t->window_len));
+	if (!t->name || !t->window || !t->window_len) {
+		view_target_free(t);
+		return error_set(err, ENOMEM, "out of memory");
+	}
+	t->console_fd = view_spool_open();
+	t->output_fd = view_spool_open();
+	if (t->console_fd < 0 || t->output_fd < 0) {
+		r = error_set_errno(err, errno, "create the spool files");
+		view_target_free(t);
+		return r;
+	}
+	t->window_tail = (struct view_tail){ .fd = t->console_fd };
+	t->log_tails[0] = (struct view_tail){ .fd = t->console_fd };
+	t->log_tails[1] = (struct view_tail){ .fd = t->output_fd };
+	t->prefix_tail = (struct view_tail){ .fd = t->output_fd };
+
+	pthread_mutex_lock(&v->lock);
+	if (v->n_active == v->cap_active) {
+		size_t cap = v->cap_active ? 2 * v->cap_active : 8;
+		struct view_target **active = realloc(v->active, cap * sizeof(*active));
+
+		if (!active) {
+			pthread_mutex_unlock(&v->lock);
+			view_target_free(t);
+			return error_set(err, ENOMEM, "out of memory");
+		}
+		v->active = active;
+		v->cap_active = cap;
+	}
+	v->active[v->n_active++] = t;
+	snprintf(line, sizeof(line), "=> %s", name);
+	view_plain_line(t, line);
+	view_log_write(v, t, NULL, "started", 7);
+	view_redraw(v);
+	pthread_mutex_unlock(&v->lock);
+	*ret = t;
+	return 0;
+}
+
+/* "Booting took 2.43 s": to the log, and shown with -v. */
+static void view_stage_took(struct view_target *t)
+{
+	int64_t ms = json_io_now() - t->stage_start;
+	char took[128];
+
+	t->stage_ms[t->stage] += ms;
+	if (t->stage == VIEW_STAGE_NONE)
+		return;
+	snprintf(took, sizeof(took), "%s took %.2f s", view_stage_names[t->stage],
+		 (double)ms / 1000);
+	view_say(t->view, t, 1, took);
+}
+
+void view_stage(struct view_target *t, enum view_stage stage)
+{
+	struct view *v = t->view;
+	char line[64];
+
+	pthread_mutex_lock(&v->lock);
+	view_stage_took(t);
+	t->stage = stage;
+	t->stage_start = json_io_now();
+	snprintf(line, sizeof(line), "===> %s", view_stage_names[stage]);
+	view_plain_line(t, line);
+	if (v->o.live && stage == VIEW_STAGE_COMMAND && v->o.oneliner) {
+		/* The command's output goes to the terminal itself, whole. */
+		struct view_text text = { 0 };
+
+		view_erase(v, &text);
+		view_text_addf(&text, "=> %s\n%s\n", t->name, line);
+		view_text_add(&text, CURSOR_SHOW, strlen(CURSOR_SHOW));
+		v->cursor_hidden = false;
+		view_text_flush(&text, v->o.fd);
+		t->direct = true;
+	} else if (stage == VIEW_STAGE_COMMAND) {
+		/* From now on the window shows the command's output. */
+		t->window_tail = (struct view_tail){ .fd = t->output_fd };
+		t->window_head = t->window_count = 0;
+	}
+	view_redraw(v);
+	pthread_mutex_unlock(&v->lock);
+}
+
+int view_console_fd(const struct view_target *t)
+{
+	return t->console_fd;
+}
+
+int view_output_fd(const struct view_target *t)
+{
+	return t->output_fd;
+}
+
 /*
- * The whole of a spool (or its last max bytes, from a line start), each
- * line sanitized but not cut: what a failure leaves on screen.
+ * A spool's content, or its last max bytes from a line start.  Sanitized
+ * line by line for a terminal (not cut: the terminal wraps), else as is.
  */
-/*
- * The whole of a spool (or its last max bytes, from a line start), each
- * line sanitized but not cut: what a failure leaves on screen.
- */
-static void view_show_spool(struct view *v, struct view_text *t, int fd, size_t max)
+static void view_show_spool(struct view *v, struct view_text *text, int fd, size_t max,
+			    bool sanitize)
 {
 	struct sanitize_options so = { .keep_sgr = v->o.color };
 	off_t size = lseek(fd, 0, SEEK_END), off = 0;
@@ -608,10 +682,13 @@ static void view_show_spool(struct view *v, struct view_text *t, int fd, size_t 
 			}
 			if (eof && !line.len)
 				break;
-			if (!skip_first) {
+			if (!skip_first && sanitize) {
 				clean = sanitize_line(line.p ? line.p : "", line.len, &so, NULL);
-				view_text_addf(t, "%s%s\n", clean ? clean : "",
+				view_text_addf(text, "%s%s\n", clean ? clean : "",
 					       v->o.color ? SGR_RESET : "");
+			} else if (!skip_first) {
+				view_text_add(text, line.p ? line.p : "", line.len);
+				view_text_add(text, "\n", 1);
 			}
 			skip_first = false;
 			line.len = 0;
@@ -623,86 +700,175 @@ static void view_show_spool(struct view *v, struct view_text *t, int fd, size_t 
 	free(line.p);
 }
 
-void view_target_end(struct view *v, enum view_result result, const char *reason)
+static bool view_spool_empty(int fd)
 {
-	struct view_text t = { 0 };
+	return fd < 0 || lseek(fd, 0, SEEK_END) <= 0;
+}
+
+/* The plain format's ending: console on error, reason, verdict. */
+static void view_plain_end(struct view_target *t, struct view_text *text,
+			   enum view_result result, const char *reason)
+{
+	struct view *v = t->view;
+
+	if (v->o.whole_blocks) {
+		/* The block whole: the stages it reached, then its output. */
+		view_text_addf(text, "=> %s\n", t->name);
+		for (int s = VIEW_STAGE_BOOTING; s <= (int)t->stage; s++)
+			view_text_addf(text, "===> %s\n", view_stage_names[s]);
+		view_show_spool(v, text, t->output_fd, (size_t)-1 / 2, false);
+	}
+	if (result == VIEW_ERROR && !view_spool_empty(t->console_fd)) {
+		view_text_add(text, "--- guest console (last lines) ---\n", 35);
+		view_show_spool(v, text, t->console_fd, VIEW_PLAIN_CONSOLE_MAX, false);
+		view_text_add(text, "---\n", 4);
+	}
+	if (reason)
+		view_text_addf(text, "%s\n", reason);
+	view_text_add(text, result == VIEW_PASSED ? "PASS\n" : "FAILED\n",
+		      result == VIEW_PASSED ? 5 : 7);
+}
+
+/* --prefix: every line of the ending with the name too. */
+static void view_prefix_end(struct view_target *t, enum view_result result, const char *reason)
+{
+	struct view_text text = { 0 };
+
+	view_tail_finish(&t->prefix_tail, view_prefix_line, t, 1);
+	view_plain_end(t, &text, result, reason);
+	for (char *line = text.p, *nl; line && *line; line = nl + 1) {
+		nl = strchr(line, '\n');
+		*nl = '\0';
+		view_prefix_line(t, line, strlen(line), 1);
+	}
+	free(text.p);
+}
+
+/* The live view's ending: the block collapsed, or the failing stage whole. */
+static void view_live_end(struct view_target *t, struct view_text *text,
+			  enum view_result result, const char *reason)
+{
+	struct view *v = t->view;
 	char took[32];
 
+	view_format_duration(t->total_ms, took, sizeof(took));
+	if (!t->direct)
+		view_text_addf(text, "%s=> %s%s\n", view_sgr(v, SGR_BOLD), t->name,
+			       view_sgr(v, SGR_RESET));
+	if (result == VIEW_PASSED) {
+		view_text_addf(text, "%sPASS%s (%s)\n", view_sgr(v, SGR_BOLD SGR_GREEN),
+			       view_sgr(v, SGR_RESET), took);
+		return;
+	}
+	/* The command's output, or the console for a VM that could not run it. */
+	if (result == VIEW_ERROR || t->stage != VIEW_STAGE_COMMAND) {
+		if (t->direct)
+			view_text_add(text, "--- guest console ---\n", 22);
+		else if (t->stage != VIEW_STAGE_NONE)
+			view_text_addf(text, "===> %s\n", view_stage_names[t->stage]);
+		view_show_spool(v, text, t->console_fd, VIEW_FAILED_CONSOLE_MAX, true);
+	} else if (!t->direct) {
+		view_text_addf(text, "===> %s\n", view_stage_names[t->stage]);
+		view_show_spool(v, text, t->output_fd, (size_t)-1 / 2, true);
+	}
+	if (reason)
+		view_text_addf(text, "%s\n", reason);
+	view_text_addf(text, "%sFAILED%s (%s)\n", view_sgr(v, SGR_BOLD SGR_RED),
+		       view_sgr(v, SGR_RESET), took);
+}
+
+void view_target_end(struct view_target *t, enum view_result result, const char *reason)
+{
+	struct view *v = t->view;
+	struct view_text text = { 0 };
+	const char *verdict = result == VIEW_PASSED ? "PASS" : reason ? reason : "FAILED";
+
 	pthread_mutex_lock(&v->lock);
-	view_stage_took(v);
-	view_log_spools(v, true);
-	view_log_write(v, NULL, result == VIEW_PASSED ? "PASS" : reason ? reason : "FAILED",
-		       strlen(result == VIEW_PASSED ? "PASS" : reason ? reason : "FAILED"));
-	view_format_duration(json_io_now() - v->target_start, took, sizeof(took));
+	view_stage_took(t);
+	t->total_ms = json_io_now() - t->start;
+	view_tail_finish(&t->log_tails[0], view_log_spool_line, t, 0);
+	view_tail_finish(&t->log_tails[1], view_log_spool_line, t, 1);
+	view_log_write(v, t, NULL, verdict, strlen(verdict));
 	if (result == VIEW_PASSED)
 		v->passed++;
 	else
 		v->failed++;
-	if (!v->o.live) {
-		/* The seed's format: the command's output is already out. */
-		if (result == VIEW_ERROR && v->console_fd >= 0 && lseek(v->console_fd, 0, SEEK_END) > 0) {
-			view_text_add(&t, "--- guest console (last lines) ---\n", 35);
-			view_show_spool(v, &t, v->console_fd, VIEW_PLAIN_CONSOLE_MAX);
-			view_text_add(&t, "---\n", 4);
+	/* Off the live area first, so that what follows is printed once. */
+	for (size_t i = 0; i < v->n_active; i++)
+		if (v->active[i] == t) {
+			memmove(v->active + i, v->active + i + 1,
+				(v->n_active - i - 1) * sizeof(*v->active));
+			v->n_active--;
+			break;
 		}
-		if (reason)
-			view_text_addf(&t, "%s\n", reason);
-		view_text_add(&t, result == VIEW_PASSED ? "PASS\n" : "FAILED\n",
-			      result == VIEW_PASSED ? 5 : 7);
+	t->ended = true;
+	if (v->o.live) {
+		view_erase(v, &text);
+		view_live_end(t, &text, result, reason);
+		if (v->cursor_hidden && !v->n_active) {
+			view_text_add(&text, CURSOR_SHOW, strlen(CURSOR_SHOW));
+			v->cursor_hidden = false;
+		}
+		view_text_flush(&text, v->o.fd);
+		view_redraw(v);
+	} else if (v->o.prefix) {
+		view_prefix_end(t, result, reason);
 	} else {
-		if (!v->direct) {
-			view_erase(v, &t);
-			view_text_addf(&t, "%s=> %s%s\n", view_sgr(v, SGR_BOLD), v->name,
-				       view_sgr(v, SGR_RESET));
-		}
-		if (result != VIEW_PASSED) {
-			/* The failing stage's whole output: the command's, or the
-			 * console for a VM that could not run it. */
-			bool console = result == VIEW_ERROR || v->stage != VIEW_STAGE_COMMAND;
-
-			if (!v->direct || console) {
-				if (!v->direct && v->stage != VIEW_STAGE_NONE)
-					view_text_addf(&t, "===> %s\n", view_stage_names[v->stage]);
-				if (console && v->direct)
-					view_text_add(&t, "--- guest console ---\n", 22);
-				view_show_spool(v, &t, console ? v->console_fd : v->output_fd,
-						console ? VIEW_FAILED_CONSOLE_MAX : (size_t)-1 / 2);
-			}
-			if (reason)
-				view_text_addf(&t, "%s\n", reason);
-			view_text_addf(&t, "%sFAILED%s (%s)\n", view_sgr(v, SGR_BOLD SGR_RED),
-				       view_sgr(v, SGR_RESET), took);
-		} else {
-			view_text_addf(&t, "%sPASS%s (%s)\n", view_sgr(v, SGR_BOLD SGR_GREEN),
-				       view_sgr(v, SGR_RESET), took);
-		}
-		if (v->cursor_hidden)
-			view_text_add(&t, CURSOR_SHOW, strlen(CURSOR_SHOW));
-		v->cursor_hidden = false;
-		v->n_drawn = 0;
+		view_plain_end(t, &text, result, reason);
+		view_text_flush(&text, v->o.fd);
 	}
-	view_text_flush(&t, v->o.fd);
-	free(v->name);
-	v->name = NULL;
-	v->stage = VIEW_STAGE_NONE;
-	v->direct = false;
-	view_close_spools(v);
 	pthread_mutex_unlock(&v->lock);
+}
+
+void view_target_times(const struct view_target *t, int64_t ret_ms[VIEW_N_STAGES],
+		       int64_t *ret_total_ms)
+{
+	memcpy(ret_ms, t->stage_ms, sizeof(t->stage_ms));
+	*ret_total_ms = t->total_ms;
+}
+
+void view_target_free(struct view_target *t)
+{
+	struct view *v;
+
+	if (!t)
+		return;
+	v = t->view;
+	if (!t->ended && t->name) {
+		/* Never ended (interrupted): off the live area all the same. */
+		pthread_mutex_lock(&v->lock);
+		for (size_t i = 0; i < v->n_active; i++)
+			if (v->active[i] == t) {
+				memmove(v->active + i, v->active + i + 1,
+					(v->n_active - i - 1) * sizeof(*v->active));
+				v->n_active--;
+				break;
+			}
+		pthread_mutex_unlock(&v->lock);
+	}
+	if (t->console_fd >= 0)
+		close(t->console_fd);
+	if (t->output_fd >= 0)
+		close(t->output_fd);
+	free(t->window);
+	free(t->window_len);
+	free(t->name);
+	free(t);
 }
 
 void view_summary(struct view *v)
 {
-	struct view_text t = { 0 };
+	struct view_text text = { 0 };
 	char took[32];
 
 	pthread_mutex_lock(&v->lock);
 	view_format_duration(json_io_now() - v->run_start, took, sizeof(took));
 	if (v->o.live)
-		view_text_addf(&t, "%s%u passed%s, %s%u failed%s in %s\n",
+		view_text_addf(&text, "%s%u passed%s, %s%u failed%s in %s\n",
 			       v->passed ? view_sgr(v, SGR_GREEN) : "", v->passed,
 			       view_sgr(v, SGR_RESET), v->failed ? view_sgr(v, SGR_RED) : "",
 			       v->failed, view_sgr(v, SGR_RESET), took);
-	view_text_flush(&t, v->o.fd);
+	view_text_flush(&text, v->o.fd);
 	if (v->log_fd >= 0)
 		dprintf(v->log_fd, "[%9.3f] vmtest: %u passed, %u failed\n",
 			(double)(json_io_now() - v->run_start) / 1000, v->passed, v->failed);
