@@ -9,7 +9,7 @@ what=${1:-run}
 build_packages=(gcc make meson ninja-build pkg-config
 	libjansson-dev libpcre2-dev liblzma-dev libzstd-dev zlib1g-dev)
 run_packages=(qemu-system-x86 qemu-utils ovmf)
-test_packages=(libcmocka-dev python3 python3-pytest clang libclang-rt-14-dev
+test_packages=(libcmocka-dev python3 python3-pytest python3-yaml clang libclang-rt-14-dev
 	linux-image-amd64 tmux qemu-guest-agent cpio python3-pexpect
 	busybox-static grub-pc-bin grub-efi-amd64-bin mtools dosfstools fdisk)
 

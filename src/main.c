@@ -314,15 +314,15 @@ static int main_run(const struct config *config, const struct cli_options *o, en
 				   o->boot_timeout);
 	if (o->jobs && cli_parse_jobs(o->jobs, &jobs, err) < 0)
 		return -EINVAL;
+	if (jobs > 1 && o->tty)
+		return error_usage(err, "--tty needs the terminal for one target at a time: not with -j %u",
+				   jobs);
 	if (accel_choose(o->accel, &accel, &(const char *){ NULL }, err) < 0)
 		return -EINVAL;
 	if (!jobs)
 		jobs = main_default_jobs(config, accel);
 	if (jobs > config->n_targets)
 		jobs = config->n_targets ? (unsigned)config->n_targets : 1;
-	if (jobs > 1 && o->tty)
-		return error_usage(err, "--tty needs the terminal for one target at a time: not with -j %u",
-				   jobs);
 	/* Refuse what can be refused before the first VM starts. */
 	for (size_t i = 0; i < config->n_targets; i++)
 		if (runner_check(config, &config->targets[i], err) < 0 &&

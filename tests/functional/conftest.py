@@ -30,7 +30,7 @@ class Vmtest:
             full_env.update(env)
         return subprocess.run([self.binary, *args], cwd=cwd, env=full_env,
                               stdin=subprocess.DEVNULL, capture_output=True,
-                              text=True, timeout=timeout)
+                              text=True, errors="surrogateescape", timeout=timeout)
 
 
 @pytest.fixture(scope="session")
