@@ -79,6 +79,7 @@ fuzz:
 # Figures, never a verdict: vmtest's boot against QEMU's alone (bench/README.md).
 bench: build
 	$(PYTHON) bench/boot.py --vmtest $(BUILD)/vmtest
+	$(PYTHON) bench/parallel.py --vmtest $(BUILD)/vmtest
 
 clean:
 	rm -rf $(BUILD) $(ASAN_BUILD) $(FUZZ_BUILD)
