@@ -13,15 +13,11 @@
 #include "cpio.h"
 #include "guest_proto.h"
 
-static size_t initramfs_init_size(void)
-{
-	return (size_t)(guest_init_end - guest_init_start);
-}
-
 /* A name for the archive that changes whenever any byte of it would. */
-static uint64_t initramfs_key(const struct modules_list *modules)
+static uint64_t initramfs_key(const unsigned char *init, size_t init_len,
+			      const struct modules_list *modules)
 {
-	uint64_t key = cache_hash(guest_init_start, initramfs_init_size());
+	uint64_t key = cache_hash(init, init_len);
 
 	for (size_t i = 0; modules && i < modules->n; i++) {
 		key = key * 31 + cache_hash(modules->files[i].name, strlen(modules->files[i].name));
@@ -30,13 +26,14 @@ static uint64_t initramfs_key(const struct modules_list *modules)
 	return key;
 }
 
-static int initramfs_write(int fd, const struct modules_list *modules, struct error *err)
+static int initramfs_write(int fd, const unsigned char *init, size_t init_len,
+			   const struct modules_list *modules, struct error *err)
 {
 	struct cpio c;
 	int r;
 
 	cpio_init(&c, fd);
-	r = cpio_add_file(&c, "init", 0755, guest_init_start, initramfs_init_size(), err);
+	r = cpio_add_file(&c, "init", 0755, init, init_len, err);
 	if (r >= 0)
 		r = cpio_add_dir(&c, "vmtest", 0755, err);
 	if (r >= 0)
@@ -54,15 +51,15 @@ static int initramfs_write(int fd, const struct modules_list *modules, struct er
 	return r;
 }
 
-int initramfs_get(const char *cache_dir, const struct modules_list *modules, char **ret_path,
-		  struct error *err)
+int initramfs_get(const char *cache_dir, const unsigned char *init, size_t init_len,
+		  const struct modules_list *modules, char **ret_path, struct error *err)
 {
 	_cleanup_free_ char *path = NULL, *tmp = NULL;
 	_cleanup_close_ int fd = -1;
 	int r;
 
 	if (asprintf(&path, "%s/initramfs-%016llx.cpio", cache_dir,
-		     (unsigned long long)initramfs_key(modules)) < 0 ||
+		     (unsigned long long)initramfs_key(init, init_len, modules)) < 0 ||
 	    asprintf(&tmp, "%s/.initramfs-XXXXXX", cache_dir) < 0)
 		return error_set(err, ENOMEM, "out of memory");
 	if (access(path, R_OK) == 0) {
@@ -72,7 +69,7 @@ int initramfs_get(const char *cache_dir, const struct modules_list *modules, cha
 	fd = mkostemp(tmp, O_CLOEXEC);
 	if (fd < 0)
 		return error_set_errno(err, errno, "cannot create a file in the cache %s", cache_dir);
-	r = initramfs_write(fd, modules, err);
+	r = initramfs_write(fd, init, init_len, modules, err);
 	if (r >= 0 && fsync(fd) < 0)
 		r = error_set_errno(err, errno, "write %s", tmp);
 	if (r >= 0 && rename(tmp, path) < 0)

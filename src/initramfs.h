@@ -9,10 +9,9 @@
 #include "error.h"
 #include "modules.h"
 
-/* The guest init linked into this binary (scripts/embed-blob.py). */
-extern const unsigned char guest_init_start[];
-extern const unsigned char guest_init_end[];
+#include <stddef.h>
 
-/* The path of the cached archive for these modules (NULL: none). */
-int initramfs_get(const char *cache_dir, const struct modules_list *modules, char **ret_path,
-		  struct error *err);
+/* The path of the cached archive holding this init and these modules
+ * (NULL: none); the init is the target architecture's (arch.h). */
+int initramfs_get(const char *cache_dir, const unsigned char *init, size_t init_len,
+		  const struct modules_list *modules, char **ret_path, struct error *err);

@@ -243,10 +243,28 @@ static int kernel_image_not_kernel(const struct kernel_image *k, struct error *e
 
 	if (f != DECOMPRESS_NONE)
 		return error_set(err, EINVAL,
-				 "%s: %s-compressed data, not a kernel image (give a bzImage or a vmlinux ELF)",
+				 "%s: %s-compressed data, not a kernel image (give a bzImage, a vmlinux ELF or an Image)",
 				 k->path, decompress_format_name(f));
-	return error_set(err, EINVAL, "%s: not a kernel image (neither a bzImage nor a vmlinux ELF)",
+	return error_set(err, EINVAL, "%s: not a kernel image (not a bzImage, a vmlinux ELF or an arm64 or riscv Image)",
 			 k->path);
+}
+
+/*
+ * arm64's and riscv's Image: a header whose magic sits at offset 56.  The
+ * banner is readable when the Image is not compressed (Debian's arm64 one
+ * is not); the caller falls back to the modules directory otherwise.
+ */
+static bool kernel_image_is_image(struct kernel_image *k)
+{
+	if (k->size < 64)
+		return false;
+	if (memcmp(k->map + 56, "ARM\x64", 4) == 0)
+		k->kind = KERNEL_IMAGE_ARM64;
+	else if (memcmp(k->map + 56, "RSC\x05", 4) == 0)
+		k->kind = KERNEL_IMAGE_RISCV;
+	else
+		return false;
+	return true;
 }
 
 int kernel_image_open(const char *path, struct kernel_image **ret_image, struct error *err)
@@ -263,6 +281,8 @@ int kernel_image_open(const char *path, struct kernel_image **ret_image, struct 
 		r = kernel_image_open_bzimage(k, err);
 	else if (kernel_image_is_elf(k->map, k->size))
 		r = kernel_image_open_elf(k, err);
+	else if (kernel_image_is_image(k))
+		kernel_image_banner_release(k, &(struct error){ 0 });
 	else
 		r = kernel_image_not_kernel(k, err);
 	if (r < 0)

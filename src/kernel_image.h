@@ -27,12 +27,15 @@
 enum kernel_image_kind {
 	KERNEL_IMAGE_BZIMAGE,
 	KERNEL_IMAGE_ELF,
+	KERNEL_IMAGE_ARM64,		/* arm64's Image: "ARM\x64" at offset 56 */
+	KERNEL_IMAGE_RISCV,		/* riscv's Image: "RSC\x05" at offset 56 */
 };
 
 struct kernel_image {
 	char *path;
 	enum kernel_image_kind kind;
-	char *release;			/* "6.1.0-56-amd64": `uname -r` in the guest */
+	char *release;			/* "6.1.0-56-amd64": `uname -r` in the guest;
+					 * NULL for an Image without a readable banner */
 	/* bzImage only. */
 	uint16_t boot_protocol;		/* 0x020f is 2.15 */
 	enum decompress_format payload_format;

@@ -23,11 +23,6 @@
 
 #define MODULES_ELF_MAGIC "\x7f" "ELF"
 
-const char *const modules_vmtest[] = {
-	"virtio_pci", "virtio_console", "virtio_rng", "9pnet_virtio", "9p", "overlay",
-};
-const size_t modules_n_vmtest = ARRAY_SIZE(modules_vmtest);
-
 enum modules_state {
 	MODULES_UNSEEN,
 	MODULES_VISITING,

@@ -21,10 +21,6 @@
 /* The largest module we accept, decompressed (the biggest are ~20 MiB). */
 #define MODULES_MAX_SIZE ((size_t)256 << 20)
 
-/* What vmtest's guest needs: PCI transport, console, entropy, 9p, overlay. */
-extern const char *const modules_vmtest[];
-extern const size_t modules_n_vmtest;
-
 struct modules_file {
 	char *name;		/* as the kernel names it: "virtio_pci", "virtio_rng" */
 	char *path;		/* in the rootfs: "lib/modules/<release>/kernel/..." */

@@ -54,19 +54,16 @@ static void qemu_add_machine(struct strv *argv, const struct target *t,
 	strv_add(argv, "none");
 	strv_add(argv, "-no-reboot");
 	strv_add(argv, "-machine");
-	/* No PS/2 controller: nothing uses it, and probing its mouse under
-	 * TCG holds a power-off back by up to a second. */
-	strv_add(argv, "q35,i8042=off");
+	strv_add(argv, plan->arch->machine);
 	strv_add(argv, "-accel");
 	if (plan->accel == QEMU_ACCEL_KVM) {
 		strv_add(argv, "kvm");
 		strv_add(argv, "-cpu");
 		strv_add(argv, t->kvm_cpu_args ? t->kvm_cpu_args : "host");
 	} else {
-		/* The host's userspace may need x86-64-v2 or later. */
 		strv_add(argv, "tcg");
 		strv_add(argv, "-cpu");
-		strv_add(argv, "max");
+		strv_add(argv, plan->arch->tcg_cpu);
 	}
 	strv_add(argv, "-smp");
 	strv_addf(argv, "%u", t->vm.num_cpus);
@@ -82,9 +79,10 @@ static void qemu_add_boot(struct strv *argv, const struct target *t, const struc
 	strv_add(argv, plan->initrd);
 	strv_add(argv, "-append");
 	if (t->kernel_args && *t->kernel_args)
-		strv_addf(argv, "%s %s", QEMU_KERNEL_CMDLINE, t->kernel_args);
+		strv_addf(argv, "console=%s " QEMU_KERNEL_CMDLINE " %s", plan->arch->console,
+			  t->kernel_args);
 	else
-		strv_add(argv, QEMU_KERNEL_CMDLINE);
+		strv_addf(argv, "console=%s " QEMU_KERNEL_CMDLINE, plan->arch->console);
 }
 
 /* The console goes to a socket vmtest listens on: QEMU connects before the
@@ -99,7 +97,7 @@ static void qemu_add_control(struct strv *argv, const struct target *t,
 	strv_add(argv, "-mon");
 	strv_add(argv, "chardev=qmp,mode=control");
 	strv_add(argv, "-device");
-	strv_add(argv, "virtio-serial-pci,id=vser");
+	strv_addf(argv, "virtio-serial-%s,id=vser", plan->arch->virtio);
 	qemu_add_socket(argv, plan, "agent", QEMU_SOCKET_AGENT, true);
 	strv_add(argv, "-device");
 	strv_add(argv, "virtserialport,bus=vser.0,chardev=agent,name=" GUEST_PORT_AGENT);
@@ -114,13 +112,13 @@ static void qemu_add_control(struct strv *argv, const struct target *t,
 	strv_add(argv, "-object");
 	strv_add(argv, "rng-random,id=rng,filename=/dev/urandom");
 	strv_add(argv, "-device");
-	strv_add(argv, "virtio-rng-pci,rng=rng");
+	strv_addf(argv, "virtio-rng-%s,rng=rng", plan->arch->virtio);
 }
 
 /* One 9p export; multidevs=remap keeps inode numbers unique across the
  * host filesystems under one export. */
-static void qemu_add_9p(struct strv *argv, const char *id, const char *tag, const char *path,
-			bool writable)
+static void qemu_add_9p(struct strv *argv, const struct qemu_plan *plan, const char *id,
+			const char *tag, const char *path, bool writable)
 {
 	_cleanup_free_ char *escaped = qemu_escape_value(path);
 
@@ -132,22 +130,23 @@ static void qemu_add_9p(struct strv *argv, const char *id, const char *tag, cons
 	strv_addf(argv, "local,id=%s,path=%s,security_model=none,multidevs=remap%s", id, escaped,
 		  writable ? "" : ",readonly=on");
 	strv_add(argv, "-device");
-	strv_addf(argv, "virtio-9p-pci,fsdev=%s,mount_tag=%s", id, tag);
+	strv_addf(argv, "virtio-9p-%s,fsdev=%s,mount_tag=%s", plan->arch->virtio, id, tag);
 }
 
 static void qemu_add_shares(struct strv *argv, const struct target *t,
 			    const struct qemu_plan *plan)
 {
 	if (t->kind == TARGET_KERNEL)
-		qemu_add_9p(argv, "root", GUEST_TAG_ROOT, t->rootfs, false);
+		qemu_add_9p(argv, plan, "root", GUEST_TAG_ROOT, t->rootfs, false);
 	if (plan->shared_dir)
-		qemu_add_9p(argv, "shared", GUEST_TAG_SHARED, plan->shared_dir, true);
+		qemu_add_9p(argv, plan, "shared", GUEST_TAG_SHARED, plan->shared_dir, true);
 	for (size_t i = 0; i < t->vm.n_mounts; i++) {
 		char id[32], tag[32];
 
 		snprintf(id, sizeof(id), "m%zu", i);
 		snprintf(tag, sizeof(tag), GUEST_TAG_MOUNT_PREFIX "%zu", i);
-		qemu_add_9p(argv, id, tag, t->vm.mounts[i].host_path, t->vm.mounts[i].writable);
+		qemu_add_9p(argv, plan, id, tag, t->vm.mounts[i].host_path,
+			    t->vm.mounts[i].writable);
 	}
 }
 
@@ -166,7 +165,7 @@ static void qemu_add_disk(struct strv *argv, const struct target *t, const struc
 	strv_addf(argv, "file=%s,format=%s,if=none,id=disk0%s", image, plan->disk_format,
 		  t->vm.persist ? "" : ",snapshot=on");
 	strv_add(argv, "-device");
-	strv_add(argv, "virtio-blk-pci,drive=disk0,bootindex=1");
+	strv_addf(argv, "virtio-blk-%s,drive=disk0,bootindex=1", plan->arch->virtio);
 	if (code && vars) {
 		strv_add(argv, "-drive");
 		strv_addf(argv, "if=pflash,format=raw,unit=0,readonly=on,file=%s", code);
@@ -178,10 +177,16 @@ static void qemu_add_disk(struct strv *argv, const struct target *t, const struc
 	}
 }
 
-int qemu_argv_build(const struct target *t, const struct qemu_plan *plan, struct strv *ret_argv,
+int qemu_argv_build(const struct target *t, const struct qemu_plan *in, struct strv *ret_argv,
 		    struct error *err)
 {
+	struct qemu_plan p = *in, *plan = &p;
 	struct strv argv = { 0 };
+
+	if (!plan->arch)
+		plan->arch = arch_find(t->arch);
+	if (!plan->arch)
+		return error_set(err, EINVAL, "unknown architecture '%s'", t->arch);
 
 	qemu_add_machine(&argv, t, plan);
 	if (t->kind == TARGET_KERNEL)

@@ -14,6 +14,7 @@
 
 #include <stdbool.h>
 
+#include "arch.h"
 #include "config.h"
 #include "error.h"
 #include "strv.h"
@@ -34,6 +35,7 @@ enum qemu_accel {
 #define QEMU_9P_MSIZE 512000
 
 struct qemu_plan {
+	const struct arch *arch;	/* NULL: the target's */
 	const char *run_dir;		/* private directory for the sockets */
 	const char *shared_dir;		/* the host directory seen at /mnt/vmtest */
 	enum qemu_accel accel;
@@ -55,8 +57,9 @@ struct qemu_plan {
 int qemu_argv_build(const struct target *target, const struct qemu_plan *plan,
 		    struct strv *ret_argv, struct error *err);
 
-/* The kernel command line vmtest uses, before the target's kernel_args. */
-#define QEMU_KERNEL_CMDLINE "console=ttyS0 panic=-1 rdinit=/init quiet"
+/* The kernel command line vmtest uses after console=DEVICE, before the
+ * target's kernel_args. */
+#define QEMU_KERNEL_CMDLINE "panic=-1 rdinit=/init quiet"
 
 /* value with every comma doubled (QEMU's key=value escaping); malloc'd. */
 char *qemu_escape_value(const char *value);

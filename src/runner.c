@@ -12,6 +12,7 @@
 #include <unistd.h>
 
 #include "accel.h"
+#include "arch.h"
 #include "cache.h"
 #include "cleanup.h"
 #include "console.h"
@@ -169,9 +170,42 @@ static void runner_remove_run_dir(struct runner_state *s)
  * ELF boots as that ELF, decompressed once into the cache: under emulation
  * the kernel's own decompressor is most of the boot time.
  */
+/*
+ * An Image whose banner is not readable (compressed) names no release:
+ * the rootfs's modules directory does, when it has exactly one.
+ */
+static char *runner_release_from_modules(const char *rootfs)
+{
+	_cleanup_free_ char *dir = NULL;
+	char *found = NULL;
+	struct dirent *d;
+	DIR *dp;
+
+	if (asprintf(&dir, "%s/lib/modules", strcmp(rootfs, "/") == 0 ? "" : rootfs) < 0)
+		return NULL;
+	dp = opendir(dir);
+	if (!dp)
+		return NULL;
+	while ((d = readdir(dp))) {
+		if (d->d_name[0] == '.')
+			continue;
+		if (found) {
+			free(found);
+			found = NULL;
+			break;
+		}
+		found = strdup(d->d_name);
+		if (!found)
+			break;
+	}
+	closedir(dp);
+	return found;
+}
+
 static int runner_prepare_boot(const struct target *t, const struct runner_options *o,
 			       struct runner_state *s, struct error *err)
 {
+	const struct arch *arch = arch_find(t->arch);
 	_cleanup_free_ char *cache = NULL, *elf = NULL;
 	struct kernel_image *image = NULL;
 	struct modules_list *modules = NULL;
@@ -183,8 +217,14 @@ static int runner_prepare_boot(const struct target *t, const struct runner_optio
 	r = kernel_image_open(t->kernel, &image, err);
 	if (r < 0)
 		return r;
+	if (!image->release && !(image->release = runner_release_from_modules(t->rootfs))) {
+		kernel_image_free(image);
+		return error_set(err, EINVAL,
+				 "%s: no version banner in the kernel image, and %s/lib/modules does not name one release",
+				 t->kernel, strcmp(t->rootfs, "/") == 0 ? "" : t->rootfs);
+	}
 	runner_log(o, 1, "kernel %s: release %s", t->kernel, image->release);
-	r = modules_load(t->rootfs, image->release, modules_vmtest, modules_n_vmtest, &modules, err);
+	r = modules_load(t->rootfs, image->release, arch->modules, arch->n_modules, &modules, err);
 	if (r == MODULES_NO_DIR) {
 		runner_log(o, 1, "no %s/lib/modules/%s: relying on built-in drivers",
 			   strcmp(t->rootfs, "/") == 0 ? "" : t->rootfs,
@@ -202,7 +242,8 @@ static int runner_prepare_boot(const struct target *t, const struct runner_optio
 	}
 	kernel_image_free(image);
 	if (r >= 0)
-		r = initramfs_get(cache, r == MODULES_NO_DIR ? NULL : modules, &s->initrd, err);
+		r = initramfs_get(cache, arch->init_start, (size_t)(arch->init_end - arch->init_start),
+				  r == MODULES_NO_DIR ? NULL : modules, &s->initrd, err);
 	modules_list_free(modules);
 	if (r < 0)
 		return r;
@@ -223,6 +264,11 @@ int runner_check(const struct config *config, const struct target *t, struct err
 	size_t n = strlen(config->base_dir);
 
 	/* The agent protocol is JSON: text must be UTF-8 (docs/qga.md). */
+	const struct arch *arch = arch_find(t->arch);
+
+	if (t->kind == TARGET_KERNEL && (!arch || !arch_has_init(arch)))
+		return error_usage(err, "target '%s': this vmtest has no guest init for %s: install %s and rebuild vmtest (make build)",
+				   t->name, t->arch, arch ? arch->cross_package : "a cross compiler");
 	if (t->command && !json_io_utf8_valid(t->command))
 		return error_usage(err, "target '%s': the command is not valid UTF-8, which the guest agent cannot carry",
 				   t->name);
@@ -295,11 +341,19 @@ static int runner_build_argv(const struct config *config, const struct target *t
 	const char *why;
 	int r;
 
+	static bool told;
+
 	r = accel_choose(o->accel, &s->accel, &why, err);
 	if (r < 0)
 		return r;
-	static bool told;
-
+	if (strcmp(t->arch, arch_host()) != 0) {
+		/* Another architecture is always emulated. */
+		if (s->accel == QEMU_ACCEL_KVM && o->accel && strcmp(o->accel, "kvm") == 0)
+			return error_usage(err, "target '%s': --accel kvm cannot run %s guests on this %s host",
+					   t->name, t->arch, arch_host());
+		s->accel = QEMU_ACCEL_TCG;
+		why = NULL;
+	}
 	/* Once per run, whichever parallel target gets here first. */
 	if (why && !__atomic_exchange_n(&told, true, __ATOMIC_SEQ_CST))
 		view_log(o->view, NULL, 0, "using TCG emulation: %s", why);

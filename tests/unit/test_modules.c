@@ -21,6 +21,7 @@
 #include "cleanup.h"
 #include "compress_fixture.h"
 #include "kernel_image.h"
+#include "arch.h"
 #include "modules.h"
 
 #define FAKE_RELEASE "1.0-test"
@@ -326,17 +327,19 @@ static void test_debian_vmtest_set(void **state)
 	size_t bytes = 0, ring = 0;
 	char order[2048] = "";
 
+	const struct arch *arch = arch_find("x86_64");
+
 	clock_gettime(CLOCK_MONOTONIC, &t0);
-	assert_int_equal(modules_load("/", release, modules_vmtest, modules_n_vmtest, &l, &err), 0);
+	assert_int_equal(modules_load("/", release, arch->modules, arch->n_modules, &l, &err), 0);
 	clock_gettime(CLOCK_MONOTONIC, &t1);
 	assert_dep_order(l, release);
-	for (size_t i = 0; i < modules_n_vmtest; i++) {
+	for (size_t i = 0; i < arch->n_modules; i++) {
 		bool found = false;
 
 		for (size_t j = 0; j < l->n; j++)
-			found |= strcmp(l->files[j].name, modules_vmtest[i]) == 0;
+			found |= strcmp(l->files[j].name, arch->modules[i]) == 0;
 		if (!found)
-			fail_msg("%s not in the list", modules_vmtest[i]);
+			fail_msg("%s not in the list", arch->modules[i]);
 	}
 	for (size_t i = 0; i < l->n; i++) {
 		bytes += l->files[i].len;

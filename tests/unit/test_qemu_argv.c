@@ -55,7 +55,11 @@ static void test_kernel_target(void **state)
 	assert_string_equal(value_of(&argv, "-m", ""), "1G");
 	assert_string_equal(value_of(&argv, "-kernel", ""), "/cache/vmlinux-1234");
 	assert_string_equal(value_of(&argv, "-initrd", ""), "/cache/initramfs-5678.cpio");
-	assert_string_equal(value_of(&argv, "-append", ""), QEMU_KERNEL_CMDLINE " nokaslr");
+	assert_string_equal(value_of(&argv, "-append", ""),
+			    "console=ttyS0 " QEMU_KERNEL_CMDLINE " nokaslr");
+	assert_string_equal(value_of(&argv, "-machine", ""), "q35,i8042=off");
+	assert_string_equal(value_of(&argv, "-device", "virtio-9p-"),
+			    "virtio-9p-pci,fsdev=root,mount_tag=vmtest-root");
 	assert_string_equal(value_of(&argv, "-fsdev", "local,id=root,"),
 			    "local,id=root,path=/,security_model=none,multidevs=remap,readonly=on");
 	assert_string_equal(value_of(&argv, "-fsdev", "local,id=shared,"),
@@ -72,6 +76,48 @@ static void test_kernel_target(void **state)
 	assert_null(argv.items[argv.len]);
 	strv_clear(&argv);
 	config_free(c);
+}
+
+/* Each architecture: its machine, CPU, console and virtio transport. */
+static void test_architectures(void **state)
+{
+	static const struct {
+		const char *arch, *machine, *cpu, *console, *serial;
+	} want[] = {
+		{ "aarch64", "virt,gic-version=3", "max,pauth-impdef=on", "ttyAMA0", "virtio-serial-pci" },
+		{ "s390x", "s390-ccw-virtio", "max", "ttysclp0", "virtio-serial-ccw" },
+		{ "riscv64", "virt", "rv64", "ttyS0", "virtio-serial-pci" },
+	};
+
+	for (size_t i = 0; i < sizeof(want) / sizeof(want[0]); i++) {
+		char text[256], serial[64], console[64];
+		struct error err = { 0 };
+		struct strv argv = { 0 };
+		struct config *c;
+
+		snprintf(text, sizeof(text), "[[target]]\nname = \"k\"\nkernel = \"Image\"\n"
+			 "arch = \"%s\"\ncommand = \"true\"\n", want[i].arch);
+		c = load(text);
+		assert_int_equal(qemu_argv_build(&c->targets[0], &plan, &argv, &err), 0);
+		assert_string_equal(argv.items[0], c->targets[0].qemu_command);
+		assert_string_equal(value_of(&argv, "-machine", ""), want[i].machine);
+		assert_string_equal(value_of(&argv, "-cpu", ""), want[i].cpu);
+		snprintf(console, sizeof(console), "console=%s ", want[i].console);
+		assert_non_null(value_of(&argv, "-append", console));
+		snprintf(serial, sizeof(serial), "%s,id=vser", want[i].serial);
+		assert_non_null(value_of(&argv, "-device", serial));
+		assert_non_null(strstr(value_of(&argv, "-device", "virtio-9p-"),
+				       strchr(want[i].serial + 7, '-')));
+		strv_clear(&argv);
+		config_free(c);
+	}
+	{
+		struct config *c = load("[[target]]\nname = \"k\"\nkernel = \"I\"\n"
+					"arch = \"aarch64\"\ncommand = \"true\"\n");
+
+		assert_string_equal(c->targets[0].qemu_command, "qemu-system-aarch64");
+		config_free(c);
+	}
 }
 
 static void test_kvm(void **state)
@@ -168,6 +214,7 @@ int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_kernel_target),
+		cmocka_unit_test(test_architectures),
 		cmocka_unit_test(test_kvm),
 		cmocka_unit_test(test_escaping),
 		cmocka_unit_test(test_image_target),
