@@ -30,9 +30,10 @@ static const char *const arch_modules_pci[] = {
 	"virtio_pci", "virtio_console", "virtio_rng", "9pnet_virtio", "9p", "overlay",
 };
 
-/* s390x has no PCI by default: virtio over channel I/O. */
+/* s390x has no PCI by default: virtio over channel I/O, a driver that
+ * S390_GUEST builds in, never as a module ('?': absent means built in). */
 static const char *const arch_modules_ccw[] = {
-	"virtio_ccw", "virtio_console", "virtio_rng", "9pnet_virtio", "9p", "overlay",
+	"?virtio_ccw", "virtio_console", "virtio_rng", "9pnet_virtio", "9p", "overlay",
 };
 
 static struct arch arch_table[] = {

@@ -256,9 +256,17 @@ static int kernel_image_not_kernel(const struct kernel_image *k, struct error *e
  */
 static bool kernel_image_is_image(struct kernel_image *k)
 {
+	/* s390's image starts with the channel program that IPLs it. */
+	static const unsigned char s390_ipl_ccws[] = {
+		0x02, 0x00, 0x00, 0x18, 0x60, 0x00, 0x00, 0x50,
+		0x02, 0x00, 0x00, 0x68, 0x60, 0x00, 0x00, 0x50,
+	};
+
 	if (k->size < 64)
 		return false;
-	if (memcmp(k->map + 56, "ARM\x64", 4) == 0)
+	if (memcmp(k->map + 8, s390_ipl_ccws, sizeof(s390_ipl_ccws)) == 0)
+		k->kind = KERNEL_IMAGE_S390;
+	else if (memcmp(k->map + 56, "ARM\x64", 4) == 0)
 		k->kind = KERNEL_IMAGE_ARM64;
 	else if (memcmp(k->map + 56, "RSC\x05", 4) == 0)
 		k->kind = KERNEL_IMAGE_RISCV;

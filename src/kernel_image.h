@@ -29,6 +29,7 @@ enum kernel_image_kind {
 	KERNEL_IMAGE_ELF,
 	KERNEL_IMAGE_ARM64,		/* arm64's Image: "ARM\x64" at offset 56 */
 	KERNEL_IMAGE_RISCV,		/* riscv's Image: "RSC\x05" at offset 56 */
+	KERNEL_IMAGE_S390,		/* s390's image: an IPL PSW and two CCWs */
 };
 
 struct kernel_image {

@@ -415,9 +415,16 @@ static int modules_want(struct modules_ctx *x, const char *name, struct error *e
 	struct modules_dep *d;
 	char shown[4096];
 
+	bool optional = name[0] == '?';
+
+	name += optional;
 	if (modules_is_builtin(x, name))
 		return 0;
 	d = modules_find_name(x, name);
+	/* Some drivers can only be built in, and modules.builtin lists only
+	 * those that could be modules (s390's virtio_ccw). */
+	if (!d && optional)
+		return 0;
 	if (!d)
 		return error_set(err, ENOENT,
 				 "kernel module '%s' is neither built in nor listed in %s/modules.dep",

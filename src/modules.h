@@ -40,7 +40,8 @@ struct modules_list {
  * and the list (possibly empty); MODULES_NO_DIR and an empty list when the
  * release has no modules directory (the kernel may have everything built
  * in); < 0 when a module is unknown, or a file listed is missing or
- * corrupt, naming it.
+ * corrupt, naming it.  A name starting with '?' is a driver that may be
+ * built in without modules.builtin saying so: absent, it is skipped.
  */
 int modules_load(const char *rootfs, const char *release, const char *const *names,
 		 size_t n_names, struct modules_list **ret_list, struct error *err);
