@@ -267,7 +267,7 @@ int runner_check(const struct config *config, const struct target *t, struct err
 	const struct arch *arch = arch_find(t->arch);
 
 	if (t->kind == TARGET_KERNEL && (!arch || !arch_has_init(arch)))
-		return error_usage(err, "target '%s': this vmtest has no guest init for %s: install %s and rebuild vmtest (make build)",
+		return error_usage(err, "target '%s': this vmtest has no guest init for %s: it is built when %s is installed (make build says why it was not)",
 				   t->name, t->arch, arch ? arch->cross_package : "a cross compiler");
 	if (t->command && !json_io_utf8_valid(t->command))
 		return error_usage(err, "target '%s': the command is not valid UTF-8, which the guest agent cannot carry",
