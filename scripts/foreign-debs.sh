@@ -4,6 +4,7 @@
 # (sources, lists, cache) under ${XDG_CACHE_HOME:-~/.cache}/vmtest-foreign/.
 #
 #   scripts/foreign-debs.sh ARCH PACKAGE...     e.g. arm64 linux-image-arm64
+#   scripts/foreign-debs.sh --source PACKAGE     Debian's source, unpacked
 #
 # A virtual or meta package (linux-image-arm64) is followed to the package
 # it depends on first (linux-image-6.1.0-NN-arm64), which is what holds the
@@ -11,18 +12,22 @@
 set -euo pipefail
 
 [ $# -ge 2 ] || {
-	echo "usage: $0 ARCH PACKAGE..." >&2
+	echo "usage: $0 ARCH PACKAGE... | --source PACKAGE" >&2
 	exit 2
 }
 arch=$1
 shift
+[ "$arch" != --source ] || arch=src
 base=${XDG_CACHE_HOME:-$HOME/.cache}/vmtest-foreign/apt-$arch
 mkdir -p "$base/lists/partial" "$base/archives/partial" "$base/debs"
 # The host's own mirror and suite, for the other architecture.
 uri=$(sed -n 's/^URIs: *//p' /etc/apt/sources.list.d/debian.sources 2>/dev/null | head -n 1)
 uri=${uri:-http://deb.debian.org/debian}
-echo "deb [arch=$arch signed-by=/usr/share/keyrings/debian-archive-keyring.gpg] $uri bookworm main" \
-	>"$base/sources.list"
+if [ "$arch" = src ]; then
+	echo "deb-src [signed-by=/usr/share/keyrings/debian-archive-keyring.gpg] $uri bookworm main"
+else
+	echo "deb [arch=$arch signed-by=/usr/share/keyrings/debian-archive-keyring.gpg] $uri bookworm main"
+fi >"$base/sources.list"
 touch "$base/status"
 opts=(-o "Dir::Etc::SourceList=$base/sources.list" -o "Dir::Etc::SourceParts=/nonexistent"
 	-o "Dir::State::Lists=$base/lists" -o "Dir::Cache=$base" -o "Dir::State::status=$base/status"
@@ -32,6 +37,24 @@ opts=(-o "Dir::Etc::SourceList=$base/sources.list" -o "Dir::Etc::SourceParts=/no
 # Lists at most a day old.
 if [ -z "$(find "$base/lists" -maxdepth 1 -name '*Packages*' -mtime -1 2>/dev/null)" ]; then
 	apt-get "${opts[@]}" update >&2
+fi
+
+if [ "$arch" = src ]; then
+	# The unpacked source tree of each, with Debian's patches applied.
+	mkdir -p "$base/src"
+	for p in "$@"; do
+		dir=$(find "$base/src" -mindepth 1 -maxdepth 1 -type d -name "$p-*" | head -n 1)
+		if [ -z "$dir" ]; then
+			(cd "$base/src" && apt-get "${opts[@]}" source "$p" >&2)
+			dir=$(find "$base/src" -mindepth 1 -maxdepth 1 -type d -name "$p-*" | head -n 1)
+		fi
+		[ -n "$dir" ] || {
+			echo "foreign-debs.sh: no source for $p" >&2
+			exit 1
+		}
+		echo "$dir"
+	done
+	exit 0
 fi
 
 for p in "$@"; do

@@ -1,7 +1,10 @@
 #!/bin/bash
-# Print, on stdout, the path of the x86_64 test kernel: a small kernel with
-# everything vmtest's tests need built in (virtio-pci, virtio-console, 9p over
-# virtio, devtmpfs, tmpfs, overlayfs, 8250 console, initramfs), no modules.
+# Print, on stdout, the path of a test kernel: a small kernel with everything
+# vmtest's tests need built in (virtio-pci, virtio-console, 9p over virtio,
+# devtmpfs, tmpfs, overlayfs, 8250 console, initramfs), no modules.  For
+# x86_64 (the default) it is found or built as below; for riscv64
+# (--arch=riscv64), which Debian 12 has no kernel for, it is always built
+# here (step 3), with Debian's cross compiler.
 #
 #   1. $VMTEST_TEST_KERNEL, if it names a file;
 #   2. else the prebuilt shared copy,
@@ -25,43 +28,88 @@ set -euo pipefail
 here=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 checkout=$(dirname "$here")
 
-kernel_name=bzImage-6.1-vmtest-x86_64
+arch=x86_64
+for a in "$@"; do
+	case $a in --arch=*) arch=${a#--arch=} ;; esac
+done
+
 src_pkg=linux-source-6.1
 src_tarball=/usr/src/linux-source-6.1.tar.xz
 src_dir=linux-source-6.1 # top directory inside the tarball
-# ARCH=x86, as a plain `make` on an x86_64 host, and not ARCH=x86_64: with
-# x86_64, tinyconfig's allnoconfig also turns off what 64BIT brings by
-# default (VMAP_STACK, X86_5LEVEL, SPARSEMEM_VMEMMAP, vsyscall emulation...),
-# which the shared kernel has.  Part of the cache key.
-make_args=(ARCH=x86 CROSS_COMPILE=)
 
-# The option list of ../shared/kernels/README.md, enabled with scripts/config
-# on top of `make tinyconfig`.  Changing it changes the cache key.
-options=(
-	64BIT PRINTK PRINTK_TIME EARLY_PRINTK TTY
-	SERIAL_8250 SERIAL_8250_CONSOLE BINFMT_ELF BINFMT_SCRIPT
+# What every test kernel has built in, whatever the architecture.
+common_options=(
+	PRINTK PRINTK_TIME TTY BINFMT_ELF BINFMT_SCRIPT
 	PROC_FS SYSFS TMPFS TMPFS_POSIX_ACL DEVTMPFS DEVTMPFS_MOUNT
 	SHMEM BLK_DEV_INITRD RD_GZIP RD_ZSTD MULTIUSER FUTEX
 	EPOLL SIGNALFD TIMERFD EVENTFD POSIX_TIMERS FILE_LOCKING
 	AIO ADVISE_SYSCALLS MEMBARRIER NET UNIX INET PCI
 	VIRTIO_MENU VIRTIO VIRTIO_PCI VIRTIO_CONSOLE VIRTIO_BLK
 	BLOCK BLK_DEV NET_9P NET_9P_VIRTIO NETWORK_FILESYSTEMS
-	9P_FS 9P_FS_POSIX_ACL FUSE_FS VIRTIO_FS ACPI CGROUPS
-	DEBUG_FS FTRACE OVERLAY_FS EXT4_FS HW_RANDOM
-	HW_RANDOM_VIRTIO RTC_CLASS RTC_DRV_CMOS MODULES
-	MODULE_UNLOAD IKCONFIG IKCONFIG_PROC KALLSYMS BPF_SYSCALL
-	SYSVIPC POSIX_MQUEUE UNIX98_PTYS HYPERVISOR_GUEST PARAVIRT
-	KVM_GUEST SMP
+	9P_FS 9P_FS_POSIX_ACL OVERLAY_FS HW_RANDOM HW_RANDOM_VIRTIO
+	UNIX98_PTYS SMP
 )
-# What the tests cannot do without: the build fails unless these are =y.
-required=(VIRTIO_PCI VIRTIO_CONSOLE NET_9P_VIRTIO 9P_FS OVERLAY_FS DEVTMPFS
-	BLK_DEV_INITRD SERIAL_8250_CONSOLE TMPFS)
-# Build-Depends of a 6.1 x86_64 bzImage with this config: gcc/make/libc
+case $arch in
+x86_64)
+	kernel_name=bzImage-6.1-vmtest-x86_64
+	# ARCH=x86, as a plain `make` on an x86_64 host, and not ARCH=x86_64:
+	# with x86_64, tinyconfig's allnoconfig also turns off what 64BIT
+	# brings by default (VMAP_STACK, X86_5LEVEL, SPARSEMEM_VMEMMAP,
+	# vsyscall emulation...), which the shared kernel has.  Part of the
+	# cache key.
+	make_args=(ARCH=x86 CROSS_COMPILE=)
+	target=bzImage
+	built=arch/x86/boot/bzImage
+	# The option list of ../shared/kernels/README.md, enabled with
+	# scripts/config on top of `make tinyconfig`.  Changing it changes the
+	# cache key.
+	options=(
+		64BIT PRINTK PRINTK_TIME EARLY_PRINTK TTY
+		SERIAL_8250 SERIAL_8250_CONSOLE BINFMT_ELF BINFMT_SCRIPT
+		PROC_FS SYSFS TMPFS TMPFS_POSIX_ACL DEVTMPFS DEVTMPFS_MOUNT
+		SHMEM BLK_DEV_INITRD RD_GZIP RD_ZSTD MULTIUSER FUTEX
+		EPOLL SIGNALFD TIMERFD EVENTFD POSIX_TIMERS FILE_LOCKING
+		AIO ADVISE_SYSCALLS MEMBARRIER NET UNIX INET PCI
+		VIRTIO_MENU VIRTIO VIRTIO_PCI VIRTIO_CONSOLE VIRTIO_BLK
+		BLOCK BLK_DEV NET_9P NET_9P_VIRTIO NETWORK_FILESYSTEMS
+		9P_FS 9P_FS_POSIX_ACL FUSE_FS VIRTIO_FS ACPI CGROUPS
+		DEBUG_FS FTRACE OVERLAY_FS EXT4_FS HW_RANDOM
+		HW_RANDOM_VIRTIO RTC_CLASS RTC_DRV_CMOS MODULES
+		MODULE_UNLOAD IKCONFIG IKCONFIG_PROC KALLSYMS BPF_SYSCALL
+		SYSVIPC POSIX_MQUEUE UNIX98_PTYS HYPERVISOR_GUEST PARAVIRT
+		KVM_GUEST SMP
+	)
+	required=(VIRTIO_PCI VIRTIO_CONSOLE NET_9P_VIRTIO 9P_FS OVERLAY_FS DEVTMPFS
+		BLK_DEV_INITRD SERIAL_8250_CONSOLE TMPFS)
+	cross_pkg=
+	;;
+riscv64)
+	# Debian 12 has no riscv64 kernel: this one is the riscv64 tests'.
+	# QEMU's virt machine: OpenSBI (QEMU's own copy) for power-off through
+	# SBI, a 16550 UART and PCIe (ECAM) described in the device tree.
+	kernel_name=Image-6.1-vmtest-riscv64
+	make_args=(ARCH=riscv CROSS_COMPILE=riscv64-linux-gnu-)
+	target=Image
+	built=arch/riscv/boot/Image
+	options=("${common_options[@]}" ARCH_RV64I MMU FPU SOC_VIRT RISCV_SBI
+		SERIAL_8250 SERIAL_8250_CONSOLE SERIAL_OF_PLATFORM SERIAL_EARLYCON
+		PCI_HOST_GENERIC PCIEPORTBUS VIRTIO_MMIO POWER_RESET)
+	required=(VIRTIO_PCI PCI_HOST_GENERIC VIRTIO_CONSOLE NET_9P_VIRTIO 9P_FS
+		OVERLAY_FS DEVTMPFS BLK_DEV_INITRD SERIAL_8250_CONSOLE SERIAL_OF_PLATFORM
+		TMPFS RISCV_SBI)
+	cross_pkg=gcc-riscv64-linux-gnu
+	;;
+*)
+	echo "test-kernel.sh: no test kernel for $arch (x86_64 or riscv64)" >&2
+	exit 2
+	;;
+esac
+# Build-Depends of a 6.1 kernel with this config: gcc/make/libc
 # (build-essential), bc (timeconst.h), bison and flex (kconfig), libelf-dev
 # (objtool), xz-utils (the tarball, and the XZ-compressed bzImage).  Not
 # needed: libssl-dev (only for module signing and trusted keyrings, both
 # off), cpio (only for IKHEADERS, off).
-packages=("$src_pkg" build-essential bc bison flex libelf-dev xz-utils)
+packages=("$src_pkg" build-essential bc bison flex libelf-dev xz-utils $cross_pkg)
 
 msg() { echo "test-kernel.sh: $*" >&2; }
 die() {
@@ -72,14 +120,13 @@ die() {
 print_config() { printf 'CONFIG_%s=y\n' "${options[@]}"; }
 
 usage() {
-	echo "usage: $0 [--build | --print-config]"
+	echo "usage: $0 [--arch=x86_64|riscv64] [--build | --print-config]"
 }
 
 force_build=false
-case $# in
-0) ;;
-1)
-	case $1 in
+for a in "$@"; do
+	case $a in
+	--arch=*) ;;
 	--build) force_build=true ;;
 	--print-config)
 		print_config
@@ -94,14 +141,9 @@ case $# in
 		exit 2
 		;;
 	esac
-	;;
-*)
-	usage >&2
-	exit 2
-	;;
-esac
+done
 
-if ! $force_build; then
+if ! $force_build && [ "$arch" = x86_64 ]; then
 	# 1. An explicitly chosen kernel.
 	if [ -n "${VMTEST_TEST_KERNEL:-}" ]; then
 		if [ -f "$VMTEST_TEST_KERNEL" ]; then
@@ -157,7 +199,7 @@ if [ -f "$cache_dir/$name" ]; then
 	exit 0
 fi
 
-[ "$(uname -m)" = x86_64 ] ||
+[ "$arch" != x86_64 ] || [ "$(uname -m)" = x86_64 ] ||
 	die "building the x86_64 test kernel needs an x86_64 host; set VMTEST_TEST_KERNEL instead"
 if ! command -v dpkg-query >/dev/null || ! command -v apt-get >/dev/null; then
 	die "building the test kernel needs Debian 12's $src_pkg (dpkg/apt); set VMTEST_TEST_KERNEL instead"
@@ -252,9 +294,9 @@ done
 	msg "warning: options not =y after make olddefconfig: ${dropped[*]}"
 
 jobs=$(nproc 2>/dev/null || echo 2)
-msg "compiling bzImage with make -j$jobs"
-kmake -j"$jobs" bzImage || fail "make bzImage failed"
-[ -s "$src/arch/x86/boot/bzImage" ] || fail "make bzImage produced no arch/x86/boot/bzImage"
+msg "compiling $target with make -j$jobs"
+kmake -j"$jobs" "$target" || fail "make $target failed"
+[ -s "$src/$built" ] || fail "make $target produced no $built"
 
 # The kernel's presence is what makes a cache hit, so it is moved in last,
 # and both are moved in whole.
@@ -262,7 +304,7 @@ tmp_config=$(mktemp "$cache_dir/.$name.config.XXXXXX")
 tmp_kernel=$(mktemp "$cache_dir/.$name.XXXXXX")
 tmp_files+=("$tmp_config" "$tmp_kernel")
 cp "$src/.config" "$tmp_config"
-cp "$src/arch/x86/boot/bzImage" "$tmp_kernel"
+cp "$src/$built" "$tmp_kernel"
 chmod 644 "$tmp_config" "$tmp_kernel"
 mv -f "$tmp_config" "$kernel.config"
 mv -f "$tmp_kernel" "$kernel"

@@ -7,19 +7,78 @@
 # kernel's path, then the rootfs's.  Cached under
 # ${XDG_CACHE_HOME:-~/.cache}/vmtest-foreign/, keyed by the packages.
 #
-#   scripts/test-rootfs.sh arm64|s390x
+#   scripts/test-rootfs.sh arm64|s390x|riscv64
 #
 # The busybox applets get links named after the host busybox's list (the
 # same Debian version), since the foreign binary cannot run here.
+#
+# Debian 12 has no riscv64 packages.  For riscv64 the kernel is the small
+# one scripts/test-kernel.sh --arch=riscv64 cross-builds from linux-source-6.1
+# (everything built in, no modules), and busybox is cross-built, static and
+# with a handful of applets (a shell and what the tests run), from Debian's
+# busybox source (scripts/foreign-debs.sh --source).
 set -euo pipefail
 
 [ $# -eq 1 ] || {
-	echo "usage: $0 arm64|s390x" >&2
+	echo "usage: $0 arm64|s390x|riscv64" >&2
 	exit 2
 }
 debarch=$1
 here=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 cache=${XDG_CACHE_HOME:-$HOME/.cache}/vmtest-foreign
+
+if [ "$debarch" = riscv64 ]; then
+	kernel=$("$here/test-kernel.sh" --arch=riscv64)
+	bsrc=$("$here/foreign-debs.sh" --source busybox)
+	applets=(ash sh cat echo uname sleep ls mkdir env true false test printf id rm)
+	root=$cache/rootfs-riscv64-$(basename "$bsrc")-$(echo "${applets[*]}" | sha256sum | cut -c1-12)
+	if [ ! -e "$root/.done" ]; then
+		command -v riscv64-linux-gnu-gcc >/dev/null || {
+			echo "test-rootfs.sh: riscv64-linux-gnu-gcc is missing (apt-get install gcc-riscv64-linux-gnu)" >&2
+			exit 1
+		}
+		echo "test-rootfs.sh: cross-building busybox for riscv64 into $root" >&2
+		rm -rf "$root" "$root.tmp" "$root.build"
+		mkdir -p "$root.build" "$root.tmp"/{bin,sbin,usr/bin,usr/sbin,etc,proc,sys,dev,run,tmp,mnt,root}
+		bmake() { make -C "$bsrc" O="$root.build" CROSS_COMPILE=riscv64-linux-gnu- "$@" >>"$root.build/log" 2>&1; }
+		bmake allnoconfig
+		{
+			echo CONFIG_STATIC=y
+			echo CONFIG_LONG_OPTS=y
+			echo CONFIG_SH_IS_ASH=y
+			echo CONFIG_ASH=y
+			echo CONFIG_ASH_OPTIMIZE_FOR_SIZE=y
+			echo CONFIG_ASH_ECHO=y
+			echo CONFIG_ASH_PRINTF=y
+			echo CONFIG_ASH_TEST=y
+			echo CONFIG_ASH_GETOPTS=y
+			echo CONFIG_FEATURE_SH_MATH=y
+			for a in CAT ECHO UNAME SLEEP LS MKDIR ENV TRUE FALSE TEST PRINTF ID RM; do
+				echo "CONFIG_$a=y"
+			done
+		} >>"$root.build/.config"
+		yes "" | bmake oldconfig || {
+			tail -n 20 "$root.build/log" >&2
+			exit 1
+		}
+		bmake -j"$(nproc)" busybox || {
+			tail -n 30 "$root.build/log" >&2
+			exit 1
+		}
+		cp "$root.build/busybox" "$root.tmp/bin/busybox"
+		for a in "${applets[@]}"; do
+			ln -s busybox "$root.tmp/bin/$a"
+		done
+		echo "root:x:0:0:root:/root:/bin/sh" >"$root.tmp/etc/passwd"
+		echo "root:x:0:" >"$root.tmp/etc/group"
+		rm -rf "$root.build"
+		mv "$root.tmp" "$root"
+		touch "$root/.done"
+	fi
+	echo "$kernel"
+	echo "$root"
+	exit 0
+fi
 
 mapfile -t debs < <("$here/foreign-debs.sh" "$debarch" "linux-image-$debarch" busybox-static)
 kernel_deb=${debs[1]}

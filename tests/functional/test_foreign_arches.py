@@ -114,3 +114,26 @@ def test_foreign_one_liner_exit_status(vmtest, tmp_path):
                cwd=tmp_path, env={"VMTEST_ACCEL": ""})
     assert r.returncode == 2
     assert "--accel kvm cannot run aarch64 guests on this x86_64 host" in r.stderr
+
+
+def test_riscv64(vmtest, tmp_path):
+    """Debian 12 has no riscv64 packages: a kernel cross-built from
+    linux-source-6.1 and busybox cross-built from Debian's source (both
+    cached outside the checkout), and vmtest's init with jansson compiled
+    from Debian's source."""
+    kernel, rootfs = test_rootfs("riscv64")
+    (tmp_path / "in").write_text("hello\n")
+    (tmp_path / "vmtest.toml").write_text(
+        '[[target]]\nname = "riscv64"\nkernel = "%s"\nrootfs = "%s"\narch = "riscv64"\n'
+        'command = \'\'\'\necho "machine=$(uname -m)"\necho "from-host=$(cat /mnt/vmtest/in)"\n'
+        'echo riscv > /mnt/vmtest/out\necho "pwd=$(pwd)"\necho "env=$VMTEST_FOREIGN_TEST"\n'
+        'exit 6\n\'\'\'\n[target.vm]\nmemory = "1G"\n' % (kernel, rootfs))
+    r = vmtest("--dry-run", cwd=tmp_path)
+    assert r.returncode == 0, r.stderr
+    assert re.search(r"^# qemu: qemu-system-riscv64 .*-machine virt -accel tcg -cpu rv64 ",
+                     r.stdout, re.M)
+    r = vmtest(cwd=tmp_path, env={"VMTEST_FOREIGN_TEST": "passed-through"}, timeout=600)
+    assert r.returncode == 6, r.stdout + r.stderr
+    assert ("===> Running command\nmachine=riscv64\nfrom-host=hello\npwd=%s\n"
+            "env=passed-through\nCommand failed with exit code: 6\nFAILED\n" % tmp_path) in r.stdout
+    assert (tmp_path / "out").read_text() == "riscv\n"
