@@ -178,6 +178,50 @@ static void assert_open_fails(const char *path, int code, const char *msg)
 		fail_msg("'%s' lacks '%s'", err.msg, msg);
 }
 
+/* arm64's and riscv's Image (magic at 56), s390's image (IPL CCWs at 8):
+ * the release from a readable banner, else none. */
+static void test_foreign_images(void **state)
+{
+	static const unsigned char s390_ipl[] = {
+		0x00, 0x08, 0x00, 0x00, 0x80, 0x00, 0x02, 0x00, 0x02, 0x00, 0x00, 0x18,
+		0x60, 0x00, 0x00, 0x50, 0x02, 0x00, 0x00, 0x68, 0x60, 0x00, 0x00, 0x50,
+	};
+	static const struct {
+		const char *name;
+		size_t off;
+		const unsigned char *magic;
+		size_t len;
+		enum kernel_image_kind kind;
+	} cases[] = {
+		{ "Image-arm64", 56, (const unsigned char *)"ARM\x64", 4, KERNEL_IMAGE_ARM64 },
+		{ "Image-riscv", 56, (const unsigned char *)"RSC\x05", 4, KERNEL_IMAGE_RISCV },
+		{ "image-s390", 0, s390_ipl, sizeof(s390_ipl), KERNEL_IMAGE_S390 },
+	};
+
+	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		for (int banner = 0; banner < 2; banner++) {
+			unsigned char buf[4096] = { 0 };
+			_cleanup_free_ char *path = tmp_path(cases[i].name);
+			struct kernel_image *k = NULL;
+			struct error err = { 0 };
+
+			memcpy(buf + cases[i].off, cases[i].magic, cases[i].len);
+			/* A format string is no banner: "Linux version %s". */
+			memcpy(buf + 1024, "Linux version %s", 16);
+			if (banner)
+				memcpy(buf + 2048, "Linux version 6.1.0-50-arm64 (debian-kernel@)", 45);
+			fixture_write(path, buf, sizeof(buf));
+			assert_int_equal(kernel_image_open(path, &k, &err), 0);
+			assert_int_equal(k->kind, cases[i].kind);
+			if (banner)
+				assert_string_equal(k->release, "6.1.0-50-arm64");
+			else
+				assert_null(k->release);
+			kernel_image_free(k);
+		}
+	}
+}
+
 /* Debian's kernel: xz payload, PVH note; the extracted ELF is cached once. */
 static void test_debian_kernel(void **state)
 {
@@ -578,6 +622,7 @@ static void test_cache(void **state)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_foreign_images),
 		cmocka_unit_test(test_debian_kernel),
 		cmocka_unit_test(test_vmtest_kernel),
 		cmocka_unit_test(test_fake_bzimage_formats),
