@@ -348,7 +348,9 @@ static int runner_build_argv(const struct config *config, const struct target *t
 		return r;
 	if (strcmp(t->arch, arch_host()) != 0) {
 		/* Another architecture is always emulated. */
-		if (s->accel == QEMU_ACCEL_KVM && o->accel && strcmp(o->accel, "kvm") == 0)
+		const char *asked = o->accel && *o->accel ? o->accel : getenv("VMTEST_ACCEL");
+
+		if (s->accel == QEMU_ACCEL_KVM && asked && strcmp(asked, "kvm") == 0)
 			return error_usage(err, "target '%s': --accel kvm cannot run %s guests on this %s host",
 					   t->name, t->arch, arch_host());
 		s->accel = QEMU_ACCEL_TCG;
