@@ -42,22 +42,16 @@ if [ "$debarch" = riscv64 ]; then
 		mkdir -p "$root.build" "$root.tmp"/{bin,sbin,usr/bin,usr/sbin,etc,proc,sys,dev,run,tmp,mnt,root}
 		bmake() { make -C "$bsrc" O="$root.build" CROSS_COMPILE=riscv64-linux-gnu- "$@" >>"$root.build/log" 2>&1; }
 		bmake allnoconfig
-		{
-			echo CONFIG_STATIC=y
-			echo CONFIG_LONG_OPTS=y
-			echo CONFIG_SH_IS_ASH=y
-			echo CONFIG_ASH=y
-			echo CONFIG_ASH_OPTIMIZE_FOR_SIZE=y
-			echo CONFIG_ASH_ECHO=y
-			echo CONFIG_ASH_PRINTF=y
-			echo CONFIG_ASH_TEST=y
-			echo CONFIG_ASH_GETOPTS=y
-			echo CONFIG_FEATURE_SH_MATH=y
-			for a in CAT ECHO UNAME SLEEP LS MKDIR ENV TRUE FALSE TEST PRINTF ID RM; do
-				echo "CONFIG_$a=y"
-			done
-		} >>"$root.build/.config"
-		yes "" | bmake oldconfig || {
+		# Turn on what the tests need; oldconfig settles the rest (each
+		# new question answered with its default).
+		on=(STATIC LONG_OPTS SH_IS_ASH ASH ASH_OPTIMIZE_FOR_SIZE ASH_ECHO ASH_PRINTF
+			ASH_TEST ASH_GETOPTS FEATURE_SH_MATH CAT ECHO UNAME SLEEP LS MKDIR ENV
+			TRUE FALSE TEST PRINTF ID RM)
+		for o in "${on[@]}"; do
+			sed -i -e "s/^# CONFIG_$o is not set\$/CONFIG_$o=y/" "$root.build/.config"
+			grep -qx "CONFIG_$o=y" "$root.build/.config" || echo "CONFIG_$o=y" >>"$root.build/.config"
+		done
+		bmake oldconfig < <(yes "") || {
 			tail -n 20 "$root.build/log" >&2
 			exit 1
 		}
