@@ -356,6 +356,7 @@ static int main_run(const struct config *config, const struct cli_options *o, en
 	if (!config->n_targets)
 		view_log(view, NULL, 0, "shard %s of %s has no targets", o->shard, config->path);
 	runner_install_signal_handlers();
+	runner_remove_stale_run_dirs();
 	if (jobs <= 1) {
 		main_worker(&run);
 	} else {

@@ -18,7 +18,7 @@
 #include "json_io.h"
 
 /* In the child: never returns.  Failures go to the log, which vmtest reads. */
-static void qemu_process_child(char *const *argv, int log_fd, pid_t parent)
+static void qemu_process_child(char *const *argv, int log_fd, int exec_fd, pid_t parent)
 {
 	int null_fd;
 	sigset_t none;
@@ -34,8 +34,15 @@ static void qemu_process_child(char *const *argv, int log_fd, pid_t parent)
 	if (null_fd < 0 || dup2(null_fd, 0) < 0 || dup2(log_fd, 1) < 0 || dup2(log_fd, 2) < 0)
 		_exit(127);
 	execvp(argv[0], argv);
-	dprintf(2, "cannot run %s: %s\n", argv[0], strerror(errno));
-	_exit(errno == ENOENT ? 127 : 126);
+	/* exec_fd closes on a successful exec; a failure sends its errno. */
+	{
+		int e = errno;
+
+		dprintf(2, "cannot run %s: %s\n", argv[0], strerror(e));
+		if (write(exec_fd, &e, sizeof(e)) < 0)
+			_exit(126);
+		_exit(e == ENOENT ? 127 : 126);
+	}
 }
 
 int qemu_process_start(char *const *argv, const char *log_path, struct qemu_process *ret,
@@ -43,6 +50,8 @@ int qemu_process_start(char *const *argv, const char *log_path, struct qemu_proc
 {
 	_cleanup_close_ int log_fd = open(log_path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
 	pid_t parent = getpid(), pid;
+	int exec_pipe[2], child_errno = 0;
+	ssize_t n;
 
 	*ret = (struct qemu_process){ .pidfd = -1 };
 	if (log_fd < 0)
@@ -50,13 +59,30 @@ int qemu_process_start(char *const *argv, const char *log_path, struct qemu_proc
 	ret->log_path = strdup(log_path);
 	if (!ret->log_path)
 		return error_set(err, ENOMEM, "out of memory");
+	if (pipe2(exec_pipe, O_CLOEXEC) < 0)
+		return error_set_errno(err, errno, "pipe");
 	pid = fork();
-	if (pid < 0)
-		return error_set_errno(err, errno, "fork");
+	if (pid < 0) {
+		int e = errno;
+
+		close(exec_pipe[0]);
+		close(exec_pipe[1]);
+		return error_set_errno(err, e, "fork");
+	}
 	if (pid == 0)
-		qemu_process_child(argv, log_fd, parent);
+		qemu_process_child(argv, log_fd, exec_pipe[1], parent);
+	close(exec_pipe[1]);
 	ret->pid = pid;
 	ret->pidfd = (int)syscall(SYS_pidfd_open, pid, 0);
+	/* Wait for the exec: a QEMU that cannot run is said at once, not
+	 * after the sockets it never creates time out. */
+	while ((n = read(exec_pipe[0], &child_errno, sizeof(child_errno))) < 0 && errno == EINTR)
+		;
+	close(exec_pipe[0]);
+	if (n == sizeof(child_errno)) {
+		qemu_process_wait(ret, 5000);
+		return error_set(err, ENOENT, "cannot run %s: %s", argv[0], strerror(child_errno));
+	}
 	return 0;
 }
 

@@ -126,16 +126,25 @@ int runner_interrupted(void)
 
 /* --- preparing ----------------------------------------------------------- */
 
-/* The private directory: short (socket paths are limited to 107 bytes). */
-static int runner_make_run_dir(struct runner_state *s, struct error *err)
+/* Where the private directories go: short (socket paths are limited to
+ * 107 bytes, and need "/vmtest-PID-XXXXXX/console.sock"). */
+static const char *runner_run_base(void)
 {
 	const char *base = getenv("XDG_RUNTIME_DIR");
+
+	if (!base || !*base || strlen(base) > 72 || access(base, W_OK) < 0)
+		base = "/tmp";
+	return base;
+}
+
+/* The private directory, named with our pid so that a later run can tell
+ * when its owner died without cleaning up (SIGKILL). */
+static int runner_make_run_dir(struct runner_state *s, struct error *err)
+{
+	const char *base = runner_run_base();
 	char *dir;
 
-	/* Room for "/vmtest-XXXXXX/console.sock" in a 107-byte socket path. */
-	if (!base || !*base || strlen(base) > 80 || access(base, W_OK) < 0)
-		base = "/tmp";
-	if (asprintf(&dir, "%s/vmtest-XXXXXX", base) < 0)
+	if (asprintf(&dir, "%s/vmtest-%d-XXXXXX", base, (int)getpid()) < 0)
 		return error_set(err, ENOMEM, "out of memory");
 	if (!mkdtemp(dir)) {
 		int e = errno;
@@ -147,29 +156,63 @@ static int runner_make_run_dir(struct runner_state *s, struct error *err)
 	return 0;
 }
 
-static void runner_remove_run_dir(struct runner_state *s)
+/* A run directory's files (sockets, logs, firmware variables; never a
+ * subdirectory), then the directory. */
+static void runner_remove_dir_at(int parent, const char *name)
 {
-	DIR *d;
+	int fd = openat(parent, name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+	DIR *d = fd >= 0 ? fdopendir(fd) : NULL;
 	struct dirent *de;
 
+	if (!d) {
+		if (fd >= 0)
+			close(fd);
+		return;
+	}
+	while ((de = readdir(d)))
+		if (strcmp(de->d_name, ".") != 0 && strcmp(de->d_name, "..") != 0)
+			unlinkat(dirfd(d), de->d_name, 0);
+	closedir(d);
+	unlinkat(parent, name, AT_REMOVEDIR);
+}
+
+void runner_remove_stale_run_dirs(void)
+{
+	DIR *d = opendir(runner_run_base());
+	struct dirent *de;
+
+	if (!d)
+		return;
+	while ((de = readdir(d))) {
+		struct stat st;
+		char *end;
+		long pid;
+
+		if (strncmp(de->d_name, "vmtest-", 7) != 0)
+			continue;
+		pid = strtol(de->d_name + 7, &end, 10);
+		if (end == de->d_name + 7 || *end != '-' || pid <= 0 || pid == getpid())
+			continue;
+		/* Ours, and its vmtest is gone. */
+		if (fstatat(dirfd(d), de->d_name, &st, AT_SYMLINK_NOFOLLOW) < 0 ||
+		    !S_ISDIR(st.st_mode) || st.st_uid != geteuid())
+			continue;
+		if (kill((pid_t)pid, 0) == 0 || errno != ESRCH)
+			continue;
+		runner_remove_dir_at(dirfd(d), de->d_name);
+	}
+	closedir(d);
+}
+
+static void runner_remove_run_dir(struct runner_state *s)
+{
 	if (!s->run_dir)
 		return;
-	d = opendir(s->run_dir);
-	while (d && (de = readdir(d)))
-		if (de->d_name[0] != '.' || (de->d_name[1] && strcmp(de->d_name, "..") != 0))
-			unlinkat(dirfd(d), de->d_name, 0);
-	if (d)
-		closedir(d);
-	rmdir(s->run_dir);
+	runner_remove_dir_at(AT_FDCWD, s->run_dir);
 	free(s->run_dir);
 	s->run_dir = NULL;
 }
 
-/*
- * The kernel to boot and its initramfs.  A bzImage whose payload is a PVH
- * ELF boots as that ELF, decompressed once into the cache: under emulation
- * the kernel's own decompressor is most of the boot time.
- */
 /*
  * An Image whose banner is not readable (compressed) names no release:
  * the rootfs's modules directory does, when it has exactly one.
@@ -202,6 +245,11 @@ static char *runner_release_from_modules(const char *rootfs)
 	return found;
 }
 
+/*
+ * The kernel to boot and its initramfs.  A bzImage whose payload is a PVH
+ * ELF boots as that ELF, decompressed once into the cache: under emulation
+ * the kernel's own decompressor is most of the boot time.
+ */
 static int runner_prepare_boot(const struct target *t, const struct runner_options *o,
 			       struct runner_state *s, struct error *err)
 {
@@ -395,6 +443,12 @@ static int runner_fail_qemu(struct runner_state *s, struct error *err)
 				 s->modules_note ? s->modules_note : "");
 	if (WIFEXITED(s->qemu.wstatus) && WEXITSTATUS(s->qemu.wstatus) == 127)
 		return error_set(err, ENOENT, "%s", log && *log ? log : "cannot run QEMU");
+	if (WIFSIGNALED(s->qemu.wstatus))
+		return error_set(err, EIO, "QEMU was killed by signal %d (SIG%s)%s%s",
+				 WTERMSIG(s->qemu.wstatus), sigabbrev_np(WTERMSIG(s->qemu.wstatus)) ?: "?",
+				 log && *log ? ": " : "", log ? log : "");
+	if (WEXITSTATUS(s->qemu.wstatus) == 0)
+		return error_set(err, EIO, "the guest powered off before the command ended");
 	return error_set(err, EIO, "QEMU exited (status %d)%s%s", WEXITSTATUS(s->qemu.wstatus),
 			 log && *log ? ": " : "", log ? log : "");
 }
@@ -682,6 +736,9 @@ static int runner_exec(const struct target *t, const struct runner_options *o,
 					ret_status, err);
 	if (r >= 0 && !ret_status->exited)
 		r = error_set(err, EPROTO, "the guest reported the command as still running");
+	/* The output port closes a moment before QEMU exits. */
+	if (r == -EPIPE)
+		qemu_process_wait(&s->qemu, 2000);
 	if (r < 0 && (qemu_process_exited(&s->qemu) || console_panicked(s->console)))
 		return runner_fail_qemu(s, err);
 	return r;
@@ -717,6 +774,8 @@ static int runner_exec_image(const struct target *t, const struct runner_options
 		*ret_timed_out = timeout_s;
 		return r;
 	}
+	if (r == -EPIPE)
+		qemu_process_wait(&s->qemu, 2000);
 	if (r < 0 && (qemu_process_exited(&s->qemu) || console_panicked(s->console)))
 		return runner_fail_qemu(s, err);
 	return r;

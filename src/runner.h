@@ -61,6 +61,13 @@ int runner_check(const struct config *config, const struct target *target, struc
 int runner_plan(const struct config *config, const struct target *target,
 		const struct runner_options *options, char **ret_line, struct error *err);
 
+/*
+ * Remove the private directories of vmtest runs that died without
+ * removing them (SIGKILL): QEMU went with them (PR_SET_PDEATHSIG), their
+ * directory stayed.  Only directories of ours whose vmtest is gone.
+ */
+void runner_remove_stale_run_dirs(void);
+
 /* Install the handlers that stop QEMU on SIGINT, SIGTERM and SIGHUP. */
 void runner_install_signal_handlers(void);
 
