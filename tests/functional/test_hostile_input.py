@@ -37,3 +37,40 @@ def test_every_invalid_toml_document_is_one_clear_line(vmtest_binary, tmp_path):
             bad.append("%s: status %d, stdout %r, stderr %r"
                        % (os.path.relpath(doc, INVALID), r.returncode, r.stdout[:80], err[:200]))
     assert not bad, "\n".join(bad[:20]) + "\n(%d of %d)" % (len(bad), len(docs))
+
+
+def test_paths_cannot_inject_qemu_options(vmtest, tmp_path):
+    """Commas, '=', spaces, quotes, a newline and a leading dash in the
+    kernel's, the project's and the mounts' paths: they work as paths, and
+    none becomes a QEMU option (",readonly=off" would make a read-only
+    mount writable)."""
+    from conftest import small_kernel
+    weird = "-x,readonly=off, sp ace 'q\" =\nnl"
+    project = tmp_path / ("proj" + weird)
+    project.mkdir()
+    kernel = project / ("k" + weird)
+    os.symlink(small_kernel(), kernel)
+    ro = tmp_path / ("ro" + weird)
+    ro.mkdir()
+    (ro / "data").write_text("ro-data\n")
+    rw = tmp_path / ("rw" + weird)
+    rw.mkdir()
+
+    def toml_str(s):
+        return '"%s"' % s.replace("\\", "\\\\").replace('"', '\\"').replace("\n", "\\n")
+
+    (project / "vmtest.toml").write_text(
+        "[[target]]\nname = \"weird\"\nkernel = %s\n"
+        "command = 'cat /ro/data; echo x > /ro/new || echo ro=refused; echo rw > /rw/new; "
+        "echo shared > /mnt/vmtest/out; pwd'\n"
+        "[target.vm]\nmemory = \"1G\"\n[target.vm.mounts]\n"
+        "\"/ro\" = { host_path = %s }\n\"/rw\" = { host_path = %s, writable = true }\n"
+        % (toml_str(str(kernel)), toml_str(str(ro)), toml_str(str(rw))))
+    r = vmtest(cwd=project, timeout=300)
+    assert r.returncode == 0, r.stdout + r.stderr
+    assert "ro-data\n" in r.stdout
+    assert "ro=refused\n" in r.stdout
+    assert not (ro / "new").exists()
+    assert (rw / "new").read_text() == "rw\n"
+    assert (project / "out").read_text() == "shared\n"
+    assert r.stdout.endswith("%s\nPASS\n" % project)
