@@ -206,7 +206,8 @@ def test_one_liner_output_stays_and_ctrl_c_restores(terminal, vmtest_binary, tmp
     t.key("C-c")
     screen = t.wait_for(r"^vmtest-exit=", timeout=30)
     assert exit_status(screen) == 130
-    assert "^C\nvmtest: interrupted by SIGINT; the VM was stopped\n" in screen
+    # On a line of its own, whether or not the terminal echoed ^C.
+    assert re.search(r"^vmtest: interrupted by SIGINT; the VM was stopped$", screen, re.M)
     assert t.display("#{cursor_flag}") == "1"
     t.send("echo after-the-run")
     t.wait_for(r"^after-the-run$")
