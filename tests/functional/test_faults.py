@@ -69,6 +69,14 @@ def test_guest_faults_and_hard_commands(vmtest, tmp_path):
     assert r.returncode == 0, r.stderr
     assert r.stdout == "parent-done\n"
     assert time.monotonic() - start_time < 60
+    # The command kills every process it can (kill -9 -1): vmtest's init
+    # (PID 1, which also answers the agent protocol) survives it, and the
+    # command's output and status still arrive.
+    r = vmtest("-k", kernel, "kill -9 -1; echo survived > /mnt/vmtest/after; echo survived; exit 4",
+               cwd=tmp_path, timeout=120)
+    assert r.returncode == 4, r.stderr
+    assert r.stdout == "survived\n"
+    assert (tmp_path / "after").read_text() == "survived\n"
     # A command that closes its stdout early still reports its status.
     r = vmtest("-k", kernel, "exec >&-; echo to-stderr >&2; exit 3", cwd=tmp_path, timeout=120)
     assert r.returncode == 3
