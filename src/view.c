@@ -777,6 +777,18 @@ static void view_live_end(struct view_target *t, struct view_text *text,
 		       view_sgr(v, SGR_RESET), took);
 }
 
+/* Take t off the running targets (the lock held); nothing if it is not there. */
+static void view_forget(struct view *v, struct view_target *t)
+{
+	for (size_t i = 0; i < v->n_active; i++)
+		if (v->active[i] == t) {
+			memmove(v->active + i, v->active + i + 1,
+				(v->n_active - i - 1) * sizeof(*v->active));
+			v->n_active--;
+			return;
+		}
+}
+
 void view_target_end(struct view_target *t, enum view_result result, const char *reason)
 {
 	struct view *v = t->view;
@@ -794,13 +806,7 @@ void view_target_end(struct view_target *t, enum view_result result, const char 
 	else
 		v->failed++;
 	/* Off the live area first, so that what follows is printed once. */
-	for (size_t i = 0; i < v->n_active; i++)
-		if (v->active[i] == t) {
-			memmove(v->active + i, v->active + i + 1,
-				(v->n_active - i - 1) * sizeof(*v->active));
-			v->n_active--;
-			break;
-		}
+	view_forget(v, t);
 	t->ended = true;
 	if (v->o.live) {
 		view_erase(v, &text);
@@ -837,13 +843,7 @@ void view_target_free(struct view_target *t)
 	if (!t->ended && t->name) {
 		/* Never ended (interrupted): off the live area all the same. */
 		pthread_mutex_lock(&v->lock);
-		for (size_t i = 0; i < v->n_active; i++)
-			if (v->active[i] == t) {
-				memmove(v->active + i, v->active + i + 1,
-					(v->n_active - i - 1) * sizeof(*v->active));
-				v->n_active--;
-				break;
-			}
+		view_forget(v, t);
 		pthread_mutex_unlock(&v->lock);
 	}
 	if (t->console_fd >= 0)
