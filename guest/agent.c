@@ -395,3 +395,11 @@ struct agent *agent_new(int fd)
 		a->fd = fd;
 	return a;
 }
+
+void agent_free(struct agent *a)
+{
+	if (!a)
+		return;
+	free(a->buf);
+	free(a);
+}

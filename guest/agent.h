@@ -17,6 +17,9 @@ struct agent;
 
 struct agent *agent_new(int fd);
 
+/* Accepts NULL.  The init never ends its agent; the fuzz target does. */
+void agent_free(struct agent *agent);
+
 /* Read what the port has and answer every complete request.  Returns false
  * when the host is not connected (the caller should wait before retrying). */
 bool agent_handle_input(struct agent *agent);
