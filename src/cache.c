@@ -30,6 +30,16 @@ static const char *cache_home(void)
 	return pw && pw->pw_dir && pw->pw_dir[0] == '/' ? pw->pw_dir : NULL;
 }
 
+/* Where to turn when the cache cannot be written. */
+static int cache_add_hint(struct error *err)
+{
+	size_t n = strlen(err->msg);
+
+	snprintf(err->msg + n, sizeof(err->msg) - n,
+		 " (XDG_CACHE_HOME chooses another place for vmtest's cache)");
+	return -err->code;
+}
+
 /* mkdir -p with mode 0700 for what is missing; existing parts are left alone. */
 static int cache_mkdir_p(const char *path, struct error *err)
 {
@@ -44,8 +54,10 @@ static int cache_mkdir_p(const char *path, struct error *err)
 		char saved = *p;
 
 		*p = '\0';
-		if (mkdir(copy, 0700) < 0 && errno != EEXIST)
-			return error_set_errno(err, errno, "cannot create cache directory %s", copy);
+		if (mkdir(copy, 0700) < 0 && errno != EEXIST) {
+			error_set_errno(err, errno, "cannot create cache directory %s", copy);
+			return cache_add_hint(err);
+		}
 		*p = saved;
 		if (saved == '\0')
 			break;

@@ -183,9 +183,11 @@ static size_t image_guest_marker_prefix(const char *buf, size_t len, const char 
 	return 0;
 }
 
-static void image_guest_flush(struct image_guest_pending *p, int fd, int copy_fd,
-			      size_t keep_at_least, bool whole_lines)
+static int image_guest_flush(struct image_guest_pending *p, int fd, int copy_fd,
+			     size_t keep_at_least, bool whole_lines, struct error *err)
 {
+	int r;
+
 	size_t n = p->len > keep_at_least ? p->len - keep_at_least : 0;
 
 	if (whole_lines && p->len < sizeof(p->buf) / 2) {
@@ -194,9 +196,10 @@ static void image_guest_flush(struct image_guest_pending *p, int fd, int copy_fd
 		n = nl ? (size_t)(nl - p->buf) + 1 : 0;
 	}
 	output_write_all(fd, p->buf, n);
-	output_write_all(copy_fd, p->buf, n);
+	r = output_copy(copy_fd, p->buf, n, err);
 	memmove(p->buf, p->buf + n, p->len - n);
 	p->len -= n;
+	return r;
 }
 
 static int image_guest_relay_with(const struct image_guest_streams *io, const char *marker,
@@ -241,12 +244,15 @@ static int image_guest_relay_with(const struct image_guest_streams *io, const ch
 			hit = memmem(q->buf, q->len, marker, mlen);
 			if (hit) {
 				q->len = (size_t)(hit - q->buf);
-				image_guest_flush(q, io->out_fds[i], io->copy_fd, 0, false);
 				q->done = true;
+				if (image_guest_flush(q, io->out_fds[i], io->copy_fd, 0, false, err) < 0)
+					return -err->code;
 				continue;
 			}
-			image_guest_flush(q, io->out_fds[i], io->copy_fd,
-					  image_guest_marker_prefix(q->buf, q->len, marker, mlen), shared);
+			if (image_guest_flush(q, io->out_fds[i], io->copy_fd,
+					      image_guest_marker_prefix(q->buf, q->len, marker, mlen),
+					      shared, err) < 0)
+				return -err->code;
 		}
 	}
 	return 0;
@@ -320,7 +326,8 @@ int image_guest_run(struct qga *qga, const struct target *t,
 		return r;
 	output_write_all(io->out_fds[0], ret_status->out_data, ret_status->out_len);
 	output_write_all(io->out_fds[1], ret_status->err_data, ret_status->err_len);
-	output_write_all(io->copy_fd, ret_status->out_data, ret_status->out_len);
-	output_write_all(io->copy_fd, ret_status->err_data, ret_status->err_len);
-	return 0;
+	r = output_copy(io->copy_fd, ret_status->out_data, ret_status->out_len, err);
+	if (r >= 0)
+		r = output_copy(io->copy_fd, ret_status->err_data, ret_status->err_len, err);
+	return r < 0 ? r : 0;
 }

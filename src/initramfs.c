@@ -76,7 +76,7 @@ int initramfs_get(const char *cache_dir, const unsigned char *init, size_t init_
 		r = error_set_errno(err, errno, "rename %s to %s", tmp, path);
 	if (r < 0) {
 		unlink(tmp);
-		return error_prefix(err, "write the initramfs");
+		return error_prefix(err, "cannot write the initramfs in the cache %s", cache_dir);
 	}
 	*ret_path = TAKE_PTR(path);
 	return 0;

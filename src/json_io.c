@@ -72,6 +72,11 @@ void json_io_sleep(int64_t ms, int64_t deadline)
 }
 
 /* Wait for events on the socket; a spurious wake-up is the caller's to retry. */
+static const char *json_io_peer(const struct json_io *io)
+{
+	return io->peer ? io->peer : "the peer";
+}
+
 static int json_io_wait(struct json_io *io, short events, int64_t deadline, struct error *err)
 {
 	struct pollfd p = { .fd = io->fd, .events = events };
@@ -80,8 +85,8 @@ static int json_io_wait(struct json_io *io, short events, int64_t deadline, stru
 	for (;;) {
 		timeout = json_io_remaining(deadline);
 		if (timeout == 0)
-			return error_set(err, ETIMEDOUT, "timed out waiting %s the peer",
-					 events == POLLOUT ? "to write to" : "for");
+			return error_set(err, ETIMEDOUT, "timed out waiting %s %s",
+					 events == POLLOUT ? "to write to" : "for", json_io_peer(io));
 		r = poll(&p, 1, timeout);
 		if (r > 0)
 			return 0;
@@ -163,7 +168,7 @@ int json_io_send_bytes(struct json_io *io, const void *buf, size_t n, int64_t de
 		if (errno == EINTR)
 			continue;
 		if (errno == EPIPE || errno == ECONNRESET)
-			return error_set(err, ECONNRESET, "connection closed by the peer");
+			return error_set(err, ECONNRESET, "connection closed by %s", json_io_peer(io));
 		if (errno != EAGAIN && errno != EWOULDBLOCK)
 			return error_set_errno(err, errno, "send");
 		r = json_io_wait(io, POLLOUT, deadline, err);
@@ -238,7 +243,8 @@ static int json_io_fill(struct json_io *io, int64_t deadline, struct error *err)
 	int r;
 
 	if (io->len >= io->max)
-		return error_set(err, EMSGSIZE, "message longer than %zu bytes", io->max);
+		return error_set(err, EMSGSIZE, "a message from %s longer than %zu bytes",
+				 json_io_peer(io), io->max);
 	r = json_io_reserve(io, err);
 	if (r < 0)
 		return r;
@@ -250,10 +256,10 @@ static int json_io_fill(struct json_io *io, int64_t deadline, struct error *err)
 		}
 		if (n == 0 && io->len > 0)
 			return error_set(err, ECONNRESET,
-					 "connection closed by the peer in the middle of a message (%zu bytes)",
-					 io->len);
+					 "connection closed by %s in the middle of a message (%zu bytes)",
+					 json_io_peer(io), io->len);
 		if (n == 0 || errno == ECONNRESET)
-			return error_set(err, ECONNRESET, "connection closed by the peer");
+			return error_set(err, ECONNRESET, "connection closed by %s", json_io_peer(io));
 		if (errno == EINTR)
 			continue;
 		if (errno != EAGAIN && errno != EWOULDBLOCK)
@@ -279,8 +285,8 @@ static int json_io_scan_start(struct json_io *io, struct error *err)
 	if (i > 0)
 		json_io_consume(io, i);
 	if (io->len > 0 && io->buf[0] != '{')
-		return error_set(err, EPROTO, "expected a JSON object from the peer, got byte 0x%02x",
-				 (unsigned char)io->buf[0]);
+		return error_set(err, EPROTO, "expected a JSON object from %s, got byte 0x%02x",
+				 json_io_peer(io), (unsigned char)io->buf[0]);
 	return 0;
 }
 
@@ -332,7 +338,7 @@ static int json_io_parse(struct json_io *io, size_t end, struct json_value **ret
 
 	json_io_consume(io, end);
 	if (!v)
-		return error_set(err, EPROTO, "invalid JSON from the peer: %s", jerr.text);
+		return error_set(err, EPROTO, "invalid JSON from %s: %s", json_io_peer(io), jerr.text);
 	*ret = json_io_v(v);
 	return 0;
 }

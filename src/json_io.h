@@ -36,6 +36,8 @@ struct json_io {
 	unsigned depth;
 	bool in_string;
 	bool escape;
+	/* Who sends, for messages: "the guest agent", "QEMU"; NULL: "the peer". */
+	const char *peer;
 };
 
 /* Milliseconds on the monotonic clock; deadlines are on this clock. */

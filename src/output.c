@@ -2,7 +2,9 @@
 #include "output.h"
 
 #include <errno.h>
+#include <limits.h>
 #include <poll.h>
+#include <stdio.h>
 #include <stdbool.h>
 #include <string.h>
 #include <sys/socket.h>
@@ -50,6 +52,49 @@ void output_write_all(int fd, const void *buf, size_t len)
 			return;
 		p += n;
 		len -= n;
+	}
+}
+
+int output_copy(int fd, const void *buf, size_t len, struct error *err)
+{
+	const char *p = buf;
+	char link[64], where[PATH_MAX] = "its directory";
+	ssize_t n = 0;
+
+	if (fd < 0)
+		return 0;
+	while (len) {
+		n = write(fd, p, len);
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n <= 0)
+			break;
+		p += n;
+		len -= (size_t)n;
+	}
+	if (!len)
+		return 0;
+	if (n == 0)
+		errno = ENOSPC;
+	{
+		int saved = errno;
+		/* An unlinked file's link reads "/dir/#123 (deleted)". */
+		ssize_t k;
+
+		snprintf(link, sizeof(link), "/proc/self/fd/%d", fd);
+		k = readlink(link, where, sizeof(where) - 1);
+		if (k > 0) {
+			char *slash;
+
+			where[k] = '\0';
+			slash = strrchr(where, '/');
+			if (slash)
+				*(slash == where ? slash + 1 : slash) = '\0';
+		} else {
+			snprintf(where, sizeof(where), "its directory");
+		}
+		return error_set_errno(err, saved, "cannot keep the command's output in a spool file in %s",
+				       where);
 	}
 }
 
@@ -116,8 +161,12 @@ static ssize_t output_consume(const struct output_relay *r, const uint8_t *buf, 
 				output_write_all(r->out_fd, buf + at, h.len);
 			else if (h.type == GUEST_RECORD_STDERR)
 				output_write_all(r->err_fd, buf + at, h.len);
-			if (h.type == GUEST_RECORD_STDOUT || h.type == GUEST_RECORD_STDERR)
-				output_write_all(r->copy_fd, buf + at, h.len);
+			if (h.type == GUEST_RECORD_STDOUT || h.type == GUEST_RECORD_STDERR) {
+				int c = output_copy(r->copy_fd, buf + at, h.len, err);
+
+				if (c < 0)
+					return c == -1 ? -EIO : c; /* -1 means END here */
+			}
 		}
 		at += h.len;
 	}

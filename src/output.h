@@ -19,6 +19,14 @@ int output_connect(const char *path, int64_t deadline_ms, struct error *err);
  * our failure, so errors end the write silently. */
 void output_write_all(int fd, const void *buf, size_t len);
 
+/*
+ * Append to the view's spool (nothing when fd < 0).  Unlike the terminal,
+ * a spool that cannot take the output (its file system is full) is an
+ * error naming its directory: the whole block, the reports and the log
+ * would otherwise miss output without a word.
+ */
+int output_copy(int fd, const void *buf, size_t len, struct error *err);
+
 struct output_relay {
 	int port_fd;		/* the output port's socket */
 	uint32_t exec_id;	/* the command's pid in the guest */

@@ -126,6 +126,7 @@ int qga_open_fd(int fd, struct qga **ret, struct error *err)
 		free(qga);
 		return r;
 	}
+	qga->io.peer = "the guest agent";
 	qga->next_id = qga_random_id();
 	*ret = qga;
 	return 0;

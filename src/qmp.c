@@ -157,6 +157,7 @@ int qmp_connect(const char *path, int64_t deadline, struct qmp **ret, struct err
 	qmp->io.fd = -1;
 	qmp->next_id = 1;
 	r = json_io_connect(&qmp->io, path, QMP_MAX_MESSAGE, deadline, err);
+	qmp->io.peer = "QEMU";
 	if (r >= 0)
 		r = qmp_read_greeting(qmp, deadline, err);
 	if (r >= 0)

@@ -70,6 +70,11 @@ struct runner_state {
 	struct firmware firmware;	/* UEFI; all NULL for BIOS */
 	char *firmware_vars;		/* this run's copy of the VARS template */
 	int qemu_slot;			/* in runner_qemu_pids; -1: none */
+	/* For each agent request of the set-up (mounts, starting the command):
+	 * --boot-timeout when given, as a VM is not ready until it is set up. */
+	int64_t setup_ms;
+	/* What went wrong with the agent while booting, other than silence. */
+	char agent_trouble[sizeof(((struct error *)0)->msg)];
 };
 
 static void runner_on_signal(int signo)
@@ -421,6 +426,22 @@ static char *runner_path(const struct runner_state *s, const char *name)
 }
 
 /* QEMU died before the guest could answer: its own words say why. */
+/*
+ * What a QEMU that refuses us lacks, when its message says: some builds
+ * leave out 9p (RHEL's qemu-kvm: "'virtio-9p-pci' is not a valid device
+ * model name"; --disable-virtfs: "fsdev support is disabled").
+ */
+static const char *runner_qemu_hint(const char *log)
+{
+	if (log && (strstr(log, "virtio-9p") || strstr(log, "fsdev")) &&
+	    (strstr(log, "not a valid device model") || strstr(log, "disabled") ||
+	     strstr(log, "no option group")))
+		return "\nvmtest: this QEMU has no 9p (VirtFS) support, which kernel targets need to "
+		       "reach the host's files: use a QEMU built with it (Debian's qemu-system-* "
+		       "packages are), or an image target";
+	return "";
+}
+
 static int runner_fail_qemu(struct runner_state *s, struct error *err)
 {
 	_cleanup_free_ char *log = qemu_process_log_tail(&s->qemu, 2000);
@@ -449,8 +470,8 @@ static int runner_fail_qemu(struct runner_state *s, struct error *err)
 				 log && *log ? ": " : "", log ? log : "");
 	if (WEXITSTATUS(s->qemu.wstatus) == 0)
 		return error_set(err, EIO, "the guest powered off before the command ended");
-	return error_set(err, EIO, "QEMU exited (status %d)%s%s", WEXITSTATUS(s->qemu.wstatus),
-			 log && *log ? ": " : "", log ? log : "");
+	return error_set(err, EIO, "QEMU exited (status %d)%s%s%s", WEXITSTATUS(s->qemu.wstatus),
+			 log && *log ? ": " : "", log ? log : "", runner_qemu_hint(log));
 }
 
 static int runner_start_qemu(const struct runner_options *o, struct runner_state *s,
@@ -529,6 +550,8 @@ static int runner_wait_agent(struct runner_state *s, int64_t deadline, struct er
 			attempt = deadline;
 		if (s->qga)
 			r = qga_sync_delimited(s->qga, attempt, err);
+		if (r < 0 && r != -ETIMEDOUT && r != -EAGAIN && err->msg[0])
+			snprintf(s->agent_trouble, sizeof(s->agent_trouble), "%s", err->msg);
 		if (r >= 0 || qemu_process_exited(&s->qemu) || console_panicked(s->console) ||
 		    runner_signal)
 			return r;
@@ -557,9 +580,12 @@ static int runner_boot(const struct runner_options *o, struct runner_state *s, b
 		r = runner_wait_agent(s, json_io_deadline(timeout_s * 1000LL), err);
 		if (r == -ETIMEDOUT && !qemu_process_exited(&s->qemu) &&
 		    !console_panicked(s->console))
-			return error_set(err, ETIMEDOUT,
-					 image ? "the guest did not answer within %u s of booting (is qemu-ga installed and enabled in the image?)"
-					       : "the guest did not answer within %u s of booting", timeout_s);
+			return error_set(err, ETIMEDOUT, "%s within %u s of booting%s%s%s",
+					 s->agent_trouble[0] ? "the guest agent did not answer properly"
+							     : "the guest did not answer",
+					 timeout_s, s->agent_trouble[0] ? " (last: " : "",
+					 s->agent_trouble, s->agent_trouble[0] ? ")" :
+					 image ? " (is qemu-ga installed and enabled in the image?)" : "");
 		/* The agent's socket closes a moment before QEMU exits. */
 		if (r < 0)
 			qemu_process_wait(&s->qemu, 2000);
@@ -628,7 +654,7 @@ static int runner_setup(const struct config *config, const struct target *t,
 		return error_set(err, EILSEQ, "a mount path is not valid UTF-8");
 	if (r < 0)
 		return error_set(err, ENOMEM, "out of memory");
-	r = qga_execute(s->qga, "vmtest-setup", args, json_io_deadline(RUNNER_SETUP_TIMEOUT_MS),
+	r = qga_execute(s->qga, "vmtest-setup", args, json_io_deadline(s->setup_ms),
 			NULL, err);
 	if (r < 0 && qemu_process_exited(&s->qemu))
 		return runner_fail_qemu(s, err);
@@ -719,7 +745,7 @@ static int runner_exec(const struct target *t, const struct runner_options *o,
 			relay.winch_fd = terminal_winch_fd();
 		}
 	}
-	r = qga_exec_start(s->qga, &req, json_io_deadline(RUNNER_SETUP_TIMEOUT_MS), &pid, err);
+	r = qga_exec_start(s->qga, &req, json_io_deadline(s->setup_ms), &pid, err);
 	if (r >= 0) {
 		relay.exec_id = (uint32_t)pid;
 		if (relay.in_fd >= 0)
@@ -732,7 +758,7 @@ static int runner_exec(const struct target *t, const struct runner_options *o,
 		return r;
 	}
 	if (r >= 0)
-		r = qga_exec_get_status(s->qga, pid, json_io_deadline(RUNNER_SETUP_TIMEOUT_MS),
+		r = qga_exec_get_status(s->qga, pid, json_io_deadline(s->setup_ms),
 					ret_status, err);
 	if (r >= 0 && !ret_status->exited)
 		r = error_set(err, EPROTO, "the guest reported the command as still running");
@@ -746,7 +772,7 @@ static int runner_exec(const struct target *t, const struct runner_options *o,
 
 static int runner_setup_image(const struct target *t, struct runner_state *s, struct error *err)
 {
-	int64_t deadline = json_io_deadline(RUNNER_SETUP_TIMEOUT_MS);
+	int64_t deadline = json_io_deadline(s->setup_ms);
 	int r = image_guest_check_agent(s->qga, deadline, err);
 
 	if (r >= 0)
@@ -876,6 +902,7 @@ int runner_run(const struct config *config, const struct target *t,
 	unsigned timed_out = 0;
 	int r;
 
+	s.setup_ms = o->boot_timeout_s ? o->boot_timeout_s * 1000LL : RUNNER_SETUP_TIMEOUT_MS;
 	r = runner_check(config, t, err);
 	if (r >= 0)
 		r = t->kind == TARGET_KERNEL ? runner_prepare_boot(t, o, &s, err)

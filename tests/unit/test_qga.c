@@ -268,7 +268,7 @@ static void test_fake_close_mid_reply(void **state)
 	fake_start(&f, fake_close_mid_reply);
 	assert_int_equal(qga_ping(f.qga, json_io_deadline(5000), &err), -ECONNRESET);
 	assert_string_equal(err.msg,
-			    "guest-ping: connection closed by the peer in the middle of a message (15 bytes)");
+			    "guest-ping: connection closed by the guest agent in the middle of a message (15 bytes)");
 	assert_true(elapsed_since(start) < 2000);
 	fake_finish(&f);
 }
@@ -318,7 +318,7 @@ static void test_fake_overlong_message(void **state)
 
 	fake_start(&f, fake_endless_reply);
 	assert_int_equal(qga_ping(f.qga, json_io_deadline(10000), &err), -EMSGSIZE);
-	assert_string_equal(err.msg, "guest-ping: message longer than 67108864 bytes");
+	assert_string_equal(err.msg, "guest-ping: a message from the guest agent longer than 67108864 bytes");
 	fake_finish(&f);
 }
 
