@@ -13,6 +13,7 @@
 
 #include "cleanup.h"
 #include "duration.h"
+#include "kernel_image.h"
 #include "size.h"
 #include "suggest.h"
 
@@ -954,12 +955,31 @@ static int config_check_path(const struct config *config, const struct target *t
 	return 0;
 }
 
+/* A file that is not a kernel (empty, truncated, text) is bad input like a
+ * missing one: said before any VM starts, with where it was named. */
+static int config_check_kernel(const struct config *config, const struct target *t,
+			       struct error *err)
+{
+	struct kernel_image *image = NULL;
+	char where[1024];
+	int r = kernel_image_open(t->kernel, &image, err);
+
+	kernel_image_free(image);
+	if (r >= 0)
+		return 0;
+	config_describe_origin(config, t, &t->kernel_origin, "kernel", where, sizeof(where));
+	err->status = EXIT_STATUS_USAGE;
+	return error_prefix(err, "%s", where);
+}
+
 int config_check_files(const struct config *config, const struct target *t, struct error *err)
 {
 	int r = 0;
 
 	if (t->kernel)
 		r = config_check_path(config, t, &t->kernel_origin, "kernel", t->kernel, false, err);
+	if (r >= 0 && t->kernel)
+		r = config_check_kernel(config, t, err);
 	if (r >= 0 && t->image)
 		r = config_check_path(config, t, &t->image_origin, "image", t->image, false, err);
 	if (r >= 0 && t->rootfs)
