@@ -442,6 +442,18 @@ static const char *runner_qemu_hint(const char *log)
 	return "";
 }
 
+/*
+ * After a step failed with r: whether QEMU is the cause (it exited, or the
+ * guest panicked).  Its sockets close a moment before it can be reaped, so
+ * a broken connection waits a little for it.
+ */
+static bool runner_qemu_failed(struct runner_state *s, int r)
+{
+	if (r == -EPIPE || r == -ECONNRESET)
+		qemu_process_wait(&s->qemu, 2000);
+	return qemu_process_exited(&s->qemu) || (s->console && console_panicked(s->console));
+}
+
 static int runner_fail_qemu(struct runner_state *s, struct error *err)
 {
 	_cleanup_free_ char *log = qemu_process_log_tail(&s->qemu, 2000);
@@ -527,6 +539,10 @@ static int runner_connect(struct runner_state *s, bool image, struct error *err)
 				    : error_set(err, ENOMEM, "out of memory");
 		r = s->error_fd < 0 ? s->error_fd : 0;
 	}
+	/* QEMU's sockets close a moment before it can be reaped: a QEMU that
+	 * died is named as such, not as a closed connection. */
+	if (r < 0)
+		qemu_process_wait(&s->qemu, 2000);
 	if (r < 0 && qemu_process_exited(&s->qemu))
 		return runner_fail_qemu(s, err);
 	return r;
@@ -656,7 +672,7 @@ static int runner_setup(const struct config *config, const struct target *t,
 		return error_set(err, ENOMEM, "out of memory");
 	r = qga_execute(s->qga, "vmtest-setup", args, json_io_deadline(s->setup_ms),
 			NULL, err);
-	if (r < 0 && qemu_process_exited(&s->qemu))
+	if (r < 0 && runner_qemu_failed(s, r))
 		return runner_fail_qemu(s, err);
 	return r;
 }
@@ -762,10 +778,7 @@ static int runner_exec(const struct target *t, const struct runner_options *o,
 					ret_status, err);
 	if (r >= 0 && !ret_status->exited)
 		r = error_set(err, EPROTO, "the guest reported the command as still running");
-	/* The output port closes a moment before QEMU exits. */
-	if (r == -EPIPE)
-		qemu_process_wait(&s->qemu, 2000);
-	if (r < 0 && (qemu_process_exited(&s->qemu) || console_panicked(s->console)))
+	if (r < 0 && runner_qemu_failed(s, r))
 		return runner_fail_qemu(s, err);
 	return r;
 }
@@ -777,8 +790,7 @@ static int runner_setup_image(const struct target *t, struct runner_state *s, st
 
 	if (r >= 0)
 		r = image_guest_mount(s->qga, t, deadline, err);
-
-	if (r < 0 && qemu_process_exited(&s->qemu))
+	if (r < 0 && runner_qemu_failed(s, r))
 		return runner_fail_qemu(s, err);
 	return r;
 }
@@ -800,9 +812,7 @@ static int runner_exec_image(const struct target *t, const struct runner_options
 		*ret_timed_out = timeout_s;
 		return r;
 	}
-	if (r == -EPIPE)
-		qemu_process_wait(&s->qemu, 2000);
-	if (r < 0 && (qemu_process_exited(&s->qemu) || console_panicked(s->console)))
+	if (r < 0 && runner_qemu_failed(s, r))
 		return runner_fail_qemu(s, err);
 	return r;
 }

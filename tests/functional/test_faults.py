@@ -1,19 +1,35 @@
 # SPDX-License-Identifier: MIT
 """Faults end with an explanation, the documented status and nothing left
-behind: QEMU missing, refusing an option or killed; the guest powering off
+behind: QEMU missing, refusing an option, lacking 9p or killed in each
+stage; a guest agent that is silent, talks garbage, answers with the wrong
+id, hangs up mid-reply or never stops talking; the guest powering off
 mid-command; commands that leave daemons, close their output or print
-binary data; vmtest itself killed with SIGKILL or stopped with SIGTERM."""
+binary data; vmtest itself signalled in each stage or killed; a full or
+read-only cache, spool or current directory."""
+import contextlib
 import hashlib
 import os
 import signal
 import subprocess
 import time
 
+import pytest
+
 from conftest import small_kernel
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+FAKE_QEMU = os.path.join(HERE, "fake_qemu.py")
 
 
 def qemus_sharing(path):
     r = subprocess.run(["pgrep", "-f", "qemu-system.*path=%s" % path], capture_output=True,
+                       text=True)
+    return r.stdout.split()
+
+
+def fake_qemus(runtime):
+    """fake_qemu.py processes started for runs under this runtime directory."""
+    r = subprocess.run(["pgrep", "-f", "fake_qemu.py.*%s" % runtime], capture_output=True,
                        text=True)
     return r.stdout.split()
 
@@ -50,6 +66,21 @@ def test_qemu_missing_or_refusing(vmtest, tmp_path):
     r = vmtest(cwd=tmp_path)
     assert r.returncode == 69
     assert "-no-such-option: invalid option" in r.stdout, r.stdout + r.stderr
+    assert r.stdout.endswith("FAILED\n")
+    # A QEMU built without 9p, as RHEL's qemu-kvm is: it refuses the device
+    # with this message (github.com/arighi/virtme-ng/issues/63) and vmtest
+    # says what is missing.
+    no9p = tmp_path / "qemu-without-9p"
+    no9p.write_text("#!/bin/sh\n"
+                    "for a; do case $a in virtio-9p-*) echo \"qemu-system-x86_64: -device $a: "
+                    "'${a%%,*}' is not a valid device model name\" >&2; exit 1;; esac; done\n"
+                    "exec qemu-system-x86_64 \"$@\"\n")
+    no9p.chmod(0o755)
+    (tmp_path / "vmtest.toml").write_text(base + 'qemu_command = "%s"\n' % no9p)
+    r = vmtest(cwd=tmp_path)
+    assert r.returncode == 69
+    assert "'virtio-9p-pci' is not a valid device model name\nvmtest: this QEMU has no 9p " \
+           "(VirtFS) support, which kernel targets need" in r.stdout, r.stdout + r.stderr
     assert r.stdout.endswith("FAILED\n")
     assert qemus_sharing(tmp_path) == []
 
@@ -187,3 +218,243 @@ def test_core_path_under_valgrind(vmtest_binary, tmp_path):
                        cwd=tmp_path, capture_output=True, text=True, timeout=300)
     assert r.returncode == 1, r.stderr  # one target failed; 99 would be valgrind's
     assert "==" not in r.stderr, r.stderr  # -q: valgrind speaks only of errors
+
+
+def fake_target(tmp_path, kernel=None, **kv):
+    """A project whose one target runs under fake_qemu.py."""
+    project = tmp_path / "project"
+    project.mkdir(exist_ok=True)
+    runtime = tmp_path / "runtime"
+    runtime.mkdir(exist_ok=True)
+    (project / "vmtest.toml").write_text(
+        '[[target]]\nname = "t"\nkernel = "%s"\nqemu_command = "%s"\ncommand = "echo started"\n'
+        % (kernel or small_kernel(), FAKE_QEMU))
+    return project, runtime
+
+
+def test_misbehaving_agent(vmtest_binary, tmp_path):
+    """A fake QEMU on vmtest's real sockets plays agents a real guest cannot
+    be made to: each ends within the deadline with what happened, 69, and
+    nothing left.  While booting, vmtest keeps reconnecting and syncing
+    until --boot-timeout; once set up, the first bad reply ends it (and
+    --boot-timeout bounds the set-up's requests too)."""
+    project, runtime = fake_target(tmp_path)
+    boot = "vmtest: the guest did not answer within 3 s of booting\n"
+    trouble = "vmtest: the guest agent did not answer properly within 3 s of booting (last: " \
+              "guest-sync-delimited: %s)\n"
+    cases = {
+        "silent": boot,
+        "garbage": boot,
+        "wrong-id": boot,
+        "close": trouble % "connection closed by the guest agent in the middle of a message "
+                           "(21 bytes)",
+        "flood": trouble % "a message from the guest agent longer than 67108864 bytes",
+        "after-sync-silent": "vmtest: vmtest-setup: timed out waiting for the guest agent\n",
+        "after-sync-garbage": "vmtest: vmtest-setup: expected a JSON object from the guest agent, "
+                              "got byte 0x00\n",
+        "after-sync-wrong-id": "vmtest: vmtest-setup: timed out waiting for the guest agent\n",
+        "after-sync-close": "vmtest: vmtest-setup: connection closed by the guest agent in the "
+                            "middle of a message (21 bytes)\n",
+        "after-sync-flood": "vmtest: vmtest-setup: a message from the guest agent longer than "
+                            "67108864 bytes\n",
+    }
+    for mode, said in cases.items():
+        start_time = time.monotonic()
+        r = subprocess.run([vmtest_binary, "--boot-timeout", "3s"], cwd=project,
+                           env=dict(os.environ, FAKE_AGENT=mode, XDG_RUNTIME_DIR=str(runtime)),
+                           capture_output=True, text=True, timeout=120)
+        took = time.monotonic() - start_time
+        assert r.returncode == 69, (mode, r.stdout, r.stderr)
+        assert r.stdout.endswith(said + "FAILED\n"), (mode, r.stdout)
+        assert "started" not in r.stdout
+        assert took < 30, (mode, took)
+        assert fake_qemus(runtime) == [], mode
+        assert run_dirs(runtime) == [], mode
+
+
+def start_and_wait(argv, cwd, env, line):
+    p = start(argv[0], argv[1:], cwd, env)
+    try:
+        wait_line(p, line)
+    except BaseException:
+        p.kill()
+        p.wait()
+        raise
+    return p
+
+
+def finish(p, timeout=60):
+    try:
+        out, err = p.communicate(timeout=timeout)
+    finally:
+        if p.poll() is None:
+            p.kill()
+            p.wait()
+    return out, err
+
+
+def test_qemu_killed_while_booting_or_setting_up(vmtest_binary, tmp_path):
+    """QEMU SIGKILLed while booting (the real one) and while setting up (the
+    fake one, whose agent stops answering once synced): said, 69, nothing
+    left.  (Killed under a running command: test_vmtest_killed_or_stopped.)"""
+    project, runtime = fake_target(tmp_path)
+    env = {"XDG_RUNTIME_DIR": str(runtime)}
+    p = start(vmtest_binary, ["-k", small_kernel(), "echo started"], project, env)
+    try:
+        for _ in range(200):
+            pids = qemus_sharing(project)
+            if pids:
+                break
+            time.sleep(0.02)
+        assert pids, "QEMU did not start"
+        for pid in pids:
+            os.kill(int(pid), signal.SIGKILL)
+    finally:
+        out, err = finish(p)
+    assert p.returncode == 69
+    assert b"vmtest: QEMU was killed by signal 9 (SIGKILL)" in err, err
+    assert out == b""
+    assert run_dirs(runtime) == []
+
+    p = start_and_wait([vmtest_binary], project, dict(env, FAKE_AGENT="after-sync-silent"),
+                       b"===> Setting up VM\n")
+    for pid in fake_qemus(runtime):
+        os.kill(int(pid), signal.SIGKILL)
+    out, err = finish(p)
+    assert p.returncode == 69
+    assert out.endswith(b"vmtest: QEMU was killed by signal 9 (SIGKILL)\nFAILED\n"), out
+    assert fake_qemus(runtime) == [] and run_dirs(runtime) == []
+
+
+@pytest.mark.parametrize("sig", [signal.SIGINT, signal.SIGTERM, signal.SIGHUP],
+                         ids=["SIGINT", "SIGTERM", "SIGHUP"])
+def test_signals_in_each_stage(vmtest_binary, tmp_path, sig):
+    """vmtest signalled while booting, while setting up and while the
+    command runs: 128 + the signal, one line saying so, the VM stopped,
+    nothing left.  Booting and setting up are held open by the fake QEMU's
+    agent (silent from the start, or once synced), so the signal lands in
+    the stage named whatever the accelerator; the command runs on a real
+    guest."""
+    project, runtime = fake_target(tmp_path)
+    env = {"XDG_RUNTIME_DIR": str(runtime)}
+    stages = [
+        ("booting", [vmtest_binary], dict(env, FAKE_AGENT="silent"), b"===> Booting\n"),
+        ("setting up", [vmtest_binary], dict(env, FAKE_AGENT="after-sync-silent"),
+         b"===> Setting up VM\n"),
+        ("running", [vmtest_binary, "-k", small_kernel(), "echo started; sleep 600"], env,
+         b"started\n"),
+    ]
+    for stage, argv, stage_env, line in stages:
+        p = start_and_wait(argv, project, stage_env, line)
+        if stage == "booting":
+            # The fake QEMU is up and being waited for.
+            for _ in range(200):
+                if fake_qemus(runtime):
+                    break
+                time.sleep(0.02)
+        p.send_signal(sig)
+        out, err = finish(p)
+        assert p.returncode == 128 + sig, (stage, p.returncode, err)
+        assert err.endswith(b"vmtest: interrupted by SIG%s; the VM was stopped\n"
+                            % sig.name[3:].encode()), (stage, err)
+        time.sleep(0.2)
+        assert fake_qemus(runtime) == [] and qemus_sharing(project) == [], stage
+        assert run_dirs(runtime) == [], stage
+
+
+@contextlib.contextmanager
+def tmpfs(path, size="1m", full=False):
+    """A small tmpfs at path for the test's duration, full if asked (a file
+    takes all of it).  make check runs as root, as CI does."""
+    assert os.geteuid() == 0, "this test mounts tmpfs file systems: run it as root"
+    path.mkdir(exist_ok=True)
+    subprocess.run(["mount", "-t", "tmpfs", "-o", "size=%s" % size, "tmpfs", str(path)],
+                   check=True)
+    try:
+        if full:
+            with open(path / "filler", "wb", buffering=0) as f:
+                try:
+                    while True:
+                        f.write(b"\0" * 4096)
+                except OSError:
+                    pass
+        yield path
+    finally:
+        subprocess.run(["umount", "-l", str(path)], check=True)
+
+
+@contextlib.contextmanager
+def read_only_tmpfs(path, fill):
+    """A tmpfs holding what fill(path) puts there, then remounted read-only."""
+    assert os.geteuid() == 0, "this test mounts tmpfs file systems: run it as root"
+    path.mkdir(exist_ok=True)
+    subprocess.run(["mount", "-t", "tmpfs", "-o", "size=1m", "tmpfs", str(path)], check=True)
+    try:
+        fill(path)
+        subprocess.run(["mount", "-o", "remount,ro", str(path)], check=True)
+        yield path
+    finally:
+        subprocess.run(["umount", "-l", str(path)], check=True)
+
+
+def test_full_or_read_only_places(vmtest, tmp_path):
+    """The cache full or read-only, the spool directory full, the current
+    directory read-only: each said with the place and the cause, or worked
+    around, and nothing left behind."""
+    kernel = small_kernel()
+    project = tmp_path / "project"
+    project.mkdir()
+    runtime = tmp_path / "runtime"
+    runtime.mkdir()
+
+    # The cache's file system is full: the initramfs cannot be written.
+    with tmpfs(tmp_path / "full-cache", size="64k", full=True) as full:
+        r = vmtest("-k", kernel, "echo never", cwd=project,
+                   env={"XDG_CACHE_HOME": str(full), "XDG_RUNTIME_DIR": str(runtime)})
+        assert r.returncode == 69
+        assert ("vmtest: cannot write the initramfs in the cache %s/vmtest: cpio: cannot write "
+                "'init': No space left on device\n" % full) in r.stderr, r.stderr
+        assert r.stdout == ""
+        # No half-written file (they are hidden until whole).
+        assert [f for f in os.listdir(full / "vmtest") if f.startswith(".")] == []
+        assert run_dirs(runtime) == []
+
+    # The cache's parent is read-only: said, with what to do about it.
+    with read_only_tmpfs(tmp_path / "ro-cache", lambda p: None) as ro:
+        r = vmtest("-k", kernel, "echo never", cwd=project, env={"XDG_CACHE_HOME": str(ro)})
+        assert r.returncode == 69
+        assert ("vmtest: cannot create cache directory %s/vmtest: Read-only file system "
+                "(XDG_CACHE_HOME chooses another place for vmtest's cache)\n" % ro) in r.stderr
+        assert r.stdout == ""
+
+    # The spools' directory is full, two targets at once: each says which
+    # directory, instead of their blocks silently missing the output.
+    (project / "vmtest.toml").write_text(
+        '[[target]]\nname = "a"\nkernel = "%s"\ncommand = "echo from-a"\n'
+        '[[target]]\nname = "b"\nkernel = "%s"\ncommand = "echo from-b"\n' % (kernel, kernel))
+    with tmpfs(tmp_path / "full-runtime", size="64k", full=True) as full:
+        r = vmtest("-j", "2", cwd=project, env={"XDG_RUNTIME_DIR": str(full)}, timeout=120)
+        assert r.returncode == 1, r.stdout + r.stderr
+        said = "vmtest: cannot keep the command's output in a spool file in %s: No space left " \
+               "on device\nFAILED\n" % full
+        assert r.stdout.count(said) == 2, r.stdout
+        assert sorted(os.listdir(full)) == ["filler"]
+    (project / "vmtest.toml").unlink()
+
+    # A read-only current directory: the one-liner runs, the guest sees the
+    # share read-only; a report there is refused before anything starts.
+    def with_config(p):
+        (p / "data").write_text("from-ro\n")
+    with read_only_tmpfs(tmp_path / "ro-project", with_config) as ro:
+        r = vmtest("-k", kernel, "cat data; echo x > /mnt/vmtest/new; echo status=$?",
+                   cwd=ro, env={"XDG_RUNTIME_DIR": str(runtime)}, timeout=120)
+        assert r.returncode == 0, r.stderr
+        assert r.stdout == "from-ro\nstatus=1\n"
+        assert "/mnt/vmtest/new: Read-only file system" in r.stderr
+        start_time = time.monotonic()
+        r = vmtest("--junit", "j.xml", "-k", kernel, "echo never", cwd=ro,
+                   env={"XDG_RUNTIME_DIR": str(runtime)})
+        assert (r.returncode, r.stdout) == (2, "")
+        assert r.stderr == "vmtest: --junit j.xml: cannot write in .: Read-only file system\n"
+        assert time.monotonic() - start_time < 2
+        assert run_dirs(runtime) == []
