@@ -1,9 +1,12 @@
 # SPDX-License-Identifier: MIT
 """Hostile and broken input through the real binary: every invalid TOML
-document of the toml-test suite, and paths that try to inject QEMU options."""
+document of the toml-test suite, files given as kernels that are not
+kernels, and paths that try to inject QEMU options (kernel, project,
+config, mounts, rootfs, image, firmware)."""
 import os
 import re
 import subprocess
+import time
 
 import pytest
 
@@ -39,13 +42,20 @@ def test_every_invalid_toml_document_is_one_clear_line(vmtest_binary, tmp_path):
     assert not bad, "\n".join(bad[:20]) + "\n(%d of %d)" % (len(bad), len(docs))
 
 
+WEIRD = "-x,readonly=off, sp ace 'q\" =\nnl"
+
+
+def toml_str(s):
+    return '"%s"' % s.replace("\\", "\\\\").replace('"', '\\"').replace("\n", "\\n")
+
+
 def test_paths_cannot_inject_qemu_options(vmtest, tmp_path):
     """Commas, '=', spaces, quotes, a newline and a leading dash in the
-    kernel's, the project's and the mounts' paths: they work as paths, and
-    none becomes a QEMU option (",readonly=off" would make a read-only
-    mount writable)."""
+    kernel's, the project's (so the config's), the mounts' and the rootfs's
+    paths: they work as paths, and none becomes a QEMU option
+    (",readonly=off" would make a read-only mount or the root writable)."""
     from conftest import small_kernel
-    weird = "-x,readonly=off, sp ace 'q\" =\nnl"
+    weird = WEIRD
     project = tmp_path / ("proj" + weird)
     project.mkdir()
     kernel = project / ("k" + weird)
@@ -55,9 +65,10 @@ def test_paths_cannot_inject_qemu_options(vmtest, tmp_path):
     (ro / "data").write_text("ro-data\n")
     rw = tmp_path / ("rw" + weird)
     rw.mkdir()
-
-    def toml_str(s):
-        return '"%s"' % s.replace("\\", "\\\\").replace('"', '\\"').replace("\n", "\\n")
+    # The host's root under a hostile name, as a rootfs: still read-only.
+    root = tmp_path / ("root" + weird)
+    os.symlink("/", root)
+    probe = "/vmtest-hostile-probe-%d" % os.getpid()
 
     (project / "vmtest.toml").write_text(
         "[[target]]\nname = \"weird\"\nkernel = %s\n"
@@ -65,7 +76,10 @@ def test_paths_cannot_inject_qemu_options(vmtest, tmp_path):
         "echo shared > /mnt/vmtest/out; pwd'\n"
         "[target.vm]\nmemory = \"1G\"\n[target.vm.mounts]\n"
         "\"/ro\" = { host_path = %s }\n\"/rw\" = { host_path = %s, writable = true }\n"
-        % (toml_str(str(kernel)), toml_str(str(ro)), toml_str(str(rw))))
+        "[[target]]\nname = \"rootfs\"\nkernel = %s\nrootfs = %s\n"
+        "command = 'touch %s && echo overlay-took-it; test -x /bin/sh && echo root=ok'\n"
+        % (toml_str(str(kernel)), toml_str(str(ro)), toml_str(str(rw)), toml_str(str(kernel)),
+           toml_str(str(root)), probe))
     r = vmtest(cwd=project, timeout=300)
     assert r.returncode == 0, r.stdout + r.stderr
     assert "ro-data\n" in r.stdout
@@ -73,4 +87,108 @@ def test_paths_cannot_inject_qemu_options(vmtest, tmp_path):
     assert not (ro / "new").exists()
     assert (rw / "new").read_text() == "rw\n"
     assert (project / "out").read_text() == "shared\n"
-    assert r.stdout.endswith("%s\nPASS\n" % project)
+    assert "%s\nPASS\n=> rootfs\n" % project in r.stdout
+    assert r.stdout.endswith("overlay-took-it\nroot=ok\nPASS\n"), r.stdout
+    assert not os.path.exists(probe)
+
+
+def test_image_and_firmware_paths_cannot_inject_qemu_options(vmtest, tmp_path):
+    """An image and a firmware file under hostile names boot (the image
+    stays unwritten: ",snapshot=off" must not get through)."""
+    from test_image_targets import sha256, test_image
+    image = tmp_path / ("disk" + WEIRD + ",snapshot=off.qcow2")
+    os.symlink(test_image("uefi"), image)
+    firmware = tmp_path / ("ovmf" + WEIRD + ".fd")
+    os.symlink("/usr/share/ovmf/OVMF.fd", firmware)
+    before = sha256(image)
+    (tmp_path / "vmtest.toml").write_text(
+        "[[target]]\nname = \"weird image\"\nimage = %s\nuefi = true\n"
+        "command = 'test -d /sys/firmware/efi && echo efi=yes; "
+        "dd if=/dev/zero of=/dev/vda bs=4096 count=16 conv=fsync 2>/dev/null && echo dd=ok'\n"
+        "[target.vm]\nbios = %s\nmemory = \"1G\"\n" % (toml_str(str(image)), toml_str(str(firmware))))
+    r = vmtest("-v", cwd=tmp_path, timeout=300)
+    assert r.returncode == 0, r.stdout + r.stderr
+    assert r.stdout.endswith("efi=yes\ndd=ok\nPASS\n"), r.stdout
+    assert "-bios" in r.stderr and "OVMF.fd" not in r.stderr  # our file, not the default
+    assert sha256(image) == before
+
+
+def test_files_that_are_not_kernels(vmtest, tmp_path):
+    """Empty, cut in its header, cut in its payload, text, a directory: bad
+    input like a missing file, one line naming where it was given, status
+    2, before anything starts (with -k and in a config)."""
+    from conftest import small_kernel
+    with open(small_kernel(), "rb") as f:
+        kernel = f.read()
+    cases = {
+        "empty": (b"", "empty file, not a kernel"),
+        "header-cut": (kernel[:3000], "bzImage header has no kernel version string"),
+        "payload-cut": (kernel[:len(kernel) // 2], None),  # matched below
+        "text": (b"#!/bin/sh\necho not a kernel\n",
+                 "not a kernel image (not a bzImage, a vmlinux ELF or an arm64 or riscv Image)"),
+    }
+    for name, (data, said) in cases.items():
+        path = tmp_path / name
+        path.write_bytes(data)
+        r = vmtest("-k", str(path), "--", "echo never", cwd=tmp_path)
+        if name == "payload-cut":
+            assert re.fullmatch(r"vmtest: -k: %s: bzImage payload \(\d+ bytes at \d+\) lies beyond "
+                                r"the end of the file \(%d bytes\): truncated\?\n"
+                                % (re.escape(str(path)), len(data)), r.stderr), r.stderr
+        else:
+            assert r.stderr == "vmtest: -k: %s: %s\n" % (path, said)
+        assert (r.returncode, r.stdout) == (2, "")
+    (tmp_path / "dir").mkdir()
+    r = vmtest("-k", str(tmp_path / "dir"), "--", "echo never", cwd=tmp_path)
+    assert (r.returncode, r.stdout) == (2, "")
+    assert r.stderr == "vmtest: -k: %s: is a directory, expected a file\n" % (tmp_path / "dir")
+    (tmp_path / "vmtest.toml").write_text(
+        '[[target]]\nname = "ok"\nkernel = "%s"\ncommand = "echo never"\n'
+        '[[target]]\nname = "cut"\nkernel = "header-cut"\ncommand = "echo never"\n'
+        % small_kernel())
+    r = vmtest(cwd=tmp_path)
+    assert (r.returncode, r.stdout) == (2, "")  # not even the good target ran
+    assert r.stderr == ("vmtest: vmtest.toml:7:10: target 'cut': kernel: %s: bzImage header "
+                        "has no kernel version string\n" % (tmp_path / "header-cut"))
+
+
+def test_broken_modules_are_named(vmtest, tmp_path):
+    """A rootfs whose modules are missing from modules.dep, not modules, or
+    cut short: the module and the file named, 69, before QEMU starts."""
+    from conftest import debian_kernel
+    kernel = debian_kernel()
+    release = os.path.basename(kernel)[len("vmlinuz-"):]
+    rootfs = tmp_path / "rootfs"
+    moddir = rootfs / "lib" / "modules" / release
+    (moddir / "kernel").mkdir(parents=True)
+    (moddir / "modules.builtin").write_bytes(
+        open("/lib/modules/%s/modules.builtin" % release, "rb").read())
+    project = tmp_path / "project"
+    project.mkdir()
+    (project / "vmtest.toml").write_text(
+        '[[target]]\nname = "t"\nkernel = "%s"\nrootfs = "%s"\ncommand = "echo never"\n'
+        % (kernel, rootfs))
+    xz = subprocess.run(["xz", "-c"], input=b"\x7fELF" + b"\0" * 4096, capture_output=True,
+                        check=True).stdout
+    cases = [
+        ("", None, "kernel module 'virtio_pci' is neither built in nor listed in "
+                   "%s/modules.dep" % moddir),
+        ("kernel/virtio_pci.ko:\n", b"garbage\n",
+         "%s/kernel/virtio_pci.ko: not a kernel module (no ELF header)" % moddir),
+        ("kernel/virtio_pci.ko.xz:\n", xz[:len(xz) // 2],
+         "%s/kernel/virtio_pci.ko.xz: " % moddir),
+        ("kernel/virtio_pci.ko: kernel/virtio.ko\n", b"\x7fELF",
+         "%s/kernel/virtio.ko: No such file or directory" % moddir),
+    ]
+    for dep, module, said in cases:
+        (moddir / "modules.dep").write_text(dep)
+        for f in (moddir / "kernel").iterdir():
+            f.unlink()
+        if module is not None:
+            (moddir / dep.split(":")[0]).write_bytes(module)
+        start_time = time.monotonic()
+        r = vmtest(cwd=project)
+        assert r.returncode == 69, r.stdout + r.stderr
+        assert "\nvmtest: " + said in r.stdout, (said, r.stdout)
+        assert r.stdout.endswith("FAILED\n")
+        assert time.monotonic() - start_time < 10  # no VM was started
