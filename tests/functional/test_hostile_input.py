@@ -192,3 +192,36 @@ def test_broken_modules_are_named(vmtest, tmp_path):
         assert "\nvmtest: " + said in r.stdout, (said, r.stdout)
         assert r.stdout.endswith("FAILED\n")
         assert time.monotonic() - start_time < 10  # no VM was started
+
+
+def test_what_a_guest_can_write_as_root(vmtest, tmp_path):
+    """docs/security.md says: with vmtest (so QEMU) running as root, the
+    guest's setuid-root files land in read-write shares as asked; device
+    nodes do not (Debian 12's QEMU 7.2 answers mknod with ENXIO); read-only
+    shares and the host's root take nothing.  This checks that statement,
+    so that the page stays true when QEMU changes."""
+    from conftest import small_kernel
+    assert os.geteuid() == 0, "this test checks what a root QEMU does: run it as root"
+    ro = tmp_path / "ro"
+    ro.mkdir()
+    project = tmp_path / "project"
+    project.mkdir()
+    probe = "/vmtest-root-probe-%d" % os.getpid()
+    (project / "vmtest.toml").write_text(
+        '[[target]]\nname = "root"\nkernel = "%s"\n'
+        "command = '''\n"
+        "cp /bin/true /mnt/vmtest/suid && chmod 4755 /mnt/vmtest/suid && echo suid=made\n"
+        "mknod /mnt/vmtest/null c 1 3 2>/dev/null && echo node=made || echo node=refused\n"
+        "cp /bin/true /ro/suid 2>/dev/null || echo ro=refused\n"
+        "mknod /ro/null c 1 3 2>/dev/null || echo ro-node=refused\n"
+        "touch %s && chmod 4755 %s && echo root=overlay\n"
+        "'''\n"
+        '[target.vm.mounts]\n"/ro" = { host_path = "%s" }\n' % (small_kernel(), probe, probe, ro))
+    r = vmtest(cwd=project, timeout=120)
+    assert r.returncode == 0, r.stdout + r.stderr
+    assert "suid=made\nnode=refused\nro=refused\nro-node=refused\nroot=overlay\n" in r.stdout
+    st = os.stat(project / "suid")
+    assert st.st_mode & 0o7777 == 0o4755 and st.st_uid == 0
+    assert not os.path.exists(project / "null")
+    assert os.listdir(ro) == []
+    assert not os.path.exists(probe)
