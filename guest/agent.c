@@ -39,8 +39,16 @@ static void agent_send(struct agent *a, json_t *reply, bool delimited)
 	char *text = json_dumps(reply, JSON_COMPACT);
 	static const char delimiter = (char)AGENT_DELIMITER;
 
-	if (!text)
+	if (!text) {
+		/* The host waits for an answer: give it one it can read. */
+		static const char oom[] = "{\"error\":{\"class\":\"GenericError\",\"desc\":"
+					  "\"out of memory in the guest's agent\"}}\n";
+
+		log_msg("out of memory for a reply");
+		if (write_full(a->fd, oom, sizeof(oom) - 1) < 0)
+			log_msg("write to the agent port: %s", strerror(errno));
 		return;
+	}
 	if ((delimited && write_full(a->fd, &delimiter, 1) < 0) ||
 	    write_full(a->fd, text, strlen(text)) < 0 || write_full(a->fd, "\n", 1) < 0)
 		log_msg("write to the agent port: %s", strerror(errno));
@@ -170,7 +178,8 @@ static void agent_put_output(json_t *ret, const char *key, const char *trunc_key
 	if (b64)
 		json_object_set_new(ret, key, json_string(b64));
 	free(b64);
-	if (truncated)
+	/* Output that could not be encoded is output the host does not get. */
+	if (truncated || !b64)
 		json_object_set_new(ret, trunc_key, json_true());
 }
 
@@ -184,6 +193,12 @@ static json_t *agent_exec_status(struct agent *a, json_t *args, char *err, size_
 		return NULL;
 	}
 	ret = json_pack("{s:b}", "exited", st.exited);
+	if (!ret) {
+		snprintf(err, err_len, "out of memory in the guest's agent");
+		free(st.out);
+		free(st.err);
+		return NULL;
+	}
 	if (!st.exited)
 		return ret;
 	if (st.signal)

@@ -238,7 +238,10 @@ static int exec_open_pty(const struct exec_request *req, int *ret_master, int *r
 			      .ws_col = req->cols ? req->cols : 80 };
 	int master = posix_openpt(O_RDWR | O_NOCTTY | O_CLOEXEC), slave;
 
-	if (master < 0 || grantpt(master) < 0 || unlockpt(master) < 0)
+	/* Non-blocking: keystrokes for a program that does not read them must
+	 * not stop PID 1 (they are dropped once the pty's buffer is full). */
+	if (master < 0 || grantpt(master) < 0 || unlockpt(master) < 0 ||
+	    fcntl(master, F_SETFL, O_NONBLOCK) < 0)
 		goto fail;
 	slave = open(ptsname(master), O_RDWR | O_NOCTTY | O_CLOEXEC);
 	if (slave < 0)
@@ -339,7 +342,8 @@ static void exec_deliver(const struct guest_record_header *h, const uint8_t *dat
 	if (!j || !j->tty || j->fds[0] < 0)
 		return;
 	if (h->type == GUEST_RECORD_STDIN) {
-		write_full(j->fds[0], data, h->len);
+		/* EAGAIN: the program is not reading; EIO: it is gone. */
+		(void)write_full(j->fds[0], data, h->len);
 	} else if (h->type == GUEST_RECORD_WINSIZE && h->len == 4) {
 		struct winsize ws = { .ws_row = (unsigned short)(data[0] | data[1] << 8),
 				      .ws_col = (unsigned short)(data[2] | data[3] << 8) };

@@ -26,6 +26,7 @@
 #include "log.h"
 
 #define PORT_TIMEOUT_MS 10000
+#define OUTPUT_PORT_TIMEOUT_MS 2000
 
 static void init_power_off(void)
 {
@@ -115,7 +116,11 @@ int main(void)
 			GUEST_PORT_AGENT, *missing ? missing : "nothing vmtest knows of");
 		init_power_off();
 	}
-	output_fd = early_open_port(GUEST_PORT_OUTPUT, 0);
+	/* Ports appear one after the other: the agent's is no promise for it. */
+	output_fd = early_open_port(GUEST_PORT_OUTPUT, OUTPUT_PORT_TIMEOUT_MS);
+	if (output_fd < 0)
+		log_msg("no virtio-serial port %s: commands' output will not reach the host",
+			GUEST_PORT_OUTPUT);
 	exec_set_output_fd(output_fd);
 	agent = agent_new(agent_fd);
 	if (!agent || sfd < 0) {
