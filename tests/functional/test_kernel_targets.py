@@ -213,6 +213,13 @@ def test_guest_panic_is_explained(vmtest, tmp_path):
     # The console of the failure is shown, with the panic's backtrace.
     assert "--- guest console (last lines) ---" in r.stderr
     assert "Call Trace:" in r.stderr
+    # A panic while booting (no init: the kernel looks for a root device).
+    r = vmtest("--kargs", "rdinit=/nonexistent", "-k", small_kernel(), "echo never",
+               cwd=tmp_path, timeout=120)
+    assert r.returncode == 69
+    assert r.stdout == ""
+    assert ("\nvmtest: the guest kernel panicked: Kernel panic - not syncing: VFS: Unable to mount "
+            "root fs" in r.stderr), r.stderr
 
 
 def test_kernel_without_9p_names_the_options(vmtest, tmp_path):
