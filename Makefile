@@ -61,8 +61,8 @@ toml-conformance: asan-build
 		--decoder $(ASAN_BUILD)/toml-decode
 
 functional: build asan-build
-	VMTEST_BINARY=$(CURDIR)/$(BUILD)/vmtest $(PYTHON) -m pytest -q tests/functional
-	VMTEST_BINARY=$(CURDIR)/$(ASAN_BUILD)/vmtest $(PYTHON) -m pytest -q tests/functional \
+	VMTEST_BINARY=$(CURDIR)/$(BUILD)/vmtest $(PYTHON) -m pytest -q --durations=10 tests/functional
+	VMTEST_BINARY=$(CURDIR)/$(ASAN_BUILD)/vmtest $(PYTHON) -m pytest -q --durations=10 tests/functional \
 		--deselect tests/functional/test_faults.py::test_core_path_under_valgrind
 
 # Each fuzz target runs for FUZZ_SECONDS; new inputs land in $(FUZZ_BUILD),
