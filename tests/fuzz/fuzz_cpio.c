@@ -61,13 +61,16 @@ static const uint8_t *take(struct input *in, size_t *n)
 static void take_name(struct input *in, char *out, size_t out_size)
 {
 	size_t n = take_byte(in);
+	const uint8_t *bytes;
 
 	if (n == 255) {
 		memset(out, 'a', 4097);
 		out[4097] = '\0';
 		return;
 	}
-	memcpy(out, take(in, &n), n);
+	bytes = take(in, &n);	/* n is cut to what is left: a separate statement,
+				 * as arguments are evaluated in no set order */
+	memcpy(out, bytes, n);
 	out[n] = '\0';
 	(void)out_size;
 }
