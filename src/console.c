@@ -21,6 +21,8 @@ struct console {
 	int listen_fd;
 	int stop_fd;		/* eventfd: the main thread wants us to end */
 	int log_fd;
+	int log_errno;		/* why the spool stopped taking the console, or 0 */
+	bool stopped;		/* the thread is joined */
 	pthread_t thread;
 	pthread_mutex_t lock;
 	char *keep;		/* the last CONSOLE_KEEP bytes */
@@ -83,7 +85,10 @@ static void *console_thread(void *arg)
 			continue;
 		if (n <= 0)
 			break;
-		if (c->log_fd >= 0 && write(c->log_fd, buf, n) < 0) {
+		errno = 0;
+		if (c->log_fd >= 0 && write(c->log_fd, buf, n) != n) {
+			/* A short write is a full file system, as for the command's output. */
+			c->log_errno = errno ? errno : ENOSPC;
 			close(c->log_fd);
 			c->log_fd = -1;
 		}
@@ -156,15 +161,24 @@ fail:
 	return r;
 }
 
-struct console *console_free(struct console *c)
+int console_stop(struct console *c)
 {
 	uint64_t one = 1;
 
+	if (!c->stopped) {
+		if (write(c->stop_fd, &one, sizeof(one)) < 0)
+			pthread_cancel(c->thread);
+		pthread_join(c->thread, NULL);
+		c->stopped = true;
+	}
+	return c->log_errno;
+}
+
+struct console *console_free(struct console *c)
+{
 	if (!c)
 		return NULL;
-	if (write(c->stop_fd, &one, sizeof(one)) < 0)
-		pthread_cancel(c->thread);
-	pthread_join(c->thread, NULL);
+	console_stop(c);
 	close(c->listen_fd);
 	close(c->stop_fd);
 	if (c->log_fd >= 0)

@@ -18,6 +18,13 @@ struct console;
 int console_start(const char *socket_path, int log_fd, struct console **ret,
 		  struct error *err);
 
+/*
+ * Stop reading (after QEMU is gone); 0, or the errno that made the copy to
+ * log_fd stop early (its file system full): the console kept there is then
+ * incomplete, and the caller says so.
+ */
+int console_stop(struct console *console);
+
 /* Stop reading (after QEMU is gone) and free. */
 struct console *console_free(struct console *console);
 

@@ -55,11 +55,32 @@ void output_write_all(int fd, const void *buf, size_t len)
 	}
 }
 
+void output_spool_dir(int fd, char *where, size_t size)
+{
+	/* An unlinked file's link reads "/dir/#123 (deleted)". */
+	char link[64];
+	ssize_t k;
+
+	snprintf(link, sizeof(link), "/proc/self/fd/%d", fd);
+	k = readlink(link, where, size - 1);
+	if (k > 0) {
+		char *slash;
+
+		where[k] = '\0';
+		slash = strrchr(where, '/');
+		if (slash)
+			*(slash == where ? slash + 1 : slash) = '\0';
+	} else {
+		snprintf(where, size, "its directory");
+	}
+}
+
 int output_copy(int fd, const void *buf, size_t len, struct error *err)
 {
 	const char *p = buf;
-	char link[64], where[PATH_MAX] = "its directory";
+	char where[PATH_MAX];
 	ssize_t n = 0;
+	int saved;
 
 	if (fd < 0)
 		return 0;
@@ -74,28 +95,10 @@ int output_copy(int fd, const void *buf, size_t len, struct error *err)
 	}
 	if (!len)
 		return 0;
-	if (n == 0)
-		errno = ENOSPC;
-	{
-		int saved = errno;
-		/* An unlinked file's link reads "/dir/#123 (deleted)". */
-		ssize_t k;
-
-		snprintf(link, sizeof(link), "/proc/self/fd/%d", fd);
-		k = readlink(link, where, sizeof(where) - 1);
-		if (k > 0) {
-			char *slash;
-
-			where[k] = '\0';
-			slash = strrchr(where, '/');
-			if (slash)
-				*(slash == where ? slash + 1 : slash) = '\0';
-		} else {
-			snprintf(where, sizeof(where), "its directory");
-		}
-		return error_set_errno(err, saved, "cannot keep the command's output in a spool file in %s",
-				       where);
-	}
+	saved = n == 0 ? ENOSPC : errno;
+	output_spool_dir(fd, where, sizeof(where));
+	return error_set_errno(err, saved, "cannot keep the command's output in a spool file in %s",
+			       where);
 }
 
 static int output_send_record(const struct output_relay *r, uint8_t type, const void *data,

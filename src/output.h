@@ -27,6 +27,9 @@ void output_write_all(int fd, const void *buf, size_t len);
  */
 int output_copy(int fd, const void *buf, size_t len, struct error *err);
 
+/* The directory of the spool file fd, for messages ("its directory" if unknown). */
+void output_spool_dir(int fd, char *where, size_t size);
+
 struct output_relay {
 	int port_fd;		/* the output port's socket */
 	uint32_t exec_id;	/* the command's pid in the guest */

@@ -4,6 +4,7 @@
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <limits.h>
 #include <signal.h>
 #include <stdlib.h>
 #include <string.h>
@@ -865,10 +866,21 @@ static void runner_shutdown_image(const struct target *t, const struct runner_op
 	qemu_process_stop(&s->qemu);
 }
 
-static void runner_state_clear(struct runner_state *s)
+static void runner_state_clear(const struct runner_options *o, struct runner_state *s)
 {
+	int spool_errno;
+
 	runner_track_qemu(s, 0);
 	qemu_process_clear(&s->qemu);
+	/* QEMU is gone: the console has all it will get. */
+	spool_errno = s->console ? console_stop(s->console) : 0;
+	if (spool_errno) {
+		char where[PATH_MAX];
+
+		output_spool_dir(view_console_fd(o->target), where, sizeof(where));
+		runner_log(o, 0, "cannot keep the guest console in a spool file in %s: %s; "
+			   "what is shown of it is incomplete", where, strerror(spool_errno));
+	}
 	s->qga = qga_free(s->qga);
 	s->qmp = qmp_free(s->qmp);
 	if (s->output_fd >= 0)
@@ -945,7 +957,7 @@ int runner_run(const struct config *config, const struct target *t,
 	}
 	if (r < 0 && timed_out && !runner_signal) {
 		/* The target failed, the run did not: stop just this VM. */
-		runner_state_clear(&s);
+		runner_state_clear(o, &s);
 		ret->outcome = RUNNER_FAILED;
 		ret->exit_status = RUNNER_EXIT_TIMEOUT;
 		snprintf(ret->reason, sizeof(ret->reason), "Timed out after %u s", timed_out);
@@ -953,7 +965,7 @@ int runner_run(const struct config *config, const struct target *t,
 	}
 	if (r < 0 && runner_signal)
 		error_set(err, EINTR, "interrupted by signal %d", (int)runner_signal);
-	runner_state_clear(&s);
+	runner_state_clear(o, &s);
 	if (r < 0) {
 		ret->outcome = RUNNER_ERROR;
 		ret->exit_status = err->status ? (int)err->status : 69;
@@ -988,6 +1000,6 @@ int runner_plan(const struct config *config, const struct target *t,
 	}
 	free(s.run_dir);
 	s.run_dir = NULL;
-	runner_state_clear(&s);
+	runner_state_clear(o, &s);
 	return r;
 }

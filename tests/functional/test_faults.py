@@ -429,15 +429,23 @@ def test_full_or_read_only_places(vmtest, tmp_path):
 
     # The spools' directory is full, two targets at once: each says which
     # directory, instead of their blocks silently missing the output.
+    # (loglevel=7 so that the console is not empty under "quiet".)
     (project / "vmtest.toml").write_text(
         '[[target]]\nname = "a"\nkernel = "%s"\ncommand = "echo from-a"\n'
-        '[[target]]\nname = "b"\nkernel = "%s"\ncommand = "echo from-b"\n' % (kernel, kernel))
+        'kernel_args = "loglevel=7"\n'
+        '[[target]]\nname = "b"\nkernel = "%s"\ncommand = "echo from-b"\n'
+        'kernel_args = "loglevel=7"\n' % (kernel, kernel))
     with tmpfs(tmp_path / "full-runtime", size="64k", full=True) as full:
         r = vmtest("-j", "2", cwd=project, env={"XDG_RUNTIME_DIR": str(full)}, timeout=120)
         assert r.returncode == 1, r.stdout + r.stderr
         said = "vmtest: cannot keep the command's output in a spool file in %s: No space left " \
                "on device\nFAILED\n" % full
         assert r.stdout.count(said) == 2, r.stdout
+        # The console's spool is in the same directory: said too, per target.
+        for name in ("a", "b"):
+            assert ("vmtest: [%s] cannot keep the guest console in a spool file in %s: No space "
+                    "left on device; what is shown of it is incomplete\n" % (name, full)) \
+                in r.stderr, r.stderr
         assert sorted(os.listdir(full)) == ["filler"]
     (project / "vmtest.toml").unlink()
 
