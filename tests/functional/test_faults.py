@@ -123,6 +123,37 @@ def test_guest_faults_and_hard_commands(vmtest, tmp_path):
     assert hashlib.sha256(r.stdout).hexdigest() == hashlib.sha256(blob + b"x" * 1048576).hexdigest()
 
 
+def test_keys_for_a_program_that_does_not_read(vmtest_binary, tmp_path):
+    """Keys typed at a --tty command that never reads them fill the guest
+    pty; the guest init (PID 1, the agent too) drops the excess instead of
+    blocking on the pty, so the command's output and end still arrive."""
+    import pexpect
+    import select
+
+    script = '"$0" --tty -k "$1" "stty -echo; echo ready; sleep 6; echo done-\\$((6*7)); exit 3"; ' \
+        'echo "status=$?"'
+    child = pexpect.spawn("/bin/bash", ["-c", script, vmtest_binary, small_kernel()],
+                          cwd=str(tmp_path), timeout=120, encoding="utf-8")
+    sent = 0
+    try:
+        child.expect("ready")
+        line = b"k" * 1023 + b"\r"
+        end = time.monotonic() + 3
+        while time.monotonic() < end:
+            _, writable, _ = select.select([], [child.child_fd], [], 0.2)
+            if writable:
+                sent += os.write(child.child_fd, line)
+            with contextlib.suppress(pexpect.TIMEOUT):
+                child.read_nonblocking(65536, timeout=0)
+        child.expect("done-42")
+        child.expect("status=3")
+        child.expect(pexpect.EOF)
+    finally:
+        child.close(force=True)
+    # Far more than a pty holds (4 KiB line buffer, 64 KiB in flight).
+    assert sent > 1024 * 1024, sent
+
+
 def test_vmtest_killed_or_stopped(vmtest_binary, tmp_path):
     runtime = tmp_path / "runtime"
     runtime.mkdir()
