@@ -282,11 +282,18 @@ static void view_window_push(struct view_target *t, const char *line, size_t len
 	t->window_len[slot] = len;
 }
 
-/* Move back to the live area's first line and clear from there down. */
+/*
+ * Move back to the live area's first line and clear from there down.
+ * Nothing when nothing is drawn: the cursor is then where the command's own
+ * output left it (a one-liner writes to the terminal itself), and clearing
+ * would wipe a line it has not ended yet, such as a prompt.
+ */
 static void view_erase(struct view *v, struct view_text *text)
 {
 	unsigned rows, cols, up = 0;
 
+	if (!v->n_drawn)
+		return;
 	view_size(v, &rows, &cols);
 	/* A terminal that narrowed may have rewrapped the lines drawn. */
 	for (unsigned i = 0; i < v->n_drawn; i++)

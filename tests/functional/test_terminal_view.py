@@ -188,15 +188,18 @@ def test_narrow_terminal_and_hostile_output(terminal, vmtest_binary, tmp_path):
 def test_one_liner_output_stays_and_ctrl_c_restores(terminal, vmtest_binary, tmp_path):
     kernel = small_kernel()
     t = terminal(80, 50)
-    t.start("%s -k %s -- 'seq 1 30; exit 2'" % (shlex.quote(vmtest_binary), kernel), tmp_path)
+    t.start("%s -k %s -- 'seq 1 30; printf prompt-; sleep 2; echo answer; exit 2'"
+            % (shlex.quote(vmtest_binary), kernel), tmp_path)
     screen = t.wait_for(r"^vmtest-exit=")
     rows = lines(screen)
     assert exit_status(screen) == 2
-    # The command's whole output, then the verdict.
+    # The command's whole output, then the verdict; a line the command had
+    # not ended (a prompt) stays while vmtest's view ticks.
     first = rows.index("1")
     assert rows[first:first + 30] == [str(i) for i in range(1, 31)]
-    assert rows[first + 30] == "Command failed with exit code: 2"
-    assert re.fullmatch(r"FAILED \(\d+\.\ds\)", rows[first + 31])
+    assert rows[first + 30] == "prompt-answer"
+    assert rows[first + 31] == "Command failed with exit code: 2"
+    assert re.fullmatch(r"FAILED \(\d+\.\ds\)", rows[first + 32])
 
     # Ctrl-C while the live block is drawn: vmtest stops, QEMU with it, and
     # the terminal has its cursor and plain attributes back.
