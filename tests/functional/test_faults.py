@@ -9,10 +9,12 @@ read-only cache, spool or current directory."""
 import contextlib
 import hashlib
 import os
+import select
 import signal
 import subprocess
 import time
 
+import pexpect
 import pytest
 
 from conftest import small_kernel
@@ -127,9 +129,6 @@ def test_keys_for_a_program_that_does_not_read(vmtest_binary, tmp_path):
     """Keys typed at a --tty command that never reads them fill the guest
     pty; the guest init (PID 1, the agent too) drops the excess instead of
     blocking on the pty, so the command's output and end still arrive."""
-    import pexpect
-    import select
-
     script = '"$0" --tty -k "$1" "stty -echo; echo ready; sleep 6; echo done-\\$((6*7)); exit 3"; ' \
         'echo "status=$?"'
     child = pexpect.spawn("/bin/bash", ["-c", script, vmtest_binary, small_kernel()],
