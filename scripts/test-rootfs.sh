@@ -7,7 +7,13 @@
 # kernel's path, then the rootfs's.  Cached under
 # ${XDG_CACHE_HOME:-~/.cache}/vmtest-foreign/, keyed by the packages.
 #
-#   scripts/test-rootfs.sh arm64|s390x|riscv64
+#   scripts/test-rootfs.sh [--no-depmod] arm64|s390x|riscv64|amd64
+#
+# --no-depmod leaves the tree as dpkg-deb -x unpacks it: the kernel
+# package's modules.order, modules.builtin and modules.builtin.modinfo, but
+# no modules.dep, because that is written by depmod in the package's
+# postinst.  vmtest must boot such a tree too (tests/functional/
+# test_unpacked_kernel.py); amd64 is there for that test.
 #
 # The busybox applets get links named after the host busybox's list (the
 # same Debian version), since the foreign binary cannot run here.
@@ -19,8 +25,13 @@
 # busybox source (scripts/foreign-debs.sh --source).
 set -euo pipefail
 
+depmod=yes
+if [ "${1:-}" = --no-depmod ]; then
+	depmod=no
+	shift
+fi
 [ $# -eq 1 ] || {
-	echo "usage: $0 arm64|s390x|riscv64" >&2
+	echo "usage: $0 [--no-depmod] arm64|s390x|riscv64|amd64" >&2
 	exit 2
 }
 debarch=$1
@@ -79,6 +90,7 @@ kernel_deb=${debs[1]}
 busybox_deb=${debs[2]}
 key=$(basename "$kernel_deb" .deb)-$(basename "$busybox_deb" .deb | tr -c 'A-Za-z0-9._+\n-' _)
 root=$cache/rootfs-$debarch-$key
+[ $depmod = yes ] || root=$root-nodepmod
 
 if [ ! -e "$root/.done" ]; then
 	if ! command -v busybox >/dev/null; then
@@ -96,9 +108,11 @@ if [ ! -e "$root/.done" ]; then
 			ln -s /bin/busybox "$root.tmp/$applet"
 	done
 	# The package's postinst would run depmod; kmod's reads any architecture.
-	for rel in "$root.tmp"/lib/modules/*; do
-		/sbin/depmod -b "$root.tmp" "${rel##*/}"
-	done
+	if [ $depmod = yes ]; then
+		for rel in "$root.tmp"/lib/modules/*; do
+			/sbin/depmod -b "$root.tmp" "${rel##*/}"
+		done
+	fi
 	echo "root:x:0:0:root:/root:/bin/sh" >"$root.tmp/etc/passwd"
 	echo "root:x:0:" >"$root.tmp/etc/group"
 	mv "$root.tmp" "$root"

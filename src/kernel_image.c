@@ -2,7 +2,6 @@
 #include "kernel_image.h"
 
 #include <ctype.h>
-#include <elf.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <inttypes.h>
@@ -16,6 +15,7 @@
 
 #include "cache.h"
 #include "cleanup.h"
+#include "elf_file.h"
 
 /* Larger than any kernel, even a vmlinux with its debug information. */
 #define KERNEL_IMAGE_MAX_FILE ((uint64_t)4 << 30)
@@ -35,17 +35,8 @@
 /* Xen's public elfnote.h: the 32-bit entry point PVH boots through. */
 #define XEN_ELFNOTE_PHYS32_ENTRY 18
 
-#define KERNEL_IMAGE_ELF_MAGIC "\x7f" "ELF"
 
 /* An ELF being read: either class, either byte order. */
-struct kernel_image_elf {
-	const unsigned char *buf;
-	size_t len;
-	const char *what;
-	bool is64;
-	bool big_endian;
-};
-
 static void kernel_image_freep(struct kernel_image **k)
 {
 	kernel_image_free(*k);
@@ -130,11 +121,6 @@ static int kernel_image_map(struct kernel_image *k, struct error *err)
 static bool kernel_image_is_bzimage(const struct kernel_image *k)
 {
 	return k->size >= BZ_HEADER + 4 && memcmp(k->map + BZ_HEADER, "HdrS", 4) == 0;
-}
-
-static bool kernel_image_is_elf(const void *buf, size_t len)
-{
-	return len >= 4 && memcmp(buf, KERNEL_IMAGE_ELF_MAGIC, 4) == 0;
 }
 
 /* Where the protected-mode code, which payload_offset counts from, starts. */
@@ -287,7 +273,7 @@ int kernel_image_open(const char *path, struct kernel_image **ret_image, struct 
 		return r;
 	if (kernel_image_is_bzimage(k))
 		r = kernel_image_open_bzimage(k, err);
-	else if (kernel_image_is_elf(k->map, k->size))
+	else if (elf_file_is_elf(k->map, k->size))
 		r = kernel_image_open_elf(k, err);
 	else if (kernel_image_is_image(k))
 		kernel_image_banner_release(k, &(struct error){ 0 });
@@ -332,68 +318,29 @@ int kernel_image_payload(const struct kernel_image *k, void **ret_buf, size_t *r
 	return 0;
 }
 
-/* A field of width bytes at off, in the ELF's byte order; off is in range. */
-static uint64_t kernel_image_elf_get(const struct kernel_image_elf *e, size_t off, size_t width)
-{
-	uint64_t v = 0;
-
-	for (size_t i = 0; i < width; i++) {
-		size_t at = e->big_endian ? off + i : off + width - 1 - i;
-
-		v = v << 8 | e->buf[at];
-	}
-	return v;
-}
-
-#define ELF_FIELD(e, base, type64, type32, field)                                      \
-	kernel_image_elf_get((e),                                                      \
-			     (base) + ((e)->is64 ? offsetof(type64, field) : offsetof(type32, field)), \
-			     (e)->is64 ? sizeof(((type64 *)0)->field) : sizeof(((type32 *)0)->field))
-
-static int kernel_image_elf_bad(const struct kernel_image_elf *e, struct error *err,
-				const char *why)
-{
-	return error_set(err, ENOEXEC, "%s: bad ELF file: %s", e->what, why);
-}
-
-static int kernel_image_elf_header(struct kernel_image_elf *e, struct error *err)
-{
-	if (!kernel_image_is_elf(e->buf, e->len))
-		return kernel_image_elf_bad(e, err, "no ELF magic");
-	if (e->len < sizeof(Elf64_Ehdr))
-		return kernel_image_elf_bad(e, err, "truncated header");
-	if (e->buf[EI_CLASS] != ELFCLASS32 && e->buf[EI_CLASS] != ELFCLASS64)
-		return kernel_image_elf_bad(e, err, "unknown class");
-	if (e->buf[EI_DATA] != ELFDATA2LSB && e->buf[EI_DATA] != ELFDATA2MSB)
-		return kernel_image_elf_bad(e, err, "unknown byte order");
-	e->is64 = e->buf[EI_CLASS] == ELFCLASS64;
-	e->big_endian = e->buf[EI_DATA] == ELFDATA2MSB;
-	return 0;
-}
-
 /*
  * The notes of one PT_NOTE segment: namesz, descsz, type, then the name
  * and the descriptor, each starting on the segment's alignment (4, or 8
  * for segments aligned so, as GNU property notes are).
  */
-static int kernel_image_elf_notes(const struct kernel_image_elf *e, size_t off, size_t size,
+static int kernel_image_elf_notes(const struct elf_file *e, size_t off, size_t size,
 				  uint64_t align, bool *pvh, uint64_t *entry, struct error *err)
 {
 	const uint64_t a = align == 8 ? 8 : 4;
 	uint64_t pos = 0;
 
 	while (size - pos >= 12) {
-		uint64_t namesz = kernel_image_elf_get(e, off + pos, 4);
-		uint64_t descsz = kernel_image_elf_get(e, off + pos + 4, 4);
-		uint64_t type = kernel_image_elf_get(e, off + pos + 8, 4);
+		uint64_t namesz = elf_file_get(e, off + pos, 4);
+		uint64_t descsz = elf_file_get(e, off + pos + 4, 4);
+		uint64_t type = elf_file_get(e, off + pos + 8, 4);
 		uint64_t name = pos + 12, desc = (name + namesz + a - 1) & ~(a - 1);
 
 		if (desc > size || descsz > size - desc)
-			return kernel_image_elf_bad(e, err, "a note overruns its segment");
+			return elf_file_bad(e, err, "a note overruns its segment");
 		if (namesz == 4 && memcmp(e->buf + off + name, "Xen", 4) == 0 &&
 		    type == XEN_ELFNOTE_PHYS32_ENTRY && (descsz == 4 || descsz == 8)) {
 			*pvh = true;
-			*entry = kernel_image_elf_get(e, off + desc, descsz);
+			*entry = elf_file_get(e, off + desc, descsz);
 		}
 		pos = (desc + descsz + a - 1) & ~(a - 1);
 		if (pos > size)
@@ -403,18 +350,18 @@ static int kernel_image_elf_notes(const struct kernel_image_elf *e, size_t off, 
 }
 
 /* One program header: its file range must be inside the file; notes are read. */
-static int kernel_image_elf_segment(const struct kernel_image_elf *e, size_t ph, bool *loads,
+static int kernel_image_elf_segment(const struct elf_file *e, size_t ph, bool *loads,
 				    bool *pvh, uint64_t *entry, struct error *err)
 {
-	uint64_t type = ELF_FIELD(e, ph, Elf64_Phdr, Elf32_Phdr, p_type);
-	uint64_t off = ELF_FIELD(e, ph, Elf64_Phdr, Elf32_Phdr, p_offset);
-	uint64_t size = ELF_FIELD(e, ph, Elf64_Phdr, Elf32_Phdr, p_filesz);
-	uint64_t align = ELF_FIELD(e, ph, Elf64_Phdr, Elf32_Phdr, p_align);
+	uint64_t type = ELF_FILE_FIELD(e, ph, Elf64_Phdr, Elf32_Phdr, p_type);
+	uint64_t off = ELF_FILE_FIELD(e, ph, Elf64_Phdr, Elf32_Phdr, p_offset);
+	uint64_t size = ELF_FILE_FIELD(e, ph, Elf64_Phdr, Elf32_Phdr, p_filesz);
+	uint64_t align = ELF_FILE_FIELD(e, ph, Elf64_Phdr, Elf32_Phdr, p_align);
 
 	if (type != PT_LOAD && type != PT_NOTE)
 		return 0;
 	if (off > e->len || size > e->len - off)
-		return kernel_image_elf_bad(e, err, "a segment lies beyond the end of the file (truncated?)");
+		return elf_file_bad(e, err, "a segment lies beyond the end of the file (truncated?)");
 	if (type == PT_LOAD) {
 		*loads = true;
 		return 0;
@@ -425,21 +372,21 @@ static int kernel_image_elf_segment(const struct kernel_image_elf *e, size_t ph,
 int kernel_image_elf_pvh(const void *buf, size_t len, const char *what, bool *ret_pvh,
 			 uint64_t *ret_entry, struct error *err)
 {
-	struct kernel_image_elf e = { .buf = buf, .len = len, .what = what };
+	struct elf_file e;
 	uint64_t phoff, phentsize, phnum, entry = 0;
 	bool loads = false, pvh = false;
 	int r;
 
-	r = kernel_image_elf_header(&e, err);
+	r = elf_file_open(&e, buf, len, what, err);
 	if (r < 0)
 		return r;
-	phoff = ELF_FIELD(&e, 0, Elf64_Ehdr, Elf32_Ehdr, e_phoff);
-	phentsize = ELF_FIELD(&e, 0, Elf64_Ehdr, Elf32_Ehdr, e_phentsize);
-	phnum = ELF_FIELD(&e, 0, Elf64_Ehdr, Elf32_Ehdr, e_phnum);
+	phoff = ELF_FILE_FIELD(&e, 0, Elf64_Ehdr, Elf32_Ehdr, e_phoff);
+	phentsize = ELF_FILE_FIELD(&e, 0, Elf64_Ehdr, Elf32_Ehdr, e_phentsize);
+	phnum = ELF_FILE_FIELD(&e, 0, Elf64_Ehdr, Elf32_Ehdr, e_phnum);
 	if (phentsize < (e.is64 ? sizeof(Elf64_Phdr) : sizeof(Elf32_Phdr)))
-		return kernel_image_elf_bad(&e, err, "bad program header size");
+		return elf_file_bad(&e, err, "bad program header size");
 	if (phoff > len || phnum * phentsize > len - phoff)
-		return kernel_image_elf_bad(&e, err, "program headers lie beyond the end of the file");
+		return elf_file_bad(&e, err, "program headers lie beyond the end of the file");
 	for (uint64_t i = 0; i < phnum; i++) {
 		r = kernel_image_elf_segment(&e, (size_t)(phoff + i * phentsize), &loads, &pvh,
 					     &entry, err);
@@ -447,7 +394,7 @@ int kernel_image_elf_pvh(const void *buf, size_t len, const char *what, bool *re
 			return r;
 	}
 	if (!loads)
-		return kernel_image_elf_bad(&e, err, "no loadable segment");
+		return elf_file_bad(&e, err, "no loadable segment");
 	*ret_pvh = pvh;
 	*ret_entry = entry;
 	return 0;
@@ -474,7 +421,7 @@ static int kernel_image_extract(const struct kernel_image *k, const char *cache_
 	r = kernel_image_payload(k, &elf, &len, err);
 	if (r < 0)
 		return r;
-	if (kernel_image_is_elf(elf, len)) {
+	if (elf_file_is_elf(elf, len)) {
 		r = kernel_image_elf_pvh(elf, len, "bzImage payload", &pvh, &entry, err);
 		if (r < 0)
 			return error_prefix(err, "%s", k->path);

@@ -15,13 +15,15 @@
 
 #include "cleanup.h"
 #include "decompress.h"
+#include "elf_file.h"
 
 /* modules.dep and modules.builtin: Debian's are 500 KiB and 50 KiB. */
 #define MODULES_MAX_INDEX ((size_t)64 << 20)
 /* Real chains are a handful deep; more means a loop depmod would not write. */
 #define MODULES_MAX_DEPTH 128
 
-#define MODULES_ELF_MAGIC "\x7f" "ELF"
+/* What modules.order may list as "x.ko" when the package compressed it. */
+static const char *const modules_suffixes[] = { "", ".xz", ".zst", ".gz" };
 
 enum modules_state {
 	MODULES_UNSEEN,
@@ -29,10 +31,10 @@ enum modules_state {
 	MODULES_DONE,
 };
 
-/* One line of modules.dep, pointing into the file's text. */
+/* One line of modules.dep (or of modules.order), pointing into the file's text. */
 struct modules_dep {
 	char *path;		/* "kernel/fs/9p/9p.ko" */
-	char *deps;		/* "kernel/net/9p/9pnet.ko kernel/fs/netfs/netfs.ko" */
+	char *deps;		/* "kernel/net/9p/9pnet.ko kernel/fs/netfs/netfs.ko"; NULL from modules.order */
 	enum modules_state state;
 };
 
@@ -42,6 +44,7 @@ struct modules_ctx {
 	int root_fd;
 	bool root_is_host;
 	char *dir;		/* "lib/modules/<release>", inside the rootfs */
+	bool from_order;	/* no modules.dep (depmod never ran): modules.order and .modinfo */
 	char *dep_text;
 	struct modules_dep *deps;
 	size_t n_deps;
@@ -78,6 +81,12 @@ static void modules_ctx_done(struct modules_ctx *x)
 	free(x->deps);
 	free(x->builtin_text);
 	modules_list_free(x->list);
+}
+
+/* The file that lists the modules: what messages name. */
+static const char *modules_index(const struct modules_ctx *x)
+{
+	return x->from_order ? "modules.order" : "modules.dep";
 }
 
 /* How a path inside the rootfs reads in a message: the host's view of it. */
@@ -207,7 +216,10 @@ static char *modules_trim(char *s)
 	return s;
 }
 
-/* Split modules.dep into its lines ("path: dep dep ..."), in place. */
+/*
+ * Split modules.dep into its lines ("path: dep dep ..."), or modules.order
+ * into its paths, in place.
+ */
 static int modules_parse_dep(struct modules_ctx *x, size_t len, struct error *err)
 {
 	char *line = x->dep_text, *end = x->dep_text + len;
@@ -224,8 +236,10 @@ static int modules_parse_dep(struct modules_ctx *x, size_t len, struct error *er
 		if (nl)
 			*nl = '\0';
 		lineno++;
-		colon = strchr(line, ':');
-		if (colon) {
+		colon = x->from_order ? NULL : strchr(line, ':');
+		if (x->from_order && *modules_trim(line) != '\0') {
+			x->deps[x->n_deps++] = (struct modules_dep){ modules_trim(line), NULL };
+		} else if (colon) {
 			*colon = '\0';
 			x->deps[x->n_deps++] = (struct modules_dep){ modules_trim(line),
 								     modules_trim(colon + 1) };
@@ -300,7 +314,7 @@ static int modules_decompress(const char *shown, char *raw, size_t raw_len, void
 		if (r < 0)
 			return error_prefix(err, "%s", shown);
 	}
-	if (len < 4 || memcmp(data, MODULES_ELF_MAGIC, 4) != 0) {
+	if (!elf_file_is_elf(data, len)) {
 		free(data);
 		return error_set(err, ENOEXEC, "%s: not a kernel module (no ELF header)", shown);
 	}
@@ -320,8 +334,57 @@ static int modules_list_push(struct modules_list *l, struct modules_file *f, str
 	return 0;
 }
 
-/* Read one module (dep_path as modules.dep writes it) onto the end of the list. */
-static int modules_append(struct modules_ctx *x, const char *dep_path, struct error *err)
+static void modules_file_done(struct modules_file *f)
+{
+	free(f->name);
+	free(f->path);
+	free(f->data);
+}
+
+/*
+ * A module's file, read whole: the path as written, or, from modules.order,
+ * which names "x.ko" whatever the package did, that path compressed.
+ */
+static int modules_read_raw(const struct modules_ctx *x, char **path, char **ret_raw,
+			    size_t *ret_len, struct error *err)
+{
+	size_t n = x->from_order ? ARRAY_SIZE(modules_suffixes) : 1;
+	int r = -ENOENT;
+
+	for (size_t i = 0; i < n && r == -ENOENT; i++) {
+		_cleanup_free_ char *p = NULL;
+
+		if (asprintf(&p, "%s%s", *path, modules_suffixes[i]) < 0)
+			return error_set(err, ENOMEM, "out of memory");
+		r = modules_read(x, p, MODULES_MAX_SIZE, ret_raw, ret_len, err);
+		if (r == 0) {
+			free(*path);
+			*path = TAKE_PTR(p);
+		}
+	}
+	return r;
+}
+
+/* A path as modules.dep or modules.order writes it, from the rootfs's top. */
+static int modules_full_path(const struct modules_ctx *x, const char *dep_path, char **ret_path,
+			     struct error *err)
+{
+	int r;
+
+	if (dep_path[0] == '/')
+		r = asprintf(ret_path, "%s", dep_path);
+	else
+		r = asprintf(ret_path, "%s/%s", x->dir, dep_path);
+	if (r < 0) {
+		*ret_path = NULL;
+		return error_set(err, ENOMEM, "out of memory");
+	}
+	return 0;
+}
+
+/* One module (dep_path as modules.dep or modules.order writes it), decompressed. */
+static int modules_read_module(const struct modules_ctx *x, const char *dep_path,
+			       struct modules_file *ret_file, struct error *err)
 {
 	_cleanup_free_ char *path = NULL, *raw = NULL, *name = NULL;
 	_cleanup_free_ void *data = NULL;
@@ -329,15 +392,10 @@ static int modules_append(struct modules_ctx *x, const char *dep_path, struct er
 	size_t raw_len, len = 0;
 	int r;
 
-	if (dep_path[0] == '/')
-		r = asprintf(&path, "%s", dep_path);
-	else
-		r = asprintf(&path, "%s/%s", x->dir, dep_path);
+	r = modules_full_path(x, dep_path, &path, err);
 	if (r < 0)
-		return error_set(err, ENOMEM, "out of memory");
-	if (modules_listed(x, path))
-		return 0;
-	r = modules_read(x, path, MODULES_MAX_SIZE, &raw, &raw_len, err);
+		return r;
+	r = modules_read_raw(x, &path, &raw, &raw_len, err);
 	if (r < 0)
 		return r;
 	modules_show(x, path, shown, sizeof(shown));
@@ -348,13 +406,26 @@ static int modules_append(struct modules_ctx *x, const char *dep_path, struct er
 	name = strdup(base);
 	if (!name)
 		return error_set(err, ENOMEM, "out of memory");
-	r = modules_list_push(x->list, &(struct modules_file){ name, path, data, len }, err);
-	if (r < 0)
-		return r;
-	TAKE_PTR(name);
-	TAKE_PTR(path);
-	TAKE_PTR(data);
+	*ret_file = (struct modules_file){ TAKE_PTR(name), TAKE_PTR(path), TAKE_PTR(data), len };
 	return 0;
+}
+
+/* Read one module (dep_path as modules.dep writes it) onto the end of the list. */
+static int modules_append(struct modules_ctx *x, const char *dep_path, struct error *err)
+{
+	_cleanup_free_ char *path = NULL;
+	struct modules_file f = { 0 };
+	int r;
+
+	r = modules_full_path(x, dep_path, &path, err);
+	if (r < 0 || modules_listed(x, path))
+		return r;
+	r = modules_read_module(x, dep_path, &f, err);
+	if (r == 0)
+		r = modules_list_push(x->list, &f, err);
+	if (r < 0)
+		modules_file_done(&f);
+	return r;
 }
 
 static int modules_visit(struct modules_ctx *x, struct modules_dep *d, const char *path,
@@ -386,6 +457,90 @@ static int modules_visit_deps(struct modules_ctx *x, struct modules_dep *d, stru
 	return 0;
 }
 
+/*
+ * The names in a module's "depends=" (comma-separated, maybe empty), as
+ * depmod reads them from the .modinfo section to write modules.dep.
+ */
+static int modules_modinfo_depends(const struct modules_file *f, const char *shown, char *buf,
+				   size_t size, struct error *err)
+{
+	struct elf_file e;
+	const char *p, *end;
+	size_t off, len;
+	int r;
+
+	r = elf_file_open(&e, f->data, f->len, shown, err);
+	if (r < 0)
+		return r;
+	r = elf_file_section(&e, ".modinfo", &off, &len, err);
+	if (r == -ENOENT)
+		return error_set(err, ENOEXEC, "%s: not a kernel module (no .modinfo section)", shown);
+	if (r < 0)
+		return r;
+	buf[0] = '\0';
+	for (p = (const char *)e.buf + off, end = p + len; p < end;) {
+		const char *nul = memchr(p, '\0', (size_t)(end - p));
+		size_t n = nul ? (size_t)(nul - p) : (size_t)(end - p);
+
+		if (n >= strlen("depends=") && memcmp(p, "depends=", strlen("depends=")) == 0) {
+			n -= strlen("depends=");
+			if (n >= size)
+				return error_set(err, E2BIG, "%s: its .modinfo lists %zu bytes of dependencies",
+						 shown, n);
+			memcpy(buf, p + strlen("depends="), n);
+			buf[n] = '\0';
+			return 0;
+		}
+		p += n + 1;
+	}
+	return 0;
+}
+
+/* One name of a module's depends=, loaded (with what it needs) unless built in. */
+static int modules_visit_name(struct modules_ctx *x, const char *shown, const char *name,
+			      struct error *err)
+{
+	struct modules_dep *d;
+	char dir[4096];
+
+	if (modules_is_builtin(x, name))
+		return 0;
+	d = modules_find_name(x, name);
+	if (!d)
+		return error_set(err, ENOENT,
+				 "%s needs kernel module '%s', which is neither built in nor listed in "
+				 "%s/modules.order", shown, name, modules_show(x, x->dir, dir, sizeof(dir)));
+	return modules_visit(x, d, d->path, err);
+}
+
+/*
+ * A rootfs made by unpacking a kernel package has no modules.dep: depmod
+ * runs in the package's postinst.  What depmod would write comes from each
+ * module's own .modinfo, read along the closure needed: the module first,
+ * then what it depends on, then the module is appended after them.
+ */
+static int modules_visit_modinfo(struct modules_ctx *x, struct modules_dep *d, struct error *err)
+{
+	struct modules_file f = { 0 };
+	char depends[4096], shown[4096];
+	char *save = NULL;
+	int r;
+
+	r = modules_read_module(x, d->path, &f, err);
+	if (r < 0)
+		return r;
+	modules_show(x, f.path, shown, sizeof(shown));
+	r = modules_modinfo_depends(&f, shown, depends, sizeof(depends), err);
+	for (char *name = strtok_r(depends, ",", &save); r == 0 && name;
+	     name = strtok_r(NULL, ",", &save))
+		r = modules_visit_name(x, shown, modules_trim(name), err);
+	if (r == 0)
+		r = modules_list_push(x->list, &f, err);
+	if (r < 0)
+		modules_file_done(&f);
+	return r;
+}
+
 /* Depth-first: a module's dependencies, then the module; each once. */
 static int modules_visit(struct modules_ctx *x, struct modules_dep *d, const char *path,
 			 struct error *err)
@@ -398,16 +553,22 @@ static int modules_visit(struct modules_ctx *x, struct modules_dep *d, const cha
 	if (d->state == MODULES_DONE)
 		return 0;
 	if (d->state == MODULES_VISITING || x->depth >= MODULES_MAX_DEPTH)
-		return error_set(err, ELOOP, "%s/modules.dep: dependency loop through %s", x->dir,
-				 d->path);
+		return error_set(err, ELOOP, "%s/%s: dependency loop through %s", x->dir,
+				 modules_index(x), d->path);
 	d->state = MODULES_VISITING;
 	x->depth++;
-	r = modules_visit_deps(x, d, err);
+	if (x->from_order) {
+		r = modules_visit_modinfo(x, d, err);
+	} else {
+		r = modules_visit_deps(x, d, err);
+		if (r == 0)
+			r = modules_append(x, d->path, err);
+	}
 	x->depth--;
 	if (r < 0)
 		return r;
 	d->state = MODULES_DONE;
-	return modules_append(x, d->path, err);
+	return 0;
 }
 
 static int modules_want(struct modules_ctx *x, const char *name, struct error *err)
@@ -427,22 +588,48 @@ static int modules_want(struct modules_ctx *x, const char *name, struct error *e
 		return 0;
 	if (!d)
 		return error_set(err, ENOENT,
-				 "kernel module '%s' is neither built in nor listed in %s/modules.dep",
-				 name, modules_show(x, x->dir, shown, sizeof(shown)));
+				 "kernel module '%s' is neither built in nor listed in %s/%s",
+				 name, modules_show(x, x->dir, shown, sizeof(shown)), modules_index(x));
 	return modules_visit(x, d, d->path, err);
+}
+
+/*
+ * modules.dep, or where depmod never ran (a kernel package unpacked with
+ * dpkg-deb -x) modules.order, which the package ships.  Neither: say what
+ * to run.
+ */
+static int modules_read_list(struct modules_ctx *x, size_t *ret_len, struct error *err)
+{
+	_cleanup_free_ char *dep = NULL, *order = NULL;
+	char shown[4096];
+	int r;
+
+	if (asprintf(&dep, "%s/modules.dep", x->dir) < 0 ||
+	    asprintf(&order, "%s/modules.order", x->dir) < 0)
+		return error_set(err, ENOMEM, "out of memory");
+	r = modules_read(x, dep, MODULES_MAX_INDEX, &x->dep_text, ret_len, err);
+	if (r != -ENOENT)
+		return r;
+	x->from_order = true;
+	r = modules_read(x, order, MODULES_MAX_INDEX, &x->dep_text, ret_len, err);
+	if (r == -ENOENT)
+		return error_set(err, ENOENT,
+				 "%s has neither modules.dep nor modules.order; run: depmod -b %s %s",
+				 modules_show(x, x->dir, shown, sizeof(shown)), x->rootfs,
+				 x->dir + strlen("lib/modules/"));
+	return r;
 }
 
 /* modules.builtin may be absent (kernels before 2.6.33): nothing is built in. */
 static int modules_read_indexes(struct modules_ctx *x, struct error *err)
 {
-	_cleanup_free_ char *dep = NULL, *builtin = NULL;
+	_cleanup_free_ char *builtin = NULL;
 	size_t len, builtin_len;
 	int r;
 
-	if (asprintf(&dep, "%s/modules.dep", x->dir) < 0 ||
-	    asprintf(&builtin, "%s/modules.builtin", x->dir) < 0)
+	if (asprintf(&builtin, "%s/modules.builtin", x->dir) < 0)
 		return error_set(err, ENOMEM, "out of memory");
-	r = modules_read(x, dep, MODULES_MAX_INDEX, &x->dep_text, &len, err);
+	r = modules_read_list(x, &len, err);
 	if (r < 0)
 		return r;
 	r = modules_parse_dep(x, len, err);

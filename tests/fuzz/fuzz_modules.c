@@ -11,6 +11,13 @@
  * Input: modules.dep, NUL, modules.builtin, NUL, the bytes of
  * kernel/fuzzed.ko, NUL, the names asked for (space-separated; without
  * this part, what a distro kernel target asks for).
+ *
+ * When the first part starts with "order:", the rest of it is
+ * modules.order and there is no modules.dep, as in a kernel package
+ * unpacked without depmod: the dependencies come from the modules' .modinfo
+ * sections.  Then every byte after modules.builtin's NUL is fuzzed.ko (an
+ * ELF object is full of NULs), and the names asked for are "fuzzed" and a
+ * distro kernel target's.
  */
 #include <fcntl.h>
 #include <stdbool.h>
@@ -115,6 +122,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	static const char *const distro[] = { "virtio_pci", "virtio_blk", "9p", "?virtio_ccw",
 					      "overlay" };
 	const char *names[MAX_NAMES];
+	bool by_order;
 	char names_text[512];
 	const uint8_t *p = data, *dep, *builtin, *ko;
 	size_t left = size, dep_len, builtin_len, ko_len, names_len, n = 0;
@@ -127,8 +135,20 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		make_rootfs();
 	dep = part(&p, &left, &dep_len);
 	builtin = part(&p, &left, &builtin_len);
-	ko = part(&p, &left, &ko_len);
-	put("modules.dep", dep, dep_len);
+	by_order = dep_len >= 6 && memcmp(dep, "order:", 6) == 0;
+	if (by_order) {
+		ko = p;
+		ko_len = left;
+		left = 0;
+		names[n++] = "fuzzed";
+		put("modules.order", dep + 6, dep_len - 6);
+		snprintf(path, sizeof(path), "%s/modules.dep", moddir);
+	} else {
+		ko = part(&p, &left, &ko_len);
+		put("modules.dep", dep, dep_len);
+		snprintf(path, sizeof(path), "%s/modules.order", moddir);
+	}
+	unlink(path);
 	snprintf(path, sizeof(path), "%s/modules.builtin", moddir);
 	if (builtin_len)
 		put("modules.builtin", builtin, builtin_len);
@@ -147,8 +167,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		     t = strtok_r(NULL, " \n", &save))
 			names[n++] = t;
 	} else {
-		for (; n < sizeof(distro) / sizeof(distro[0]); n++)
-			names[n] = distro[n];
+		for (size_t i = 0; i < sizeof(distro) / sizeof(distro[0]); i++)
+			names[n++] = distro[i];
 	}
 	r = modules_load(rootfs, RELEASE, names, n, &list, &err);
 	if (r < 0) {

@@ -275,6 +275,17 @@ static char *dep_line(const char *dep_text, const char *path)
 	return strndup(p, (size_t)(end - p));
 }
 
+/* A module's path as modules.dep names it: under the release, without ".xz" we added. */
+static char *dep_path_of(const struct modules_file *f, const char *prefix)
+{
+	const char *rel = f->path + strlen(prefix);
+	size_t n = strlen(rel);
+
+	if (n > 3 && strcmp(rel + n - 3, ".xz") == 0)
+		n -= 3;
+	return strndup(rel, n);
+}
+
 /* Every module's dependencies come before it; no module twice; all ELF. */
 static void assert_dep_order(const struct modules_list *l, const char *release)
 {
@@ -286,7 +297,7 @@ static void assert_dep_order(const struct modules_list *l, const char *release)
 	dep_text = fixture_read(dep_path, &len);
 	dep_text[len] = '\0';
 	for (size_t i = 0; i < l->n; i++) {
-		const char *rel = l->files[i].path + strlen(prefix);
+		_cleanup_free_ char *rel = dep_path_of(&l->files[i], prefix);
 		_cleanup_free_ char *deps = dep_line(dep_text, rel);
 		char *save = NULL;
 
@@ -296,8 +307,11 @@ static void assert_dep_order(const struct modules_list *l, const char *release)
 		for (char *w = strtok_r(deps, " ", &save); w; w = strtok_r(NULL, " ", &save)) {
 			bool before = false;
 
-			for (size_t j = 0; j < i; j++)
-				before |= strcmp(l->files[j].path + strlen(prefix), w) == 0;
+			for (size_t j = 0; j < i; j++) {
+				_cleanup_free_ char *other = dep_path_of(&l->files[j], prefix);
+
+				before |= strcmp(other, w) == 0;
+			}
 			if (!before)
 				fail_msg("%s needs %s, which is not loaded before it", rel, w);
 		}
@@ -400,6 +414,96 @@ static void test_debian_module_compressed(void **state)
 	}
 }
 
+/* Copies a file of the host's root into the rootfs at the same path. */
+static void copy_into(const char *xroot, const char *path, bool xz)
+{
+	_cleanup_free_ char *data = NULL, *to = NULL, *dir = NULL;
+	_cleanup_free_ void *z = NULL;
+	size_t len, zlen;
+
+	data = fixture_read(path, &len);
+	assert_true(asprintf(&to, "%s%s%s", xroot, path, xz ? ".xz" : "") > 0);
+	dir = strdup(to);
+	*strrchr(dir, '/') = '\0';
+	mkdir_p(dir);
+	if (!xz) {
+		fixture_write(to, data, len);
+		return;
+	}
+	z = fixture_compress(DECOMPRESS_XZ, data, len, &zlen);
+	fixture_write(to, z, zlen);
+}
+
+/*
+ * A kernel package unpacked with dpkg-deb -x has no modules.dep (depmod
+ * runs in its postinst), only modules.order and modules.builtin.  The
+ * modules vmtest needs come out of such a copy of Debian's tree in an order
+ * that modules.dep allows, the same set as with it; 9p.ko, compressed, is
+ * found though modules.order says "9p.ko".  A dependency missing from
+ * modules.order is named, and with neither index the message says what to
+ * run.
+ */
+static void test_debian_without_depmod(void **state)
+{
+	_cleanup_free_ char *release = debian_release(), *xroot = NULL, *p = NULL;
+	_cleanup_free_ char *order = NULL, *mdir = NULL;
+	const struct arch *arch = arch_find("x86_64");
+	struct modules_list *with = NULL, *without = NULL;
+	struct error err = { 0 };
+	const char *names[] = { "9p" };
+	char want[8192];
+
+	assert_int_equal(modules_load("/", release, arch->modules, arch->n_modules, &with, &err), 0);
+	assert_true(asprintf(&xroot, "%s/unpacked", tmp_dir) > 0);
+	assert_true(asprintf(&mdir, "/lib/modules/%s", release) > 0);
+	for (size_t i = 0; i < with->n; i++) {
+		free(p);
+		assert_true(asprintf(&p, "/%s", with->files[i].path) > 0);
+		copy_into(xroot, p, strcmp(with->files[i].name, "9p") == 0);
+	}
+	free(p);
+	assert_true(asprintf(&p, "%s/modules.order", mdir) > 0);
+	copy_into(xroot, p, false);
+	free(p);
+	assert_true(asprintf(&p, "%s/modules.builtin", mdir) > 0);
+	copy_into(xroot, p, false);
+
+	assert_int_equal(modules_load(xroot, release, arch->modules, arch->n_modules, &without, &err),
+			 0);
+	assert_dep_order(without, release);
+	assert_int_equal(without->n, with->n);
+	for (size_t i = 0; i < with->n; i++) {
+		bool found = false;
+
+		for (size_t j = 0; j < without->n; j++)
+			found |= strcmp(with->files[i].name, without->files[j].name) == 0 &&
+				 with->files[i].len == without->files[j].len &&
+				 memcmp(with->files[i].data, without->files[j].data, with->files[i].len) == 0;
+		if (!found)
+			fail_msg("%s differs or is missing without modules.dep", with->files[i].name);
+	}
+	without = modules_list_free(without);
+	modules_list_free(with);
+
+	/* 9p needs netfs and fscache; a modules.order without them names one. */
+	free(p);
+	assert_true(asprintf(&p, "%s/lib/modules/%s/modules.order", xroot, release) > 0);
+	order = strdup("kernel/fs/9p/9p.ko\nkernel/net/9p/9pnet.ko\n");
+	fixture_write(p, order, strlen(order));
+	snprintf(want, sizeof(want), "', which is neither built in nor listed in "
+		 "%s/lib/modules/%s/modules.order", xroot, release);
+	assert_int_equal(modules_load(xroot, release, names, 1, &without, &err), -ENOENT);
+	if (!strstr(err.msg, "kernel/fs/9p/9p.ko.xz needs kernel module '") || !strstr(err.msg, want))
+		fail_msg("'%s' does not name the missing dependency", err.msg);
+
+	assert_int_equal(unlink(p), 0);
+	snprintf(want, sizeof(want), "%s/lib/modules/%s has neither modules.dep nor modules.order; "
+		 "run: depmod -b %s %s", xroot, release, xroot, release);
+	assert_int_equal(modules_load(xroot, release, names, 1, &without, &err), -ENOENT);
+	assert_string_equal(err.msg, want);
+	assert_null(without);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -410,6 +514,7 @@ int main(void)
 		cmocka_unit_test(test_debian_9p),
 		cmocka_unit_test(test_debian_vmtest_set),
 		cmocka_unit_test(test_debian_module_compressed),
+		cmocka_unit_test(test_debian_without_depmod),
 	};
 
 	return cmocka_run_group_tests_name("modules", tests, setup, teardown);
