@@ -8,8 +8,13 @@ SHARED ?= $(abspath $(CURDIR)/../shared)
 PYTHON ?= /usr/bin/python3
 FUZZ_SECONDS ?= 60
 MESON_FLAGS ?= --werror
+comma := ,
+# What the test programs read: the test assets, made or found by the
+# project's scripts (scripts/test-fixtures.sh) and named in this file.
+FIXTURES = $(BUILD)/fixtures.env
+with_fixtures = set -a && . ./$(FIXTURES) && set +a &&
 
-.PHONY: all build asan-build demo check deps deps-test unit asan functional toml-conformance fuzz bench clean
+.PHONY: all build asan-build demo check deps deps-test fixtures unit asan functional toml-conformance fuzz bench clean
 
 all: build
 
@@ -19,15 +24,28 @@ deps:
 deps-test:
 	scripts/install-deps.sh test
 
-$(BUILD)/build.ninja:
-	meson setup $(MESON_FLAGS) $(BUILD)
+# meson's dependency() and find_program() run when a build directory is
+# configured, so packages installed after that (make check's cmocka and cross
+# compilers, after make demo) would stay unseen.  A build directory is
+# configured again whenever dpkg's list of installed packages has changed
+# since; meson does not always rewrite build.ninja, hence the touch.
+PACKAGES_CHANGED := $(wildcard /var/lib/dpkg/status)
+
+define configure
+	if [ -f $(1)/build.ninja ]; then meson setup --reconfigure $(2) $(1); \
+	else meson setup $(2) $(1); fi
+	touch $(1)/build.ninja
+endef
+
+$(BUILD)/build.ninja: $(PACKAGES_CHANGED)
+	$(call configure,$(BUILD),$(MESON_FLAGS))
 
 build: $(BUILD)/build.ninja
 	ninja -C $(BUILD)
 
-$(ASAN_BUILD)/build.ninja:
-	meson setup $(MESON_FLAGS) -Db_sanitize=address,undefined -Db_lundef=false \
-		-Dbuildtype=debug $(ASAN_BUILD)
+$(ASAN_BUILD)/build.ninja: $(PACKAGES_CHANGED)
+	$(call configure,$(ASAN_BUILD),$(MESON_FLAGS) -Db_sanitize=address$(comma)undefined \
+		-Db_lundef=false -Dbuildtype=debug)
 
 asan-build: $(ASAN_BUILD)/build.ninja
 	ninja -C $(ASAN_BUILD)
@@ -48,21 +66,32 @@ check: deps-test
 	$(MAKE) --no-print-directory build asan-build
 	$(MAKE) --no-print-directory unit asan toml-conformance functional
 
-unit: build
-	meson test -C $(BUILD) --print-errorlogs
+# Every test asset, built or found before any test runs (the first time on
+# a machine this builds the small test kernels, ~16 CPU-minutes each; then
+# they come from ~/.cache, in seconds).  Tests only read them.
+fixtures:
+	mkdir -p $(BUILD)
+	scripts/test-fixtures.sh >$(FIXTURES).tmp && mv $(FIXTURES).tmp $(FIXTURES)
+
+unit: build fixtures
+	$(with_fixtures) meson test -C $(BUILD) --print-errorlogs
 
 # Unit tests and the fuzz corpora again under AddressSanitizer and UBSan.
-asan: asan-build
-	UBSAN_OPTIONS=halt_on_error=1:print_stacktrace=1 \
+asan: asan-build fixtures
+	$(with_fixtures) UBSAN_OPTIONS=halt_on_error=1:print_stacktrace=1 \
 		meson test -C $(ASAN_BUILD) --print-errorlogs
 
+# The public toml-test suite: ../shared's copy where this machine has one,
+# else the older copy Debian ships inside golang-github-burntsushi-toml-dev
+# (make deps-test installs it), else a line saying it was not run.
 toml-conformance: asan-build
-	$(PYTHON) $(SHARED)/tools/toml-test-run.py --suite $(SHARED)/toml-test \
-		--decoder $(ASAN_BUILD)/toml-decode
+	scripts/toml-conformance.sh $(ASAN_BUILD)/toml-decode $(SHARED)/toml-test
 
-functional: build asan-build
-	VMTEST_BINARY=$(CURDIR)/$(BUILD)/vmtest $(PYTHON) -m pytest -q --durations=10 tests/functional
-	VMTEST_BINARY=$(CURDIR)/$(ASAN_BUILD)/vmtest $(PYTHON) -m pytest -q --durations=10 tests/functional \
+functional: build asan-build fixtures
+	$(with_fixtures) VMTEST_BINARY=$(CURDIR)/$(BUILD)/vmtest \
+		$(PYTHON) -m pytest -q --durations=10 tests/functional
+	$(with_fixtures) VMTEST_BINARY=$(CURDIR)/$(ASAN_BUILD)/vmtest \
+		$(PYTHON) -m pytest -q --durations=10 tests/functional \
 		--deselect tests/functional/test_faults.py::test_core_path_under_valgrind
 
 # Each fuzz target runs for FUZZ_SECONDS; new inputs land in $(FUZZ_BUILD),

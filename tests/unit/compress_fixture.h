@@ -2,8 +2,9 @@
 /*
  * Test fixtures: compress a buffer with the real libraries, so tests feed
  * the decompressors what gzip, xz, lzma and zstd themselves produce; and
- * small file helpers.  Aborts on failure: a fixture that cannot be built
- * is a broken test, not a result.
+ * small file helpers.  A fixture that cannot be built aborts (a broken
+ * test, not a result); a file the test machine lacks fails the test and
+ * says how to get it.
  */
 #pragma once
 
@@ -154,10 +155,8 @@ static inline char *fixture_boot_kernel(void)
 	glob_t g;
 	char *best = NULL;
 
-	if (glob("/boot/vmlinuz-*", 0, NULL, &g) != 0) {
-		fprintf(stderr, "fixture: no /boot/vmlinuz-* (apt-get install linux-image-amd64)\n");
-		abort();
-	}
+	if (glob("/boot/vmlinuz-*", 0, NULL, &g) != 0)
+		fail_msg("fixture: no /boot/vmlinuz-* (apt-get install linux-image-amd64)");
 	for (size_t i = 0; i < g.gl_pathc; i++)
 		if (!strstr(g.gl_pathv[i], "rescue") &&
 		    (!best || strverscmp(g.gl_pathv[i], best) > 0))
@@ -169,16 +168,18 @@ static inline char *fixture_boot_kernel(void)
 	return best;
 }
 
-/* A file of ../shared (VMTEST_SHARED_DIR, set by meson); the test fails without it. */
-static inline char *fixture_shared(const char *name)
+/*
+ * The small test kernel, which make check's fixtures step builds or finds
+ * (scripts/test-kernel.sh) and names in VMTEST_TEST_KERNEL.  A missing one
+ * fails the test that needs it, with the way to get it.
+ */
+static inline char *fixture_test_kernel(void)
 {
-	const char *dir = getenv("VMTEST_SHARED_DIR");
-	char *path;
+	const char *path = getenv("VMTEST_TEST_KERNEL");
 
-	if (!dir || asprintf(&path, "%s/%s", dir, name) < 0 || access(path, R_OK) < 0) {
-		fprintf(stderr, "fixture: %s not found in $VMTEST_SHARED_DIR (%s)\n", name,
-			dir ? dir : "unset");
-		abort();
-	}
-	return path;
+	if (!path || access(path, R_OK) < 0)
+		fail_msg("fixture: no small test kernel: VMTEST_TEST_KERNEL is %s%s%s (make unit sets "
+			 "it to what scripts/test-kernel.sh prints)",
+			 path ? "'" : "unset", path ? path : "", path ? "', which cannot be read" : "");
+	return strdup(path);
 }

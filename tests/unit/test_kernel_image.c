@@ -1,7 +1,7 @@
 // SPDX-License-Identifier: MIT
 /*
  * kernel_image, decompress and cache: against the real kernels (Debian's in
- * /boot, the small test kernel in ../shared) and against small kernels and
+ * /boot, the small test kernel that make check's fixtures step provides) and against small kernels and
  * hostile files built here.
  */
 #include <setjmp.h>
@@ -27,7 +27,6 @@
 #include "decompress.h"
 #include "kernel_image.h"
 
-#define VMTEST_KERNEL "kernels/bzImage-6.1-vmtest-x86_64"
 #define FAKE_RELEASE "9.9.9-fake"
 #define FAKE_ENTRY 0x1000850ULL
 
@@ -269,7 +268,7 @@ static void test_debian_kernel(void **state)
 /* The tinyconfig test kernel: a release, an xz payload, no PVH (remembered). */
 static void test_vmtest_kernel(void **state)
 {
-	_cleanup_free_ char *path = fixture_shared(VMTEST_KERNEL), *cache = tmp_path("cache-tiny");
+	_cleanup_free_ char *path = fixture_test_kernel(), *cache = tmp_path("cache-tiny");
 	_cleanup_free_ char *elf = NULL;
 	_cleanup_free_ void *payload = NULL;
 	struct kernel_image *k = NULL, *x = NULL;
@@ -281,7 +280,8 @@ static void test_vmtest_kernel(void **state)
 	assert_int_equal(mkdir(cache, 0700), 0);
 	assert_int_equal(kernel_image_open(path, &k, &err), 0);
 	assert_int_equal(k->kind, KERNEL_IMAGE_BZIMAGE);
-	assert_string_equal(k->release, "6.1.192");
+	/* Debian's linux-source-6.1, whichever point release built it. */
+	assert_int_equal(strncmp(k->release, "6.1.", 4), 0);
 	assert_int_equal(k->payload_format, DECOMPRESS_XZ);
 	assert_int_equal(kernel_image_payload(k, &payload, &len, &err), 0);
 	assert_memory_equal(payload, "\x7f" "ELF", 4);
@@ -301,7 +301,7 @@ static void test_vmtest_kernel(void **state)
 	fixture_write(vmlinux, payload, len);
 	assert_int_equal(kernel_image_open(vmlinux, &x, &err), 0);
 	assert_int_equal(x->kind, KERNEL_IMAGE_ELF);
-	assert_string_equal(x->release, "6.1.192");
+	assert_string_equal(x->release, k->release);
 	assert_false(x->pvh);
 	kernel_image_free(x);
 	kernel_image_free(k);
@@ -386,7 +386,7 @@ static void test_hostile_files(void **state)
 /* Cut short, absurd offsets, corrupt payloads, old protocols. */
 static void test_hostile_bzimages(void **state)
 {
-	_cleanup_free_ char *real = fixture_shared(VMTEST_KERNEL), *path = tmp_path("bad");
+	_cleanup_free_ char *real = fixture_test_kernel(), *path = tmp_path("bad");
 	_cleanup_free_ unsigned char *bz = NULL;
 	_cleanup_free_ void *payload = NULL;
 	struct kernel_image *k = NULL;
