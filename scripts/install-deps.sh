@@ -10,7 +10,7 @@ build_packages=(gcc make meson ninja-build pkg-config
 	libjansson-dev libpcre2-dev liblzma-dev libzstd-dev zlib1g-dev)
 run_packages=(qemu-system-x86 qemu-utils ovmf)
 test_packages=(libcmocka-dev python3 python3-pytest python3-yaml clang libclang-rt-14-dev
-	linux-image-amd64 tmux qemu-guest-agent cpio python3-pexpect
+	linux-image-amd64 tmux qemu-guest-agent cpio python3-pexpect golang-github-burntsushi-toml-dev
 	busybox-static grub-pc-bin grub-efi-amd64-bin mtools dosfstools fdisk
 	gcc-aarch64-linux-gnu libc6-dev-arm64-cross qemu-system-arm
 	gcc-s390x-linux-gnu libc6-dev-s390x-cross qemu-system-misc kmod

@@ -1,6 +1,6 @@
 # SPDX-License-Identifier: MIT
 """Hostile and broken input through the real binary: every invalid TOML
-document of the toml-test suite, files given as kernels that are not
+document of the toml-test suite and of the project's fuzz corpus, files given as kernels that are not
 kernels, and paths that try to inject QEMU options (kernel, project,
 config, mounts, rootfs, image, firmware)."""
 import os
@@ -12,22 +12,39 @@ import pytest
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 SHARED = os.environ.get("VMTEST_SHARED_DIR", os.path.join(HERE, "..", "..", "..", "shared"))
-INVALID = os.path.join(SHARED, "toml-test", "invalid")
+# The public toml-test suite's invalid documents: this team's copy where it
+# exists, else the older one in Debian's golang-github-burntsushi-toml-dev,
+# which make check installs.
+TOML_TEST_INVALID = [os.path.join(SHARED, "toml-test", "invalid"),
+                     "/usr/share/gocode/src/github.com/BurntSushi/toml/internal/toml-test/tests/invalid"]
+# The project's own: every input of the TOML fuzz corpus that the parser rejects.
+FUZZ_CORPUS = os.path.join(HERE, "..", "fuzz", "corpus", "toml")
 
 
-def invalid_documents():
-    if not os.path.isdir(INVALID):
-        # Fail, never skip: make check provides the suite.
-        raise pytest.UsageError("no toml-test suite at %s (set VMTEST_SHARED_DIR)" % INVALID)
-    for root, _, files in os.walk(INVALID):
-        for f in sorted(files):
-            if f.endswith(".toml"):
-                yield os.path.join(root, f)
+def toml_test_invalid():
+    suite = next((d for d in TOML_TEST_INVALID if os.path.isdir(d)), None)
+    if not suite:
+        # Fail, never skip: make check installs Debian's copy.
+        raise pytest.UsageError("no toml-test suite at any of %s" % TOML_TEST_INVALID)
+    docs = []
+    for root, _, files in os.walk(suite):
+        docs += [os.path.join(root, f) for f in files if f.endswith(".toml")]
+    return suite, sorted(docs)
 
 
-def test_every_invalid_toml_document_is_one_clear_line(vmtest_binary, tmp_path):
-    docs = sorted(invalid_documents())
-    assert len(docs) >= 400
+def corpus_invalid(decoder):
+    """The fuzz corpus's documents that toml-decode (the same parser) rejects."""
+    docs = []
+    for f in sorted(os.listdir(FUZZ_CORPUS)):
+        path = os.path.join(FUZZ_CORPUS, f)
+        with open(path, "rb") as doc:
+            r = subprocess.run([decoder], stdin=doc, capture_output=True, timeout=30)
+        if r.returncode != 0:
+            docs.append(path)
+    return docs
+
+
+def each_is_one_clear_line(vmtest_binary, tmp_path, docs, base):
     line = re.compile(r"^vmtest: vmtest\.toml:(\d+):(\d+): [^\n]+\n\Z")
     bad = []
     for doc in docs:
@@ -38,8 +55,21 @@ def test_every_invalid_toml_document_is_one_clear_line(vmtest_binary, tmp_path):
         err = r.stderr.decode("utf-8", "replace")
         if r.returncode != 2 or r.stdout or not line.match(err):
             bad.append("%s: status %d, stdout %r, stderr %r"
-                       % (os.path.relpath(doc, INVALID), r.returncode, r.stdout[:80], err[:200]))
+                       % (os.path.relpath(doc, base), r.returncode, r.stdout[:80], err[:200]))
     assert not bad, "\n".join(bad[:20]) + "\n(%d of %d)" % (len(bad), len(docs))
+
+
+def test_every_invalid_toml_document_is_one_clear_line(vmtest_binary, tmp_path):
+    suite, docs = toml_test_invalid()
+    assert len(docs) >= 200, suite
+    each_is_one_clear_line(vmtest_binary, tmp_path, docs, suite)
+
+
+def test_every_invalid_document_of_the_fuzz_corpus_is_one_clear_line(vmtest_binary, tmp_path):
+    decoder = os.path.join(os.path.dirname(vmtest_binary), "toml-decode")
+    docs = corpus_invalid(decoder)
+    assert len(docs) >= 500
+    each_is_one_clear_line(vmtest_binary, tmp_path, docs, FUZZ_CORPUS)
 
 
 WEIRD = "-x,readonly=off, sp ace 'q\" =\nnl"
