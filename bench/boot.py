@@ -31,7 +31,13 @@ import time
 HERE = os.path.dirname(os.path.abspath(__file__))
 REPO = os.path.dirname(HERE)
 DEFAULT_VMTEST = os.path.join(REPO, "build", "vmtest")
-TINY_KERNEL = os.path.join(REPO, "..", "shared", "kernels", "bzImage-6.1-vmtest-x86_64")
+
+
+def small_kernel():
+    """The small test kernel: scripts/test-kernel.sh's (built and cached when absent)."""
+    return subprocess.run([os.path.join(REPO, "scripts", "test-kernel.sh")], check=True,
+                          stdout=subprocess.PIPE, text=True).stdout.strip()
+
 
 # The floor keeps these options of vmtest's QEMU command line and nothing
 # else: what decides how fast the same kernel boots.
@@ -419,8 +425,8 @@ def parse_args(argv):
     p.add_argument("--vmtest", default=DEFAULT_VMTEST,
                    help="the vmtest binary (default: build/vmtest of this checkout)")
     p.add_argument("--kernel", action="append", dest="kernels", metavar="PATH",
-                   help="a kernel to boot; repeatable (default: %s and the newest "
-                        "/boot/vmlinuz-*-amd64)" % os.path.relpath(TINY_KERNEL))
+                   help="a kernel to boot; repeatable (default: the small test kernel of "
+                        "scripts/test-kernel.sh and the newest /boot/vmlinuz-*-amd64)")
     p.add_argument("--runs", type=int, default=7, help="timed runs of each (default 7)")
     p.add_argument("--warmup", type=int, default=1,
                    help="untimed rounds first (default 1)")
@@ -430,7 +436,7 @@ def parse_args(argv):
     if args.runs < 1 or args.warmup < 0:
         p.error("--runs must be at least 1 and --warmup at least 0")
     if not args.kernels:
-        args.kernels = [TINY_KERNEL] + debian_kernels()
+        args.kernels = [small_kernel()] + debian_kernels()
     args.vmtest = os.path.abspath(args.vmtest)
     args.kernels = [os.path.abspath(k) for k in args.kernels]
     for path in [args.vmtest] + args.kernels:

@@ -33,7 +33,9 @@ def main():
     ap.add_argument("--targets", type=int, default=4)
     ap.add_argument("--max-jobs", type=int, default=2)
     args = ap.parse_args()
-    kernel = args.kernel or small_kernel()
+    # vmtest runs from a temporary directory: a relative path would not be found there.
+    args.vmtest = os.path.abspath(args.vmtest)
+    kernel = os.path.abspath(args.kernel) if args.kernel else small_kernel()
     jobs = [j for j in (1, 2, 4, 8) if j <= args.max_jobs]
     with tempfile.TemporaryDirectory(prefix="vmtest-bench-") as d:
         with open(os.path.join(d, "vmtest.toml"), "w") as f:
