@@ -139,6 +139,8 @@ mount --make-rslave "$root/sys"
 bind --rbind /dev "$root/dev"
 mount --make-rslave "$root/dev"
 bind --bind "$archives" "$root/var/cache/apt/archives"
+# apt fetches as its _apt user, which must be able to write there.
+chroot "$root" chown _apt:root /var/cache/apt/archives/partial
 
 inside() {
 	chroot "$root" env -i HOME=/root \
