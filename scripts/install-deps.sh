@@ -14,7 +14,7 @@ test_packages=(libcmocka-dev python3 python3-pytest python3-yaml clang libclang-
 	busybox-static grub-pc-bin grub-efi-amd64-bin mtools dosfstools fdisk
 	gcc-aarch64-linux-gnu libc6-dev-arm64-cross qemu-system-arm
 	gcc-s390x-linux-gnu libc6-dev-s390x-cross qemu-system-misc kmod
-	gcc-riscv64-linux-gnu libc6-dev-riscv64-cross valgrind)
+	gcc-riscv64-linux-gnu libc6-dev-riscv64-cross valgrind strace)
 
 packages=("${build_packages[@]}" "${run_packages[@]}")
 case "$what" in

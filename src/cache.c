@@ -3,11 +3,15 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <limits.h>
+#include <linux/keyctl.h>
+#include <pthread.h>
 #include <pwd.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <sys/syscall.h>
 #include <unistd.h>
 
 #include "cleanup.h"
@@ -203,5 +207,126 @@ int cache_write(const char *dir, const char *name, const void *buf, size_t len,
 		r = error_set_errno(err, errno, "cannot rename %s to %s", tmp, path);
 	if (r < 0)
 		unlink(tmp);
+	else
+		cache_trust(fd, path);
 	return r;
+}
+
+/* --- trust ----------------------------------------------------------------- */
+
+/* The key in the user keyring holding the records, one a line:
+ * "DEV INO SIZE CTIME_S CTIME_NS PATH". */
+#define CACHE_TRUST_KEY "vmtest:cache-trust"
+/* Under the 20,000 bytes a non-root user may keep in keys by default. */
+#define CACHE_TRUST_MAX 16000
+
+static pthread_mutex_t cache_trust_lock = PTHREAD_MUTEX_INITIALIZER;
+
+bool cache_trust_available(void)
+{
+	/* 0: not tried; 1: yes; 2: no. */
+	static int known;
+	int answer = __atomic_load_n(&known, __ATOMIC_SEQ_CST);
+
+	if (!answer) {
+		answer = syscall(SYS_keyctl, KEYCTL_GET_KEYRING_ID, KEY_SPEC_USER_KEYRING, 1) >= 0 ? 1 : 2;
+		__atomic_store_n(&known, answer, __ATOMIC_SEQ_CST);
+	}
+	return answer == 1;
+}
+
+/* The records, NUL-terminated (empty when none); *ret_len their length. */
+static char *cache_trust_read(size_t *ret_len)
+{
+	char *buf = calloc(1, CACHE_TRUST_MAX + 1);
+	long key, n;
+
+	*ret_len = 0;
+	if (!buf)
+		return NULL;
+	key = syscall(SYS_keyctl, KEYCTL_SEARCH, KEY_SPEC_USER_KEYRING, "user", CACHE_TRUST_KEY, 0);
+	n = key >= 0 ? syscall(SYS_keyctl, KEYCTL_READ, key, buf, CACHE_TRUST_MAX) : -1;
+	if (n > 0 && n <= CACHE_TRUST_MAX)
+		*ret_len = (size_t)n;
+	buf[*ret_len] = '\0';
+	return buf;
+}
+
+static void cache_trust_line(const struct stat *st, const char *path, char *line, size_t size)
+{
+	snprintf(line, size, "%llu %llu %lld %lld %ld %s\n", (unsigned long long)st->st_dev,
+		 (unsigned long long)st->st_ino, (long long)st->st_size,
+		 (long long)st->st_ctim.tv_sec, (long)st->st_ctim.tv_nsec, path);
+}
+
+/* The records without those for path, then without the oldest until room bytes fit. */
+static size_t cache_trust_drop(char *text, size_t len, const char *path, size_t room)
+{
+	size_t out = 0, start = 0, path_len = strlen(path);
+
+	for (char *line = text; line < text + len;) {
+		char *nl = memchr(line, '\n', (size_t)(text + len - line));
+		size_t n = nl ? (size_t)(nl + 1 - line) : (size_t)(text + len - line);
+		const char *p = line;
+
+		for (int spaces = 0; spaces < 5 && p < line + n; p++)
+			spaces += *p == ' ';
+		if ((size_t)(line + n - p) != path_len + 1 || memcmp(p, path, path_len) != 0) {
+			memmove(text + out, line, n);
+			out += n;
+		}
+		line += n;
+	}
+	while (out - start + room > CACHE_TRUST_MAX) {
+		char *nl = memchr(text + start, '\n', out - start);
+
+		start = nl ? (size_t)(nl + 1 - text) : out;
+	}
+	memmove(text, text + start, out - start);
+	return out - start;
+}
+
+void cache_trust(int fd, const char *path)
+{
+	_cleanup_free_ char *text = NULL;
+	char line[PATH_MAX + 128];
+	struct stat st;
+	size_t len, n;
+
+	if (!cache_trust_available() || strchr(path, '\n') || fstat(fd, &st) < 0 ||
+	    !S_ISREG(st.st_mode))
+		return;
+	cache_trust_line(&st, path, line, sizeof(line));
+	n = strlen(line);
+	pthread_mutex_lock(&cache_trust_lock);
+	text = cache_trust_read(&len);
+	if (text && n < CACHE_TRUST_MAX) {
+		len = cache_trust_drop(text, len, path, n);
+		memcpy(text + len, line, n);
+		syscall(SYS_add_key, "user", CACHE_TRUST_KEY, text, len + n, KEY_SPEC_USER_KEYRING);
+	}
+	pthread_mutex_unlock(&cache_trust_lock);
+}
+
+bool cache_trusted(const char *path)
+{
+	_cleanup_free_ char *text = NULL;
+	char line[PATH_MAX + 128];
+	struct stat st;
+	size_t len;
+	bool found;
+
+	if (!cache_trust_available() || stat(path, &st) < 0 || !S_ISREG(st.st_mode))
+		return false;
+	cache_trust_line(&st, path, line, sizeof(line));
+	pthread_mutex_lock(&cache_trust_lock);
+	text = cache_trust_read(&len);
+	pthread_mutex_unlock(&cache_trust_lock);
+	if (!text)
+		return false;
+	/* A whole line: at the start, or after a newline. */
+	found = strncmp(text, line, strlen(line)) == 0;
+	for (const char *p = text; !found && (p = strchr(p, '\n')) && p[1]; p++)
+		found = strncmp(p + 1, line, strlen(line)) == 0;
+	return found;
 }

@@ -129,8 +129,9 @@ void cli_print_help(FILE *out)
 	      "\n"
 	      "Exit status: the command's own for a single target (128+N if killed by signal N);\n"
 	      "0 or 1 (all passed or not) for several targets; 124 when the command timed out;\n"
-	      "2 for a usage or configuration error; 69 when a VM could not run the command.\n"
-	      "See vmtest(1).\n",
+	      "2 for a usage or configuration error; 69 when a VM could not run the command\n"
+	      "or a file vmtest writes could not be written.  Interrupted (Ctrl-C, SIGTERM, a\n"
+	      "closed pipe...), vmtest stops QEMU and dies of the same signal.  See vmtest(1).\n",
 	      out);
 }
 

@@ -994,3 +994,44 @@ int config_check_files(const struct config *config, const struct target *t, stru
 	}
 	return r;
 }
+
+const struct mount *config_writable_root_mount(const struct target *t)
+{
+	for (size_t i = 0; i < t->vm.n_mounts; i++) {
+		const struct mount *m = &t->vm.mounts[i];
+		_cleanup_free_ char *real = m->writable ? realpath(m->host_path, NULL) : NULL;
+
+		if (real && strcmp(real, "/") == 0)
+			return m;
+	}
+	return NULL;
+}
+
+/* real lies in share (both resolved): the same directory, or below it. */
+static bool config_path_below(const char *real, const char *share)
+{
+	_cleanup_free_ char *top = realpath(share, NULL);
+	size_t n;
+
+	if (!top)
+		return false;
+	n = strlen(top);
+	if (strcmp(top, "/") == 0)
+		return true;
+	return strncmp(real, top, n) == 0 && (real[n] == '/' || real[n] == '\0');
+}
+
+bool config_in_writable_share(const struct config *config, const struct target *t,
+			      const char *path)
+{
+	_cleanup_free_ char *real = realpath(path, NULL);
+
+	if (!real)
+		return false;
+	if (config_path_below(real, config->base_dir))
+		return true;
+	for (size_t i = 0; i < t->vm.n_mounts; i++)
+		if (t->vm.mounts[i].writable && config_path_below(real, t->vm.mounts[i].host_path))
+			return true;
+	return false;
+}

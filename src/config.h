@@ -128,6 +128,20 @@ void config_target_clear(struct target *target);
 int config_check_files(const struct config *config, const struct target *target,
 		       struct error *err);
 
+/*
+ * The first mount that shares the host's / read-write (its host path, or a
+ * symlink, resolving to /), or NULL.  Allowed, since a user may mean it,
+ * but worth a warning: the guest can then change every file vmtest can.
+ */
+const struct mount *config_writable_root_mount(const struct target *target);
+
+/*
+ * Whether path (resolved) lies in a directory the target's guest may write:
+ * the project directory, shared at /mnt/vmtest, or a writable mount.
+ */
+bool config_in_writable_share(const struct config *config, const struct target *target,
+			      const char *path);
+
 /* The resolved target as TOML that vmtest would read back unchanged. */
 void config_print_target(FILE *out, const struct config *config, const struct target *target);
 

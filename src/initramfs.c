@@ -62,7 +62,7 @@ int initramfs_get(const char *cache_dir, const unsigned char *init, size_t init_
 		     (unsigned long long)initramfs_key(init, init_len, modules)) < 0 ||
 	    asprintf(&tmp, "%s/.initramfs-XXXXXX", cache_dir) < 0)
 		return error_set(err, ENOMEM, "out of memory");
-	if (access(path, R_OK) == 0) {
+	if (cache_trusted(path)) {
 		*ret_path = TAKE_PTR(path);
 		return 0;
 	}
@@ -78,6 +78,7 @@ int initramfs_get(const char *cache_dir, const unsigned char *init, size_t init_
 		unlink(tmp);
 		return error_prefix(err, "cannot write the initramfs in the cache %s", cache_dir);
 	}
+	cache_trust(fd, path);
 	*ret_path = TAKE_PTR(path);
 	return 0;
 }

@@ -7,6 +7,7 @@
  * place that prints an error and chooses the exit status.
  */
 #include <errno.h>
+#include <fcntl.h>
 #include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -20,9 +21,11 @@
 #include "config.h"
 #include "duration.h"
 #include "filter.h"
+#include "interrupt.h"
 #include "kernel_find.h"
 #include "report.h"
 #include "runner.h"
+#include "sanitize.h"
 #include "version.h"
 
 #define HOST_BOOT_DIR "/boot"
@@ -100,6 +103,39 @@ static int main_load(const struct cli_options *o, enum cli_mode mode, struct con
 	}
 	*ret_config = config;
 	return 0;
+}
+
+/* --list: one name a line, sanitized: a name holding a newline or an escape
+ * sequence must not forge lines in a script's input or steer a CI log. */
+static void main_list(const struct config *config)
+{
+	for (size_t i = 0; i < config->n_targets; i++) {
+		const char *name = config->targets[i].name;
+		_cleanup_free_ char *clean = sanitize_line(name, strlen(name),
+							   &(struct sanitize_options){ 0 }, NULL);
+
+		puts(clean ? clean : "");
+	}
+}
+
+/*
+ * fds 0, 1 and 2 open before anything else opens a file: started with one
+ * closed (`vmtest >&-`), the first file vmtest opens would become it, and
+ * the command's output would be written into a spool or a report.
+ */
+static void main_open_standard_fds(void)
+{
+	for (int fd = 0; fd <= 2; fd++) {
+		int null_fd;
+
+		if (fcntl(fd, F_GETFD) >= 0 || errno != EBADF)
+			continue;
+		null_fd = open("/dev/null", fd ? O_WRONLY : O_RDONLY);
+		if (null_fd >= 0 && null_fd != fd) {
+			dup2(null_fd, fd);
+			close(null_fd);
+		}
+	}
 }
 
 static int main_check_files(const struct config *config, struct error *err)
@@ -209,10 +245,10 @@ static void main_run_target(struct main_run *run, size_t index)
 	entry.output_fd = view_output_fd(vt);
 	entry.qemu_line = result.qemu_line;
 	view_target_times(vt, entry.stage_ms, &entry.total_ms);
-	if (report_add(run->report, &entry, &err) < 0) {
-		view_log(run->view, NULL, 0, "%s", err.msg);
-		run->report_failed = true;
-	}
+	/* A report that cannot be written ends the run: the targets still
+	 * to come would leave nothing where the user looks for them. */
+	if (report_add(run->report, &entry, &err) < 0)
+		interrupt_fail("%s", err.msg);
 	view_target_free(vt);
 	free(result.qemu_line);
 	pthread_mutex_lock(&run->lock);
@@ -265,6 +301,23 @@ static void main_view_options(const struct cli_options *o, enum cli_mode mode, u
 	ret->color = ret->live && !main_env_set("NO_COLOR");
 	ret->prefix = !ret->live && o->prefix && mode == CLI_MODE_CONFIG;
 	ret->whole_blocks = !ret->live && !ret->prefix && jobs > 1;
+}
+
+/* Once a run: a read-write share of / is allowed, and said. */
+static void main_warn_writable_root(const struct config *config)
+{
+	for (size_t i = 0; i < config->n_targets; i++) {
+		const struct target *t = &config->targets[i];
+		const struct mount *m = config_writable_root_mount(t);
+		_cleanup_free_ char *name = NULL;
+
+		if (!m)
+			continue;
+		name = sanitize_line(t->name, strlen(t->name), &(struct sanitize_options){ 0 }, NULL);
+		fprintf(stderr, "vmtest: warning: target '%s' shares the host's / read-write at %s: "
+			"the guest can change every file you can\n", name ? name : "", m->guest_path);
+		return;
+	}
 }
 
 /* -j's default: one VM at a time under TCG, else as many as the CPUs hold. */
@@ -328,6 +381,7 @@ static int main_run(const struct config *config, const struct cli_options *o, en
 		if (runner_check(config, &config->targets[i], err) < 0 &&
 		    err->status == EXIT_STATUS_USAGE)
 			return -EINVAL;
+	main_warn_writable_root(config);
 	suite = config->path ? strdup(config->path) : strdup("vmtest");
 	if (!suite)
 		return error_set(err, ENOMEM, "out of memory");
@@ -355,7 +409,7 @@ static int main_run(const struct config *config, const struct cli_options *o, en
 	}
 	if (!config->n_targets)
 		view_log(view, NULL, 0, "shard %s of %s has no targets", o->shard, config->path);
-	runner_install_signal_handlers();
+	interrupt_install();
 	runner_remove_stale_run_dirs();
 	if (jobs <= 1) {
 		main_worker(&run);
@@ -394,6 +448,7 @@ int main(int argc, char **argv)
 	enum cli_mode mode;
 	int status;
 
+	main_open_standard_fds();
 	if (cli_parse(argc, argv, &options, &err) < 0)
 		return main_fail(&err);
 	if (options.help) {
@@ -407,8 +462,7 @@ int main(int argc, char **argv)
 	if (cli_mode(&options, &mode, &err) < 0 || main_load(&options, mode, &config, &err) < 0)
 		return main_fail(&err);
 	if (options.list) {
-		for (size_t i = 0; i < config->n_targets; i++)
-			puts(config->targets[i].name);
+		main_list(config);
 		config_free(config);
 		return EXIT_STATUS_OK;
 	}
@@ -421,14 +475,7 @@ int main(int argc, char **argv)
 	else
 		status = main_run(config, &options, mode, &err);
 	config_free(config);
-	if (runner_interrupted()) {
-		/* On a terminal, past the "^C" it echoed. */
-		const char *name = sigabbrev_np(runner_interrupted());
-
-		fprintf(stderr, "%svmtest: interrupted by SIG%s; the VM was stopped\n",
-			isatty(STDERR_FILENO) ? "\n" : "", name ? name : "?");
-		return 128 + runner_interrupted();
-	}
+	interrupt_exit();
 	if (status == -EINVAL)
 		return main_fail(&err);
 	return status < 0 ? main_fail(&err) : status;

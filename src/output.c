@@ -37,22 +37,25 @@ int output_connect(const char *path, int64_t deadline_ms, struct error *err)
 	}
 }
 
-void output_write_all(int fd, const void *buf, size_t len)
+int output_write_all(int fd, const void *buf, size_t len)
 {
 	const char *p = buf;
 
 	if (fd < 0)
-		return;
+		return 0;
 	while (len) {
 		ssize_t n = write(fd, p, len);
 
 		if (n < 0 && errno == EINTR)
 			continue;
-		if (n <= 0)
-			return;
+		if (n < 0)
+			return -errno;
+		if (n == 0)
+			return -ENOSPC;
 		p += n;
-		len -= n;
+		len -= (size_t)n;
 	}
+	return 0;
 }
 
 void output_spool_dir(int fd, char *where, size_t size)

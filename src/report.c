@@ -15,6 +15,7 @@
 
 #include "cleanup.h"
 #include "json_io.h"
+#include "host_file.h"
 #include "output.h"
 
 #define REPORT_TAIL_BYTES 4096		/* the output's tail in a <failure> */
@@ -38,6 +39,9 @@ struct report {
 	int fragments_fd;		/* the <testcase> elements, as targets end */
 	struct report_case *cases;	/* one per target, in the config's order */
 	char **dir_names;		/* per target, under output_dir */
+	/* Where the files go, opened before any guest ran (host_file.h). */
+	struct host_dir *junit_dir, *json_dir, *out_dir;
+	char *junit_name, *json_name;
 	time_t started;
 	int64_t start_ms;
 };
@@ -285,40 +289,20 @@ static int report_check_writable(const char *path, const char *option, struct er
 	return 0;
 }
 
-/* The spool's whole content into path. */
-static int report_copy_spool(int fd, const char *path, struct error *err)
+/* The spool's whole content into a new file. */
+static int report_fill_from_spool(int out, void *arg, struct error *err)
 {
-	_cleanup_close_ int out = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+	int fd = *(int *)arg;
 	char buf[65536];
 	off_t off = 0;
 	ssize_t n;
 
-	if (out < 0)
-		return error_set_errno(err, errno, "create %s", path);
 	while (fd >= 0 && (n = pread(fd, buf, sizeof(buf), off)) > 0) {
-		output_write_all(out, buf, (size_t)n);
+		int r = output_write_all(out, buf, (size_t)n);
+
+		if (r < 0)
+			return error_set_errno(err, -r, "write");
 		off += n;
-	}
-	return 0;
-}
-
-static int report_write_file(const char *path, const char *text, struct error *err)
-{
-	_cleanup_free_ char *tmp = NULL;
-	_cleanup_close_ int fd = -1;
-
-	if (asprintf(&tmp, "%s.tmp-XXXXXX", path) < 0)
-		return error_set(err, ENOMEM, "out of memory");
-	fd = mkostemp(tmp, O_CLOEXEC);
-	if (fd < 0)
-		return error_set_errno(err, errno, "create a file next to %s", path);
-	output_write_all(fd, text, strlen(text));
-	fchmod(fd, 0644);
-	if (rename(tmp, path) < 0) {
-		int r = error_set_errno(err, errno, "write %s", path);
-
-		unlink(tmp);
-		return r;
 	}
 	return 0;
 }
@@ -356,6 +340,25 @@ static char *report_dir_name(char **taken, size_t n_taken, const char *name)
 
 /* --- the report -------------------------------------------------------------- */
 
+/* The user's places, resolved now, before any guest can change them. */
+static int report_open_places(struct report *rp, const struct report_options *o,
+			      struct error *err)
+{
+	int r = 0;
+
+	if (o->junit_path)
+		r = host_file_open_parent(o->junit_path, &rp->junit_dir, &rp->junit_name, err);
+	if (r >= 0 && o->json_path)
+		r = host_file_open_parent(o->json_path, &rp->json_dir, &rp->json_name, err);
+	if (r >= 0 && o->output_dir)
+		r = host_dir_open(o->output_dir, true, &rp->out_dir, err);
+	if (r < 0)
+		return error_prefix(err, "%s", o->junit_path && !rp->junit_dir ? "--junit"
+					       : o->json_path && !rp->json_dir ? "--json"
+									: "--output-dir");
+	return 0;
+}
+
 int report_new(const struct report_options *o, const struct config *config,
 	       struct report **ret, struct error *err)
 {
@@ -369,15 +372,17 @@ int report_new(const struct report_options *o, const struct config *config,
 		r = report_check_writable(o->junit_path, "--junit", err);
 	if (r >= 0 && o->json_path)
 		r = report_check_writable(o->json_path, "--json", err);
-	if (r >= 0 && o->output_dir && mkdir(o->output_dir, 0755) < 0 && errno != EEXIST) {
-		r = error_set_errno(err, errno, "--output-dir %s", o->output_dir);
-		err->status = EXIT_STATUS_USAGE;
-	}
 	if (r < 0)
 		return r;
 	rp = calloc(1, sizeof(*rp));
 	if (!rp)
 		return error_set(err, ENOMEM, "out of memory");
+	r = report_open_places(rp, o, err);
+	if (r < 0) {
+		report_free(rp);
+		err->status = EXIT_STATUS_USAGE;
+		return r;
+	}
 	rp->o = *o;
 	rp->config = config;
 	rp->fragments_fd = -1;
@@ -416,6 +421,11 @@ struct report *report_free(struct report *rp)
 {
 	if (!rp)
 		return NULL;
+	host_dir_free(rp->junit_dir);
+	host_dir_free(rp->json_dir);
+	host_dir_free(rp->out_dir);
+	free(rp->junit_name);
+	free(rp->json_name);
 	for (size_t i = 0; rp->cases && i < rp->config->n_targets; i++)
 		free(rp->cases[i].reason);
 	for (size_t i = 0; rp->dir_names && i < rp->config->n_targets; i++)
@@ -511,33 +521,26 @@ static struct json_value *report_json_case(const struct report *rp, size_t index
 static int report_write_artifacts(struct report *rp, const struct report_entry *e,
 				  struct error *err)
 {
-	_cleanup_free_ char *dir = NULL, *console = NULL, *output = NULL, *qemu = NULL,
-			    *result = NULL, *text = NULL;
+	_cleanup_free_ char *text = NULL, *result = NULL;
 	_cleanup_json_ struct json_value *facts = report_json_case(rp, e->index);
+	struct host_dir *dir = NULL;
+	int console_fd = e->console_fd, output_fd = e->output_fd;
 	int r;
 
-	if (asprintf(&dir, "%s/%s", rp->o.output_dir, rp->dir_names[e->index]) < 0 ||
-	    asprintf(&console, "%s/console.log", dir) < 0 ||
-	    asprintf(&output, "%s/output.log", dir) < 0 ||
-	    asprintf(&qemu, "%s/qemu-command-line", dir) < 0 ||
-	    asprintf(&result, "%s/result.json", dir) < 0 || !facts)
+	if (!facts || asprintf(&text, "%s\n", e->qemu_line ? e->qemu_line : "") < 0 ||
+	    !(result = json_io_dump_pretty(facts)))
 		return error_set(err, ENOMEM, "out of memory");
-	if (mkdir(dir, 0755) < 0 && errno != EEXIST)
-		return error_set_errno(err, errno, "create %s", dir);
-	r = report_copy_spool(e->console_fd, console, err);
+	r = host_dir_subdir(rp->out_dir, rp->dir_names[e->index], &dir, err);
 	if (r >= 0)
-		r = report_copy_spool(e->output_fd, output, err);
-	if (r >= 0 && asprintf(&text, "%s\n", e->qemu_line ? e->qemu_line : "") < 0)
-		r = error_set(err, ENOMEM, "out of memory");
+		r = host_dir_write(dir, "console.log", report_fill_from_spool, &console_fd, err);
 	if (r >= 0)
-		r = report_write_file(qemu, text, err);
-	free(text);
-	text = json_io_dump_pretty(facts);
-	if (r >= 0 && !text)
-		r = error_set(err, ENOMEM, "out of memory");
+		r = host_dir_write(dir, "output.log", report_fill_from_spool, &output_fd, err);
 	if (r >= 0)
-		r = report_write_file(result, text, err);
-	return r;
+		r = host_dir_write_text(dir, "qemu-command-line", text, err);
+	if (r >= 0)
+		r = host_dir_write_text(dir, "result.json", result, err);
+	host_dir_free(dir);
+	return r < 0 ? error_prefix(err, "--output-dir") : 0;
 }
 
 int report_add(struct report *rp, const struct report_entry *e, struct error *err)
@@ -563,26 +566,19 @@ int report_add(struct report *rp, const struct report_entry *e, struct error *er
 	return r;
 }
 
-static int report_finish_junit(struct report *rp, struct error *err)
+/* The JUnit document into a new file: the head, each ended target's <testcase>, the tail. */
+static int report_fill_junit(int fd, void *arg, struct error *err)
 {
-	_cleanup_free_ char *tmp = NULL;
-	_cleanup_close_ int fd = -1;
-	struct report_xml x;
+	struct report *rp = arg;
+	struct report_xml x = { .fd = fd };
 	size_t tests = 0, failures = 0;
 	char stamp[64], time_s[32];
 	struct tm tm;
-	int r = 0;
 
 	for (size_t i = 0; i < rp->config->n_targets; i++) {
 		tests += rp->cases[i].done;
 		failures += rp->cases[i].done && rp->cases[i].status != REPORT_PASSED;
 	}
-	if (asprintf(&tmp, "%s.tmp-XXXXXX", rp->o.junit_path) < 0)
-		return error_set(err, ENOMEM, "out of memory");
-	fd = mkostemp(tmp, O_CLOEXEC);
-	if (fd < 0)
-		return error_set_errno(err, errno, "--junit %s", rp->o.junit_path);
-	x = (struct report_xml){ .fd = fd };
 	strftime(stamp, sizeof(stamp), "%Y-%m-%dT%H:%M:%S", gmtime_r(&rp->started, &tm));
 	snprintf(time_s, sizeof(time_s), "%.3f", (double)(json_io_now() - rp->start_ms) / 1000);
 	report_xml_raw(&x, "<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n<testsuites");
@@ -606,22 +602,29 @@ static int report_finish_junit(struct report *rp, struct error *err)
 		while (c->done && left) {
 			ssize_t n = pread(rp->fragments_fd, buf, left < sizeof(buf) ? left : sizeof(buf),
 					  off);
+			int r;
 
 			if (n <= 0)
 				break;
-			output_write_all(fd, buf, (size_t)n);
+			r = output_write_all(fd, buf, (size_t)n);
+			if (r < 0)
+				return error_set_errno(err, -r, "write");
 			off += n;
 			left -= (size_t)n;
 		}
 	}
 	report_xml_raw(&x, "  </testsuite>\n</testsuites>\n");
 	report_xml_flush(&x);
-	fchmod(fd, 0644);
-	if (fsync(fd) < 0 || rename(tmp, rp->o.junit_path) < 0) {
-		r = error_set_errno(err, errno, "--junit %s", rp->o.junit_path);
-		unlink(tmp);
-	}
-	return r;
+	if (fsync(fd) < 0)
+		return error_set_errno(err, errno, "write");
+	return 0;
+}
+
+static int report_finish_junit(struct report *rp, struct error *err)
+{
+	int r = host_dir_write(rp->junit_dir, rp->junit_name, report_fill_junit, rp, err);
+
+	return r < 0 ? error_prefix(err, "--junit %s", rp->o.junit_path) : 0;
 }
 
 static int report_finish_json(struct report *rp, struct error *err)
@@ -658,7 +661,8 @@ static int report_finish_json(struct report *rp, struct error *err)
 		r = -ENOMEM;
 	if (r < 0)
 		return error_set(err, ENOMEM, "out of memory");
-	return report_write_file(rp->o.json_path, text, err);
+	r = host_dir_write_text(rp->json_dir, rp->json_name, text, err);
+	return r < 0 ? error_prefix(err, "--json %s", rp->o.json_path) : 0;
 }
 
 int report_finish(struct report *rp, struct error *err)

@@ -22,6 +22,7 @@
 #include "firmware.h"
 #include "image_guest.h"
 #include "initramfs.h"
+#include "interrupt.h"
 #include "json_io.h"
 #include "kernel_image.h"
 #include "modules.h"
@@ -46,16 +47,11 @@
 
 extern char **environ;
 
-/* Set by the signal handler; the QEMU it may kill. */
-static volatile sig_atomic_t runner_signal;
-/* The QEMUs running, one slot per parallel target, for the signal handler. */
-#define RUNNER_MAX_QEMUS 256
-static volatile pid_t runner_qemu_pids[RUNNER_MAX_QEMUS];
-
 /* Everything one run owns, released by runner_state_clear in any case. */
 struct runner_state {
 	char *run_dir;
 	char *boot_kernel;	/* the bzImage, or the PVH ELF from the cache */
+	bool kernel_cached;	/* boot_kernel is a file of the cache */
 	char *initrd;
 	struct console *console;
 	struct qemu_process qemu;
@@ -70,7 +66,7 @@ struct runner_state {
 	enum disk_format disk_format;
 	struct firmware firmware;	/* UEFI; all NULL for BIOS */
 	char *firmware_vars;		/* this run's copy of the VARS template */
-	int qemu_slot;			/* in runner_qemu_pids; -1: none */
+	interrupt_slot qemu_slot;	/* in interrupt's table of QEMUs; -1: none */
 	/* For each agent request of the set-up (mounts, starting the command):
 	 * --boot-timeout when given, as a VM is not ready until it is set up. */
 	int64_t setup_ms;
@@ -78,53 +74,9 @@ struct runner_state {
 	char agent_trouble[sizeof(((struct error *)0)->msg)];
 };
 
-static void runner_on_signal(int signo)
-{
-	terminal_restore();
-	runner_signal = signo;
-	for (size_t i = 0; i < RUNNER_MAX_QEMUS; i++) {
-		pid_t pid = __atomic_load_n(&runner_qemu_pids[i], __ATOMIC_SEQ_CST);
-
-		if (pid > 0)
-			kill(pid, SIGKILL);
-	}
-}
-
-/* Tell the signal handler about this target's QEMU (pid 0: no more). */
-static void runner_track_qemu(struct runner_state *s, pid_t pid)
-{
-	if (pid > 0 && s->qemu_slot < 0) {
-		for (int i = 0; i < RUNNER_MAX_QEMUS; i++) {
-			pid_t free_slot = 0;
-
-			if (__atomic_compare_exchange_n(&runner_qemu_pids[i], &free_slot, pid, false,
-							__ATOMIC_SEQ_CST, __ATOMIC_SEQ_CST)) {
-				s->qemu_slot = i;
-				return;
-			}
-		}
-		return; /* more than 256 at once: PDEATHSIG still stops it with us */
-	}
-	if (pid <= 0 && s->qemu_slot >= 0) {
-		__atomic_store_n(&runner_qemu_pids[s->qemu_slot], 0, __ATOMIC_SEQ_CST);
-		s->qemu_slot = -1;
-	}
-}
-
-void runner_install_signal_handlers(void)
-{
-	struct sigaction sa = { .sa_handler = runner_on_signal };
-
-	sigemptyset(&sa.sa_mask);
-	sigaction(SIGINT, &sa, NULL);
-	sigaction(SIGTERM, &sa, NULL);
-	sigaction(SIGHUP, &sa, NULL);
-	signal(SIGPIPE, SIG_IGN);
-}
-
 int runner_interrupted(void)
 {
-	return runner_signal;
+	return interrupt_requested();
 }
 
 /* vmtest's own lines go through the view: above its live block, and to --log. */
@@ -132,24 +84,45 @@ int runner_interrupted(void)
 
 /* --- preparing ----------------------------------------------------------- */
 
-/* Where the private directories go: short (socket paths are limited to
- * 107 bytes, and need "/vmtest-PID-XXXXXX/console.sock"). */
-static const char *runner_run_base(void)
+/*
+ * Where the private directories may go, in order: short (socket paths are
+ * limited to 107 bytes, and need "/vmtest-PID-XXXXXX/console.sock"), and
+ * writable.  NULL past the last.
+ */
+static const char *runner_run_base(size_t i)
 {
-	const char *base = getenv("XDG_RUNTIME_DIR");
+	const char *xdg = getenv("XDG_RUNTIME_DIR");
+	const char *bases[] = { xdg && *xdg ? xdg : NULL, "/tmp", "/var/tmp", "/dev/shm" };
 
-	if (!base || !*base || strlen(base) > 72 || access(base, W_OK) < 0)
-		base = "/tmp";
-	return base;
+	for (size_t k = 0; k < ARRAY_SIZE(bases); k++) {
+		if (!bases[k] || strlen(bases[k]) > 72 || access(bases[k], W_OK) < 0)
+			continue;
+		if (i-- == 0)
+			return bases[k];
+	}
+	return NULL;
 }
 
-/* The private directory, named with our pid so that a later run can tell
- * when its owner died without cleaning up (SIGKILL). */
-static int runner_make_run_dir(struct runner_state *s, struct error *err)
+/*
+ * The private directory, named with our pid so that a later run can tell
+ * when its owner died without cleaning up (SIGKILL).  It holds QEMU's
+ * sockets and log: never in a directory the guest may write (a one-liner
+ * run from /tmp shares /tmp), unless every place is such.
+ */
+static int runner_make_run_dir(const struct config *config, const struct target *t,
+			       struct runner_state *s, struct error *err)
 {
-	const char *base = runner_run_base();
+	const char *base = runner_run_base(0);
 	char *dir;
 
+	for (size_t i = 0; runner_run_base(i); i++)
+		if (!config_in_writable_share(config, t, runner_run_base(i))) {
+			base = runner_run_base(i);
+			break;
+		}
+	if (!base)
+		return error_set(err, EACCES, "no place for vmtest's private directory: neither "
+				 "XDG_RUNTIME_DIR, /tmp, /var/tmp nor /dev/shm can be written");
 	if (asprintf(&dir, "%s/vmtest-%d-XXXXXX", base, (int)getpid()) < 0)
 		return error_set(err, ENOMEM, "out of memory");
 	if (!mkdtemp(dir)) {
@@ -182,9 +155,9 @@ static void runner_remove_dir_at(int parent, const char *name)
 	unlinkat(parent, name, AT_REMOVEDIR);
 }
 
-void runner_remove_stale_run_dirs(void)
+static void runner_sweep_base(const char *base)
 {
-	DIR *d = opendir(runner_run_base());
+	DIR *d = opendir(base);
 	struct dirent *de;
 
 	if (!d)
@@ -208,6 +181,12 @@ void runner_remove_stale_run_dirs(void)
 		runner_remove_dir_at(dirfd(d), de->d_name);
 	}
 	closedir(d);
+}
+
+void runner_remove_stale_run_dirs(void)
+{
+	for (size_t i = 0; runner_run_base(i); i++)
+		runner_sweep_base(runner_run_base(i));
 }
 
 static void runner_remove_run_dir(struct runner_state *s)
@@ -252,6 +231,23 @@ static char *runner_release_from_modules(const char *rootfs)
 }
 
 /*
+ * Where the kernel's ELF and the initramfs are kept: the cache, whose files
+ * are used only if they are still the ones vmtest wrote (cache.h); where
+ * that cannot be known (no kernel keyring), this run's private directory,
+ * made anew each run (a dry run, which has none, writes the cache).
+ */
+static int runner_cache_dir(const struct runner_options *o, const struct runner_state *s,
+			    char **ret_dir, struct error *err)
+{
+	if (cache_trust_available() || !s->run_dir)
+		return cache_dir_get(ret_dir, err);
+	runner_log(o, 1, "the kernel keyring is out of reach, so vmtest cannot tell its cache "
+		   "files from ones a guest wrote: this run makes its own in %s", s->run_dir);
+	*ret_dir = strdup(s->run_dir);
+	return *ret_dir ? 0 : error_set(err, ENOMEM, "out of memory");
+}
+
+/*
  * The kernel to boot and its initramfs.  A bzImage whose payload is a PVH
  * ELF boots as that ELF, decompressed once into the cache: under emulation
  * the kernel's own decompressor is most of the boot time.
@@ -265,7 +261,7 @@ static int runner_prepare_boot(const struct target *t, const struct runner_optio
 	struct modules_list *modules = NULL;
 	int r;
 
-	r = cache_dir_get(&cache, err);
+	r = runner_cache_dir(o, s, &cache, err);
 	if (r < 0)
 		return r;
 	r = kernel_image_open(t->kernel, &image, err);
@@ -301,6 +297,7 @@ static int runner_prepare_boot(const struct target *t, const struct runner_optio
 	modules_list_free(modules);
 	if (r < 0)
 		return r;
+	s->kernel_cached = elf && strncmp(elf, cache, strlen(cache)) == 0;
 	s->boot_kernel = strdup(elf ? elf : t->kernel);
 	if (!s->boot_kernel)
 		return error_set(err, ENOMEM, "out of memory");
@@ -497,8 +494,8 @@ static int runner_start_qemu(const struct runner_options *o, struct runner_state
 
 	if (!console_sock || !qemu_log)
 		return error_set(err, ENOMEM, "out of memory");
-	/* A signal before QEMU exists has nothing to kill: stop here. */
-	if (runner_signal)
+	/* A request before QEMU exists has nothing to kill: stop here. */
+	if (interrupt_requested())
 		return error_set(err, EINTR, "interrupted");
 	r = console_start(console_sock, view_console_fd(o->target), &s->console, err);
 	if (r < 0)
@@ -508,10 +505,8 @@ static int runner_start_qemu(const struct runner_options *o, struct runner_state
 	r = qemu_process_start(s->argv.items, qemu_log, &s->qemu, err);
 	if (r < 0)
 		return r;
-	runner_track_qemu(s, s->qemu.pid);
-	/* A signal between fork and here found no pid to kill. */
-	if (runner_signal)
-		kill(s->qemu.pid, SIGKILL);
+	/* A request between fork and here is seen when the pid is tracked. */
+	interrupt_track_qemu(&s->qemu_slot, s->qemu.pid);
 	return 0;
 }
 
@@ -570,7 +565,7 @@ static int runner_wait_agent(struct runner_state *s, int64_t deadline, struct er
 		if (r < 0 && r != -ETIMEDOUT && r != -EAGAIN && err->msg[0])
 			snprintf(s->agent_trouble, sizeof(s->agent_trouble), "%s", err->msg);
 		if (r >= 0 || qemu_process_exited(&s->qemu) || console_panicked(s->console) ||
-		    runner_signal)
+		    interrupt_requested())
 			return r;
 		if (json_io_now() >= deadline)
 			return error_set(err, ETIMEDOUT, "the guest agent did not answer");
@@ -580,6 +575,23 @@ static int runner_wait_agent(struct runner_state *s, int64_t deadline, struct er
 		if (r >= 0)
 			r = -EAGAIN; /* connected: sync on the next round */
 	}
+}
+
+/*
+ * QEMU has read the kernel and the initramfs once it answers on QMP.  Were
+ * they still the files vmtest checked?  A guest of another run, sharing
+ * the cache, could have swapped one in between; a swap changes what
+ * cache_trusted sees, even if swapped back.
+ */
+static int runner_check_cache_read(const struct runner_state *s, struct error *err)
+{
+	if (!cache_trust_available())
+		return 0;
+	if ((s->kernel_cached && !cache_trusted(s->boot_kernel)) || !cache_trusted(s->initrd))
+		return error_set(err, ESTALE, "vmtest's cache changed while QEMU was reading it "
+				 "(%s, %s): a guest sharing the cache read-write may have written it",
+				 s->boot_kernel, s->initrd);
+	return 0;
 }
 
 static int runner_boot(const struct runner_options *o, struct runner_state *s, bool image,
@@ -593,6 +605,8 @@ static int runner_boot(const struct runner_options *o, struct runner_state *s, b
 	r = runner_start_qemu(o, s, err);
 	if (r >= 0)
 		r = runner_connect(s, image, err);
+	if (r >= 0 && !image)
+		r = runner_check_cache_read(s, err);
 	if (r >= 0) {
 		r = runner_wait_agent(s, json_io_deadline(timeout_s * 1000LL), err);
 		if (r == -ETIMEDOUT && !qemu_process_exited(&s->qemu) &&
@@ -823,7 +837,7 @@ static void runner_shutdown(struct runner_state *s)
 {
 	struct error ignored = { 0 };
 
-	runner_track_qemu(s, 0);
+	interrupt_track_qemu(&s->qemu_slot, 0);
 	if (s->qga)
 		qga_shutdown(s->qga, "powerdown", json_io_deadline(1000), &ignored);
 	if (qemu_process_wait(&s->qemu, RUNNER_SHUTDOWN_TIMEOUT_MS))
@@ -845,7 +859,7 @@ static void runner_shutdown_image(const struct target *t, const struct runner_op
 {
 	struct error e = { 0 };
 
-	runner_track_qemu(s, 0);
+	interrupt_track_qemu(&s->qemu_slot, 0);
 	if (t->vm.persist && s->qga) {
 		if (image_guest_sync(s->qga, json_io_deadline(RUNNER_SHUTDOWN_TIMEOUT_MS), &e) < 0)
 			runner_log(o, 1, "sync in the guest: %s", e.msg);
@@ -870,7 +884,7 @@ static void runner_state_clear(const struct runner_options *o, struct runner_sta
 {
 	int spool_errno;
 
-	runner_track_qemu(s, 0);
+	interrupt_track_qemu(&s->qemu_slot, 0);
 	qemu_process_clear(&s->qemu);
 	/* QEMU is gone: the console has all it will get. */
 	spool_errno = s->console ? console_stop(s->console) : 0;
@@ -927,10 +941,10 @@ int runner_run(const struct config *config, const struct target *t,
 	s.setup_ms = o->boot_timeout_s ? o->boot_timeout_s * 1000LL : RUNNER_SETUP_TIMEOUT_MS;
 	r = runner_check(config, t, err);
 	if (r >= 0)
+		r = runner_make_run_dir(config, t, &s, err);
+	if (r >= 0)
 		r = t->kind == TARGET_KERNEL ? runner_prepare_boot(t, o, &s, err)
 					     : runner_prepare_image(t, o, &s, err);
-	if (r >= 0)
-		r = runner_make_run_dir(&s, err);
 	if (r >= 0)
 		r = runner_copy_firmware_vars(&s, err);
 	if (r >= 0)
@@ -955,7 +969,7 @@ int runner_run(const struct config *config, const struct target *t,
 		else if (r >= 0)
 			runner_shutdown(&s);
 	}
-	if (r < 0 && timed_out && !runner_signal) {
+	if (r < 0 && timed_out && !interrupt_requested()) {
 		/* The target failed, the run did not: stop just this VM. */
 		runner_state_clear(o, &s);
 		ret->outcome = RUNNER_FAILED;
@@ -963,8 +977,8 @@ int runner_run(const struct config *config, const struct target *t,
 		snprintf(ret->reason, sizeof(ret->reason), "Timed out after %u s", timed_out);
 		return 0;
 	}
-	if (r < 0 && runner_signal)
-		error_set(err, EINTR, "interrupted by signal %d", (int)runner_signal);
+	if (r < 0 && interrupt_requested())
+		error_set(err, EINTR, "interrupted");
 	runner_state_clear(o, &s);
 	if (r < 0) {
 		ret->outcome = RUNNER_ERROR;

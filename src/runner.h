@@ -68,8 +68,5 @@ int runner_plan(const struct config *config, const struct target *target,
  */
 void runner_remove_stale_run_dirs(void);
 
-/* Install the handlers that stop QEMU on SIGINT, SIGTERM and SIGHUP. */
-void runner_install_signal_handlers(void);
-
-/* The signal that interrupted the run, or 0. */
+/* Whether the run is being stopped (interrupt.h: a signal, a failed destination). */
 int runner_interrupted(void);

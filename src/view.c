@@ -15,6 +15,8 @@
 #include "cleanup.h"
 #include "json_io.h"
 #include "output.h"
+#include "host_file.h"
+#include "interrupt.h"
 #include "sanitize.h"
 
 #define VIEW_WINDOW_DEFAULT 10
@@ -115,21 +117,29 @@ static void view_text_add(struct view_text *t, const char *s, size_t n)
 	t->p[t->len] = '\0';
 }
 
+static void view_text_vaddf(struct view_text *t, const char *fmt, va_list ap)
+	__attribute__((format(printf, 2, 0)));
+
+static void view_text_vaddf(struct view_text *t, const char *fmt, va_list ap)
+{
+	char *s = NULL;
+	int n = vasprintf(&s, fmt, ap);
+
+	if (n >= 0)
+		view_text_add(t, s, (size_t)n);
+	free(s);
+}
+
 static void view_text_addf(struct view_text *t, const char *fmt, ...)
 	__attribute__((format(printf, 2, 3)));
 
 static void view_text_addf(struct view_text *t, const char *fmt, ...)
 {
-	char *s = NULL;
 	va_list ap;
-	int n;
 
 	va_start(ap, fmt);
-	n = vasprintf(&s, fmt, ap);
+	view_text_vaddf(t, fmt, ap);
 	va_end(ap);
-	if (n >= 0)
-		view_text_add(t, s, (size_t)n);
-	free(s);
 }
 
 static void view_text_flush(struct view_text *t, int fd)
@@ -230,20 +240,67 @@ static void view_tail_finish(struct view_tail *tail, view_line_fn fn, struct vie
 
 /* --- the log --------------------------------------------------------------- */
 
+/*
+ * --log: a new file made in the directory the user named, opened before
+ * any guest runs (host_file.h), so a link or FIFO a guest left at its name
+ * is replaced, never followed.
+ */
+static int view_log_open(const char *path, int *ret_fd, struct error *err)
+{
+	struct host_dir *dir = NULL;
+	_cleanup_free_ char *name = NULL;
+	int r;
+
+	r = host_file_open_parent(path, &dir, &name, err);
+	if (r >= 0)
+		r = host_dir_create(dir, name, ret_fd, err);
+	host_dir_free(dir);
+	return r < 0 ? error_prefix(err, "--log %s", path) : 0;
+}
+
+/* A write to the log that fails (a full disk) stops the run: a log the
+ * user asked for must not be silently cut short. */
+static void view_log_put(struct view *v, const char *text, size_t len)
+{
+	int r;
+
+	if (v->log_fd < 0)
+		return;
+	r = output_write_all(v->log_fd, text, len);
+	if (r < 0) {
+		interrupt_fail("cannot write --log %s: %s", v->o.log_path, strerror(-r));
+		close(v->log_fd);
+		v->log_fd = -1;
+	}
+}
+
+static void view_log_printf(struct view *v, const char *fmt, ...)
+	__attribute__((format(printf, 2, 3)));
+
+static void view_log_printf(struct view *v, const char *fmt, ...)
+{
+	struct view_text text = { 0 };
+	va_list ap;
+
+	va_start(ap, fmt);
+	view_text_vaddf(&text, fmt, ap);
+	va_end(ap);
+	view_log_put(v, text.p, text.len);
+	free(text.p);
+}
+
 static void view_log_write(struct view *v, struct view_target *t, const char *what,
 			   const char *line, size_t len)
 {
 	struct sanitize_options so = { 0 };
 	_cleanup_free_ char *clean = NULL;
-	struct view_text text = { 0 };
 
 	if (v->log_fd < 0)
 		return;
 	clean = sanitize_line(line, len, &so, NULL);
-	view_text_addf(&text, "[%9.3f] %s%s%s: %s\n", (double)(json_io_now() - v->run_start) / 1000,
-		       t ? t->name : "vmtest", what ? " " : "", what ? what : "",
-		       clean ? clean : "");
-	view_text_flush(&text, v->log_fd);
+	view_log_printf(v, "[%9.3f] %s%s%s: %s\n", (double)(json_io_now() - v->run_start) / 1000,
+			t ? t->name : "vmtest", what ? " " : "", what ? what : "",
+			clean ? clean : "");
 }
 
 static void view_log_spool_line(struct view_target *t, const char *line, size_t len, int which)
@@ -448,15 +505,14 @@ int view_new(const struct view_options *o, struct view **ret, struct error *err)
 		char stamp[64];
 		struct tm tm;
 
-		v->log_fd = open(o->log_path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
-		if (v->log_fd < 0) {
-			r = error_set_errno(err, errno, "--log %s", o->log_path);
+		r = view_log_open(o->log_path, &v->log_fd, err);
+		if (r < 0) {
 			err->status = EXIT_STATUS_USAGE;
 			view_free(v);
 			return r;
 		}
 		strftime(stamp, sizeof(stamp), "%Y-%m-%dT%H:%M:%SZ", gmtime_r(&now, &tm));
-		dprintf(v->log_fd, "# vmtest log, started %s; times in seconds since then\n", stamp);
+		view_log_printf(v, "# vmtest log, started %s; times in seconds since then\n", stamp);
 	}
 	if (o->live || v->log_fd >= 0 || o->prefix) {
 		r = -pthread_create(&v->thread, NULL, view_thread, v);
@@ -562,7 +618,9 @@ int view_target_begin(struct view *v, const char *name, struct view_target **ret
 	t->view = v;
 	t->console_fd = t->output_fd = -1;
 	t->start = t->stage_start = json_io_now();
-	t->name = strdup(name);
+	/* A name is the user's text, shown in CI logs that render escapes:
+	 * plain mode, the log and --prefix show it sanitized, as the live view does. */
+	t->name = sanitize_line(name, strlen(name), &(struct sanitize_options){ 0 }, NULL);
 	t->window = calloc(v->o.window, sizeof(*t->window));
 	t->window_len = calloc(v->o.window, sizeof(*t->window_len));
 	if (!t->name || !t->window || !t->window_len) {
@@ -595,7 +653,7 @@ int view_target_begin(struct view *v, const char *name, struct view_target **ret
 		v->cap_active = cap;
 	}
 	v->active[v->n_active++] = t;
-	snprintf(line, sizeof(line), "=> %s", name);
+	snprintf(line, sizeof(line), "=> %s", t->name);
 	view_plain_line(t, line);
 	view_log_write(v, t, NULL, "started", 7);
 	view_redraw(v);
@@ -877,7 +935,7 @@ void view_summary(struct view *v)
 			       v->failed, view_sgr(v, SGR_RESET), took);
 	view_text_flush(&text, v->o.fd);
 	if (v->log_fd >= 0)
-		dprintf(v->log_fd, "[%9.3f] vmtest: %u passed, %u failed\n",
-			(double)(json_io_now() - v->run_start) / 1000, v->passed, v->failed);
+		view_log_printf(v, "[%9.3f] vmtest: %u passed, %u failed\n",
+				(double)(json_io_now() - v->run_start) / 1000, v->passed, v->failed);
 	pthread_mutex_unlock(&v->lock);
 }

@@ -180,8 +180,8 @@ def test_vmtest_killed_or_stopped(vmtest_binary, tmp_path):
     stale = run_dirs(runtime)
     assert len(stale) == 1 and stale[0].startswith("vmtest-%d-" % p.pid)
 
-    # SIGTERM while booting: 143, no QEMU, no run directory, and the stale
-    # one of the killed run is gone too.
+    # SIGTERM while booting: vmtest dies of it (a shell says 143), no QEMU,
+    # no run directory, and the stale one of the killed run is gone too.
     p = start(vmtest_binary, ["-k", kernel, "echo never"], project, env)
     try:
         time.sleep(1.0)
@@ -190,7 +190,7 @@ def test_vmtest_killed_or_stopped(vmtest_binary, tmp_path):
     finally:
         if p.poll() is None:
             p.kill()
-    assert p.returncode == 143
+    assert p.returncode == -signal.SIGTERM
     assert p.stdout.read() == b""
     assert p.stderr.read().endswith(b"vmtest: interrupted by SIGTERM; the VM was stopped\n")
     time.sleep(0.2)
@@ -356,15 +356,40 @@ def test_qemu_killed_while_booting_or_setting_up(vmtest_binary, tmp_path):
     assert fake_qemus(runtime) == [] and run_dirs(runtime) == []
 
 
-@pytest.mark.parametrize("sig", [signal.SIGINT, signal.SIGTERM, signal.SIGHUP],
-                         ids=["SIGINT", "SIGTERM", "SIGHUP"])
+# Every asynchronous signal whose default action ends a process takes the
+# same path (interrupt.h); one of each kind is tried in every stage.
+EVERY_SIGNAL = [signal.SIGINT, signal.SIGTERM, signal.SIGHUP, signal.SIGQUIT, signal.SIGPIPE,
+                signal.SIGALRM, signal.SIGUSR1, signal.SIGUSR2, signal.SIGVTALRM, signal.SIGPROF,
+                signal.SIGXCPU, signal.SIGXFSZ, signal.SIGPWR, signal.SIGSTKFLT]
+# Interactive (Ctrl-C, Ctrl-\\, a closed terminal, a kill), pipe, timer, resource.
+EACH_KIND = [signal.SIGINT, signal.SIGTERM, signal.SIGHUP, signal.SIGQUIT, signal.SIGPIPE,
+             signal.SIGALRM, signal.SIGXCPU]
+DUMPS_CORE = {signal.SIGQUIT, signal.SIGXCPU, signal.SIGXFSZ}
+
+
+def assert_ended_by(p, err, sig, what):
+    """vmtest died of sig, as a host command would, or (for the signals
+    whose default also dumps core) exited 128+N without a core; it said so,
+    except for SIGPIPE (nobody reads, and `yes | head` says nothing)."""
+    if sig in DUMPS_CORE:
+        assert p.returncode == 128 + sig, (what, p.returncode, err)
+    else:
+        assert p.returncode == -sig, (what, p.returncode, err)
+    said = b"vmtest: interrupted by SIG%s; the VM was stopped\n" % sig.name[3:].encode()
+    if sig == signal.SIGPIPE:
+        assert b"interrupted" not in err, (what, err)
+    else:
+        assert err.endswith(said), (what, err)
+
+
+@pytest.mark.parametrize("sig", EACH_KIND, ids=[s.name for s in EACH_KIND])
 def test_signals_in_each_stage(vmtest_binary, tmp_path, sig):
     """vmtest signalled while booting, while setting up and while the
-    command runs: 128 + the signal, one line saying so, the VM stopped,
-    nothing left.  Booting and setting up are held open by the fake QEMU's
-    agent (silent from the start, or once synced), so the signal lands in
-    the stage named whatever the accelerator; the command runs on a real
-    guest."""
+    command runs: it ends by the signal, says so, the VM is stopped,
+    nothing is left.  Booting and setting up are held open by the fake
+    QEMU's agent (silent from the start, or once synced), so the signal
+    lands in the stage named whatever the accelerator; the command runs on
+    a real guest."""
     project, runtime = fake_target(tmp_path)
     env = {"XDG_RUNTIME_DIR": str(runtime)}
     stages = [
@@ -384,12 +409,58 @@ def test_signals_in_each_stage(vmtest_binary, tmp_path, sig):
                 time.sleep(0.02)
         p.send_signal(sig)
         out, err = finish(p)
-        assert p.returncode == 128 + sig, (stage, p.returncode, err)
-        assert err.endswith(b"vmtest: interrupted by SIG%s; the VM was stopped\n"
-                            % sig.name[3:].encode()), (stage, err)
+        assert_ended_by(p, err, sig, stage)
         time.sleep(0.2)
         assert fake_qemus(runtime) == [] and qemus_sharing(project) == [], stage
         assert run_dirs(runtime) == [], stage
+        assert not os.path.exists(project / "core"), stage
+
+
+def test_every_signal_while_running(vmtest_binary, tmp_path):
+    """The rest of the set, each while a command runs on a real guest."""
+    project = tmp_path / "project"
+    project.mkdir()
+    runtime = tmp_path / "runtime"
+    runtime.mkdir()
+    env = {"XDG_RUNTIME_DIR": str(runtime)}
+    for sig in EVERY_SIGNAL:
+        if sig in EACH_KIND:
+            continue
+        p = start_and_wait([vmtest_binary, "-k", small_kernel(), "echo started; sleep 600"],
+                           project, env, b"started\n")
+        p.send_signal(sig)
+        out, err = finish(p)
+        assert_ended_by(p, err, sig, sig.name)
+        time.sleep(0.2)
+        assert qemus_sharing(project) == [] and run_dirs(runtime) == [], sig.name
+        assert os.listdir(project) == [], sig.name
+
+
+def test_signals_ignored_on_entry_stay_ignored(vmtest_binary, tmp_path):
+    """nohup, and a shell's background jobs, start a program with SIGHUP or
+    SIGINT ignored: vmtest keeps them so.  SIGPIPE ignored on entry still
+    ends the run when stdout closes (else it would write into EPIPE for
+    ever)."""
+    project = tmp_path / "project"
+    project.mkdir()
+    p = subprocess.Popen(["sh", "-c", 'trap "" HUP; exec "$0" -k "$1" -- "echo started; sleep 5; echo done"',
+                          vmtest_binary, small_kernel()], cwd=project,
+                         stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    try:
+        wait_line(p, b"started\n")
+        p.send_signal(signal.SIGHUP)
+        out, err = finish(p, timeout=120)
+    finally:
+        if p.poll() is None:
+            p.kill()
+    assert p.returncode == 0, err
+    assert out == b"done\n"
+    # Python starts children with SIGPIPE at its default; ask for it ignored.
+    r = subprocess.run(["sh", "-c", 'trap "" PIPE; "$0" -k "$1" -- yes | head -n 1',
+                        vmtest_binary, small_kernel()],
+                       cwd=project, capture_output=True, timeout=120)
+    assert r.stdout == b"y\n", r
+    assert qemus_sharing(project) == []
 
 
 @contextlib.contextmanager
