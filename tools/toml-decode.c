@@ -10,7 +10,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "toml.h"
+#include "config/toml.h"
 
 static void print_value(const struct toml_value *v);
 

@@ -19,7 +19,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#include "cpio.h"
+#include "boot/cpio.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 

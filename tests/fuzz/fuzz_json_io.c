@@ -14,7 +14,7 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
-#include "json_io.h"
+#include "vm/json_io.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 

@@ -12,7 +12,7 @@
 #include <sys/mman.h>
 #include <unistd.h>
 
-#include "kernel_image.h"
+#include "boot/kernel_image.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 

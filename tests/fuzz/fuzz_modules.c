@@ -31,7 +31,7 @@
 #include <unistd.h>
 #include <zstd.h>
 
-#include "modules.h"
+#include "boot/modules.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 

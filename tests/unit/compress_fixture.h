@@ -18,7 +18,7 @@
 #include <zlib.h>
 #include <zstd.h>
 
-#include "decompress.h"
+#include "boot/decompress.h"
 
 __attribute__((noreturn)) static inline void fixture_die(const char *what)
 {

@@ -9,7 +9,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "cli.h"
+#include "cli/cli.h"
 
 #define ARGV(...) ((char *[]){ "vmtest", __VA_ARGS__, NULL })
 #define ARGC(...) ((int)(sizeof((char *[]){ "vmtest", __VA_ARGS__ }) / sizeof(char *)))

@@ -8,8 +8,8 @@
 
 #include <string.h>
 
-#include "config.h"
-#include "filter.h"
+#include "config/config.h"
+#include "config/filter.h"
 
 static struct config *load_ok(const char *text)
 {

@@ -21,7 +21,7 @@
 
 #include "cleanup.h"
 #include "compress_fixture.h"
-#include "cpio.h"
+#include "boot/cpio.h"
 
 #define MAGIC_LEN 6
 #define HEADER_LEN 110

@@ -11,8 +11,8 @@
 #include <string.h>
 #include <sys/stat.h>
 
-#include "disk_image.h"
-#include "firmware.h"
+#include "boot/disk_image.h"
+#include "boot/firmware.h"
 
 static enum disk_format detect(const char *bytes, size_t len)
 {

@@ -21,11 +21,11 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "cache.h"
+#include "boot/cache.h"
 #include "cleanup.h"
 #include "compress_fixture.h"
-#include "decompress.h"
-#include "kernel_image.h"
+#include "boot/decompress.h"
+#include "boot/kernel_image.h"
 
 #define FAKE_RELEASE "9.9.9-fake"
 #define FAKE_ENTRY 0x1000850ULL

@@ -20,9 +20,9 @@
 
 #include "cleanup.h"
 #include "compress_fixture.h"
-#include "kernel_image.h"
-#include "arch.h"
-#include "modules.h"
+#include "boot/kernel_image.h"
+#include "boot/arch.h"
+#include "boot/modules.h"
 
 #define FAKE_RELEASE "1.0-test"
 

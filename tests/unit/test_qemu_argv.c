@@ -9,7 +9,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "qemu_argv.h"
+#include "boot/qemu_argv.h"
 
 static struct config *load(const char *text)
 {

@@ -22,8 +22,8 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
-#include "json_io.h"
-#include "qmp.h"
+#include "vm/json_io.h"
+#include "vm/qmp.h"
 
 static struct {
 	char dir[64];

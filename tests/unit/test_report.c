@@ -9,9 +9,9 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "cli.h"
-#include "config.h"
-#include "report.h"
+#include "cli/cli.h"
+#include "config/config.h"
+#include "ui/report.h"
 
 static void xml(const char *in, size_t len, const char *want)
 {

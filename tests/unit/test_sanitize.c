@@ -9,7 +9,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "sanitize.h"
+#include "ui/sanitize.h"
 
 static void check(const char *in, bool keep_sgr, unsigned width, const char *want,
 		  unsigned want_columns)

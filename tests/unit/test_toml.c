@@ -15,7 +15,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "toml.h"
+#include "config/toml.h"
 
 /* Parses text, failing the test with the parser's message if it is invalid. */
 static struct toml_table *parse_ok(const char *text)

@@ -13,10 +13,10 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#include "kernel_find.h"
-#include "shell_quote.h"
-#include "size.h"
-#include "suggest.h"
+#include "boot/kernel_find.h"
+#include "base/shell_quote.h"
+#include "base/size.h"
+#include "base/suggest.h"
 
 static void assert_quoted(const char *word, const char *want)
 {

@@ -1,0 +1,30 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * disk_image: what an image target boots.  The format comes from the file's
+ * header and is given to QEMU explicitly, since QEMU refuses to guess
+ * writes to a raw image and a guessed format is a known way to let a guest
+ * turn a raw disk into something else.
+ */
+#pragma once
+
+#include <stddef.h>
+
+#include "base/error.h"
+
+enum disk_format {
+	DISK_RAW,
+	DISK_QCOW2,
+	DISK_VMDK,
+	DISK_VDI,
+	DISK_VHDX,
+	DISK_QED,
+};
+
+/* QEMU's name for the format: "raw", "qcow2", ... */
+const char *disk_format_name(enum disk_format format);
+
+/* The format of the image at path, from its first bytes. */
+int disk_image_detect(const char *path, enum disk_format *ret_format, struct error *err);
+
+/* The same from bytes already read (len may be short). */
+enum disk_format disk_image_detect_bytes(const unsigned char *buf, size_t len);

@@ -1,0 +1,206 @@
+// SPDX-License-Identifier: MIT
+#include "boot/qemu_argv.h"
+
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "cleanup.h"
+#include "guest_proto.h"
+
+char *qemu_escape_value(const char *value)
+{
+	size_t commas = 0;
+	char *out, *o;
+
+	for (const char *p = value; *p; p++)
+		commas += *p == ',';
+	out = malloc(strlen(value) + commas + 1);
+	if (!out)
+		return NULL;
+	o = out;
+	for (const char *p = value; *p; p++) {
+		*o++ = *p;
+		if (*p == ',')
+			*o++ = ',';
+	}
+	*o = '\0';
+	return out;
+}
+
+/* "-chardev socket,id=ID,path=RUN/NAME[,server=on,wait=off]" */
+static void qemu_add_socket(struct strv *argv, const struct qemu_plan *plan, const char *id,
+			    const char *name, bool server)
+{
+	_cleanup_free_ char *dir = qemu_escape_value(plan->run_dir);
+
+	if (!dir) {
+		argv->oom = 1;
+		return;
+	}
+	strv_add(argv, "-chardev");
+	strv_addf(argv, "socket,id=%s,path=%s/%s%s", id, dir, name,
+		  server ? ",server=on,wait=off" : "");
+}
+
+static void qemu_add_machine(struct strv *argv, const struct target *t,
+			     const struct qemu_plan *plan)
+{
+	strv_add(argv, t->qemu_command);
+	strv_add(argv, "-nodefaults");
+	strv_add(argv, "-no-user-config");
+	strv_add(argv, "-display");
+	strv_add(argv, "none");
+	strv_add(argv, "-no-reboot");
+	strv_add(argv, "-machine");
+	strv_add(argv, plan->arch->machine);
+	strv_add(argv, "-accel");
+	if (plan->accel == QEMU_ACCEL_KVM) {
+		strv_add(argv, "kvm");
+		strv_add(argv, "-cpu");
+		strv_add(argv, t->kvm_cpu_args ? t->kvm_cpu_args : "host");
+	} else {
+		strv_add(argv, "tcg");
+		strv_add(argv, "-cpu");
+		strv_add(argv, plan->arch->tcg_cpu);
+	}
+	strv_add(argv, "-smp");
+	strv_addf(argv, "%u", t->vm.num_cpus);
+	strv_add(argv, "-m");
+	strv_add(argv, t->vm.memory);
+}
+
+static void qemu_add_boot(struct strv *argv, const struct target *t, const struct qemu_plan *plan)
+{
+	strv_add(argv, "-kernel");
+	strv_add(argv, plan->boot_kernel);
+	strv_add(argv, "-initrd");
+	strv_add(argv, plan->initrd);
+	strv_add(argv, "-append");
+	if (t->kernel_args && *t->kernel_args)
+		strv_addf(argv, "console=%s " QEMU_KERNEL_CMDLINE " %s", plan->arch->console,
+			  t->kernel_args);
+	else
+		strv_addf(argv, "console=%s " QEMU_KERNEL_CMDLINE, plan->arch->console);
+}
+
+/* The console goes to a socket vmtest listens on: QEMU connects before the
+ * guest runs, so not a line of it is lost. */
+static void qemu_add_control(struct strv *argv, const struct target *t,
+			     const struct qemu_plan *plan)
+{
+	qemu_add_socket(argv, plan, "console", QEMU_SOCKET_CONSOLE, false);
+	strv_add(argv, "-serial");
+	strv_add(argv, "chardev:console");
+	qemu_add_socket(argv, plan, "qmp", QEMU_SOCKET_QMP, true);
+	strv_add(argv, "-mon");
+	strv_add(argv, "chardev=qmp,mode=control");
+	strv_add(argv, "-device");
+	strv_addf(argv, "virtio-serial-%s,id=vser", plan->arch->virtio);
+	qemu_add_socket(argv, plan, "agent", QEMU_SOCKET_AGENT, true);
+	strv_add(argv, "-device");
+	strv_add(argv, "virtserialport,bus=vser.0,chardev=agent,name=" GUEST_PORT_AGENT);
+	qemu_add_socket(argv, plan, "output", QEMU_SOCKET_OUTPUT, true);
+	strv_add(argv, "-device");
+	strv_add(argv, "virtserialport,bus=vser.0,chardev=output,name=" GUEST_PORT_OUTPUT);
+	if (t->kind == TARGET_IMAGE) {
+		qemu_add_socket(argv, plan, "error", QEMU_SOCKET_ERROR, true);
+		strv_add(argv, "-device");
+		strv_add(argv, "virtserialport,bus=vser.0,chardev=error,name=" GUEST_PORT_ERROR);
+	}
+	strv_add(argv, "-object");
+	strv_add(argv, "rng-random,id=rng,filename=/dev/urandom");
+	strv_add(argv, "-device");
+	strv_addf(argv, "virtio-rng-%s,rng=rng", plan->arch->virtio);
+}
+
+/* One 9p export; multidevs=remap keeps inode numbers unique across the
+ * host filesystems under one export. */
+static void qemu_add_9p(struct strv *argv, const struct qemu_plan *plan, const char *id,
+			const char *tag, const char *path, bool writable)
+{
+	_cleanup_free_ char *escaped = qemu_escape_value(path);
+
+	if (!escaped) {
+		argv->oom = 1;
+		return;
+	}
+	strv_add(argv, "-fsdev");
+	strv_addf(argv, "local,id=%s,path=%s,security_model=none,multidevs=remap%s", id, escaped,
+		  writable ? "" : ",readonly=on");
+	strv_add(argv, "-device");
+	strv_addf(argv, "virtio-9p-%s,fsdev=%s,mount_tag=%s", plan->arch->virtio, id, tag);
+}
+
+static void qemu_add_shares(struct strv *argv, const struct target *t,
+			    const struct qemu_plan *plan)
+{
+	if (t->kind == TARGET_KERNEL)
+		qemu_add_9p(argv, plan, "root", GUEST_TAG_ROOT, t->rootfs, false);
+	if (plan->shared_dir)
+		qemu_add_9p(argv, plan, "shared", GUEST_TAG_SHARED, plan->shared_dir, true);
+	for (size_t i = 0; i < t->vm.n_mounts; i++) {
+		char id[32], tag[32];
+
+		snprintf(id, sizeof(id), "m%zu", i);
+		snprintf(tag, sizeof(tag), GUEST_TAG_MOUNT_PREFIX "%zu", i);
+		qemu_add_9p(argv, plan, id, tag, t->vm.mounts[i].host_path,
+			    t->vm.mounts[i].writable);
+	}
+}
+
+/* The image as the boot disk, and the firmware that boots it. */
+static void qemu_add_disk(struct strv *argv, const struct target *t, const struct qemu_plan *plan)
+{
+	_cleanup_free_ char *image = qemu_escape_value(t->image);
+	_cleanup_free_ char *code = plan->firmware_code ? qemu_escape_value(plan->firmware_code) : NULL;
+	_cleanup_free_ char *vars = plan->firmware_vars ? qemu_escape_value(plan->firmware_vars) : NULL;
+
+	if (!image || (plan->firmware_code && !code) || (plan->firmware_vars && !vars)) {
+		argv->oom = 1;
+		return;
+	}
+	strv_add(argv, "-drive");
+	strv_addf(argv, "file=%s,format=%s,if=none,id=disk0%s", image, plan->disk_format,
+		  t->vm.persist ? "" : ",snapshot=on");
+	strv_add(argv, "-device");
+	strv_addf(argv, "virtio-blk-%s,drive=disk0,bootindex=1", plan->arch->virtio);
+	if (code && vars) {
+		strv_add(argv, "-drive");
+		strv_addf(argv, "if=pflash,format=raw,unit=0,readonly=on,file=%s", code);
+		strv_add(argv, "-drive");
+		strv_addf(argv, "if=pflash,format=raw,unit=1,file=%s", vars);
+	} else if (plan->firmware_bios) {
+		strv_add(argv, "-bios");
+		strv_add(argv, plan->firmware_bios);
+	}
+}
+
+int qemu_argv_build(const struct target *t, const struct qemu_plan *in, struct strv *ret_argv,
+		    struct error *err)
+{
+	struct qemu_plan p = *in, *plan = &p;
+	struct strv argv = { 0 };
+
+	if (!plan->arch)
+		plan->arch = arch_find(t->arch);
+	if (!plan->arch)
+		return error_set(err, EINVAL, "unknown architecture '%s'", t->arch);
+
+	qemu_add_machine(&argv, t, plan);
+	if (t->kind == TARGET_KERNEL)
+		qemu_add_boot(&argv, t, plan);
+	else
+		qemu_add_disk(&argv, t, plan);
+	qemu_add_control(&argv, t, plan);
+	qemu_add_shares(&argv, t, plan);
+	for (size_t i = 0; i < t->vm.n_extra_args; i++)
+		strv_add(&argv, t->vm.extra_args[i]);
+	if (argv.oom) {
+		strv_clear(&argv);
+		return error_set(err, ENOMEM, "out of memory");
+	}
+	*ret_argv = argv;
+	return 0;
+}

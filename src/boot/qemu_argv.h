@@ -1,0 +1,65 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * qemu_argv: the QEMU command line of a kernel target, as a pure function
+ * of the target and of what the runner decided for this run (where its
+ * sockets are, which artefact boots, which accelerator).  Unit-tested per
+ * option kind; --dry-run prints it.
+ *
+ * Escaping: options that QEMU parses as key=value lists (-fsdev, -chardev,
+ * -device, -object) get every comma in a value doubled, so a path such as
+ * "a,readonly=off" stays one value and cannot add options.  -kernel,
+ * -initrd and -append take their text verbatim.
+ */
+#pragma once
+
+#include <stdbool.h>
+
+#include "boot/arch.h"
+#include "config/config.h"
+#include "base/error.h"
+#include "base/strv.h"
+
+enum qemu_accel {
+	QEMU_ACCEL_TCG,
+	QEMU_ACCEL_KVM,
+};
+
+/* The socket names inside the run directory. */
+#define QEMU_SOCKET_QMP "qmp.sock"
+#define QEMU_SOCKET_AGENT "agent.sock"
+#define QEMU_SOCKET_OUTPUT "output.sock"
+#define QEMU_SOCKET_CONSOLE "console.sock"
+#define QEMU_SOCKET_ERROR "error.sock"	/* image targets' stderr */
+
+/* 9p's message size; Linux 6.1 caps virtio's at 512000. */
+#define QEMU_9P_MSIZE 512000
+
+struct qemu_plan {
+	const struct arch *arch;	/* NULL: the target's */
+	const char *run_dir;		/* private directory for the sockets */
+	const char *shared_dir;		/* the host directory seen at /mnt/vmtest */
+	enum qemu_accel accel;
+	/* Kernel targets */
+	const char *boot_kernel;	/* the bzImage, or the PVH ELF taken from it */
+	const char *initrd;
+	/* Image targets */
+	const char *disk_format;	/* "qcow2", "raw", ... */
+	const char *firmware_code;	/* UEFI: pflash unit 0, read-only */
+	const char *firmware_vars;	/* UEFI: this run's copy, pflash unit 1 */
+	const char *firmware_bios;	/* -bios: combined OVMF or vm.bios */
+};
+
+/*
+ * The whole argv, starting with the target's qemu_command.  An image is
+ * opened with snapshot=on unless vm.persist: QEMU's own throw-away overlay,
+ * already unlinked, so the image is never written and nothing is left.
+ */
+int qemu_argv_build(const struct target *target, const struct qemu_plan *plan,
+		    struct strv *ret_argv, struct error *err);
+
+/* The kernel command line vmtest uses after console=DEVICE, before the
+ * target's kernel_args. */
+#define QEMU_KERNEL_CMDLINE "panic=-1 rdinit=/init quiet"
+
+/* value with every comma doubled (QEMU's key=value escaping); malloc'd. */
+char *qemu_escape_value(const char *value);

@@ -1,0 +1,77 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * cli: the command line, compatible with vmtest 0.18.
+ *
+ *   vmtest [OPTIONS] [--] [COMMAND [ARG...]]
+ *
+ * Parsing stops at the first word that is not an option, so everything from
+ * the command on belongs to the command (`vmtest -k bzImage ls -l`).
+ */
+#pragma once
+
+#include <stdbool.h>
+#include <stdio.h>
+
+#include "base/error.h"
+
+struct cli_options {
+	const char *config_path;	/* -c */
+	const char *filter;		/* -f */
+	/* The one-liner options. */
+	const char *kernel;		/* -k */
+	const char *image;		/* -i */
+	bool uefi;			/* --uefi */
+	const char *kargs;		/* --kargs */
+	const char *kvm_cpu_args;	/* --kvm-cpu-args */
+	const char *rootfs;		/* -r */
+	const char *arch;		/* -a */
+	const char *qemu_command;	/* -q */
+	/* The command: argv[command_index..argc). */
+	char **command;
+	int command_len;
+	const char *timeout;		/* --timeout: every target's command limit */
+	const char *boot_timeout;	/* --boot-timeout */
+	const char *accel;		/* --accel kvm|tcg|auto */
+	bool tty;			/* --tty */
+	bool no_ui;			/* --no-ui */
+	const char *jobs;		/* -j */
+	bool prefix;			/* --prefix */
+	const char *junit_path;		/* --junit */
+	const char *json_path;		/* --json */
+	const char *shard;		/* --shard K/N */
+	const char *output_dir;		/* --output-dir */
+	const char *log_path;		/* --log */
+	bool help;
+	bool version;
+	bool dry_run;
+	bool list;
+	int verbose;
+};
+
+/* What the command line asks for, once its options are checked together. */
+enum cli_mode {
+	CLI_MODE_CONFIG,	/* targets from vmtest.toml or -c */
+	CLI_MODE_ONELINER,	/* one target from -k (or the host's kernel) and a command */
+};
+
+/* Parse argv; usage errors have err->status EXIT_STATUS_USAGE. */
+int cli_parse(int argc, char **argv, struct cli_options *ret_options, struct error *err);
+
+/* Check how the options combine and decide the mode. */
+int cli_mode(const struct cli_options *options, enum cli_mode *ret_mode, struct error *err);
+
+/*
+ * The command as one shell command line: a single word verbatim (it may use
+ * pipes, as in vmtest), several words each quoted so the guest gets exactly
+ * this argv.  *ret_interactive is set for the single word "-".
+ */
+int cli_command_line(const struct cli_options *options, char **ret_line, bool *ret_interactive,
+		     struct error *err);
+
+/* "K/N" with 1 <= K <= N: the shard to run. */
+int cli_parse_shard(const char *text, unsigned *ret_k, unsigned *ret_n, struct error *err);
+
+/* -j's value: a positive number. */
+int cli_parse_jobs(const char *text, unsigned *ret_jobs, struct error *err);
+
+void cli_print_help(FILE *out);

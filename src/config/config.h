@@ -1,0 +1,153 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * config: the vmtest.toml model.
+ *
+ * A config is a list of targets, each fully resolved: defaults filled in,
+ * relative paths made absolute against the directory holding vmtest.toml
+ * (the current directory for one-liners), every rule of vmtest 0.18 checked.
+ * Each field remembers where it came from, so a later check (a kernel that
+ * does not exist) can still point at file:line:column.
+ */
+#pragma once
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+
+#include "base/error.h"
+#include "config/toml.h"
+
+#define CONFIG_DEFAULT_FILE "vmtest.toml"
+#define CONFIG_DEFAULT_NUM_CPUS 2
+#define CONFIG_DEFAULT_MEMORY "4G"
+#define CONFIG_DEFAULT_ROOTFS "/"
+
+/* Where a value came from: a position in the file, or a command-line option. */
+struct origin {
+	struct toml_pos pos;	/* line 0: not from the file */
+	const char *option;	/* "-k", ... for one-liners; NULL for the file */
+};
+
+struct mount {
+	char *guest_path;	/* absolute path inside the VM */
+	char *host_path;	/* absolute path on the host */
+	bool writable;
+	struct origin origin;
+};
+
+struct vm_config {
+	unsigned num_cpus;
+	char *memory;		/* as written, for QEMU's -m */
+	uint64_t memory_bytes;
+	char *bios;		/* NULL: the default firmware */
+	struct origin bios_origin;
+	char **extra_args;	/* NULL-terminated */
+	size_t n_extra_args;
+	struct mount *mounts;	/* in file order */
+	size_t n_mounts;
+	bool persist;		/* image targets: write to the image itself */
+	struct origin persist_origin;
+};
+
+enum target_kind {
+	TARGET_KERNEL,
+	TARGET_IMAGE,
+};
+
+struct target {
+	char *name;
+	enum target_kind kind;
+	char *kernel;		/* absolute; kernel targets */
+	struct origin kernel_origin;
+	char *kernel_args;	/* NULL when none */
+	char *rootfs;		/* absolute; kernel targets; default "/" */
+	struct origin rootfs_origin;
+	char *image;		/* absolute; image targets */
+	struct origin image_origin;
+	bool uefi;
+	char *arch;		/* "x86_64", "aarch64", ... */
+	char *qemu_command;	/* default qemu-system-<arch> */
+	char *kvm_cpu_args;	/* NULL when none */
+	char *command;		/* a shell command line; NULL if interactive */
+	bool interactive;	/* the one-liner command "-" */
+	unsigned timeout_s;	/* the command's time limit; 0: none */
+	struct vm_config vm;
+	struct origin origin;	/* the [[target]] header */
+};
+
+struct config {
+	char *path;		/* as the user named it, for messages; NULL for one-liners */
+	char *base_dir;		/* absolute; relative paths resolve against it */
+	struct target *targets;
+	size_t n_targets;
+};
+
+/* What a one-liner says; NULL fields take their defaults. */
+struct oneliner {
+	const char *kernel;	/* required unless image */
+	const char *image;	/* an image target instead */
+	bool uefi;
+	const char *kernel_args;
+	const char *rootfs;
+	const char *arch;
+	const char *qemu_command;
+	const char *kvm_cpu_args;
+	const char *command;	/* a shell command line */
+	bool interactive;
+};
+
+/* Read and check the file at path (as the user named it). */
+int config_load_file(const char *path, struct config **ret_config, struct error *err);
+
+/* The same from text already in memory; path is used for messages only. */
+int config_load_string(const char *text, size_t len, const char *path, const char *base_dir,
+		       struct config **ret_config, struct error *err);
+
+/* A config of one target from the command line, relative to base_dir. */
+int config_new_oneliner(const struct oneliner *spec, const char *base_dir,
+			struct config **ret_config, struct error *err);
+
+struct config *config_free(struct config *config);
+
+/*
+ * Keep the k-th (1-based) of n slices of the targets: those at the
+ * positions i with i % n == k - 1.  Deterministic, disjoint, covering, and
+ * balanced (sizes differ by at most one), in the targets' order.
+ */
+void config_keep_shard(struct config *config, unsigned k, unsigned n);
+
+/* Free what a target owns and zero it (filter_targets drops targets). */
+void config_target_clear(struct target *target);
+
+/*
+ * Check that the files a target names exist and are of the right kind
+ * (kernel and image regular files, rootfs and mounts directories).  Done
+ * only for targets about to run, so `--list` works before kernels are built.
+ */
+int config_check_files(const struct config *config, const struct target *target,
+		       struct error *err);
+
+/*
+ * The first mount that shares the host's / read-write (its host path, or a
+ * symlink, resolving to /), or NULL.  Allowed, since a user may mean it,
+ * but worth a warning: the guest can then change every file vmtest can.
+ */
+const struct mount *config_writable_root_mount(const struct target *target);
+
+/*
+ * Whether path (resolved) lies in a directory the target's guest may write:
+ * the project directory, shared at /mnt/vmtest, or a writable mount.
+ */
+bool config_in_writable_share(const struct config *config, const struct target *target,
+			      const char *path);
+
+/* The resolved target as TOML that vmtest would read back unchanged. */
+void config_print_target(FILE *out, const struct config *config, const struct target *target);
+
+/* The architecture vmtest runs on, in QEMU's naming ("x86_64", "aarch64"). */
+const char *config_host_arch(void);
+
+/* Architectures a target may name. */
+extern const char *const config_arches[];
+extern const size_t config_n_arches;

@@ -1,0 +1,100 @@
+// SPDX-License-Identifier: MIT
+/*
+ * config_print: a resolved target written back as TOML, for --dry-run.
+ * What it prints is itself a valid vmtest.toml describing exactly what would
+ * run, with every default spelt out and every path absolute.
+ */
+#include <stdio.h>
+#include <string.h>
+
+#include "config/config.h"
+
+/* A TOML basic string: quotes, backslashes and control characters escaped. */
+static void config_print_string(FILE *out, const char *s)
+{
+	fputc('"', out);
+	for (const unsigned char *p = (const unsigned char *)s; *p; p++) {
+		switch (*p) {
+		case '"':
+			fputs("\\\"", out);
+			break;
+		case '\\':
+			fputs("\\\\", out);
+			break;
+		case '\n':
+			fputs("\\n", out);
+			break;
+		case '\t':
+			fputs("\\t", out);
+			break;
+		default:
+			if (*p < 0x20 || *p == 0x7f)
+				fprintf(out, "\\u%04x", *p);
+			else
+				fputc(*p, out);
+		}
+	}
+	fputc('"', out);
+}
+
+static void config_print_key_string(FILE *out, const char *key, const char *value)
+{
+	if (!value)
+		return;
+	fprintf(out, "%s = ", key);
+	config_print_string(out, value);
+	fputc('\n', out);
+}
+
+static void config_print_vm(FILE *out, const struct vm_config *vm)
+{
+	fputs("[target.vm]\n", out);
+	fprintf(out, "num_cpus = %u\n", vm->num_cpus);
+	config_print_key_string(out, "memory", vm->memory);
+	config_print_key_string(out, "bios", vm->bios);
+	if (vm->persist)
+		fputs("persist = true\n", out);
+	fputs("extra_args = [", out);
+	for (size_t i = 0; i < vm->n_extra_args; i++) {
+		fputs(i ? ", " : "", out);
+		config_print_string(out, vm->extra_args[i]);
+	}
+	fputs("]\n", out);
+	if (!vm->n_mounts)
+		return;
+	fputs("[target.vm.mounts]\n", out);
+	for (size_t i = 0; i < vm->n_mounts; i++) {
+		config_print_string(out, vm->mounts[i].guest_path);
+		fputs(" = { host_path = ", out);
+		config_print_string(out, vm->mounts[i].host_path);
+		fprintf(out, ", writable = %s }\n", vm->mounts[i].writable ? "true" : "false");
+	}
+}
+
+void config_print_target(FILE *out, const struct config *config, const struct target *t)
+{
+	if (config->path)
+		fprintf(out, "# %s:%d\n", config->path, t->origin.pos.line);
+	else
+		fputs("# one-liner\n", out);
+	fputs("[[target]]\n", out);
+	config_print_key_string(out, "name", t->name);
+	if (t->kind == TARGET_KERNEL) {
+		config_print_key_string(out, "kernel", t->kernel);
+		config_print_key_string(out, "kernel_args", t->kernel_args);
+		config_print_key_string(out, "rootfs", t->rootfs);
+	} else {
+		config_print_key_string(out, "image", t->image);
+		fprintf(out, "uefi = %s\n", t->uefi ? "true" : "false");
+	}
+	config_print_key_string(out, "arch", t->arch);
+	config_print_key_string(out, "qemu_command", t->qemu_command);
+	config_print_key_string(out, "kvm_cpu_args", t->kvm_cpu_args);
+	if (t->timeout_s)
+		fprintf(out, "timeout = %u\n", t->timeout_s);
+	if (t->interactive)
+		fputs("# command: an interactive shell\n", out);
+	else
+		config_print_key_string(out, "command", t->command);
+	config_print_vm(out, &t->vm);
+}

@@ -1,0 +1,681 @@
+// SPDX-License-Identifier: MIT
+#include "ui/report.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <pthread.h>
+#include <stdarg.h>
+#include <stdbool.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "cleanup.h"
+#include "vm/json_io.h"
+#include "base/host_file.h"
+#include "vm/output.h"
+
+#define REPORT_TAIL_BYTES 4096		/* the output's tail in a <failure> */
+#define REPORT_CONSOLE_BYTES (1 << 20)	/* at most this much console in <system-err> */
+
+struct report_case {
+	bool done;
+	enum report_status status;
+	int exit_status;
+	char *reason;
+	int64_t stage_ms[VIEW_N_STAGES];
+	int64_t total_ms;
+	off_t junit_off;		/* its <testcase> in the fragments file */
+	size_t junit_len;
+};
+
+struct report {
+	struct report_options o;
+	const struct config *config;
+	pthread_mutex_t lock;
+	int fragments_fd;		/* the <testcase> elements, as targets end */
+	struct report_case *cases;	/* one per target, in the config's order */
+	char **dir_names;		/* per target, under output_dir */
+	/* Where the files go, opened before any guest ran (host_file.h). */
+	struct host_dir *junit_dir, *json_dir, *out_dir;
+	char *junit_name, *json_name;
+	time_t started;
+	int64_t start_ms;
+};
+
+static const char *const report_status_names[] = {
+	[REPORT_PASSED] = "passed",
+	[REPORT_FAILED] = "failed",
+	[REPORT_TIMED_OUT] = "timed out",
+	[REPORT_ERROR] = "error",
+};
+
+/* --- XML text ------------------------------------------------------------- */
+
+/* A writer of XML character data that may be fed in pieces. */
+struct report_xml {
+	int fd;				/* < 0: into mem */
+	char *mem;
+	size_t mem_len, mem_cap;
+	bool cdata;			/* inside <![CDATA[ ]]>: "]]>" must be split */
+	unsigned char carry[4];		/* a UTF-8 sequence cut by the last piece */
+	size_t n_carry;
+	unsigned brackets;		/* "]" just written, for "]]>" */
+	char buf[8192];
+	size_t len;
+};
+
+static void report_xml_out(struct report_xml *x, const char *s, size_t n)
+{
+	if (x->fd >= 0) {
+		output_write_all(x->fd, s, n);
+		return;
+	}
+	if (x->mem_len + n + 1 > x->mem_cap) {
+		size_t cap = (x->mem_len + n + 1) * 2;
+		char *p = realloc(x->mem, cap);
+
+		if (!p)
+			return;
+		x->mem = p;
+		x->mem_cap = cap;
+	}
+	memcpy(x->mem + x->mem_len, s, n);
+	x->mem_len += n;
+	x->mem[x->mem_len] = '\0';
+}
+
+static void report_xml_put(struct report_xml *x, const char *s, size_t n)
+{
+	if (x->len + n > sizeof(x->buf)) {
+		report_xml_out(x, x->buf, x->len);
+		x->len = 0;
+	}
+	if (n > sizeof(x->buf)) {
+		report_xml_out(x, s, n);
+		return;
+	}
+	memcpy(x->buf + x->len, s, n);
+	x->len += n;
+}
+
+static void report_xml_flush(struct report_xml *x)
+{
+	report_xml_out(x, x->buf, x->len);
+	x->len = 0;
+}
+
+/* XML 1.0's Char production. */
+static bool report_xml_char_ok(uint32_t c)
+{
+	return c == 0x9 || c == 0xa || c == 0xd || (c >= 0x20 && c <= 0xd7ff) ||
+	       (c >= 0xe000 && c <= 0xfffd) || (c >= 0x10000 && c <= 0x10ffff);
+}
+
+/* The length of a whole, valid UTF-8 sequence at s; 0 invalid; -1 cut short. */
+static int report_utf8(const unsigned char *s, size_t n, uint32_t *ret)
+{
+	int len;
+	uint32_t c, min;
+
+	if (s[0] < 0x80) {
+		*ret = s[0];
+		return 1;
+	}
+	if ((s[0] & 0xe0) == 0xc0)
+		len = 2, c = s[0] & 0x1f, min = 0x80;
+	else if ((s[0] & 0xf0) == 0xe0)
+		len = 3, c = s[0] & 0x0f, min = 0x800;
+	else if ((s[0] & 0xf8) == 0xf0)
+		len = 4, c = s[0] & 0x07, min = 0x10000;
+	else
+		return 0;
+	for (int i = 1; i < len; i++) {
+		if ((size_t)i >= n)
+			return -1;
+		if ((s[i] & 0xc0) != 0x80)
+			return 0;
+		c = c << 6 | (s[i] & 0x3f);
+	}
+	if (c < min || (c >= 0xd800 && c <= 0xdfff))
+		return 0;
+	*ret = c;
+	return len;
+}
+
+static void report_xml_char(struct report_xml *x, const unsigned char *s, size_t n, uint32_t c)
+{
+	if (!report_xml_char_ok(c))
+		return;
+	if (!x->cdata) {
+		const char *esc = c == '&' ? "&amp;" : c == '<' ? "&lt;" : c == '>' ? "&gt;"
+				: c == '"' ? "&quot;" : NULL;
+
+		if (esc)
+			report_xml_put(x, esc, strlen(esc));
+		else
+			report_xml_put(x, (const char *)s, n);
+		return;
+	}
+	/* "]]>" would end the section: end it between "]]" and ">". */
+	if (c == '>' && x->brackets >= 2)
+		report_xml_put(x, "]]><![CDATA[", 12);
+	report_xml_put(x, (const char *)s, n);
+	x->brackets = c == ']' ? x->brackets + 1 : 0;
+}
+
+static void report_xml_write(struct report_xml *x, const char *text, size_t len)
+{
+	const unsigned char *s = (const unsigned char *)text;
+	size_t i = 0;
+
+	/* Complete the sequence the last piece cut. */
+	while (x->n_carry && i < len) {
+		uint32_t c;
+		int k;
+
+		x->carry[x->n_carry++] = s[i++];
+		k = report_utf8(x->carry, x->n_carry, &c);
+		if (k > 0)
+			report_xml_char(x, x->carry, (size_t)k, c);
+		if (k >= 0 || x->n_carry == 4)
+			x->n_carry = 0;
+	}
+	while (i < len) {
+		uint32_t c;
+		int k = report_utf8(s + i, len - i, &c);
+
+		if (k < 0) {
+			memcpy(x->carry, s + i, len - i);
+			x->n_carry = len - i;
+			break;
+		}
+		if (k == 0) {
+			i++; /* not UTF-8: dropped */
+			continue;
+		}
+		report_xml_char(x, s + i, (size_t)k, c);
+		i += (size_t)k;
+	}
+}
+
+char *report_xml_text(const char *s, size_t len, size_t *ret_len)
+{
+	struct report_xml x = { .fd = -1 };
+
+	report_xml_write(&x, s, len);
+	report_xml_flush(&x);
+	if (!x.mem)
+		x.mem = strdup("");
+	if (x.mem && ret_len)
+		*ret_len = x.mem_len;
+	return x.mem;
+}
+
+static void report_xml_attr(struct report_xml *x, const char *name, const char *value)
+{
+	bool cdata = x->cdata;
+
+	x->cdata = false;
+	report_xml_put(x, " ", 1);
+	report_xml_put(x, name, strlen(name));
+	report_xml_put(x, "=\"", 2);
+	report_xml_write(x, value, strlen(value));
+	x->n_carry = 0;
+	report_xml_put(x, "\"", 1);
+	x->cdata = cdata;
+}
+
+static void report_xml_raw(struct report_xml *x, const char *fmt, ...)
+	__attribute__((format(printf, 2, 3)));
+
+static void report_xml_raw(struct report_xml *x, const char *fmt, ...)
+{
+	char *s = NULL;
+	va_list ap;
+	int n;
+
+	va_start(ap, fmt);
+	n = vasprintf(&s, fmt, ap);
+	va_end(ap);
+	if (n > 0)
+		report_xml_put(x, s, (size_t)n);
+	free(s);
+}
+
+/* A spool's content (its last max bytes) as a CDATA section. */
+static void report_xml_cdata_spool(struct report_xml *x, int fd, size_t max)
+{
+	off_t size = lseek(fd, 0, SEEK_END), off = 0;
+	char buf[65536];
+	ssize_t n;
+
+	if (size > 0 && (size_t)size > max)
+		off = size - (off_t)max;
+	report_xml_put(x, "<![CDATA[", 9);
+	x->cdata = true;
+	x->brackets = 0;
+	x->n_carry = 0;
+	while (size > 0 && (n = pread(fd, buf, sizeof(buf), off)) > 0) {
+		report_xml_write(x, buf, (size_t)n);
+		off += n;
+	}
+	x->cdata = false;
+	report_xml_put(x, "]]>", 3);
+}
+
+/* --- files ----------------------------------------------------------------- */
+
+static int report_check_writable(const char *path, const char *option, struct error *err)
+{
+	_cleanup_free_ char *dir = strdup(path);
+	char *slash;
+
+	if (!dir)
+		return error_set(err, ENOMEM, "out of memory");
+	slash = strrchr(dir, '/');
+	if (slash)
+		slash[slash == dir ? 1 : 0] = '\0';
+	if (access(slash ? dir : ".", W_OK | X_OK) < 0) {
+		int r = error_set_errno(err, errno, "%s %s: cannot write in %s", option, path,
+					slash ? dir : ".");
+
+		err->status = EXIT_STATUS_USAGE;
+		return r;
+	}
+	return 0;
+}
+
+/* The spool's whole content into a new file. */
+static int report_fill_from_spool(int out, void *arg, struct error *err)
+{
+	int fd = *(int *)arg;
+	char buf[65536];
+	off_t off = 0;
+	ssize_t n;
+
+	while (fd >= 0 && (n = pread(fd, buf, sizeof(buf), off)) > 0) {
+		int r = output_write_all(out, buf, (size_t)n);
+
+		if (r < 0)
+			return error_set_errno(err, -r, "write");
+		off += n;
+	}
+	return 0;
+}
+
+/* A name fit for a directory: [A-Za-z0-9._-], the rest '_'; unique. */
+static char *report_dir_name(char **taken, size_t n_taken, const char *name)
+{
+	char *base = strdup(*name ? name : "target"), *out = NULL;
+
+	if (!base)
+		return NULL;
+	for (char *p = base; *p; p++)
+		if (!((*p >= 'a' && *p <= 'z') || (*p >= 'A' && *p <= 'Z') ||
+		      (*p >= '0' && *p <= '9') || *p == '.' || *p == '-' || *p == '_'))
+			*p = '_';
+	if (base[0] == '.')
+		base[0] = '_';
+	for (unsigned k = 1; !out; k++) {
+		bool clash = false;
+
+		if (k == 1 ? !(out = strdup(base)) : asprintf(&out, "%s-%u", base, k) < 0) {
+			out = NULL;
+			break;
+		}
+		for (size_t i = 0; i < n_taken && !clash; i++)
+			clash = strcmp(taken[i], out) == 0;
+		if (clash) {
+			free(out);
+			out = NULL;
+		}
+	}
+	free(base);
+	return out;
+}
+
+/* --- the report -------------------------------------------------------------- */
+
+/* The user's places, resolved now, before any guest can change them. */
+static int report_open_places(struct report *rp, const struct report_options *o,
+			      struct error *err)
+{
+	int r = 0;
+
+	if (o->junit_path)
+		r = host_file_open_parent(o->junit_path, &rp->junit_dir, &rp->junit_name, err);
+	if (r >= 0 && o->json_path)
+		r = host_file_open_parent(o->json_path, &rp->json_dir, &rp->json_name, err);
+	if (r >= 0 && o->output_dir)
+		r = host_dir_open(o->output_dir, true, &rp->out_dir, err);
+	if (r < 0)
+		return error_prefix(err, "%s", o->junit_path && !rp->junit_dir ? "--junit"
+					       : o->json_path && !rp->json_dir ? "--json"
+									: "--output-dir");
+	return 0;
+}
+
+int report_new(const struct report_options *o, const struct config *config,
+	       struct report **ret, struct error *err)
+{
+	struct report *rp;
+	int r = 0;
+
+	*ret = NULL;
+	if (!o->junit_path && !o->json_path && !o->output_dir)
+		return 0;
+	if (o->junit_path)
+		r = report_check_writable(o->junit_path, "--junit", err);
+	if (r >= 0 && o->json_path)
+		r = report_check_writable(o->json_path, "--json", err);
+	if (r < 0)
+		return r;
+	rp = calloc(1, sizeof(*rp));
+	if (!rp)
+		return error_set(err, ENOMEM, "out of memory");
+	r = report_open_places(rp, o, err);
+	if (r < 0) {
+		report_free(rp);
+		err->status = EXIT_STATUS_USAGE;
+		return r;
+	}
+	rp->o = *o;
+	rp->config = config;
+	rp->fragments_fd = -1;
+	rp->started = time(NULL);
+	rp->start_ms = json_io_now();
+	pthread_mutex_init(&rp->lock, NULL);
+	rp->cases = calloc(config->n_targets ? config->n_targets : 1, sizeof(*rp->cases));
+	rp->dir_names = calloc(config->n_targets ? config->n_targets : 1, sizeof(*rp->dir_names));
+	if (!rp->cases || !rp->dir_names) {
+		report_free(rp);
+		return error_set(err, ENOMEM, "out of memory");
+	}
+	for (size_t i = 0; o->output_dir && i < config->n_targets; i++) {
+		rp->dir_names[i] = report_dir_name(rp->dir_names, i, config->targets[i].name);
+		if (!rp->dir_names[i]) {
+			report_free(rp);
+			return error_set(err, ENOMEM, "out of memory");
+		}
+	}
+	if (o->junit_path) {
+		char tmpl[] = "/tmp/vmtest-junit-XXXXXX";
+
+		rp->fragments_fd = mkostemp(tmpl, O_CLOEXEC);
+		if (rp->fragments_fd < 0) {
+			r = error_set_errno(err, errno, "create a temporary file");
+			report_free(rp);
+			return r;
+		}
+		unlink(tmpl);
+	}
+	*ret = rp;
+	return 0;
+}
+
+struct report *report_free(struct report *rp)
+{
+	if (!rp)
+		return NULL;
+	host_dir_free(rp->junit_dir);
+	host_dir_free(rp->json_dir);
+	host_dir_free(rp->out_dir);
+	free(rp->junit_name);
+	free(rp->json_name);
+	for (size_t i = 0; rp->cases && i < rp->config->n_targets; i++)
+		free(rp->cases[i].reason);
+	for (size_t i = 0; rp->dir_names && i < rp->config->n_targets; i++)
+		free(rp->dir_names[i]);
+	free(rp->cases);
+	free(rp->dir_names);
+	if (rp->fragments_fd >= 0)
+		close(rp->fragments_fd);
+	pthread_mutex_destroy(&rp->lock);
+	free(rp);
+	return NULL;
+}
+
+static void report_junit_case(struct report *rp, const struct report_entry *e)
+{
+	const struct target *t = &rp->config->targets[e->index];
+	struct report_xml x = { .fd = rp->fragments_fd };
+	struct report_case *c = &rp->cases[e->index];
+	char time_s[32];
+
+	snprintf(time_s, sizeof(time_s), "%.3f", (double)e->total_ms / 1000);
+	c->junit_off = lseek(rp->fragments_fd, 0, SEEK_END);
+	report_xml_raw(&x, "    <testcase");
+	report_xml_attr(&x, "name", t->name);
+	report_xml_attr(&x, "classname", rp->o.suite_name);
+	report_xml_attr(&x, "time", time_s);
+	report_xml_raw(&x, ">\n");
+	if (e->status != REPORT_PASSED) {
+		/* The reason, and the tail of what explains it. */
+		report_xml_raw(&x, "      <failure");
+		report_xml_attr(&x, "type", report_status_names[e->status]);
+		report_xml_attr(&x, "message", e->reason ? e->reason : "failed");
+		report_xml_raw(&x, ">");
+		report_xml_cdata_spool(&x, e->status == REPORT_ERROR ? e->console_fd : e->output_fd,
+				       REPORT_TAIL_BYTES);
+		report_xml_raw(&x, "</failure>\n");
+	}
+	report_xml_raw(&x, "      <system-out>");
+	report_xml_cdata_spool(&x, e->output_fd, (size_t)-1 / 2);
+	report_xml_raw(&x, "</system-out>\n");
+	if (e->status != REPORT_PASSED) {
+		report_xml_raw(&x, "      <system-err>");
+		report_xml_cdata_spool(&x, e->console_fd, REPORT_CONSOLE_BYTES);
+		report_xml_raw(&x, "</system-err>\n");
+	}
+	report_xml_raw(&x, "    </testcase>\n");
+	report_xml_flush(&x);
+	c->junit_len = (size_t)(lseek(rp->fragments_fd, 0, SEEK_END) - c->junit_off);
+}
+
+/* One target's facts, for --json and its result.json. */
+static struct json_value *report_json_case(const struct report *rp, size_t index)
+{
+	static const char *const stage_keys[VIEW_N_STAGES] = {
+		[VIEW_STAGE_NONE] = "preparing",
+		[VIEW_STAGE_BOOTING] = "booting",
+		[VIEW_STAGE_SETUP] = "setting_up",
+		[VIEW_STAGE_COMMAND] = "running",
+	};
+	const struct target *t = &rp->config->targets[index];
+	const struct report_case *c = &rp->cases[index];
+	struct json_value *o = json_io_new_object(), *stages = json_io_new_object();
+	int r = o && stages ? 0 : -ENOMEM;
+
+	if (r >= 0)
+		r = json_io_set_string(o, "name", t->name);
+	if (r >= 0)
+		r = json_io_set_string(o, t->kind == TARGET_KERNEL ? "kernel" : "image",
+				       t->kind == TARGET_KERNEL ? t->kernel : t->image);
+	if (r >= 0)
+		r = json_io_set_string(o, "status", report_status_names[c->status]);
+	if (r >= 0)
+		r = json_io_set_int(o, "exit_status", c->exit_status);
+	if (r >= 0)
+		r = c->reason ? json_io_set_string(o, "reason", c->reason)
+			      : json_io_set(o, "reason", json_io_new_null());
+	if (r >= 0)
+		r = json_io_set_real(o, "time", (double)c->total_ms / 1000);
+	for (int s = 0; r >= 0 && s < VIEW_N_STAGES; s++)
+		r = json_io_set_real(stages, stage_keys[s], (double)c->stage_ms[s] / 1000);
+	if (r >= 0) {
+		r = json_io_set(o, "stages", stages);
+		stages = NULL;
+	}
+	json_io_unref(stages);
+	if (r < 0) {
+		json_io_unref(o);
+		return NULL;
+	}
+	return o;
+}
+
+static int report_write_artifacts(struct report *rp, const struct report_entry *e,
+				  struct error *err)
+{
+	_cleanup_free_ char *text = NULL, *result = NULL;
+	_cleanup_json_ struct json_value *facts = report_json_case(rp, e->index);
+	struct host_dir *dir = NULL;
+	int console_fd = e->console_fd, output_fd = e->output_fd;
+	int r;
+
+	if (!facts || asprintf(&text, "%s\n", e->qemu_line ? e->qemu_line : "") < 0 ||
+	    !(result = json_io_dump_pretty(facts)))
+		return error_set(err, ENOMEM, "out of memory");
+	r = host_dir_subdir(rp->out_dir, rp->dir_names[e->index], &dir, err);
+	if (r >= 0)
+		r = host_dir_write(dir, "console.log", report_fill_from_spool, &console_fd, err);
+	if (r >= 0)
+		r = host_dir_write(dir, "output.log", report_fill_from_spool, &output_fd, err);
+	if (r >= 0)
+		r = host_dir_write_text(dir, "qemu-command-line", text, err);
+	if (r >= 0)
+		r = host_dir_write_text(dir, "result.json", result, err);
+	host_dir_free(dir);
+	return r < 0 ? error_prefix(err, "--output-dir") : 0;
+}
+
+int report_add(struct report *rp, const struct report_entry *e, struct error *err)
+{
+	struct report_case *c;
+	int r = 0;
+
+	if (!rp)
+		return 0;
+	pthread_mutex_lock(&rp->lock);
+	c = &rp->cases[e->index];
+	c->done = true;
+	c->status = e->status;
+	c->exit_status = e->exit_status;
+	c->reason = e->reason ? strdup(e->reason) : NULL;
+	memcpy(c->stage_ms, e->stage_ms, sizeof(c->stage_ms));
+	c->total_ms = e->total_ms;
+	if (rp->fragments_fd >= 0)
+		report_junit_case(rp, e);
+	if (rp->o.output_dir)
+		r = report_write_artifacts(rp, e, err);
+	pthread_mutex_unlock(&rp->lock);
+	return r;
+}
+
+/* The JUnit document into a new file: the head, each ended target's <testcase>, the tail. */
+static int report_fill_junit(int fd, void *arg, struct error *err)
+{
+	struct report *rp = arg;
+	struct report_xml x = { .fd = fd };
+	size_t tests = 0, failures = 0;
+	char stamp[64], time_s[32];
+	struct tm tm;
+
+	for (size_t i = 0; i < rp->config->n_targets; i++) {
+		tests += rp->cases[i].done;
+		failures += rp->cases[i].done && rp->cases[i].status != REPORT_PASSED;
+	}
+	strftime(stamp, sizeof(stamp), "%Y-%m-%dT%H:%M:%S", gmtime_r(&rp->started, &tm));
+	snprintf(time_s, sizeof(time_s), "%.3f", (double)(json_io_now() - rp->start_ms) / 1000);
+	report_xml_raw(&x, "<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n<testsuites");
+	report_xml_attr(&x, "name", rp->o.suite_name);
+	report_xml_raw(&x, " tests=\"%zu\" failures=\"%zu\" errors=\"0\"", tests, failures);
+	report_xml_attr(&x, "time", time_s);
+	report_xml_raw(&x, ">\n  <testsuite");
+	report_xml_attr(&x, "name", rp->o.suite_name);
+	report_xml_raw(&x, " tests=\"%zu\" failures=\"%zu\" errors=\"0\" skipped=\"0\"", tests,
+		       failures);
+	report_xml_attr(&x, "time", time_s);
+	report_xml_attr(&x, "timestamp", stamp);
+	report_xml_raw(&x, ">\n");
+	report_xml_flush(&x);
+	for (size_t i = 0; i < rp->config->n_targets; i++) {
+		struct report_case *c = &rp->cases[i];
+		char buf[65536];
+		size_t left = c->junit_len;
+		off_t off = c->junit_off;
+
+		while (c->done && left) {
+			ssize_t n = pread(rp->fragments_fd, buf, left < sizeof(buf) ? left : sizeof(buf),
+					  off);
+			int r;
+
+			if (n <= 0)
+				break;
+			r = output_write_all(fd, buf, (size_t)n);
+			if (r < 0)
+				return error_set_errno(err, -r, "write");
+			off += n;
+			left -= (size_t)n;
+		}
+	}
+	report_xml_raw(&x, "  </testsuite>\n</testsuites>\n");
+	report_xml_flush(&x);
+	if (fsync(fd) < 0)
+		return error_set_errno(err, errno, "write");
+	return 0;
+}
+
+static int report_finish_junit(struct report *rp, struct error *err)
+{
+	int r = host_dir_write(rp->junit_dir, rp->junit_name, report_fill_junit, rp, err);
+
+	return r < 0 ? error_prefix(err, "--junit %s", rp->o.junit_path) : 0;
+}
+
+static int report_finish_json(struct report *rp, struct error *err)
+{
+	_cleanup_json_ struct json_value *doc = json_io_new_object();
+	struct json_value *targets = json_io_new_array();
+	_cleanup_free_ char *text = NULL;
+	size_t passed = 0, failed = 0;
+	int r = doc && targets ? 0 : -ENOMEM;
+
+	for (size_t i = 0; r >= 0 && i < rp->config->n_targets; i++) {
+		if (!rp->cases[i].done)
+			continue;
+		passed += rp->cases[i].status == REPORT_PASSED;
+		failed += rp->cases[i].status != REPORT_PASSED;
+	{
+		struct json_value *c = report_json_case(rp, i);
+
+		r = c ? json_io_append(targets, c) : -ENOMEM;
+	}
+	}
+	if (r >= 0)
+		r = json_io_set_int(doc, "passed", (int64_t)passed);
+	if (r >= 0)
+		r = json_io_set_int(doc, "failed", (int64_t)failed);
+	if (r >= 0)
+		r = json_io_set_real(doc, "time", (double)(json_io_now() - rp->start_ms) / 1000);
+	if (r >= 0) {
+		r = json_io_set(doc, "targets", targets);
+		targets = NULL;
+	}
+	json_io_unref(targets);
+	if (r >= 0 && !(text = json_io_dump_pretty(doc)))
+		r = -ENOMEM;
+	if (r < 0)
+		return error_set(err, ENOMEM, "out of memory");
+	r = host_dir_write_text(rp->json_dir, rp->json_name, text, err);
+	return r < 0 ? error_prefix(err, "--json %s", rp->o.json_path) : 0;
+}
+
+int report_finish(struct report *rp, struct error *err)
+{
+	int r = 0;
+
+	if (!rp)
+		return 0;
+	pthread_mutex_lock(&rp->lock);
+	if (rp->o.junit_path)
+		r = report_finish_junit(rp, err);
+	if (r >= 0 && rp->o.json_path)
+		r = report_finish_json(rp, err);
+	pthread_mutex_unlock(&rp->lock);
+	return r;
+}

@@ -1,0 +1,103 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * view: what the user sees of a run, and the --log file.
+ *
+ * Plain (not a terminal, or --no-ui): vmtest's seed format, each line
+ * once, no escape sequences:
+ *
+ *   => name / ===> Booting / ===> Setting up VM / ===> Running command /
+ *   the command's output / the reason when it failed / PASS or FAILED
+ *
+ * With one target at a time it is printed as it happens; with several at
+ * once (-j), each target's block is printed whole when it ends, or, with
+ * --prefix, every line as it comes, prefixed with the target's name.
+ *
+ * Live (a terminal): each running target is a block redrawn in place, its
+ * stage with a spinner and the time, and a rolling window of the stage's
+ * last output lines (the boot console while booting, the command's output
+ * while it runs), sanitized and cut to the terminal's width.  A target that
+ * passes collapses to its name and PASS; one that fails leaves the whole
+ * output of the stage that failed, the reason and FAILED.
+ *
+ * Everything a target prints is spooled to unlinked files (its console and
+ * its command's output), never held in memory: the window, the failure
+ * report, the log and the reports read them back.
+ */
+#pragma once
+
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "base/error.h"
+
+enum view_stage {
+	VIEW_STAGE_NONE,
+	VIEW_STAGE_BOOTING,
+	VIEW_STAGE_SETUP,
+	VIEW_STAGE_COMMAND,
+	VIEW_N_STAGES,
+};
+
+struct view_options {
+	int fd;			/* where the view writes: stdout, or stderr for a one-liner */
+	bool live;		/* fd is a terminal and the live view is wanted */
+	bool color;		/* colour and dimming allowed (a terminal, no NO_COLOR) */
+	bool oneliner;		/* the command's output goes to stdout and stderr itself */
+	bool whole_blocks;	/* plain: print each target whole when it ends (-j) */
+	bool prefix;		/* plain: every line as it comes, prefixed (--prefix) */
+	int verbose;		/* -v: vmtest's own steps shown up to this level */
+	const char *log_path;	/* --log FILE: everything, with timestamps; or NULL */
+	unsigned window;	/* lines in the rolling window; 0: the default, 10 */
+};
+
+struct view;
+struct view_target;
+
+int view_new(const struct view_options *options, struct view **ret, struct error *err);
+
+/* Stop drawing and put the terminal back (cursor shown, attributes reset). */
+struct view *view_free(struct view *view);
+
+static inline void view_freep(struct view **v)
+{
+	view_free(*v);
+}
+
+/* A target starts (several may run at once): its spools are created empty. */
+int view_target_begin(struct view *view, const char *name, struct view_target **ret,
+		      struct error *err);
+
+void view_stage(struct view_target *target, enum view_stage stage);
+
+/* The spools the runner writes to: the console, the command's output. */
+int view_console_fd(const struct view_target *target);
+int view_output_fd(const struct view_target *target);
+
+/*
+ * One of vmtest's own lines ("vmtest: " is prepended), about a target or
+ * (target NULL) the run: shown when level is at most the -v count (level
+ * 0: always), written to the log in any case.
+ */
+void view_log(struct view *view, struct view_target *target, int level, const char *fmt, ...)
+	__attribute__((format(printf, 4, 5)));
+
+enum view_result {
+	VIEW_PASSED,
+	VIEW_FAILED,	/* the command failed or timed out: its output explains */
+	VIEW_ERROR,	/* the VM could not run it: the console explains */
+};
+
+/*
+ * The target ends; reason (one line, NULL on a pass) says why it failed.
+ * Its spools stay readable until view_target_free.
+ */
+void view_target_end(struct view_target *target, enum view_result result, const char *reason);
+
+/* Milliseconds spent in each stage (index enum view_stage), and in all. */
+void view_target_times(const struct view_target *target, int64_t ret_ms[VIEW_N_STAGES],
+		       int64_t *ret_total_ms);
+
+void view_target_free(struct view_target *target);
+
+/* After several targets, in the live view: "2 passed, 1 failed in 1m 3s". */
+void view_summary(struct view *view);

@@ -1,0 +1,54 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * output: the command's output as it arrives from the guest's output port
+ * (records, see guest_proto.h), copied to vmtest's own stdout and stderr.
+ * Memory stays bounded whatever the amount: one record at a time.
+ */
+#pragma once
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "base/error.h"
+
+/* Connect to a unix socket QEMU listens on, retrying until deadline_ms
+ * (on the CLOCK_MONOTONIC millisecond clock). */
+int output_connect(const char *path, int64_t deadline_ms, struct error *err);
+
+/*
+ * Write all of buf, through short writes and EINTR (nothing when fd < 0):
+ * 0, or -errno (-ENOSPC for a write of nothing).  A reader that went away
+ * (`vmtest ... | head`) raises SIGPIPE, which stops the run (interrupt.h).
+ */
+int output_write_all(int fd, const void *buf, size_t len);
+
+/*
+ * Append to the view's spool (nothing when fd < 0).  Unlike the terminal,
+ * a spool that cannot take the output (its file system is full) is an
+ * error naming its directory: the whole block, the reports and the log
+ * would otherwise miss output without a word.
+ */
+int output_copy(int fd, const void *buf, size_t len, struct error *err);
+
+/* The directory of the spool file fd, for messages ("its directory" if unknown). */
+void output_spool_dir(int fd, char *where, size_t size);
+
+struct output_relay {
+	int port_fd;		/* the output port's socket */
+	uint32_t exec_id;	/* the command's pid in the guest */
+	int out_fd, err_fd;	/* where its stdout and stderr go (-1: nowhere) */
+	int copy_fd;		/* and both, in order (the view's spool); -1: none */
+	int64_t deadline_ms;	/* < 0: none */
+	/* A command on a pty: keystrokes from in_fd, window changes when
+	 * winch_fd is readable (sizes read from the terminal on tty_fd). */
+	int in_fd;		/* -1: none */
+	int winch_fd;		/* -1: none */
+	int tty_fd;
+};
+
+/*
+ * Copy the command's records to out_fd and err_fd until its END record.
+ * Gives up at the deadline with -ETIMEDOUT, or with -EPIPE when the guest
+ * side closes (QEMU is gone).
+ */
+int output_relay(const struct output_relay *relay, struct error *err);

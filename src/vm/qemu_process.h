@@ -1,0 +1,40 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * qemu_process: start QEMU and make sure it goes away.
+ *
+ * QEMU gets /dev/null as stdin (never the user's terminal), its stdout and
+ * stderr in a log file of the run directory (quoted when it fails), its own
+ * process group (so a Ctrl-C on the terminal reaches vmtest, which then
+ * stops QEMU in order), and PR_SET_PDEATHSIG so that it dies with vmtest
+ * even when vmtest is SIGKILLed.
+ */
+#pragma once
+
+#include <stdbool.h>
+#include <sys/types.h>
+
+#include "base/error.h"
+
+struct qemu_process {
+	pid_t pid;		/* 0 once reaped */
+	int pidfd;		/* readable when QEMU exits; -1 if unsupported */
+	int wstatus;		/* once reaped */
+	char *log_path;		/* QEMU's stdout and stderr */
+};
+
+int qemu_process_start(char *const *argv, const char *log_path, struct qemu_process *ret,
+		       struct error *err);
+
+/* Reap without blocking; true if QEMU has exited (wstatus then valid). */
+bool qemu_process_exited(struct qemu_process *q);
+
+/* Wait up to timeout_ms for QEMU to exit; true if it did. */
+bool qemu_process_wait(struct qemu_process *q, int timeout_ms);
+
+/* SIGTERM, a grace period, then SIGKILL; always reaps. */
+void qemu_process_stop(struct qemu_process *q);
+
+/* The tail of QEMU's log (its error messages), malloc'd, or NULL. */
+char *qemu_process_log_tail(const struct qemu_process *q, size_t max);
+
+void qemu_process_clear(struct qemu_process *q);
