@@ -45,12 +45,12 @@ static void agent_send(struct agent *a, json_t *reply, bool delimited)
 					  "\"out of memory in the guest's agent\"}}\n";
 
 		log_msg("out of memory for a reply");
-		if (write_full(a->fd, oom, sizeof(oom) - 1) < 0)
+		if (io_write_all(a->fd, oom, sizeof(oom) - 1) < 0)
 			log_msg("write to the agent port: %s", strerror(errno));
 		return;
 	}
-	if ((delimited && write_full(a->fd, &delimiter, 1) < 0) ||
-	    write_full(a->fd, text, strlen(text)) < 0 || write_full(a->fd, "\n", 1) < 0)
+	if ((delimited && io_write_all(a->fd, &delimiter, 1) < 0) ||
+	    io_write_all(a->fd, text, strlen(text)) < 0 || io_write_all(a->fd, "\n", 1) < 0)
 		log_msg("write to the agent port: %s", strerror(errno));
 	free(text);
 }
@@ -149,10 +149,8 @@ static json_t *agent_exec(struct agent *a, json_t *args, char *err, size_t err_l
 	req.cols = (unsigned short)json_integer_value(json_object_get(args, "vmtest-cols"));
 	req.argv = agent_strings(json_object_get(args, "arg"), req.path, err, err_len);
 	req.envp = env ? agent_strings(env, NULL, err, err_len) : default_env;
-	if (input) {
-		decoded = base64_decode(input, &req.input_len);
+	if (input && base64_decode(input, &decoded, &req.input_len) == 0)
 		req.input = decoded;
-	}
 	if (!req.argv || !req.envp || (input && !decoded)) {
 		if (input && !decoded)
 			snprintf(err, err_len, "input-data is not valid base64");

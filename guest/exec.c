@@ -54,8 +54,8 @@ static void exec_send_record(uint8_t type, pid_t pid, const void *data, size_t l
 	if (output_fd < 0)
 		return;
 	guest_record_encode(header, type, (uint32_t)pid, (uint32_t)len);
-	if (write_full(output_fd, header, sizeof(header)) < 0 ||
-	    (len && write_full(output_fd, data, len) < 0))
+	if (io_write_all(output_fd, header, sizeof(header)) < 0 ||
+	    (len && io_write_all(output_fd, data, len) < 0))
 		log_msg("write to the output port: %s", strerror(errno));
 }
 
@@ -202,7 +202,7 @@ static int exec_stdin_fd(const struct exec_request *req)
 	fd = memfd_create("vmtest-stdin", MFD_CLOEXEC);
 	if (fd < 0)
 		return -1;
-	if (write_full(fd, req->input, req->input_len) < 0 || lseek(fd, 0, SEEK_SET) < 0) {
+	if (io_write_all(fd, req->input, req->input_len) < 0 || lseek(fd, 0, SEEK_SET) < 0) {
 		close(fd);
 		return -1;
 	}
@@ -343,7 +343,7 @@ static void exec_deliver(const struct guest_record_header *h, const uint8_t *dat
 		return;
 	if (h->type == GUEST_RECORD_STDIN) {
 		/* EAGAIN: the program is not reading; EIO: it is gone. */
-		(void)write_full(j->fds[0], data, h->len);
+		(void)io_write_all(j->fds[0], data, h->len);
 	} else if (h->type == GUEST_RECORD_WINSIZE && h->len == 4) {
 		struct winsize ws = { .ws_row = (unsigned short)(data[0] | data[1] << 8),
 				      .ws_col = (unsigned short)(data[2] | data[3] << 8) };

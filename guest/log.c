@@ -18,24 +18,7 @@ void log_msg(const char *fmt, ...)
 	vsnprintf(line + n, sizeof(line) - n - 1, fmt, ap);
 	va_end(ap);
 	strcat(line, "\n");
-	write_full(STDERR_FILENO, line, strlen(line));
-}
-
-int write_full(int fd, const void *buf, size_t len)
-{
-	const char *p = buf;
-
-	while (len) {
-		ssize_t n = write(fd, p, len);
-
-		if (n < 0 && errno == EINTR)
-			continue;
-		if (n < 0)
-			return -errno;
-		p += n;
-		len -= n;
-	}
-	return 0;
+	io_write_all(STDERR_FILENO, line, strlen(line));
 }
 
 ssize_t read_some(int fd, void *buf, size_t len)

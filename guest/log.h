@@ -9,10 +9,9 @@
 #include <stddef.h>
 #include <sys/types.h>
 
-void log_msg(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+#include "io.h"
 
-/* Write all of buf, retrying short writes and EINTR.  0 or -errno. */
-int write_full(int fd, const void *buf, size_t len);
+void log_msg(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 
 /* Read up to len bytes, retrying EINTR.  Bytes read, or -errno. */
 ssize_t read_some(int fd, void *buf, size_t len);

@@ -10,6 +10,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "io.h"
 #include "cleanup.h"
 #include "vm/output.h"
 
@@ -190,7 +191,7 @@ static int host_file_fill_text(int fd, void *arg, struct error *err)
 {
 	const char *text = arg;
 
-	int r = output_write_all(fd, text, strlen(text));
+	int r = io_write_all(fd, text, strlen(text));
 
 	return r < 0 ? error_set_errno(err, -r, "write") : 0;
 }

@@ -14,6 +14,7 @@
 #include <sys/syscall.h>
 #include <unistd.h>
 
+#include "io.h"
 #include "cleanup.h"
 
 /* Odd 64-bit constants with well-mixed bits (from the golden ratio and xxHash's choices). */
@@ -159,27 +160,10 @@ uint64_t cache_hash(const void *buf, size_t len)
 	return cache_avalanche(h);
 }
 
-static int cache_write_full(int fd, const void *buf, size_t len)
-{
-	const unsigned char *p = buf;
-
-	while (len > 0) {
-		ssize_t n = write(fd, p, len > (1 << 30) ? (1 << 30) : len);
-
-		if (n < 0 && errno == EINTR)
-			continue;
-		if (n < 0)
-			return -errno;
-		p += n;
-		len -= (size_t)n;
-	}
-	return 0;
-}
-
 static int cache_write_tmp(int fd, const char *tmp, const void *buf, size_t len,
 			   struct error *err)
 {
-	int r = cache_write_full(fd, buf, len);
+	int r = io_write_all(fd, buf, len);
 
 	if (r < 0)
 		return error_set_errno(err, -r, "cannot write %s", tmp);

@@ -10,6 +10,8 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "io.h"
+#include "base/clock.h"
 #include "cleanup.h"
 #include "guest_proto.h"
 #include "vm/json_io.h"
@@ -195,7 +197,7 @@ static int image_guest_flush(struct image_guest_pending *p, int fd, int copy_fd,
 
 		n = nl ? (size_t)(nl - p->buf) + 1 : 0;
 	}
-	output_write_all(fd, p->buf, n);
+	io_write_all(fd, p->buf, n);
 	r = output_copy(copy_fd, p->buf, n, err);
 	memmove(p->buf, p->buf + n, p->len - n);
 	p->len -= n;
@@ -220,7 +222,7 @@ static int image_guest_relay_with(const struct image_guest_streams *io, const ch
 			p[i] = (struct pollfd){ .fd = pending[i].done ? -1 : io->port_fds[i],
 						.events = POLLIN };
 		if (deadline >= 0) {
-			int64_t left = deadline - json_io_now();
+			int64_t left = deadline - clock_now_ms();
 
 			if (left <= 0)
 				return error_set(err, ETIMEDOUT, "timed out");
@@ -314,7 +316,7 @@ int image_guest_run(struct qga *qga, const struct target *t,
 	int64_t pid;
 	int r;
 
-	r = image_guest_probe(qga, json_io_deadline(IMAGE_GUEST_PROBE_TIMEOUT_MS), ports, err);
+	r = image_guest_probe(qga, clock_deadline(IMAGE_GUEST_PROBE_TIMEOUT_MS), ports, err);
 	if (r < 0)
 		return r;
 	if (r == 1)
@@ -324,8 +326,8 @@ int image_guest_run(struct qga *qga, const struct target *t,
 		r = qga_exec_wait(qga, pid, deadline, ret_status, err);
 	if (r < 0)
 		return r;
-	output_write_all(io->out_fds[0], ret_status->out_data, ret_status->out_len);
-	output_write_all(io->out_fds[1], ret_status->err_data, ret_status->err_len);
+	io_write_all(io->out_fds[0], ret_status->out_data, ret_status->out_len);
+	io_write_all(io->out_fds[1], ret_status->err_data, ret_status->err_len);
 	r = output_copy(io->copy_fd, ret_status->out_data, ret_status->out_len, err);
 	if (r >= 0)
 		r = output_copy(io->copy_fd, ret_status->err_data, ret_status->err_len, err);

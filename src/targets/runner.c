@@ -12,6 +12,8 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include "base/clock.h"
+#include "base/unix_socket.h"
 #include "boot/accel.h"
 #include "boot/arch.h"
 #include "boot/cache.h"
@@ -513,7 +515,7 @@ static int runner_start_qemu(const struct runner_options *o, struct runner_state
 /* Connect to QEMU's sockets; QEMU creates them as it starts. */
 static int runner_connect(struct runner_state *s, bool image, struct error *err)
 {
-	int64_t deadline = json_io_deadline(RUNNER_CONNECT_TIMEOUT_MS);
+	int64_t deadline = clock_deadline(RUNNER_CONNECT_TIMEOUT_MS);
 	_cleanup_free_ char *qmp = runner_path(s, QEMU_SOCKET_QMP);
 	_cleanup_free_ char *agent = runner_path(s, QEMU_SOCKET_AGENT);
 	_cleanup_free_ char *output = runner_path(s, QEMU_SOCKET_OUTPUT);
@@ -525,13 +527,13 @@ static int runner_connect(struct runner_state *s, bool image, struct error *err)
 	if (r >= 0)
 		r = qga_connect(agent, deadline, &s->qga, err);
 	if (r >= 0) {
-		s->output_fd = output_connect(output, deadline, err);
+		s->output_fd = unix_socket_connect(output, deadline, false, err);
 		r = s->output_fd < 0 ? s->output_fd : 0;
 	}
 	if (r >= 0 && image) {
 		_cleanup_free_ char *error = runner_path(s, QEMU_SOCKET_ERROR);
 
-		s->error_fd = error ? output_connect(error, deadline, err)
+		s->error_fd = error ? unix_socket_connect(error, deadline, false, err)
 				    : error_set(err, ENOMEM, "out of memory");
 		r = s->error_fd < 0 ? s->error_fd : 0;
 	}
@@ -556,7 +558,7 @@ static int runner_wait_agent(struct runner_state *s, int64_t deadline, struct er
 	if (!agent)
 		return error_set(err, ENOMEM, "out of memory");
 	for (int r = 0;;) {
-		int64_t attempt = json_io_deadline(2000);
+		int64_t attempt = clock_deadline(2000);
 
 		if (attempt > deadline)
 			attempt = deadline;
@@ -567,7 +569,7 @@ static int runner_wait_agent(struct runner_state *s, int64_t deadline, struct er
 		if (r >= 0 || qemu_process_exited(&s->qemu) || console_panicked(s->console) ||
 		    interrupt_requested())
 			return r;
-		if (json_io_now() >= deadline)
+		if (clock_now_ms() >= deadline)
 			return error_set(err, ETIMEDOUT, "the guest agent did not answer");
 		/* Each attempt bounded too: QEMU may be gone, its socket with it. */
 		s->qga = qga_free(s->qga);
@@ -599,7 +601,7 @@ static int runner_boot(const struct runner_options *o, struct runner_state *s, b
 {
 	unsigned timeout_s = o->boot_timeout_s ? o->boot_timeout_s
 					       : s->accel == QEMU_ACCEL_KVM ? 60 : 180;
-	int64_t start = json_io_now();
+	int64_t start = clock_now_ms();
 	int r;
 
 	r = runner_start_qemu(o, s, err);
@@ -608,7 +610,7 @@ static int runner_boot(const struct runner_options *o, struct runner_state *s, b
 	if (r >= 0 && !image)
 		r = runner_check_cache_read(s, err);
 	if (r >= 0) {
-		r = runner_wait_agent(s, json_io_deadline(timeout_s * 1000LL), err);
+		r = runner_wait_agent(s, clock_deadline(timeout_s * 1000LL), err);
 		if (r == -ETIMEDOUT && !qemu_process_exited(&s->qemu) &&
 		    !console_panicked(s->console))
 			return error_set(err, ETIMEDOUT, "%s within %u s of booting%s%s%s",
@@ -622,7 +624,7 @@ static int runner_boot(const struct runner_options *o, struct runner_state *s, b
 			qemu_process_wait(&s->qemu, 2000);
 		else
 			runner_log(o, 1, "guest agent answered after %.2f s",
-				   (double)(json_io_now() - start) / 1000);
+				   (double)(clock_now_ms() - start) / 1000);
 	}
 	if (r < 0 && (qemu_process_exited(&s->qemu) || console_panicked(s->console)))
 		return runner_fail_qemu(s, err);
@@ -685,7 +687,7 @@ static int runner_setup(const struct config *config, const struct target *t,
 		return error_set(err, EILSEQ, "a mount path is not valid UTF-8");
 	if (r < 0)
 		return error_set(err, ENOMEM, "out of memory");
-	r = qga_execute(s->qga, "vmtest-setup", args, json_io_deadline(s->setup_ms),
+	r = qga_execute(s->qga, "vmtest-setup", args, clock_deadline(s->setup_ms),
 			NULL, err);
 	if (r < 0 && runner_qemu_failed(s, r))
 		return runner_fail_qemu(s, err);
@@ -755,7 +757,7 @@ static int runner_exec(const struct target *t, const struct runner_options *o,
 		.out_fd = o->out_fd,
 		.err_fd = o->err_fd,
 		.copy_fd = view_output_fd(o->target),
-		.deadline_ms = timeout_s ? json_io_deadline(timeout_s * 1000LL) : -1,
+		.deadline_ms = timeout_s ? clock_deadline(timeout_s * 1000LL) : -1,
 		.in_fd = -1,
 		.winch_fd = -1,
 		.tty_fd = STDIN_FILENO,
@@ -776,7 +778,7 @@ static int runner_exec(const struct target *t, const struct runner_options *o,
 			relay.winch_fd = terminal_winch_fd();
 		}
 	}
-	r = qga_exec_start(s->qga, &req, json_io_deadline(s->setup_ms), &pid, err);
+	r = qga_exec_start(s->qga, &req, clock_deadline(s->setup_ms), &pid, err);
 	if (r >= 0) {
 		relay.exec_id = (uint32_t)pid;
 		if (relay.in_fd >= 0)
@@ -789,7 +791,7 @@ static int runner_exec(const struct target *t, const struct runner_options *o,
 		return r;
 	}
 	if (r >= 0)
-		r = qga_exec_get_status(s->qga, pid, json_io_deadline(s->setup_ms),
+		r = qga_exec_get_status(s->qga, pid, clock_deadline(s->setup_ms),
 					ret_status, err);
 	if (r >= 0 && !ret_status->exited)
 		r = error_set(err, EPROTO, "the guest reported the command as still running");
@@ -800,7 +802,7 @@ static int runner_exec(const struct target *t, const struct runner_options *o,
 
 static int runner_setup_image(const struct target *t, struct runner_state *s, struct error *err)
 {
-	int64_t deadline = json_io_deadline(s->setup_ms);
+	int64_t deadline = clock_deadline(s->setup_ms);
 	int r = image_guest_check_agent(s->qga, deadline, err);
 
 	if (r >= 0)
@@ -821,7 +823,7 @@ static int runner_exec_image(const struct target *t, const struct runner_options
 		.copy_fd = view_output_fd(o->target),
 	};
 	int r = image_guest_run(s->qga, t, &streams,
-				json_io_deadline(timeout_s ? timeout_s * 1000LL : -1), ret_status, err);
+				clock_deadline(timeout_s ? timeout_s * 1000LL : -1), ret_status, err);
 
 	if (r == -ETIMEDOUT && timeout_s) {
 		*ret_timed_out = timeout_s;
@@ -839,11 +841,11 @@ static void runner_shutdown(struct runner_state *s)
 
 	interrupt_track_qemu(&s->qemu_slot, 0);
 	if (s->qga)
-		qga_shutdown(s->qga, "powerdown", json_io_deadline(1000), &ignored);
+		qga_shutdown(s->qga, "powerdown", clock_deadline(1000), &ignored);
 	if (qemu_process_wait(&s->qemu, RUNNER_SHUTDOWN_TIMEOUT_MS))
 		return;
 	if (s->qmp)
-		qmp_quit(s->qmp, json_io_deadline(1000), &ignored);
+		qmp_quit(s->qmp, clock_deadline(1000), &ignored);
 	qemu_process_stop(&s->qemu);
 }
 
@@ -861,22 +863,22 @@ static void runner_shutdown_image(const struct target *t, const struct runner_op
 
 	interrupt_track_qemu(&s->qemu_slot, 0);
 	if (t->vm.persist && s->qga) {
-		if (image_guest_sync(s->qga, json_io_deadline(RUNNER_SHUTDOWN_TIMEOUT_MS), &e) < 0)
+		if (image_guest_sync(s->qga, clock_deadline(RUNNER_SHUTDOWN_TIMEOUT_MS), &e) < 0)
 			runner_log(o, 1, "sync in the guest: %s", e.msg);
-		if (qga_shutdown(s->qga, "powerdown", json_io_deadline(RUNNER_SHUTDOWN_TIMEOUT_MS),
+		if (qga_shutdown(s->qga, "powerdown", clock_deadline(RUNNER_SHUTDOWN_TIMEOUT_MS),
 				 &e) < 0)
 			runner_log(o, 1, "%s", e.msg);
 		else if (qemu_process_wait(&s->qemu, RUNNER_IMAGE_POWEROFF_TIMEOUT_MS))
 			return;
 		runner_log(o, 1, "powering off through ACPI (QMP system_powerdown)");
 		if (s->qmp && qmp_execute(s->qmp, "system_powerdown", NULL,
-					  json_io_deadline(1000), NULL, &e) >= 0 &&
+					  clock_deadline(1000), NULL, &e) >= 0 &&
 		    qemu_process_wait(&s->qemu, RUNNER_IMAGE_ACPI_TIMEOUT_MS))
 			return;
 		runner_log(o, 1, "the guest did not power off; stopping QEMU");
 	}
 	if (s->qmp)
-		qmp_quit(s->qmp, json_io_deadline(1000), &e);
+		qmp_quit(s->qmp, clock_deadline(1000), &e);
 	qemu_process_stop(&s->qemu);
 }
 

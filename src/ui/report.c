@@ -13,6 +13,8 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "io.h"
+#include "base/clock.h"
 #include "cleanup.h"
 #include "vm/json_io.h"
 #include "base/host_file.h"
@@ -71,7 +73,7 @@ struct report_xml {
 static void report_xml_out(struct report_xml *x, const char *s, size_t n)
 {
 	if (x->fd >= 0) {
-		output_write_all(x->fd, s, n);
+		io_write_all(x->fd, s, n);
 		return;
 	}
 	if (x->mem_len + n + 1 > x->mem_cap) {
@@ -298,7 +300,7 @@ static int report_fill_from_spool(int out, void *arg, struct error *err)
 	ssize_t n;
 
 	while (fd >= 0 && (n = pread(fd, buf, sizeof(buf), off)) > 0) {
-		int r = output_write_all(out, buf, (size_t)n);
+		int r = io_write_all(out, buf, (size_t)n);
 
 		if (r < 0)
 			return error_set_errno(err, -r, "write");
@@ -387,7 +389,7 @@ int report_new(const struct report_options *o, const struct config *config,
 	rp->config = config;
 	rp->fragments_fd = -1;
 	rp->started = time(NULL);
-	rp->start_ms = json_io_now();
+	rp->start_ms = clock_now_ms();
 	pthread_mutex_init(&rp->lock, NULL);
 	rp->cases = calloc(config->n_targets ? config->n_targets : 1, sizeof(*rp->cases));
 	rp->dir_names = calloc(config->n_targets ? config->n_targets : 1, sizeof(*rp->dir_names));
@@ -580,7 +582,7 @@ static int report_fill_junit(int fd, void *arg, struct error *err)
 		failures += rp->cases[i].done && rp->cases[i].status != REPORT_PASSED;
 	}
 	strftime(stamp, sizeof(stamp), "%Y-%m-%dT%H:%M:%S", gmtime_r(&rp->started, &tm));
-	snprintf(time_s, sizeof(time_s), "%.3f", (double)(json_io_now() - rp->start_ms) / 1000);
+	snprintf(time_s, sizeof(time_s), "%.3f", (double)(clock_now_ms() - rp->start_ms) / 1000);
 	report_xml_raw(&x, "<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n<testsuites");
 	report_xml_attr(&x, "name", rp->o.suite_name);
 	report_xml_raw(&x, " tests=\"%zu\" failures=\"%zu\" errors=\"0\"", tests, failures);
@@ -606,7 +608,7 @@ static int report_fill_junit(int fd, void *arg, struct error *err)
 
 			if (n <= 0)
 				break;
-			r = output_write_all(fd, buf, (size_t)n);
+			r = io_write_all(fd, buf, (size_t)n);
 			if (r < 0)
 				return error_set_errno(err, -r, "write");
 			off += n;
@@ -651,7 +653,7 @@ static int report_finish_json(struct report *rp, struct error *err)
 	if (r >= 0)
 		r = json_io_set_int(doc, "failed", (int64_t)failed);
 	if (r >= 0)
-		r = json_io_set_real(doc, "time", (double)(json_io_now() - rp->start_ms) / 1000);
+		r = json_io_set_real(doc, "time", (double)(clock_now_ms() - rp->start_ms) / 1000);
 	if (r >= 0) {
 		r = json_io_set(doc, "targets", targets);
 		targets = NULL;

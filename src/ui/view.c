@@ -12,6 +12,8 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "io.h"
+#include "base/clock.h"
 #include "cleanup.h"
 #include "vm/json_io.h"
 #include "vm/output.h"
@@ -145,7 +147,7 @@ static void view_text_addf(struct view_text *t, const char *fmt, ...)
 static void view_text_flush(struct view_text *t, int fd)
 {
 	if (t->len)
-		output_write_all(fd, t->p, t->len);
+		io_write_all(fd, t->p, t->len);
 	free(t->p);
 	*t = (struct view_text){ 0 };
 }
@@ -266,7 +268,7 @@ static void view_log_put(struct view *v, const char *text, size_t len)
 
 	if (v->log_fd < 0)
 		return;
-	r = output_write_all(v->log_fd, text, len);
+	r = io_write_all(v->log_fd, text, len);
 	if (r < 0) {
 		interrupt_fail("cannot write --log %s: %s", v->o.log_path, strerror(-r));
 		close(v->log_fd);
@@ -298,7 +300,7 @@ static void view_log_write(struct view *v, struct view_target *t, const char *wh
 	if (v->log_fd < 0)
 		return;
 	clean = sanitize_line(line, len, &so, NULL);
-	view_log_printf(v, "[%9.3f] %s%s%s: %s\n", (double)(json_io_now() - v->run_start) / 1000,
+	view_log_printf(v, "[%9.3f] %s%s%s: %s\n", (double)(clock_now_ms() - v->run_start) / 1000,
 			t ? t->name : "vmtest", what ? " " : "", what ? what : "",
 			clean ? clean : "");
 }
@@ -392,7 +394,7 @@ static void view_draw_block(struct view *v, struct view_target *t, struct view_t
 		view_draw_line(v, text, "", 0, "===> Preparing", 14, NULL);
 		return;
 	}
-	view_format_duration(json_io_now() - t->stage_start, elapsed, sizeof(elapsed));
+	view_format_duration(clock_now_ms() - t->stage_start, elapsed, sizeof(elapsed));
 	snprintf(head, sizeof(head), "===> %s %c %s", view_stage_names[t->stage],
 		 view_spinner[v->spin % 4], elapsed);
 	view_draw_line(v, text, "", 0, head, strlen(head), NULL);
@@ -494,7 +496,7 @@ int view_new(const struct view_options *o, struct view **ret, struct error *err)
 	if (v->o.window > VIEW_WINDOW_MAX)
 		v->o.window = VIEW_WINDOW_MAX;
 	v->log_fd = -1;
-	v->run_start = json_io_now();
+	v->run_start = clock_now_ms();
 	pthread_mutex_init(&v->lock, NULL);
 	pthread_condattr_init(&attr);
 	pthread_condattr_setclock(&attr, CLOCK_MONOTONIC);
@@ -542,7 +544,7 @@ struct view *view_free(struct view *v)
 		 * terminal gets its cursor and plain attributes back. */
 		const char restore[] = SGR_RESET CURSOR_SHOW;
 
-		output_write_all(v->o.fd, restore, strlen(restore));
+		io_write_all(v->o.fd, restore, strlen(restore));
 	}
 	if (v->log_fd >= 0)
 		close(v->log_fd);
@@ -617,7 +619,7 @@ int view_target_begin(struct view *v, const char *name, struct view_target **ret
 		return error_set(err, ENOMEM, "out of memory");
 	t->view = v;
 	t->console_fd = t->output_fd = -1;
-	t->start = t->stage_start = json_io_now();
+	t->start = t->stage_start = clock_now_ms();
 	/* A name is the user's text, shown in CI logs that render escapes:
 	 * plain mode, the log and --prefix show it sanitized, as the live view does. */
 	t->name = sanitize_line(name, strlen(name), &(struct sanitize_options){ 0 }, NULL);
@@ -665,7 +667,7 @@ int view_target_begin(struct view *v, const char *name, struct view_target **ret
 /* "Booting took 2.43 s": to the log, and shown with -v. */
 static void view_stage_took(struct view_target *t)
 {
-	int64_t ms = json_io_now() - t->stage_start;
+	int64_t ms = clock_now_ms() - t->stage_start;
 	char took[128];
 
 	t->stage_ms[t->stage] += ms;
@@ -684,7 +686,7 @@ void view_stage(struct view_target *t, enum view_stage stage)
 	pthread_mutex_lock(&v->lock);
 	view_stage_took(t);
 	t->stage = stage;
-	t->stage_start = json_io_now();
+	t->stage_start = clock_now_ms();
 	snprintf(line, sizeof(line), "===> %s", view_stage_names[stage]);
 	view_plain_line(t, line);
 	if (v->o.live && stage == VIEW_STAGE_COMMAND && v->o.oneliner) {
@@ -862,7 +864,7 @@ void view_target_end(struct view_target *t, enum view_result result, const char 
 
 	pthread_mutex_lock(&v->lock);
 	view_stage_took(t);
-	t->total_ms = json_io_now() - t->start;
+	t->total_ms = clock_now_ms() - t->start;
 	view_tail_finish(&t->log_tails[0], view_log_spool_line, t, 0);
 	view_tail_finish(&t->log_tails[1], view_log_spool_line, t, 1);
 	view_log_write(v, t, NULL, verdict, strlen(verdict));
@@ -927,7 +929,7 @@ void view_summary(struct view *v)
 	char took[32];
 
 	pthread_mutex_lock(&v->lock);
-	view_format_duration(json_io_now() - v->run_start, took, sizeof(took));
+	view_format_duration(clock_now_ms() - v->run_start, took, sizeof(took));
 	if (v->o.live)
 		view_text_addf(&text, "%s%u passed%s, %s%u failed%s in %s\n",
 			       v->passed ? view_sgr(v, SGR_GREEN) : "", v->passed,
@@ -936,6 +938,6 @@ void view_summary(struct view *v)
 	view_text_flush(&text, v->o.fd);
 	if (v->log_fd >= 0)
 		view_log_printf(v, "[%9.3f] vmtest: %u passed, %u failed\n",
-				(double)(json_io_now() - v->run_start) / 1000, v->passed, v->failed);
+				(double)(clock_now_ms() - v->run_start) / 1000, v->passed, v->failed);
 	pthread_mutex_unlock(&v->lock);
 }

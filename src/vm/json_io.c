@@ -1,4 +1,6 @@
 // SPDX-License-Identifier: MIT
+#include "base/clock.h"
+#include "base/unix_socket.h"
 #include "vm/json_io.h"
 
 #include <errno.h>
@@ -12,7 +14,6 @@
 #include <time.h>
 #include <unistd.h>
 
-#define JSON_IO_CONNECT_RETRY_MS 10
 #define JSON_IO_MIN_BUF 4096
 /* A buffer grown for one big message is given back above this. */
 #define JSON_IO_KEEP_BUF (64 * 1024)
@@ -28,71 +29,21 @@ static struct json_value *json_io_v(json_t *j)
 	return (struct json_value *)j;
 }
 
-int64_t json_io_now(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
-
-int64_t json_io_deadline(int64_t timeout_ms)
-{
-	if (timeout_ms < 0 || timeout_ms > INT64_MAX / 2)
-		return INT64_MAX;
-	return json_io_now() + timeout_ms;
-}
-
-/* What is left until deadline, as poll() takes it: -1 for no deadline. */
-static int json_io_remaining(int64_t deadline)
-{
-	int64_t now;
-
-	if (deadline == INT64_MAX)
-		return -1;
-	now = json_io_now();
-	if (now >= deadline)
-		return 0;
-	return deadline - now > INT_MAX ? INT_MAX : (int)(deadline - now);
-}
-
-void json_io_sleep(int64_t ms, int64_t deadline)
-{
-	int left = json_io_remaining(deadline);
-	struct timespec ts;
-
-	if (left >= 0 && left < ms)
-		ms = left;
-	if (ms <= 0)
-		return;
-	ts.tv_sec = ms / 1000;
-	ts.tv_nsec = (ms % 1000) * 1000000;
-	while (nanosleep(&ts, &ts) < 0 && errno == EINTR)
-		;
-}
-
-/* Wait for events on the socket; a spurious wake-up is the caller's to retry. */
 static const char *json_io_peer(const struct json_io *io)
 {
 	return io->peer ? io->peer : "the peer";
 }
 
+/* Wait for events on the socket; a spurious wake-up is the caller's to retry. */
 static int json_io_wait(struct json_io *io, short events, int64_t deadline, struct error *err)
 {
 	struct pollfd p = { .fd = io->fd, .events = events };
-	int timeout, r;
+	int r = clock_poll(&p, 1, deadline, err);
 
-	for (;;) {
-		timeout = json_io_remaining(deadline);
-		if (timeout == 0)
-			return error_set(err, ETIMEDOUT, "timed out waiting %s %s",
-					 events == POLLOUT ? "to write to" : "for", json_io_peer(io));
-		r = poll(&p, 1, timeout);
-		if (r > 0)
-			return 0;
-		if (r < 0 && errno != EINTR)
-			return error_set_errno(err, errno, "poll");
-	}
+	if (r == -ETIMEDOUT)
+		return error_set(err, ETIMEDOUT, "timed out waiting %s %s",
+				 events == POLLOUT ? "to write to" : "for", json_io_peer(io));
+	return r < 0 ? r : 0;
 }
 
 int json_io_open_fd(struct json_io *io, int fd, size_t max, struct error *err)
@@ -111,36 +62,12 @@ int json_io_open_fd(struct json_io *io, int fd, size_t max, struct error *err)
 	return 0;
 }
 
-static bool json_io_connect_retry(int e)
-{
-	/* The socket is not there yet, or nobody listens on it yet. */
-	return e == ENOENT || e == ECONNREFUSED || e == EAGAIN || e == EINTR;
-}
-
 int json_io_connect(struct json_io *io, const char *path, size_t max, int64_t deadline,
 		    struct error *err)
 {
-	struct sockaddr_un sa = { .sun_family = AF_UNIX };
+	int fd = unix_socket_connect(path, deadline, true, err);
 
-	if (strlen(path) >= sizeof(sa.sun_path))
-		return error_set(err, ENAMETOOLONG, "%s: socket path longer than %zu bytes", path,
-				 sizeof(sa.sun_path) - 1);
-	memcpy(sa.sun_path, path, strlen(path) + 1);
-	for (;;) {
-		_cleanup_close_ int fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
-		int e;
-
-		if (fd < 0)
-			return error_set_errno(err, errno, "socket");
-		if (connect(fd, (struct sockaddr *)&sa, sizeof(sa)) == 0)
-			return json_io_open_fd(io, TAKE_FD(fd), max, err);
-		e = errno;
-		if (!json_io_connect_retry(e))
-			return error_set_errno(err, e, "cannot connect to %s", path);
-		if (json_io_now() >= deadline)
-			return error_set_errno(err, e, "cannot connect to %s before the deadline", path);
-		json_io_sleep(JSON_IO_CONNECT_RETRY_MS, deadline);
-	}
+	return fd < 0 ? fd : json_io_open_fd(io, fd, max, err);
 }
 
 void json_io_close(struct json_io *io)

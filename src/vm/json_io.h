@@ -8,8 +8,7 @@
  * finds where each object ends, and only that span goes to the parser.  A
  * message may not grow beyond the connection's cap, so a hostile peer
  * cannot make us allocate without bound.  Every wait goes through poll()
- * with a deadline: an absolute time in milliseconds on json_io_now()'s
- * clock.
+ * with a deadline (base/clock.h).
  *
  * Values are `struct json_value`, opaque here; json_io_unref() (or
  * `_cleanup_json_`) releases one.  Getters return borrowed pointers.
@@ -20,6 +19,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "base/clock.h"
 #include "cleanup.h"
 #include "base/error.h"
 
@@ -39,15 +39,6 @@ struct json_io {
 	/* Who sends, for messages: "the guest agent", "QEMU"; NULL: "the peer". */
 	const char *peer;
 };
-
-/* Milliseconds on the monotonic clock; deadlines are on this clock. */
-int64_t json_io_now(void);
-
-/* The deadline timeout_ms from now; a negative timeout means none. */
-int64_t json_io_deadline(int64_t timeout_ms);
-
-/* Sleep ms milliseconds, or until deadline if that comes first. */
-void json_io_sleep(int64_t ms, int64_t deadline);
 
 /*
  * Take over fd (a connected stream socket); messages up to max bytes.  fd

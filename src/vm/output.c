@@ -12,51 +12,11 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "io.h"
+#include "base/clock.h"
 #include "guest_proto.h"
 #include "vm/json_io.h"
 #include "base/terminal.h"
-
-int output_connect(const char *path, int64_t deadline_ms, struct error *err)
-{
-	struct sockaddr_un addr = { .sun_family = AF_UNIX };
-
-	if (strlen(path) >= sizeof(addr.sun_path))
-		return error_set(err, ENAMETOOLONG, "socket path too long: %s", path);
-	strcpy(addr.sun_path, path);
-	for (;;) {
-		int fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
-
-		if (fd < 0)
-			return error_set_errno(err, errno, "socket");
-		if (connect(fd, (struct sockaddr *)&addr, sizeof(addr)) == 0)
-			return fd;
-		close(fd);
-		if ((errno != ENOENT && errno != ECONNREFUSED) || json_io_now() >= deadline_ms)
-			return error_set_errno(err, errno, "connect to %s", path);
-		nanosleep(&(struct timespec){ .tv_nsec = 5 * 1000 * 1000 }, NULL);
-	}
-}
-
-int output_write_all(int fd, const void *buf, size_t len)
-{
-	const char *p = buf;
-
-	if (fd < 0)
-		return 0;
-	while (len) {
-		ssize_t n = write(fd, p, len);
-
-		if (n < 0 && errno == EINTR)
-			continue;
-		if (n < 0)
-			return -errno;
-		if (n == 0)
-			return -ENOSPC;
-		p += n;
-		len -= (size_t)n;
-	}
-	return 0;
-}
 
 void output_spool_dir(int fd, char *where, size_t size)
 {
@@ -164,9 +124,9 @@ static ssize_t output_consume(const struct output_relay *r, const uint8_t *buf, 
 			if (h.type == GUEST_RECORD_END)
 				return -1;
 			if (h.type == GUEST_RECORD_STDOUT)
-				output_write_all(r->out_fd, buf + at, h.len);
+				io_write_all(r->out_fd, buf + at, h.len);
 			else if (h.type == GUEST_RECORD_STDERR)
-				output_write_all(r->err_fd, buf + at, h.len);
+				io_write_all(r->err_fd, buf + at, h.len);
 			if (h.type == GUEST_RECORD_STDOUT || h.type == GUEST_RECORD_STDERR) {
 				int c = output_copy(r->copy_fd, buf + at, h.len, err);
 
@@ -198,7 +158,7 @@ static int output_relay_with(const struct output_relay *r, uint8_t *buf, struct 
 		ssize_t n, used;
 
 		if (r->deadline_ms >= 0) {
-			int64_t left = r->deadline_ms - json_io_now();
+			int64_t left = r->deadline_ms - clock_now_ms();
 
 			if (left <= 0)
 				return error_set(err, ETIMEDOUT, "timed out");

@@ -11,16 +11,7 @@
 
 #include "base/error.h"
 
-/* Connect to a unix socket QEMU listens on, retrying until deadline_ms
- * (on the CLOCK_MONOTONIC millisecond clock). */
-int output_connect(const char *path, int64_t deadline_ms, struct error *err);
 
-/*
- * Write all of buf, through short writes and EINTR (nothing when fd < 0):
- * 0, or -errno (-ENOSPC for a write of nothing).  A reader that went away
- * (`vmtest ... | head`) raises SIGPIPE, which stops the run (interrupt.h).
- */
-int output_write_all(int fd, const void *buf, size_t len);
 
 /*
  * Append to the view's spool (nothing when fd < 0).  Unlike the terminal,

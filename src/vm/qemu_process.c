@@ -14,6 +14,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "base/clock.h"
 #include "cleanup.h"
 #include "vm/json_io.h"
 
@@ -98,10 +99,10 @@ bool qemu_process_exited(struct qemu_process *q)
 
 bool qemu_process_wait(struct qemu_process *q, int timeout_ms)
 {
-	int64_t end = json_io_now() + timeout_ms;
+	int64_t end = clock_now_ms() + timeout_ms;
 
 	while (!qemu_process_exited(q)) {
-		int64_t left = end - json_io_now();
+		int64_t left = end - clock_now_ms();
 
 		if (left <= 0)
 			return false;

@@ -9,6 +9,8 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "base/clock.h"
+#include "base64.h"
 #include "cleanup.h"
 
 /*
@@ -27,89 +29,15 @@ struct qga {
 	char *version;		/* from guest-info, once asked */
 };
 
-static const char qga_base64_alphabet[] =
-	"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
-
 /* A positive 31-bit id: what every agent can take as its integer. */
 static int64_t qga_random_id(void)
 {
 	uint32_t v;
 
 	if (getrandom(&v, sizeof(v), GRND_NONBLOCK) != sizeof(v))
-		v = (uint32_t)json_io_now() * 2654435761u ^ (uint32_t)getpid();
+		v = (uint32_t)clock_now_ms() * 2654435761u ^ (uint32_t)getpid();
 	v &= 0x7fffffff;
 	return v ? v : 1;
-}
-
-static char *qga_base64_encode(const unsigned char *p, size_t n)
-{
-	char *out, *o;
-	uint32_t v;
-	size_t i;
-
-	if (n > SIZE_MAX / 2)
-		return NULL;
-	out = malloc((n + 2) / 3 * 4 + 1);
-	if (!out)
-		return NULL;
-	o = out;
-	for (i = 0; i + 2 < n; i += 3) {
-		v = (uint32_t)p[i] << 16 | (uint32_t)p[i + 1] << 8 | p[i + 2];
-		*o++ = qga_base64_alphabet[v >> 18];
-		*o++ = qga_base64_alphabet[v >> 12 & 63];
-		*o++ = qga_base64_alphabet[v >> 6 & 63];
-		*o++ = qga_base64_alphabet[v & 63];
-	}
-	if (i < n) {
-		v = (uint32_t)p[i] << 16 | (i + 1 < n ? (uint32_t)p[i + 1] << 8 : 0);
-		*o++ = qga_base64_alphabet[v >> 18];
-		*o++ = qga_base64_alphabet[v >> 12 & 63];
-		*o++ = i + 1 < n ? qga_base64_alphabet[v >> 6 & 63] : '=';
-		*o++ = '=';
-	}
-	*o = '\0';
-	return out;
-}
-
-static int qga_base64_value(char c)
-{
-	const char *p = c ? strchr(qga_base64_alphabet, c) : NULL;
-
-	return p ? (int)(p - qga_base64_alphabet) : -1;
-}
-
-/* Decode s into a malloc'd, NUL-terminated buffer; padding is optional. */
-static int qga_base64_decode(const char *s, char **ret, size_t *ret_len)
-{
-	size_t n = strlen(s), i, o = 0;
-	uint32_t acc = 0;
-	int bits = 0, v;
-	char *out;
-
-	for (i = 0; i < 2 && n > 0 && s[n - 1] == '='; i++)
-		n--;
-	if (n % 4 == 1)
-		return -EPROTO;
-	out = malloc(n / 4 * 3 + 3);
-	if (!out)
-		return -ENOMEM;
-	for (i = 0; i < n; i++) {
-		v = qga_base64_value(s[i]);
-		if (v < 0) {
-			free(out);
-			return -EPROTO;
-		}
-		acc = acc << 6 | (uint32_t)v;
-		bits += 6;
-		if (bits >= 8) {
-			bits -= 8;
-			out[o++] = (char)(acc >> bits & 0xff);
-		}
-	}
-	out[o] = '\0';
-	*ret = out;
-	*ret_len = o;
-	return 0;
 }
 
 int qga_open_fd(int fd, struct qga **ret, struct error *err)
@@ -391,7 +319,7 @@ static int qga_exec_set_input(struct json_value *args, const struct qga_exec_req
 
 	if (!req->input)
 		return 0;
-	b64 = qga_base64_encode(req->input, req->input_len);
+	b64 = base64_encode(req->input, req->input_len);
 	if (!b64 || json_io_set_string(args, "input-data", b64) < 0)
 		return error_set(err, ENOMEM, "out of memory");
 	return 0;
@@ -505,7 +433,7 @@ static int qga_exec_decode(const struct json_value *v, const char *key, char **r
 
 	if (!b64)
 		return 0;
-	r = qga_base64_decode(b64, ret, ret_len);
+	r = base64_decode(b64, ret, ret_len);
 	if (r == -EPROTO)
 		return error_set(err, EPROTO, "%s is not valid base64", key);
 	if (r < 0)
@@ -571,11 +499,11 @@ int qga_exec_wait(struct qga *qga, int64_t pid, int64_t deadline,
 		}
 		/* qemu-ga sends no output before the end; another agent's goes. */
 		qga_exec_status_clear(&st);
-		if (json_io_now() >= deadline)
+		if (clock_now_ms() >= deadline)
 			return error_set(err, ETIMEDOUT,
 					 "guest-exec: pid %lld still running at the deadline",
 					 (long long)pid);
-		json_io_sleep(delay, deadline);
+		clock_sleep(delay, deadline);
 		delay = delay * 2 > QGA_WAIT_MAX_MS ? QGA_WAIT_MAX_MS : delay * 2;
 	}
 }

@@ -17,7 +17,7 @@
  * before anything is sent.  Binary data goes in as input (base64 on the
  * wire) or in a file.
  *
- * Time limits are deadlines on json_io_now()'s clock (json_io_deadline()).
+ * Time limits are deadlines on clock_now_ms()'s clock (clock_deadline()).
  */
 #pragma once
 
@@ -25,6 +25,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "base/clock.h"
 #include "base/error.h"
 #include "vm/json_io.h"
 

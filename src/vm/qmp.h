@@ -8,7 +8,7 @@
  * a command that timed out is dropped.  Events that arrive meanwhile go to
  * the handler set with qmp_on_event() and are remembered (qmp_event_seen()).
  *
- * Time limits are deadlines on json_io_now()'s clock (json_io_deadline()).
+ * Time limits are deadlines on clock_now_ms()'s clock (clock_deadline()).
  * A failed command fills err with "QMP command 'x': Class: description".
  */
 #pragma once
@@ -16,6 +16,7 @@
 #include <stdbool.h>
 #include <stdint.h>
 
+#include "base/clock.h"
 #include "base/error.h"
 #include "vm/json_io.h"
 

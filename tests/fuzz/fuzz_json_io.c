@@ -14,6 +14,7 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
+#include "base/clock.h"
 #include "vm/json_io.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
@@ -71,9 +72,9 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	for (int i = 0; i < 1000; i++) {
 		struct json_value *msg = NULL;
 
-		if (json_io_recv(&io, json_io_deadline(1000), &msg, &err) < 0) {
+		if (json_io_recv(&io, clock_deadline(1000), &msg, &err) < 0) {
 			/* A protocol error: what the clients do, skip to the delimiter. */
-			if (err.status == 0 && json_io_skip_past(&io, 0xff, json_io_deadline(1000),
+			if (err.status == 0 && json_io_skip_past(&io, 0xff, clock_deadline(1000),
 								 &err) >= 0)
 				continue;
 			break;

@@ -23,6 +23,7 @@
 #include <unistd.h>
 
 #include "vm/json_io.h"
+#include "base/clock.h"
 #include "vm/qga.h"
 
 #define MiB (1u << 20)
@@ -149,7 +150,7 @@ static void fake_finish(struct fake *f)
 
 static int64_t elapsed_since(int64_t start)
 {
-	return json_io_now() - start;
+	return clock_now_ms() - start;
 }
 
 static int fake_garbage_then_delimiter(int fd)
@@ -174,8 +175,8 @@ static void test_fake_garbage_before_delimiter(void **state)
 	struct fake f;
 
 	fake_start(&f, fake_garbage_then_delimiter);
-	assert_int_equal(qga_sync_delimited(f.qga, json_io_deadline(5000), &err), 0);
-	assert_int_equal(qga_ping(f.qga, json_io_deadline(5000), &err), 0);
+	assert_int_equal(qga_sync_delimited(f.qga, clock_deadline(5000), &err), 0);
+	assert_int_equal(qga_ping(f.qga, clock_deadline(5000), &err), 0);
 	fake_finish(&f);
 }
 
@@ -206,8 +207,8 @@ static void test_fake_stale_replies(void **state)
 	struct fake f;
 
 	fake_start(&f, fake_stale_replies);
-	assert_int_equal(qga_sync_delimited(f.qga, json_io_deadline(5000), &err), 0);
-	assert_int_equal(qga_info(f.qga, json_io_deadline(5000), &version, &err), 0);
+	assert_int_equal(qga_sync_delimited(f.qga, clock_deadline(5000), &err), 0);
+	assert_int_equal(qga_info(f.qga, clock_deadline(5000), &version, &err), 0);
 	assert_string_equal(version, "9.0.0");
 	free(version);
 	fake_finish(&f);
@@ -243,8 +244,8 @@ static void test_fake_split_reply(void **state)
 	struct fake f;
 
 	fake_start(&f, fake_split_reply);
-	assert_int_equal(qga_sync_delimited(f.qga, json_io_deadline(5000), &err), 0);
-	assert_int_equal(qga_info(f.qga, json_io_deadline(5000), &version, &err), 0);
+	assert_int_equal(qga_sync_delimited(f.qga, clock_deadline(5000), &err), 0);
+	assert_int_equal(qga_info(f.qga, clock_deadline(5000), &version, &err), 0);
 	assert_string_equal(version, "}{\"][\\");
 	free(version);
 	fake_finish(&f);
@@ -262,11 +263,11 @@ static int fake_close_mid_reply(int fd)
 static void test_fake_close_mid_reply(void **state)
 {
 	struct error err = { 0 };
-	int64_t start = json_io_now();
+	int64_t start = clock_now_ms();
 	struct fake f;
 
 	fake_start(&f, fake_close_mid_reply);
-	assert_int_equal(qga_ping(f.qga, json_io_deadline(5000), &err), -ECONNRESET);
+	assert_int_equal(qga_ping(f.qga, clock_deadline(5000), &err), -ECONNRESET);
 	assert_string_equal(err.msg,
 			    "guest-ping: connection closed by the guest agent in the middle of a message (15 bytes)");
 	assert_true(elapsed_since(start) < 2000);
@@ -285,11 +286,11 @@ static int fake_silent(int fd)
 static void test_fake_never_answers(void **state)
 {
 	struct error err = { 0 };
-	int64_t start = json_io_now(), took;
+	int64_t start = clock_now_ms(), took;
 	struct fake f;
 
 	fake_start(&f, fake_silent);
-	assert_int_equal(qga_ping(f.qga, json_io_deadline(300), &err), -ETIMEDOUT);
+	assert_int_equal(qga_ping(f.qga, clock_deadline(300), &err), -ETIMEDOUT);
 	took = elapsed_since(start);
 	assert_true(took >= 295 && took < 1000);
 	assert_non_null(strstr(err.msg, "guest-ping: timed out"));
@@ -317,7 +318,7 @@ static void test_fake_overlong_message(void **state)
 	struct fake f;
 
 	fake_start(&f, fake_endless_reply);
-	assert_int_equal(qga_ping(f.qga, json_io_deadline(10000), &err), -EMSGSIZE);
+	assert_int_equal(qga_ping(f.qga, clock_deadline(10000), &err), -EMSGSIZE);
 	assert_string_equal(err.msg, "guest-ping: a message from the guest agent longer than 67108864 bytes");
 	fake_finish(&f);
 }
@@ -348,8 +349,8 @@ static void test_fake_resync_after_timeout(void **state)
 	struct fake f;
 
 	fake_start(&f, fake_timeout_then_resync);
-	assert_int_equal(qga_ping(f.qga, json_io_deadline(100), &err), -ETIMEDOUT);
-	assert_int_equal(qga_ping(f.qga, json_io_deadline(5000), &err), 0);
+	assert_int_equal(qga_ping(f.qga, clock_deadline(100), &err), -ETIMEDOUT);
+	assert_int_equal(qga_ping(f.qga, clock_deadline(5000), &err), 0);
 	fake_finish(&f);
 }
 
@@ -391,17 +392,17 @@ static void test_fake_shutdown(void **state)
 	struct fake f;
 
 	fake_start(&f, fake_shutdown_close);
-	assert_int_equal(qga_shutdown(f.qga, "powerdown", json_io_deadline(5000), &err), 0);
+	assert_int_equal(qga_shutdown(f.qga, "powerdown", clock_deadline(5000), &err), 0);
 	fake_finish(&f);
 
 	fake_start(&f, fake_shutdown_silent);
-	start = json_io_now();
-	assert_int_equal(qga_shutdown(f.qga, NULL, json_io_deadline(200), &err), 0);
+	start = clock_now_ms();
+	assert_int_equal(qga_shutdown(f.qga, NULL, clock_deadline(200), &err), 0);
 	assert_true(elapsed_since(start) >= 195);
 	fake_finish(&f);
 
 	fake_start(&f, fake_shutdown_refused);
-	assert_int_equal(qga_shutdown(f.qga, "reboot", json_io_deadline(5000), &err), -EREMOTEIO);
+	assert_int_equal(qga_shutdown(f.qga, "reboot", clock_deadline(5000), &err), -EREMOTEIO);
 	assert_string_equal(err.msg, "guest-shutdown: GenericError: The command guest-shutdown "
 			    "has been disabled for this instance");
 	fake_finish(&f);
@@ -439,9 +440,9 @@ static void test_fake_merged_capture(void **state)
 	struct fake f;
 
 	fake_start(&f, fake_merged_agent);
-	assert_int_equal(qga_exec_start(f.qga, &req, json_io_deadline(5000), &pid, &err), 0);
+	assert_int_equal(qga_exec_start(f.qga, &req, clock_deadline(5000), &pid, &err), 0);
 	assert_int_equal(pid, 42);
-	assert_int_equal(qga_exec_wait(f.qga, pid, json_io_deadline(5000), &st, &err), 0);
+	assert_int_equal(qga_exec_wait(f.qga, pid, clock_deadline(5000), &st, &err), 0);
 	assert_string_equal(st.out_data, "hi\n");
 	assert_null(st.err_data);
 	qga_exec_status_clear(&st);
@@ -465,7 +466,7 @@ static void test_fake_bad_base64(void **state)
 	struct fake f;
 
 	fake_start(&f, fake_bad_base64);
-	assert_int_equal(qga_exec_get_status(f.qga, 7, json_io_deadline(5000), &st, &err), -EPROTO);
+	assert_int_equal(qga_exec_get_status(f.qga, 7, clock_deadline(5000), &st, &err), -EPROTO);
 	assert_string_equal(err.msg, "guest-exec-status: out-data is not valid base64");
 	fake_finish(&f);
 }
@@ -605,7 +606,7 @@ static int agent_setup(void **state)
 	}
 	/* Short attempts, so that an agent that died at once fails at once. */
 	for (int i = 0; i < 50; i++) {
-		if (qga_connect(agent.sock, json_io_deadline(100), &qga, &err) == 0) {
+		if (qga_connect(agent.sock, clock_deadline(100), &qga, &err) == 0) {
 			*state = qga;
 			return 0;
 		}
@@ -626,7 +627,7 @@ static int agent_teardown(void **state)
 static int agent_run(struct qga *qga, const struct qga_exec_request *req,
 		     struct qga_exec_status *st, struct error *err)
 {
-	int64_t deadline = json_io_deadline(15000), pid;
+	int64_t deadline = clock_deadline(15000), pid;
 	int r;
 
 	r = qga_exec_start(qga, req, deadline, &pid, err);
@@ -641,15 +642,15 @@ static void test_agent_sync_ping_info(void **state)
 	struct error err = { 0 };
 	char *version = NULL;
 
-	assert_int_equal(qga_sync_delimited(qga, json_io_deadline(5000), &err), 0);
-	assert_int_equal(qga_sync(qga, json_io_deadline(5000), &err), 0);
-	assert_int_equal(qga_ping(qga, json_io_deadline(5000), &err), 0);
-	assert_int_equal(qga_info(qga, json_io_deadline(5000), &version, &err), 0);
+	assert_int_equal(qga_sync_delimited(qga, clock_deadline(5000), &err), 0);
+	assert_int_equal(qga_sync(qga, clock_deadline(5000), &err), 0);
+	assert_int_equal(qga_ping(qga, clock_deadline(5000), &err), 0);
+	assert_int_equal(qga_info(qga, clock_deadline(5000), &version, &err), 0);
 	print_message("# qemu-ga version %s\n", version);
 	assert_true(qga_version_at_least(version, 2, 5));
 	free(version);
 	/* A second sync finds the stream clean again. */
-	assert_int_equal(qga_sync_delimited(qga, json_io_deadline(5000), &err), 0);
+	assert_int_equal(qga_sync_delimited(qga, clock_deadline(5000), &err), 0);
 }
 
 /* The agent blocks guest-shutdown (agent_start): guest-info says so. */
@@ -659,13 +660,13 @@ static void test_agent_command_enabled(void **state)
 	struct error err = { 0 };
 	bool enabled = false;
 
-	assert_int_equal(qga_command_enabled(qga, "guest-exec", json_io_deadline(5000), &enabled,
+	assert_int_equal(qga_command_enabled(qga, "guest-exec", clock_deadline(5000), &enabled,
 					     &err), 0);
 	assert_true(enabled);
-	assert_int_equal(qga_command_enabled(qga, "guest-shutdown", json_io_deadline(5000),
+	assert_int_equal(qga_command_enabled(qga, "guest-shutdown", clock_deadline(5000),
 					     &enabled, &err), 0);
 	assert_false(enabled);
-	assert_int_equal(qga_command_enabled(qga, "guest-no-such-command", json_io_deadline(5000),
+	assert_int_equal(qga_command_enabled(qga, "guest-no-such-command", clock_deadline(5000),
 					     &enabled, &err), 0);
 	assert_true(enabled);
 }
@@ -728,13 +729,13 @@ static void test_agent_exec_errors(void **state)
 	struct error err = { 0 };
 	int64_t pid;
 
-	assert_int_equal(qga_exec_start(qga, &req, json_io_deadline(5000), &pid, &err), -EREMOTEIO);
+	assert_int_equal(qga_exec_start(qga, &req, clock_deadline(5000), &pid, &err), -EREMOTEIO);
 	assert_non_null(strstr(err.msg, "guest-exec: GenericError: "));
 	assert_non_null(strstr(err.msg, "/nonexistent/program"));
 	/* qemu-ga before 8.1 takes only a boolean: asking for "merged" fails here. */
 	req.path = "/bin/true";
 	req.capture = QGA_CAPTURE_MERGED;
-	assert_int_equal(qga_exec_start(qga, &req, json_io_deadline(5000), &pid, &err), -EOPNOTSUPP);
+	assert_int_equal(qga_exec_start(qga, &req, clock_deadline(5000), &pid, &err), -EOPNOTSUPP);
 	assert_non_null(strstr(err.msg, "guest-exec: merged output needs qemu-ga 8.1 or later"));
 }
 
@@ -748,14 +749,14 @@ static void test_agent_status_once(void **state)
 	struct error err = { 0 };
 	int64_t pid;
 
-	assert_int_equal(qga_exec_start(qga, &req, json_io_deadline(5000), &pid, &err), 0);
-	assert_int_equal(qga_exec_wait(qga, pid, json_io_deadline(5000), &st, &err), 0);
+	assert_int_equal(qga_exec_start(qga, &req, clock_deadline(5000), &pid, &err), 0);
+	assert_int_equal(qga_exec_wait(qga, pid, clock_deadline(5000), &st, &err), 0);
 	assert_string_equal(st.out_data, "once\n");
 	qga_exec_status_clear(&st);
-	assert_int_equal(qga_exec_get_status(qga, pid, json_io_deadline(5000), &st, &err), -EREMOTEIO);
+	assert_int_equal(qga_exec_get_status(qga, pid, clock_deadline(5000), &st, &err), -EREMOTEIO);
 	assert_string_equal(err.msg, "guest-exec-status: GenericError: Invalid parameter 'pid'");
 	/* An error with our id leaves the stream usable. */
-	assert_int_equal(qga_ping(qga, json_io_deadline(5000), &err), 0);
+	assert_int_equal(qga_ping(qga, clock_deadline(5000), &err), 0);
 }
 
 /* The shell exits at once, but its child holds stdout: not exited till then. */
@@ -763,17 +764,17 @@ static void test_agent_daemon_holds_output(void **state)
 {
 	const char *argv[] = { "-c", "sleep 1 & echo hi", NULL };
 	struct qga_exec_request req = { .path = "/bin/sh", .argv = argv, .capture = QGA_CAPTURE_SEPARATE };
-	int64_t start = json_io_now(), pid;
+	int64_t start = clock_now_ms(), pid;
 	struct qga_exec_status st;
 	struct qga *qga = *state;
 	struct error err = { 0 };
 
-	assert_int_equal(qga_exec_start(qga, &req, json_io_deadline(5000), &pid, &err), 0);
+	assert_int_equal(qga_exec_start(qga, &req, clock_deadline(5000), &pid, &err), 0);
 	usleep(300 * 1000);
-	assert_int_equal(qga_exec_get_status(qga, pid, json_io_deadline(5000), &st, &err), 0);
+	assert_int_equal(qga_exec_get_status(qga, pid, clock_deadline(5000), &st, &err), 0);
 	assert_false(st.exited);
 	assert_null(st.out_data);
-	assert_int_equal(qga_exec_wait(qga, pid, json_io_deadline(5000), &st, &err), 0);
+	assert_int_equal(qga_exec_wait(qga, pid, clock_deadline(5000), &st, &err), 0);
 	assert_true(elapsed_since(start) >= 950);
 	assert_int_equal(st.exitcode, 0);
 	assert_string_equal(st.out_data, "hi\n");
@@ -806,17 +807,17 @@ static void test_agent_non_utf8_refused(void **state)
 	struct error err = { 0 };
 	int64_t pid;
 
-	assert_int_equal(qga_exec_start(qga, &req, json_io_deadline(5000), &pid, &err), -EILSEQ);
+	assert_int_equal(qga_exec_start(qga, &req, clock_deadline(5000), &pid, &err), -EILSEQ);
 	assert_string_equal(err.msg, "guest-exec: argument 2 is not valid UTF-8; the guest agent carries text only");
 	argv[1] = "echo caf\xc3\xa9";
 	req.envp = envp;
-	assert_int_equal(qga_exec_start(qga, &req, json_io_deadline(5000), &pid, &err), -EILSEQ);
+	assert_int_equal(qga_exec_start(qga, &req, clock_deadline(5000), &pid, &err), -EILSEQ);
 	assert_string_equal(err.msg,
 			    "guest-exec: environment entry 2 is not valid UTF-8; the guest agent carries text only");
 	req.path = "/bin/\xc0\xafsh";
-	assert_int_equal(qga_exec_start(qga, &req, json_io_deadline(5000), &pid, &err), -EILSEQ);
+	assert_int_equal(qga_exec_start(qga, &req, clock_deadline(5000), &pid, &err), -EILSEQ);
 	assert_string_equal(err.msg, "guest-exec: the path is not valid UTF-8; the guest agent carries text only");
-	assert_int_equal(qga_ping(qga, json_io_deadline(5000), &err), 0);
+	assert_int_equal(qga_ping(qga, clock_deadline(5000), &err), 0);
 }
 
 /* UTF-8 text, though, arrives as it was sent. */

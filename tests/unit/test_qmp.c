@@ -23,6 +23,7 @@
 #include <unistd.h>
 
 #include "vm/json_io.h"
+#include "base/clock.h"
 #include "vm/qmp.h"
 
 static struct {
@@ -146,7 +147,7 @@ static int vm_setup(void **state)
 		return -1;
 	/* Short attempts, so that a QEMU that died at once fails at once. */
 	for (int i = 0; i < 100; i++) {
-		if (qmp_connect(env.sock, json_io_deadline(100), &vm->qmp, &err) == 0)
+		if (qmp_connect(env.sock, clock_deadline(100), &vm->qmp, &err) == 0)
 			return 0;
 		if (waitpid(vm->pid, NULL, WNOHANG) != 0) {
 			vm->pid = -1;
@@ -180,12 +181,12 @@ static void test_qmp_query(void **state)
 	int64_t major, minor, micro;
 	char want[32];
 
-	assert_int_equal(qmp_execute(vm->qmp, "query-status", NULL, json_io_deadline(5000), &status, &err), 0);
+	assert_int_equal(qmp_execute(vm->qmp, "query-status", NULL, clock_deadline(5000), &status, &err), 0);
 	assert_string_equal(json_io_get_string(status, "status"), "prelaunch");
 	assert_false(json_io_get_bool(status, "running", true));
 	json_io_unref(status);
 
-	assert_int_equal(qmp_execute(vm->qmp, "query-version", NULL, json_io_deadline(5000), &version, &err), 0);
+	assert_int_equal(qmp_execute(vm->qmp, "query-version", NULL, clock_deadline(5000), &version, &err), 0);
 	assert_true(json_io_get_int(json_io_get(version, "qemu"), "major", &major));
 	assert_true(json_io_get_int(json_io_get(version, "qemu"), "minor", &minor));
 	assert_true(json_io_get_int(json_io_get(version, "qemu"), "micro", &micro));
@@ -196,7 +197,7 @@ static void test_qmp_query(void **state)
 	/* A command with arguments. */
 	args = json_io_new_object();
 	assert_int_equal(json_io_set_string(args, "command-line", "info version"), 0);
-	assert_int_equal(qmp_execute(vm->qmp, "human-monitor-command", args, json_io_deadline(5000),
+	assert_int_equal(qmp_execute(vm->qmp, "human-monitor-command", args, clock_deadline(5000),
 				     &text, &err), 0);
 	json_io_unref(args);
 	snprintf(want, sizeof(want), "\"%lld.%lld.%lld", (long long)major, (long long)minor, (long long)micro);
@@ -216,18 +217,18 @@ static void test_qmp_errors(void **state)
 	struct error err = { 0 };
 	struct json_value *args = json_io_new_object();
 
-	assert_int_equal(qmp_execute(vm->qmp, "vmtest-no-such-command", NULL, json_io_deadline(5000),
+	assert_int_equal(qmp_execute(vm->qmp, "vmtest-no-such-command", NULL, clock_deadline(5000),
 				     NULL, &err), -EREMOTEIO);
 	assert_string_equal(err.msg, "QMP command 'vmtest-no-such-command': CommandNotFound: "
 			    "The command vmtest-no-such-command has not been found");
 	assert_int_equal(json_io_set_int(args, "bogus", 1), 0);
-	assert_int_equal(qmp_execute(vm->qmp, "query-status", args, json_io_deadline(5000), NULL, &err),
+	assert_int_equal(qmp_execute(vm->qmp, "query-status", args, clock_deadline(5000), NULL, &err),
 			 -EREMOTEIO);
 	json_io_unref(args);
 	assert_non_null(strstr(err.msg, "QMP command 'query-status': GenericError: "));
 	assert_non_null(strstr(err.msg, "bogus"));
 	/* Still in step. */
-	assert_int_equal(qmp_execute(vm->qmp, "query-status", NULL, json_io_deadline(5000), NULL, &err), 0);
+	assert_int_equal(qmp_execute(vm->qmp, "query-status", NULL, clock_deadline(5000), NULL, &err), 0);
 }
 
 static void test_qmp_events(void **state)
@@ -237,16 +238,16 @@ static void test_qmp_events(void **state)
 	struct error err = { 0 };
 
 	qmp_on_event(vm->qmp, events_record, &ev);
-	assert_int_equal(qmp_execute(vm->qmp, "cont", NULL, json_io_deadline(5000), NULL, &err), 0);
-	assert_int_equal(qmp_execute(vm->qmp, "stop", NULL, json_io_deadline(5000), NULL, &err), 0);
-	assert_int_equal(qmp_wait_event(vm->qmp, QMP_EVENT_STOP, json_io_deadline(5000), &err), 0);
+	assert_int_equal(qmp_execute(vm->qmp, "cont", NULL, clock_deadline(5000), NULL, &err), 0);
+	assert_int_equal(qmp_execute(vm->qmp, "stop", NULL, clock_deadline(5000), NULL, &err), 0);
+	assert_int_equal(qmp_wait_event(vm->qmp, QMP_EVENT_STOP, clock_deadline(5000), &err), 0);
 	assert_true(qmp_event_seen(vm->qmp, QMP_EVENT_STOP));
 	assert_true(qmp_event_seen(vm->qmp, QMP_EVENT_OTHER));	/* RESUME */
 	assert_false(qmp_event_seen(vm->qmp, QMP_EVENT_SHUTDOWN));
 	assert_true(events_has(&ev, "RESUME"));
 	assert_true(events_has(&ev, "STOP"));
 	/* Nothing more comes: waiting for another event times out. */
-	assert_int_equal(qmp_wait_event(vm->qmp, QMP_EVENT_RESET, json_io_deadline(100), &err), -ETIMEDOUT);
+	assert_int_equal(qmp_wait_event(vm->qmp, QMP_EVENT_RESET, clock_deadline(100), &err), -ETIMEDOUT);
 }
 
 static int wait_exit(pid_t pid, int timeout_ms)
@@ -269,7 +270,7 @@ static void test_qmp_quit(void **state)
 	int status;
 
 	qmp_on_event(vm->qmp, events_record, &ev);
-	assert_int_equal(qmp_quit(vm->qmp, json_io_deadline(5000), &err), 0);
+	assert_int_equal(qmp_quit(vm->qmp, clock_deadline(5000), &err), 0);
 	status = wait_exit(vm->pid, 5000);
 	assert_true(status >= 0);
 	vm->pid = -1;
@@ -283,12 +284,12 @@ static void test_qmp_connect_deadline(void **state)
 {
 	struct error err = { 0 };
 	struct qmp *qmp = NULL;
-	int64_t start = json_io_now(), took;
+	int64_t start = clock_now_ms(), took;
 	char path[160];
 
 	snprintf(path, sizeof(path), "%s/nobody.sock", env.dir);
-	assert_true(qmp_connect(path, json_io_deadline(200), &qmp, &err) < 0);
-	took = json_io_now() - start;
+	assert_true(qmp_connect(path, clock_deadline(200), &qmp, &err) < 0);
+	took = clock_now_ms() - start;
 	assert_true(took >= 195 && took < 1000);
 	assert_null(qmp);
 	assert_non_null(strstr(err.msg, "before the deadline: No such file or directory"));
@@ -401,15 +402,15 @@ static void test_qmp_fake_stale_reply_and_event(void **state)
 
 	snprintf(path, sizeof(path), "%s/fake.sock", env.dir);
 	pid = fake_start(path, fake_qemu);
-	assert_int_equal(qmp_connect(path, json_io_deadline(5000), &qmp, &err), 0);
+	assert_int_equal(qmp_connect(path, clock_deadline(5000), &qmp, &err), 0);
 	assert_int_equal(qmp_version(qmp), 90103);
 	qmp_on_event(qmp, events_record, &ev);
-	assert_int_equal(qmp_execute(qmp, "query-status", NULL, json_io_deadline(5000), &status, &err), 0);
+	assert_int_equal(qmp_execute(qmp, "query-status", NULL, clock_deadline(5000), &status, &err), 0);
 	assert_string_equal(json_io_get_string(status, "status"), "guest-panicked");
 	json_io_unref(status);
 	assert_true(qmp_event_seen(qmp, QMP_EVENT_GUEST_PANICKED));
 	assert_true(events_has(&ev, "GUEST_PANICKED"));
-	assert_int_equal(qmp_quit(qmp, json_io_deadline(5000), &err), 0);
+	assert_int_equal(qmp_quit(qmp, clock_deadline(5000), &err), 0);
 	qmp_free(qmp);
 	fake_finish(pid);
 }
@@ -428,7 +429,7 @@ static void test_qmp_fake_not_qmp(void **state)
 
 	snprintf(path, sizeof(path), "%s/fake.sock", env.dir);
 	pid = fake_start(path, fake_not_qmp);
-	assert_int_equal(qmp_connect(path, json_io_deadline(5000), &qmp, &err), -EPROTO);
+	assert_int_equal(qmp_connect(path, clock_deadline(5000), &qmp, &err), -EPROTO);
 	snprintf(want, sizeof(want), "QMP %s: the peer is not QMP: it did not greet with \"QMP\"", path);
 	assert_string_equal(err.msg, want);
 	assert_null(qmp);
