@@ -10,9 +10,8 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#include "io.h"
 #include "cleanup.h"
-#include "vm/output.h"
+#include "io.h"
 
 struct host_dir {
 	int fd;			/* O_PATH: the directory itself, whatever its path becomes */

@@ -8,8 +8,8 @@
 #include <sys/un.h>
 #include <unistd.h>
 
-#include "base/clock.h"
 #include "cleanup.h"
+#include "base/clock.h"
 
 #define UNIX_SOCKET_RETRY_MS 10
 

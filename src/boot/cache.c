@@ -14,8 +14,8 @@
 #include <sys/syscall.h>
 #include <unistd.h>
 
-#include "io.h"
 #include "cleanup.h"
+#include "io.h"
 
 /* Odd 64-bit constants with well-mixed bits (from the golden ratio and xxHash's choices). */
 #define CACHE_P1 0x9e3779b185ebca87ULL

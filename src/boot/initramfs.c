@@ -8,10 +8,10 @@
 #include <string.h>
 #include <unistd.h>
 
-#include "boot/cache.h"
 #include "cleanup.h"
-#include "boot/cpio.h"
 #include "guest_proto.h"
+#include "boot/cache.h"
+#include "boot/cpio.h"
 
 /* A name for the archive that changes whenever any byte of it would. */
 static uint64_t initramfs_key(const unsigned char *init, size_t init_len,

@@ -13,8 +13,8 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#include "boot/cache.h"
 #include "cleanup.h"
+#include "boot/cache.h"
 #include "boot/elf_file.h"
 
 /* Larger than any kernel, even a vmlinux with its debug information. */

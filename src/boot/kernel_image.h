@@ -18,8 +18,8 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#include "boot/decompress.h"
 #include "base/error.h"
+#include "boot/decompress.h"
 
 /* The most a bzImage's payload may decompress to (Debian's is 63 MiB). */
 #define KERNEL_IMAGE_MAX_PAYLOAD ((size_t)512 << 20)

@@ -14,10 +14,10 @@
 
 #include <stdbool.h>
 
-#include "boot/arch.h"
-#include "config/config.h"
 #include "base/error.h"
 #include "base/strv.h"
+#include "boot/arch.h"
+#include "config/config.h"
 
 enum qemu_accel {
 	QEMU_ACCEL_TCG,

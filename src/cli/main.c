@@ -17,16 +17,16 @@
 
 #include "boot/accel.h"
 #include "cleanup.h"
+#include "version.h"
+#include "base/duration.h"
+#include "boot/kernel_find.h"
 #include "cli/cli.h"
 #include "config/config.h"
-#include "base/duration.h"
 #include "config/filter.h"
-#include "vm/interrupt.h"
-#include "boot/kernel_find.h"
-#include "ui/report.h"
 #include "targets/runner.h"
+#include "ui/report.h"
 #include "ui/sanitize.h"
-#include "version.h"
+#include "vm/interrupt.h"
 
 #define HOST_BOOT_DIR "/boot"
 

@@ -13,9 +13,9 @@
 
 #include "cleanup.h"
 #include "base/duration.h"
-#include "boot/kernel_image.h"
 #include "base/size.h"
 #include "base/suggest.h"
+#include "boot/kernel_image.h"
 
 /* A vmtest.toml is a few kilobytes; refuse to slurp something enormous. */
 #define CONFIG_MAX_BYTES (16 * 1024 * 1024)

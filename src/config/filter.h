@@ -6,8 +6,8 @@
  */
 #pragma once
 
-#include "config/config.h"
 #include "base/error.h"
+#include "config/config.h"
 
 /*
  * Keep the targets whose name the pattern matches anywhere (anchor it with

@@ -10,14 +10,13 @@
 #include <string.h>
 #include <unistd.h>
 
-#include "io.h"
-#include "base/clock.h"
 #include "cleanup.h"
 #include "guest_proto.h"
-#include "vm/json_io.h"
-#include "vm/output.h"
-#include "boot/qemu_argv.h"
+#include "io.h"
+#include "base/clock.h"
 #include "base/strv.h"
+#include "boot/qemu_argv.h"
+#include "vm/output.h"
 
 #define IMAGE_GUEST_PROBE_TIMEOUT_MS 30000
 
@@ -216,20 +215,14 @@ static int image_guest_relay_with(const struct image_guest_streams *io, const ch
 	pending[0].done = pending[1].done = false;
 	while (!pending[0].done || !pending[1].done) {
 		struct pollfd p[2];
-		int timeout = -1;
+		int r;
 
 		for (int i = 0; i < 2; i++)
 			p[i] = (struct pollfd){ .fd = pending[i].done ? -1 : io->port_fds[i],
 						.events = POLLIN };
-		if (deadline >= 0) {
-			int64_t left = deadline - clock_now_ms();
-
-			if (left <= 0)
-				return error_set(err, ETIMEDOUT, "timed out");
-			timeout = left > 60000 ? 60000 : (int)left;
-		}
-		if (poll(p, 2, timeout) < 0 && errno != EINTR)
-			return error_set_errno(err, errno, "poll");
+		r = clock_poll(p, 2, deadline, err);
+		if (r < 0)
+			return r;
 		for (int i = 0; i < 2; i++) {
 			struct image_guest_pending *q = &pending[i];
 			ssize_t n;

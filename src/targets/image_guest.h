@@ -10,8 +10,8 @@
 #include <stdbool.h>
 #include <stdint.h>
 
-#include "config/config.h"
 #include "base/error.h"
+#include "config/config.h"
 #include "vm/qga.h"
 
 /*

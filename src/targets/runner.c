@@ -12,29 +12,29 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include "cleanup.h"
+#include "guest_proto.h"
 #include "base/clock.h"
+#include "base/shell_quote.h"
+#include "base/terminal.h"
 #include "base/unix_socket.h"
 #include "boot/accel.h"
 #include "boot/arch.h"
 #include "boot/cache.h"
-#include "cleanup.h"
-#include "vm/console.h"
-#include "guest_proto.h"
 #include "boot/disk_image.h"
 #include "boot/firmware.h"
-#include "targets/image_guest.h"
 #include "boot/initramfs.h"
-#include "vm/interrupt.h"
-#include "vm/json_io.h"
 #include "boot/kernel_image.h"
 #include "boot/modules.h"
-#include "vm/output.h"
 #include "boot/qemu_argv.h"
+#include "targets/image_guest.h"
+#include "vm/console.h"
+#include "vm/interrupt.h"
+#include "vm/json_io.h"
+#include "vm/output.h"
 #include "vm/qemu_process.h"
 #include "vm/qga.h"
 #include "vm/qmp.h"
-#include "base/shell_quote.h"
-#include "base/terminal.h"
 
 #define RUNNER_CONNECT_TIMEOUT_MS 10000
 #define RUNNER_SETUP_TIMEOUT_MS 60000
@@ -757,7 +757,7 @@ static int runner_exec(const struct target *t, const struct runner_options *o,
 		.out_fd = o->out_fd,
 		.err_fd = o->err_fd,
 		.copy_fd = view_output_fd(o->target),
-		.deadline_ms = timeout_s ? clock_deadline(timeout_s * 1000LL) : -1,
+		.deadline = clock_deadline(timeout_s ? timeout_s * 1000LL : -1),
 		.in_fd = -1,
 		.winch_fd = -1,
 		.tty_fd = STDIN_FILENO,

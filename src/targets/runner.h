@@ -9,8 +9,8 @@
 #include <stdbool.h>
 #include <stdio.h>
 
-#include "config/config.h"
 #include "base/error.h"
+#include "config/config.h"
 #include "ui/view.h"
 
 /* As timeout(1): the status of a command stopped for taking too long. */

@@ -13,11 +13,11 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "cleanup.h"
 #include "io.h"
 #include "base/clock.h"
-#include "cleanup.h"
-#include "vm/json_io.h"
 #include "base/host_file.h"
+#include "vm/json_io.h"
 #include "vm/output.h"
 
 #define REPORT_TAIL_BYTES 4096		/* the output's tail in a <failure> */

@@ -14,8 +14,8 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#include "config/config.h"
 #include "base/error.h"
+#include "config/config.h"
 #include "ui/view.h"
 
 struct report_options {

@@ -12,14 +12,13 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "cleanup.h"
 #include "io.h"
 #include "base/clock.h"
-#include "cleanup.h"
-#include "vm/json_io.h"
-#include "vm/output.h"
 #include "base/host_file.h"
-#include "vm/interrupt.h"
 #include "ui/sanitize.h"
+#include "vm/interrupt.h"
+#include "vm/output.h"
 
 #define VIEW_WINDOW_DEFAULT 10
 #define VIEW_WINDOW_MAX 64

@@ -19,8 +19,8 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#include "base/clock.h"
 #include "cleanup.h"
+#include "base/clock.h"
 #include "base/error.h"
 
 struct json_value;

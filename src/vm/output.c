@@ -6,16 +6,16 @@
 #include <poll.h>
 #include <stdio.h>
 #include <stdbool.h>
+#include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
 #include <sys/un.h>
 #include <time.h>
 #include <unistd.h>
 
+#include "guest_proto.h"
 #include "io.h"
 #include "base/clock.h"
-#include "guest_proto.h"
-#include "vm/json_io.h"
 #include "base/terminal.h"
 
 void output_spool_dir(int fd, char *where, size_t size)
@@ -104,12 +104,16 @@ static bool output_forward_input(const struct output_relay *r)
 	return true;
 }
 
-/* Handle every whole record in buf; returns bytes used, or -1 at END. */
+/*
+ * Handle every whole record in buf: the bytes used, or < 0 with err set.
+ * *ret_end tells that the command's END record came.
+ */
 static ssize_t output_consume(const struct output_relay *r, const uint8_t *buf, size_t len,
-			      struct error *err)
+			      bool *ret_end, struct error *err)
 {
 	size_t at = 0;
 
+	*ret_end = false;
 	while (len - at >= GUEST_RECORD_HEADER_SIZE) {
 		struct guest_record_header h;
 
@@ -121,8 +125,10 @@ static ssize_t output_consume(const struct output_relay *r, const uint8_t *buf, 
 			break;
 		at += GUEST_RECORD_HEADER_SIZE;
 		if (h.exec_id == r->exec_id) {
-			if (h.type == GUEST_RECORD_END)
-				return -1;
+			if (h.type == GUEST_RECORD_END) {
+				*ret_end = true;
+				return (ssize_t)at;
+			}
 			if (h.type == GUEST_RECORD_STDOUT)
 				io_write_all(r->out_fd, buf + at, h.len);
 			else if (h.type == GUEST_RECORD_STDERR)
@@ -131,7 +137,7 @@ static ssize_t output_consume(const struct output_relay *r, const uint8_t *buf, 
 				int c = output_copy(r->copy_fd, buf + at, h.len, err);
 
 				if (c < 0)
-					return c == -1 ? -EIO : c; /* -1 means END here */
+					return c;
 			}
 		}
 		at += h.len;
@@ -144,7 +150,7 @@ static ssize_t output_consume(const struct output_relay *r, const uint8_t *buf, 
 static int output_relay_with(const struct output_relay *r, uint8_t *buf, struct error *err)
 {
 	size_t have = 0;
-	bool input = r->in_fd >= 0;
+	bool input = r->in_fd >= 0, end;
 
 	if (r->winch_fd >= 0)
 		output_send_winsize(r);
@@ -154,21 +160,11 @@ static int output_relay_with(const struct output_relay *r, uint8_t *buf, struct 
 			{ .fd = input ? r->in_fd : -1, .events = POLLIN },
 			{ .fd = r->winch_fd, .events = POLLIN },
 		};
-		int timeout = -1, ready;
 		ssize_t n, used;
+		int ready = clock_poll(p, 3, r->deadline, err);
 
-		if (r->deadline_ms >= 0) {
-			int64_t left = r->deadline_ms - clock_now_ms();
-
-			if (left <= 0)
-				return error_set(err, ETIMEDOUT, "timed out");
-			timeout = left > 60000 ? 60000 : (int)left;
-		}
-		ready = poll(p, 3, timeout);
-		if (ready < 0 && errno == EINTR)
-			continue;
 		if (ready < 0)
-			return error_set_errno(err, errno, "poll");
+			return ready;
 		if (p[2].revents & POLLIN)
 			output_send_winsize(r);
 		if (p[1].revents & (POLLIN | POLLHUP))
@@ -183,11 +179,11 @@ static int output_relay_with(const struct output_relay *r, uint8_t *buf, struct 
 		if (n == 0)
 			return error_set(err, EPIPE, "the VM went away while the command ran");
 		have += (size_t)n;
-		used = output_consume(r, buf, have, err);
-		if (used == -1)
-			return 0;
+		used = output_consume(r, buf, have, &end, err);
 		if (used < 0)
 			return (int)used;
+		if (end)
+			return 0;
 		memmove(buf, buf + used, have - (size_t)used);
 		have -= (size_t)used;
 	}

@@ -29,7 +29,7 @@ struct output_relay {
 	uint32_t exec_id;	/* the command's pid in the guest */
 	int out_fd, err_fd;	/* where its stdout and stderr go (-1: nowhere) */
 	int copy_fd;		/* and both, in order (the view's spool); -1: none */
-	int64_t deadline_ms;	/* < 0: none */
+	int64_t deadline;	/* base/clock.h; CLOCK_NO_DEADLINE: none */
 	/* A command on a pty: keystrokes from in_fd, window changes when
 	 * winch_fd is readable (sizes read from the terminal on tty_fd). */
 	int in_fd;		/* -1: none */

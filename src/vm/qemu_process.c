@@ -14,9 +14,8 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "base/clock.h"
 #include "cleanup.h"
-#include "vm/json_io.h"
+#include "base/clock.h"
 
 /* In the child: never returns.  Failures go to the log, which vmtest reads. */
 static void qemu_process_child(char *const *argv, int log_fd, int exec_fd, pid_t parent)

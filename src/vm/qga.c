@@ -9,9 +9,9 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "base/clock.h"
 #include "base64.h"
 #include "cleanup.h"
+#include "base/clock.h"
 
 /*
  * guest-exec-status carries up to 16 MiB of each stream, base64-encoded

@@ -21,9 +21,9 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "boot/cache.h"
 #include "cleanup.h"
 #include "compress_fixture.h"
+#include "boot/cache.h"
 #include "boot/decompress.h"
 #include "boot/kernel_image.h"
 

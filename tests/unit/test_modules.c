@@ -20,8 +20,8 @@
 
 #include "cleanup.h"
 #include "compress_fixture.h"
-#include "boot/kernel_image.h"
 #include "boot/arch.h"
+#include "boot/kernel_image.h"
 #include "boot/modules.h"
 
 #define FAKE_RELEASE "1.0-test"

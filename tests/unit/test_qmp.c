@@ -22,8 +22,8 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
-#include "vm/json_io.h"
 #include "base/clock.h"
+#include "vm/json_io.h"
 #include "vm/qmp.h"
 
 static struct {

@@ -13,10 +13,10 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#include "boot/kernel_find.h"
 #include "base/shell_quote.h"
 #include "base/size.h"
 #include "base/suggest.h"
+#include "boot/kernel_find.h"
 
 static void assert_quoted(const char *word, const char *want)
 {
