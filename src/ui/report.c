@@ -25,10 +25,10 @@
 
 struct report_case {
 	bool done;
-	enum report_status status;
+	enum record_outcome status;
 	int exit_status;
 	char *reason;
-	int64_t stage_ms[VIEW_N_STAGES];
+	int64_t stage_ms[RECORD_N_STAGES];
 	int64_t total_ms;
 	off_t junit_off;		/* its <testcase> in the fragments file */
 	size_t junit_len;
@@ -49,10 +49,11 @@ struct report {
 };
 
 static const char *const report_status_names[] = {
-	[REPORT_PASSED] = "passed",
-	[REPORT_FAILED] = "failed",
-	[REPORT_TIMED_OUT] = "timed out",
-	[REPORT_ERROR] = "error",
+	[RECORD_RUNNING] = "not run",
+	[RECORD_PASSED] = "passed",
+	[RECORD_FAILED] = "failed",
+	[RECORD_TIMED_OUT] = "timed out",
+	[RECORD_ERROR] = "error",
 };
 
 /* --- XML text ------------------------------------------------------------- */
@@ -441,7 +442,7 @@ struct report *report_free(struct report *rp)
 	return NULL;
 }
 
-static void report_junit_case(struct report *rp, const struct report_entry *e)
+static void report_junit_case(struct report *rp, const struct record *e)
 {
 	const struct target *t = &rp->config->targets[e->index];
 	struct report_xml x = { .fd = rp->fragments_fd };
@@ -455,20 +456,20 @@ static void report_junit_case(struct report *rp, const struct report_entry *e)
 	report_xml_attr(&x, "classname", rp->o.suite_name);
 	report_xml_attr(&x, "time", time_s);
 	report_xml_raw(&x, ">\n");
-	if (e->status != REPORT_PASSED) {
+	if (e->outcome != RECORD_PASSED) {
 		/* The reason, and the tail of what explains it. */
 		report_xml_raw(&x, "      <failure");
-		report_xml_attr(&x, "type", report_status_names[e->status]);
-		report_xml_attr(&x, "message", e->reason ? e->reason : "failed");
+		report_xml_attr(&x, "type", report_status_names[e->outcome]);
+		report_xml_attr(&x, "message", e->reason[0] ? e->reason : "failed");
 		report_xml_raw(&x, ">");
-		report_xml_cdata_spool(&x, e->status == REPORT_ERROR ? e->console_fd : e->output_fd,
+		report_xml_cdata_spool(&x, e->outcome == RECORD_ERROR ? e->console_fd : e->output_fd,
 				       REPORT_TAIL_BYTES);
 		report_xml_raw(&x, "</failure>\n");
 	}
 	report_xml_raw(&x, "      <system-out>");
 	report_xml_cdata_spool(&x, e->output_fd, (size_t)-1 / 2);
 	report_xml_raw(&x, "</system-out>\n");
-	if (e->status != REPORT_PASSED) {
+	if (e->outcome != RECORD_PASSED) {
 		report_xml_raw(&x, "      <system-err>");
 		report_xml_cdata_spool(&x, e->console_fd, REPORT_CONSOLE_BYTES);
 		report_xml_raw(&x, "</system-err>\n");
@@ -481,11 +482,11 @@ static void report_junit_case(struct report *rp, const struct report_entry *e)
 /* One target's facts, for --json and its result.json. */
 static struct json_value *report_json_case(const struct report *rp, size_t index)
 {
-	static const char *const stage_keys[VIEW_N_STAGES] = {
-		[VIEW_STAGE_NONE] = "preparing",
-		[VIEW_STAGE_BOOTING] = "booting",
-		[VIEW_STAGE_SETUP] = "setting_up",
-		[VIEW_STAGE_COMMAND] = "running",
+	static const char *const stage_keys[RECORD_N_STAGES] = {
+		[RECORD_STAGE_NONE] = "preparing",
+		[RECORD_STAGE_BOOTING] = "booting",
+		[RECORD_STAGE_SETUP] = "setting_up",
+		[RECORD_STAGE_COMMAND] = "running",
 	};
 	const struct target *t = &rp->config->targets[index];
 	const struct report_case *c = &rp->cases[index];
@@ -506,7 +507,7 @@ static struct json_value *report_json_case(const struct report *rp, size_t index
 			      : json_io_set(o, "reason", json_io_new_null());
 	if (r >= 0)
 		r = json_io_set_real(o, "time", (double)c->total_ms / 1000);
-	for (int s = 0; r >= 0 && s < VIEW_N_STAGES; s++)
+	for (int s = 0; r >= 0 && s < RECORD_N_STAGES; s++)
 		r = json_io_set_real(stages, stage_keys[s], (double)c->stage_ms[s] / 1000);
 	if (r >= 0) {
 		r = json_io_set(o, "stages", stages);
@@ -520,7 +521,7 @@ static struct json_value *report_json_case(const struct report *rp, size_t index
 	return o;
 }
 
-static int report_write_artifacts(struct report *rp, const struct report_entry *e,
+static int report_write_artifacts(struct report *rp, const struct record *e,
 				  struct error *err)
 {
 	_cleanup_free_ char *text = NULL, *result = NULL;
@@ -545,7 +546,7 @@ static int report_write_artifacts(struct report *rp, const struct report_entry *
 	return r < 0 ? error_prefix(err, "--output-dir") : 0;
 }
 
-int report_add(struct report *rp, const struct report_entry *e, struct error *err)
+int report_add(struct report *rp, const struct record *e, struct error *err)
 {
 	struct report_case *c;
 	int r = 0;
@@ -555,9 +556,9 @@ int report_add(struct report *rp, const struct report_entry *e, struct error *er
 	pthread_mutex_lock(&rp->lock);
 	c = &rp->cases[e->index];
 	c->done = true;
-	c->status = e->status;
+	c->status = e->outcome;
 	c->exit_status = e->exit_status;
-	c->reason = e->reason ? strdup(e->reason) : NULL;
+	c->reason = e->reason[0] ? strdup(e->reason) : NULL;
 	memcpy(c->stage_ms, e->stage_ms, sizeof(c->stage_ms));
 	c->total_ms = e->total_ms;
 	if (rp->fragments_fd >= 0)
@@ -579,7 +580,7 @@ static int report_fill_junit(int fd, void *arg, struct error *err)
 
 	for (size_t i = 0; i < rp->config->n_targets; i++) {
 		tests += rp->cases[i].done;
-		failures += rp->cases[i].done && rp->cases[i].status != REPORT_PASSED;
+		failures += rp->cases[i].done && rp->cases[i].status != RECORD_PASSED;
 	}
 	strftime(stamp, sizeof(stamp), "%Y-%m-%dT%H:%M:%S", gmtime_r(&rp->started, &tm));
 	snprintf(time_s, sizeof(time_s), "%.3f", (double)(clock_now_ms() - rp->start_ms) / 1000);
@@ -640,8 +641,8 @@ static int report_finish_json(struct report *rp, struct error *err)
 	for (size_t i = 0; r >= 0 && i < rp->config->n_targets; i++) {
 		if (!rp->cases[i].done)
 			continue;
-		passed += rp->cases[i].status == REPORT_PASSED;
-		failed += rp->cases[i].status != REPORT_PASSED;
+		passed += rp->cases[i].status == RECORD_PASSED;
+		failed += rp->cases[i].status != RECORD_PASSED;
 	{
 		struct json_value *c = report_json_case(rp, i);
 

@@ -6,7 +6,7 @@
  * and its result with the stage timings.
  *
  * Targets may end in any order and from several threads; the reports list
- * them in the config's order.  Outputs are copied from the view's spools
+ * them in the config's order.  Outputs are copied from the records' spools
  * as each target ends, into an unlinked file, never into memory.
  */
 #pragma once
@@ -16,31 +16,13 @@
 
 #include "base/error.h"
 #include "config/config.h"
-#include "ui/view.h"
+#include "targets/record.h"
 
 struct report_options {
 	const char *junit_path;
 	const char *json_path;
 	const char *output_dir;
 	const char *suite_name;		/* the testsuite's name: the config's file name */
-};
-
-enum report_status {
-	REPORT_PASSED,
-	REPORT_FAILED,		/* the command exited non-zero or was killed */
-	REPORT_TIMED_OUT,	/* its timeout stopped it */
-	REPORT_ERROR,		/* the VM could not run it */
-};
-
-struct report_entry {
-	size_t index;			/* the target's place in config->targets */
-	enum report_status status;
-	int exit_status;		/* what vmtest would exit with for it alone */
-	const char *reason;		/* NULL when it passed */
-	int64_t stage_ms[VIEW_N_STAGES];
-	int64_t total_ms;
-	int console_fd, output_fd;	/* its spools, read from the start */
-	const char *qemu_line;		/* NULL when QEMU never started */
 };
 
 struct report;
@@ -50,8 +32,8 @@ struct report;
 int report_new(const struct report_options *options, const struct config *config,
 	       struct report **ret, struct error *err);
 
-/* Record a target that ended; safe to call from several threads. */
-int report_add(struct report *report, const struct report_entry *entry, struct error *err);
+/* Add a target that ended, from its record; safe to call from several threads. */
+int report_add(struct report *report, const struct record *record, struct error *err);
 
 /* Write the JUnit and JSON files (atomically: a temporary file renamed). */
 int report_finish(struct report *report, struct error *err);

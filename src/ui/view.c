@@ -16,6 +16,7 @@
 #include "io.h"
 #include "base/clock.h"
 #include "base/host_file.h"
+#include "targets/record.h"
 #include "ui/sanitize.h"
 #include "vm/interrupt.h"
 #include "vm/output.h"
@@ -38,13 +39,6 @@
 
 static const char view_spinner[] = "|/-\\";
 
-static const char *const view_stage_names[] = {
-	[VIEW_STAGE_NONE] = "",
-	[VIEW_STAGE_BOOTING] = "Booting",
-	[VIEW_STAGE_SETUP] = "Setting up VM",
-	[VIEW_STAGE_COMMAND] = "Running command",
-};
-
 /* A spool read line by line from where the last read stopped. */
 struct view_tail {
 	int fd;
@@ -59,14 +53,11 @@ struct view_text {
 	size_t len, cap;
 };
 
+/* What the view keeps of a target it shows; the rest is its record's. */
 struct view_target {
 	struct view *view;
-	char *name;
-	enum view_stage stage;
-	int64_t start, stage_start;
-	int64_t stage_ms[VIEW_N_STAGES];
-	int64_t total_ms;
-	int console_fd, output_fd;
+	const struct record *rec;
+	char *name;			/* the record's, sanitized */
 	struct view_tail window_tail;	/* the spool the window shows */
 	struct view_tail log_tails[2];	/* console and output, for the log */
 	struct view_tail prefix_tail;	/* output, for --prefix */
@@ -87,7 +78,10 @@ struct view {
 	int log_fd;
 	int64_t run_start;
 
-	/* The targets running, in the order they started. */
+	/* Every target whose record the view follows, and those running (on
+	 * the live area), in the order they started. */
+	struct view_target **targets;
+	size_t n_targets;
 	struct view_target **active;
 	size_t n_active, cap_active;
 
@@ -179,26 +173,6 @@ static void view_size(const struct view *v, unsigned *ret_rows, unsigned *ret_co
 		if (ws.ws_col > 0)
 			*ret_cols = ws.ws_col;
 	}
-}
-
-/* An unlinked file for a spool: in the runtime directory when usable. */
-static int view_spool_open(void)
-{
-	const char *dir = getenv("XDG_RUNTIME_DIR");
-	int fd = -1;
-
-	if (dir && *dir)
-		fd = open(dir, O_TMPFILE | O_RDWR | O_CLOEXEC, 0600);
-	if (fd < 0)
-		fd = open("/tmp", O_TMPFILE | O_RDWR | O_CLOEXEC, 0600);
-	if (fd < 0) {
-		char path[] = "/tmp/vmtest-spool-XXXXXX";
-
-		fd = mkostemp(path, O_CLOEXEC);
-		if (fd >= 0)
-			unlink(path);
-	}
-	return fd;
 }
 
 typedef void (*view_line_fn)(struct view_target *t, const char *line, size_t len, int which);
@@ -389,12 +363,12 @@ static void view_draw_block(struct view *v, struct view_target *t, struct view_t
 
 	snprintf(head, sizeof(head), "%s=> ", view_sgr(v, SGR_BOLD));
 	view_draw_line(v, text, head, 3, t->name, strlen(t->name), NULL);
-	if (t->stage == VIEW_STAGE_NONE) {
+	if (t->rec->stage == RECORD_STAGE_NONE) {
 		view_draw_line(v, text, "", 0, "===> Preparing", 14, NULL);
 		return;
 	}
-	view_format_duration(clock_now_ms() - t->stage_start, elapsed, sizeof(elapsed));
-	snprintf(head, sizeof(head), "===> %s %c %s", view_stage_names[t->stage],
+	view_format_duration(clock_now_ms() - t->rec->stage_start_ms, elapsed, sizeof(elapsed));
+	snprintf(head, sizeof(head), "===> %s %c %s", record_stage_name(t->rec->stage),
 		 view_spinner[v->spin % 4], elapsed);
 	view_draw_line(v, text, "", 0, head, strlen(head), NULL);
 	/* The window: the last lines and the one being written, dimmed. */
@@ -479,6 +453,16 @@ static void *view_thread(void *arg)
 	return NULL;
 }
 
+static void view_target_free(struct view_target *t)
+{
+	if (!t)
+		return;
+	free(t->window);
+	free(t->window_len);
+	free(t->name);
+	free(t);
+}
+
 /* --- the run --------------------------------------------------------------- */
 
 int view_new(const struct view_options *o, struct view **ret, struct error *err)
@@ -549,6 +533,9 @@ struct view *view_free(struct view *v)
 		close(v->log_fd);
 	pthread_cond_destroy(&v->wake);
 	pthread_mutex_destroy(&v->lock);
+	for (size_t i = 0; i < v->n_targets; i++)
+		view_target_free(v->targets[i]);
+	free(v->targets);
 	free(v->active);
 	free(v);
 	return NULL;
@@ -575,7 +562,7 @@ static void view_say(struct view *v, struct view_target *t, int level, const cha
 	view_redraw(v);
 }
 
-void view_log(struct view *v, struct view_target *t, int level, const char *fmt, ...)
+void view_log(struct view *v, int level, const char *fmt, ...)
 {
 	_cleanup_free_ char *msg = NULL;
 	va_list ap;
@@ -587,7 +574,7 @@ void view_log(struct view *v, struct view_target *t, int level, const char *fmt,
 	if (n < 0)
 		return;
 	pthread_mutex_lock(&v->lock);
-	view_say(v, t, level, msg);
+	view_say(v, NULL, level, msg);
 	pthread_mutex_unlock(&v->lock);
 }
 
@@ -607,48 +594,57 @@ static void view_plain_line(struct view_target *t, const char *line)
 	view_text_flush(&text, v->o.fd);
 }
 
-int view_target_begin(struct view *v, const char *name, struct view_target **ret,
-		      struct error *err)
+/* The view's part of the target whose record is r, the lock held; NULL if none. */
+static struct view_target *view_find(struct view *v, const struct record *r)
 {
-	struct view_target *t = calloc(1, sizeof(*t));
+	for (size_t i = 0; i < v->n_targets; i++)
+		if (v->targets[i]->rec == r)
+			return v->targets[i];
+	return NULL;
+}
+
+
+/* A target starts (several may run at once). */
+static void view_on_begin(void *data, const struct record *r)
+{
+	struct view *v = data;
+	struct view_target *t = calloc(1, sizeof(*t)), **targets;
 	char line[1024];
-	int r = 0;
 
 	if (!t)
-		return error_set(err, ENOMEM, "out of memory");
+		return; /* out of memory: the view shows less, nothing else is at stake */
 	t->view = v;
-	t->console_fd = t->output_fd = -1;
-	t->start = t->stage_start = clock_now_ms();
+	t->rec = r;
 	/* A name is the user's text, shown in CI logs that render escapes:
 	 * plain mode, the log and --prefix show it sanitized, as the live view does. */
-	t->name = sanitize_line(name, strlen(name), &(struct sanitize_options){ 0 }, NULL);
+	t->name = sanitize_line(r->name, strlen(r->name), &(struct sanitize_options){ 0 }, NULL);
 	t->window = calloc(v->o.window, sizeof(*t->window));
 	t->window_len = calloc(v->o.window, sizeof(*t->window_len));
 	if (!t->name || !t->window || !t->window_len) {
 		view_target_free(t);
-		return error_set(err, ENOMEM, "out of memory");
+		return;
 	}
-	t->console_fd = view_spool_open();
-	t->output_fd = view_spool_open();
-	if (t->console_fd < 0 || t->output_fd < 0) {
-		r = error_set_errno(err, errno, "create the spool files");
-		view_target_free(t);
-		return r;
-	}
-	t->window_tail = (struct view_tail){ .fd = t->console_fd };
-	t->log_tails[0] = (struct view_tail){ .fd = t->console_fd };
-	t->log_tails[1] = (struct view_tail){ .fd = t->output_fd };
-	t->prefix_tail = (struct view_tail){ .fd = t->output_fd };
+	t->window_tail = (struct view_tail){ .fd = r->console_fd };
+	t->log_tails[0] = (struct view_tail){ .fd = r->console_fd };
+	t->log_tails[1] = (struct view_tail){ .fd = r->output_fd };
+	t->prefix_tail = (struct view_tail){ .fd = r->output_fd };
 
 	pthread_mutex_lock(&v->lock);
+	targets = realloc(v->targets, (v->n_targets + 1) * sizeof(*targets));
+	if (!targets) {
+		pthread_mutex_unlock(&v->lock);
+		view_target_free(t);
+		return;
+	}
+	v->targets = targets;
+	v->targets[v->n_targets++] = t;
 	if (v->n_active == v->cap_active) {
 		size_t cap = v->cap_active ? 2 * v->cap_active : 8;
 		struct view_target **active = realloc(v->active, cap * sizeof(*active));
 
 		if (!active) {
 			pthread_mutex_unlock(&v->lock);
-			view_target_free(t);
-			return error_set(err, ENOMEM, "out of memory");
+			return;
 		}
 		v->active = active;
 		v->cap_active = cap;
@@ -659,36 +655,23 @@ int view_target_begin(struct view *v, const char *name, struct view_target **ret
 	view_log_write(v, t, NULL, "started", 7);
 	view_redraw(v);
 	pthread_mutex_unlock(&v->lock);
-	*ret = t;
-	return 0;
 }
 
-/* "Booting took 2.43 s": to the log, and shown with -v. */
-static void view_stage_took(struct view_target *t)
+static void view_on_stage(void *data, const struct record *r)
 {
-	int64_t ms = clock_now_ms() - t->stage_start;
-	char took[128];
-
-	t->stage_ms[t->stage] += ms;
-	if (t->stage == VIEW_STAGE_NONE)
-		return;
-	snprintf(took, sizeof(took), "%s took %.2f s", view_stage_names[t->stage],
-		 (double)ms / 1000);
-	view_say(t->view, t, 1, took);
-}
-
-void view_stage(struct view_target *t, enum view_stage stage)
-{
-	struct view *v = t->view;
+	struct view *v = data;
+	struct view_target *t;
 	char line[64];
 
 	pthread_mutex_lock(&v->lock);
-	view_stage_took(t);
-	t->stage = stage;
-	t->stage_start = clock_now_ms();
-	snprintf(line, sizeof(line), "===> %s", view_stage_names[stage]);
+	t = view_find(v, r);
+	if (!t) {
+		pthread_mutex_unlock(&v->lock);
+		return;
+	}
+	snprintf(line, sizeof(line), "===> %s", record_stage_name(r->stage));
 	view_plain_line(t, line);
-	if (v->o.live && stage == VIEW_STAGE_COMMAND && v->o.oneliner) {
+	if (v->o.live && r->stage == RECORD_STAGE_COMMAND && v->o.oneliner) {
 		/* The command's output goes to the terminal itself, whole. */
 		struct view_text text = { 0 };
 
@@ -698,23 +681,22 @@ void view_stage(struct view_target *t, enum view_stage stage)
 		v->cursor_hidden = false;
 		view_text_flush(&text, v->o.fd);
 		t->direct = true;
-	} else if (stage == VIEW_STAGE_COMMAND) {
+	} else if (r->stage == RECORD_STAGE_COMMAND) {
 		/* From now on the window shows the command's output. */
-		t->window_tail = (struct view_tail){ .fd = t->output_fd };
+		t->window_tail = (struct view_tail){ .fd = r->output_fd };
 		t->window_head = t->window_count = 0;
 	}
 	view_redraw(v);
 	pthread_mutex_unlock(&v->lock);
 }
 
-int view_console_fd(const struct view_target *t)
+static void view_on_log(void *data, const struct record *r, int level, const char *line)
 {
-	return t->console_fd;
-}
+	struct view *v = data;
 
-int view_output_fd(const struct view_target *t)
-{
-	return t->output_fd;
+	pthread_mutex_lock(&v->lock);
+	view_say(v, view_find(v, r), level, line);
+	pthread_mutex_unlock(&v->lock);
 }
 
 /*
@@ -771,37 +753,43 @@ static bool view_spool_empty(int fd)
 	return fd < 0 || lseek(fd, 0, SEEK_END) <= 0;
 }
 
+/* The reason a target failed, as the view shows it; NULL when it passed. */
+static const char *view_reason(const struct record *r)
+{
+	return r->reason[0] ? r->reason : NULL;
+}
+
 /* The plain format's ending: console on error, reason, verdict. */
-static void view_plain_end(struct view_target *t, struct view_text *text,
-			   enum view_result result, const char *reason)
+static void view_plain_end(struct view_target *t, struct view_text *text)
 {
 	struct view *v = t->view;
+	const struct record *r = t->rec;
 
 	if (v->o.whole_blocks) {
 		/* The block whole: the stages it reached, then its output. */
 		view_text_addf(text, "=> %s\n", t->name);
-		for (int s = VIEW_STAGE_BOOTING; s <= (int)t->stage; s++)
-			view_text_addf(text, "===> %s\n", view_stage_names[s]);
-		view_show_spool(v, text, t->output_fd, (size_t)-1 / 2, false);
+		for (int s = RECORD_STAGE_BOOTING; s <= (int)r->stage; s++)
+			view_text_addf(text, "===> %s\n", record_stage_name(s));
+		view_show_spool(v, text, r->output_fd, (size_t)-1 / 2, false);
 	}
-	if (result == VIEW_ERROR && !view_spool_empty(t->console_fd)) {
+	if (r->outcome == RECORD_ERROR && !view_spool_empty(r->console_fd)) {
 		view_text_add(text, "--- guest console (last lines) ---\n", 35);
-		view_show_spool(v, text, t->console_fd, VIEW_PLAIN_CONSOLE_MAX, false);
+		view_show_spool(v, text, r->console_fd, VIEW_PLAIN_CONSOLE_MAX, false);
 		view_text_add(text, "---\n", 4);
 	}
-	if (reason)
-		view_text_addf(text, "%s\n", reason);
-	view_text_add(text, result == VIEW_PASSED ? "PASS\n" : "FAILED\n",
-		      result == VIEW_PASSED ? 5 : 7);
+	if (view_reason(r))
+		view_text_addf(text, "%s\n", view_reason(r));
+	view_text_add(text, r->outcome == RECORD_PASSED ? "PASS\n" : "FAILED\n",
+		      r->outcome == RECORD_PASSED ? 5 : 7);
 }
 
 /* --prefix: every line of the ending with the name too. */
-static void view_prefix_end(struct view_target *t, enum view_result result, const char *reason)
+static void view_prefix_end(struct view_target *t)
 {
 	struct view_text text = { 0 };
 
 	view_tail_finish(&t->prefix_tail, view_prefix_line, t, 1);
-	view_plain_end(t, &text, result, reason);
+	view_plain_end(t, &text);
 	for (char *line = text.p, *nl; line && *line; line = nl + 1) {
 		nl = strchr(line, '\n');
 		*nl = '\0';
@@ -811,40 +799,40 @@ static void view_prefix_end(struct view_target *t, enum view_result result, cons
 }
 
 /* The live view's ending: the block collapsed, or the failing stage whole. */
-static void view_live_end(struct view_target *t, struct view_text *text,
-			  enum view_result result, const char *reason)
+static void view_live_end(struct view_target *t, struct view_text *text)
 {
 	struct view *v = t->view;
+	const struct record *r = t->rec;
 	char took[32];
 
-	view_format_duration(t->total_ms, took, sizeof(took));
+	view_format_duration(r->total_ms, took, sizeof(took));
 	if (!t->direct)
 		view_text_addf(text, "%s=> %s%s\n", view_sgr(v, SGR_BOLD), t->name,
 			       view_sgr(v, SGR_RESET));
-	if (result == VIEW_PASSED) {
+	if (r->outcome == RECORD_PASSED) {
 		view_text_addf(text, "%sPASS%s (%s)\n", view_sgr(v, SGR_BOLD SGR_GREEN),
 			       view_sgr(v, SGR_RESET), took);
 		return;
 	}
 	/* The command's output, or the console for a VM that could not run it. */
-	if (result == VIEW_ERROR || t->stage != VIEW_STAGE_COMMAND) {
+	if (r->outcome == RECORD_ERROR || r->stage != RECORD_STAGE_COMMAND) {
 		if (t->direct)
 			view_text_add(text, "--- guest console ---\n", 22);
-		else if (t->stage != VIEW_STAGE_NONE)
-			view_text_addf(text, "===> %s\n", view_stage_names[t->stage]);
-		view_show_spool(v, text, t->console_fd, VIEW_FAILED_CONSOLE_MAX, true);
+		else if (r->stage != RECORD_STAGE_NONE)
+			view_text_addf(text, "===> %s\n", record_stage_name(r->stage));
+		view_show_spool(v, text, r->console_fd, VIEW_FAILED_CONSOLE_MAX, true);
 	} else if (!t->direct) {
-		view_text_addf(text, "===> %s\n", view_stage_names[t->stage]);
-		view_show_spool(v, text, t->output_fd, (size_t)-1 / 2, true);
+		view_text_addf(text, "===> %s\n", record_stage_name(r->stage));
+		view_show_spool(v, text, r->output_fd, (size_t)-1 / 2, true);
 	}
-	if (reason)
-		view_text_addf(text, "%s\n", reason);
+	if (view_reason(r))
+		view_text_addf(text, "%s\n", view_reason(r));
 	view_text_addf(text, "%sFAILED%s (%s)\n", view_sgr(v, SGR_BOLD SGR_RED),
 		       view_sgr(v, SGR_RESET), took);
 }
 
 /* Take t off the running targets (the lock held); nothing if it is not there. */
-static void view_forget(struct view *v, struct view_target *t)
+static void view_unlist(struct view *v, struct view_target *t)
 {
 	for (size_t i = 0; i < v->n_active; i++)
 		if (v->active[i] == t) {
@@ -855,28 +843,32 @@ static void view_forget(struct view *v, struct view_target *t)
 		}
 }
 
-void view_target_end(struct view_target *t, enum view_result result, const char *reason)
+static void view_on_end(void *data, const struct record *r)
 {
-	struct view *v = t->view;
+	struct view *v = data;
 	struct view_text text = { 0 };
-	const char *verdict = result == VIEW_PASSED ? "PASS" : reason ? reason : "FAILED";
+	struct view_target *t;
+	const char *verdict = r->outcome == RECORD_PASSED ? "PASS"
+			      : view_reason(r) ? view_reason(r) : "FAILED";
 
 	pthread_mutex_lock(&v->lock);
-	view_stage_took(t);
-	t->total_ms = clock_now_ms() - t->start;
+	t = view_find(v, r);
+	if (!t) {
+		pthread_mutex_unlock(&v->lock);
+		return;
+	}
 	view_tail_finish(&t->log_tails[0], view_log_spool_line, t, 0);
 	view_tail_finish(&t->log_tails[1], view_log_spool_line, t, 1);
 	view_log_write(v, t, NULL, verdict, strlen(verdict));
-	if (result == VIEW_PASSED)
+	if (r->outcome == RECORD_PASSED)
 		v->passed++;
 	else
 		v->failed++;
 	/* Off the live area first, so that what follows is printed once. */
-	view_forget(v, t);
-	t->ended = true;
+	view_unlist(v, t);
 	if (v->o.live) {
 		view_erase(v, &text);
-		view_live_end(t, &text, result, reason);
+		view_live_end(t, &text);
 		if (v->cursor_hidden && !v->n_active) {
 			view_text_add(&text, CURSOR_SHOW, strlen(CURSOR_SHOW));
 			v->cursor_hidden = false;
@@ -884,42 +876,44 @@ void view_target_end(struct view_target *t, enum view_result result, const char 
 		view_text_flush(&text, v->o.fd);
 		view_redraw(v);
 	} else if (v->o.prefix) {
-		view_prefix_end(t, result, reason);
+		view_prefix_end(t);
 	} else {
-		view_plain_end(t, &text, result, reason);
+		view_plain_end(t, &text);
 		view_text_flush(&text, v->o.fd);
 	}
 	pthread_mutex_unlock(&v->lock);
 }
 
-void view_target_times(const struct view_target *t, int64_t ret_ms[VIEW_N_STAGES],
-		       int64_t *ret_total_ms)
+/* The record goes: an interrupted target leaves the live area all the same. */
+static void view_on_forget(void *data, const struct record *r)
 {
-	memcpy(ret_ms, t->stage_ms, sizeof(t->stage_ms));
-	*ret_total_ms = t->total_ms;
+	struct view *v = data;
+	struct view_target *t;
+
+	pthread_mutex_lock(&v->lock);
+	t = view_find(v, r);
+	if (t) {
+		view_unlist(v, t);
+		for (size_t i = 0; i < v->n_targets; i++)
+			if (v->targets[i] == t) {
+				v->targets[i] = v->targets[--v->n_targets];
+				break;
+			}
+	}
+	pthread_mutex_unlock(&v->lock);
+	view_target_free(t);
 }
 
-void view_target_free(struct view_target *t)
+void view_observe(struct view *v, struct record_observer *ret)
 {
-	struct view *v;
-
-	if (!t)
-		return;
-	v = t->view;
-	if (!t->ended && t->name) {
-		/* Never ended (interrupted): off the live area all the same. */
-		pthread_mutex_lock(&v->lock);
-		view_forget(v, t);
-		pthread_mutex_unlock(&v->lock);
-	}
-	if (t->console_fd >= 0)
-		close(t->console_fd);
-	if (t->output_fd >= 0)
-		close(t->output_fd);
-	free(t->window);
-	free(t->window_len);
-	free(t->name);
-	free(t);
+	*ret = (struct record_observer){
+		.begin = view_on_begin,
+		.stage = view_on_stage,
+		.log = view_on_log,
+		.end = view_on_end,
+		.forget = view_on_forget,
+		.data = v,
+	};
 }
 
 void view_summary(struct view *v)

@@ -19,9 +19,8 @@
  * passes collapses to its name and PASS; one that fails leaves the whole
  * output of the stage that failed, the reason and FAILED.
  *
- * Everything a target prints is spooled to unlinked files (its console and
- * its command's output), never held in memory: the window, the failure
- * report, the log and the reports read them back.
+ * Everything a target prints is in its record's spools, never held in
+ * memory: the window, the failure report and the log read them back.
  */
 #pragma once
 
@@ -29,14 +28,7 @@
 #include <stdint.h>
 
 #include "base/error.h"
-
-enum view_stage {
-	VIEW_STAGE_NONE,
-	VIEW_STAGE_BOOTING,
-	VIEW_STAGE_SETUP,
-	VIEW_STAGE_COMMAND,
-	VIEW_N_STAGES,
-};
+#include "targets/record.h"
 
 struct view_options {
 	int fd;			/* where the view writes: stdout, or stderr for a one-liner */
@@ -51,7 +43,6 @@ struct view_options {
 };
 
 struct view;
-struct view_target;
 
 int view_new(const struct view_options *options, struct view **ret, struct error *err);
 
@@ -63,41 +54,19 @@ static inline void view_freep(struct view **v)
 	view_free(*v);
 }
 
-/* A target starts (several may run at once): its spools are created empty. */
-int view_target_begin(struct view *view, const char *name, struct view_target **ret,
-		      struct error *err);
-
-void view_stage(struct view_target *target, enum view_stage stage);
-
-/* The spools the runner writes to: the console, the command's output. */
-int view_console_fd(const struct view_target *target);
-int view_output_fd(const struct view_target *target);
+/*
+ * The view follows targets through their records (targets/record.h): it
+ * fills *ret with the observer to give each record.
+ */
+void view_observe(struct view *view, struct record_observer *ret);
 
 /*
- * One of vmtest's own lines ("vmtest: " is prepended), about a target or
- * (target NULL) the run: shown when level is at most the -v count (level
- * 0: always), written to the log in any case.
+ * One of vmtest's own lines about the run ("vmtest: " is prepended):
+ * shown when level is at most the -v count (level 0: always), written to
+ * the log in any case.  Lines about a target go through its record.
  */
-void view_log(struct view *view, struct view_target *target, int level, const char *fmt, ...)
-	__attribute__((format(printf, 4, 5)));
-
-enum view_result {
-	VIEW_PASSED,
-	VIEW_FAILED,	/* the command failed or timed out: its output explains */
-	VIEW_ERROR,	/* the VM could not run it: the console explains */
-};
-
-/*
- * The target ends; reason (one line, NULL on a pass) says why it failed.
- * Its spools stay readable until view_target_free.
- */
-void view_target_end(struct view_target *target, enum view_result result, const char *reason);
-
-/* Milliseconds spent in each stage (index enum view_stage), and in all. */
-void view_target_times(const struct view_target *target, int64_t ret_ms[VIEW_N_STAGES],
-		       int64_t *ret_total_ms);
-
-void view_target_free(struct view_target *target);
+void view_log(struct view *view, int level, const char *fmt, ...)
+	__attribute__((format(printf, 3, 4)));
 
 /* After several targets, in the live view: "2 passed, 1 failed in 1m 3s". */
 void view_summary(struct view *view);

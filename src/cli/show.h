@@ -1,0 +1,18 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * show: what vmtest prints instead of running: --list (the targets'
+ * names) and --dry-run (each target resolved, as TOML, with its QEMU
+ * command line).
+ */
+#pragma once
+
+#include "base/error.h"
+#include "cli/cli.h"
+#include "config/config.h"
+
+/* --list: one name a line, sanitized. */
+void show_list(const struct config *config);
+
+/* --dry-run, on stdout; vmtest's own lines (-v) on stderr. */
+int show_plan(const struct config *config, const struct cli_options *options,
+	      struct error *err);

@@ -1,0 +1,403 @@
+// SPDX-License-Identifier: MIT
+/*
+ * kernel: the kind of target that boots a kernel on a root filesystem of
+ * the host's (by default / itself), shared read-only over 9p, with
+ * vmtest's own guest init as PID 1 (guest/), which answers the agent
+ * protocol, mounts the shares and runs the command with its output
+ * streamed as records over a virtio-serial port.
+ */
+#include <dirent.h>
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "cleanup.h"
+#include "guest_proto.h"
+#include "base/clock.h"
+#include "base/terminal.h"
+#include "boot/arch.h"
+#include "boot/cache.h"
+#include "boot/initramfs.h"
+#include "boot/kernel_image.h"
+#include "boot/modules.h"
+#include "targets/target_run.h"
+#include "vm/json_io.h"
+#include "vm/output.h"
+
+#define KERNEL_SHUTDOWN_TIMEOUT_MS 5000
+
+extern char **environ;
+
+/* What a kernel target boots. */
+struct kernel_boot {
+	char *boot_kernel;	/* the bzImage, or the PVH ELF from the cache */
+	bool kernel_cached;	/* boot_kernel is a file of the cache */
+	char *initrd;
+};
+
+static struct kernel_boot *kernel_boot(const struct target_run *run)
+{
+	return run->kind_data;
+}
+
+/* "" for the host's root, else the rootfs: how paths under it are shown. */
+static const char *kernel_rootfs_prefix(const struct target *t)
+{
+	return strcmp(t->rootfs, "/") == 0 ? "" : t->rootfs;
+}
+
+/*
+ * An Image whose banner is not readable (compressed) names no release:
+ * the rootfs's modules directory does, when it has exactly one.
+ */
+static char *kernel_release_from_modules(const char *rootfs)
+{
+	_cleanup_free_ char *dir = NULL;
+	char *found = NULL;
+	struct dirent *d;
+	DIR *dp;
+
+	if (asprintf(&dir, "%s/lib/modules", strcmp(rootfs, "/") == 0 ? "" : rootfs) < 0)
+		return NULL;
+	dp = opendir(dir);
+	if (!dp)
+		return NULL;
+	while ((d = readdir(dp))) {
+		if (d->d_name[0] == '.')
+			continue;
+		if (found) {
+			free(found);
+			found = NULL;
+			break;
+		}
+		found = strdup(d->d_name);
+		if (!found)
+			break;
+	}
+	closedir(dp);
+	return found;
+}
+
+/*
+ * Where the kernel's ELF and the initramfs are kept: the cache, whose files
+ * are used only if they are still the ones vmtest wrote (cache.h); where
+ * that cannot be known (no kernel keyring), this run's private directory,
+ * made anew each run (a dry run, which has none, writes the cache).
+ */
+static int kernel_cache_dir(const struct target_run *run, char **ret_dir, struct error *err)
+{
+	if (cache_trust_available() || !run->run_dir)
+		return cache_dir_get(ret_dir, err);
+	record_log(run->record, 1, "the kernel keyring is out of reach, so vmtest cannot tell "
+		   "its cache files from ones a guest wrote: this run makes its own in %s",
+		   run->run_dir);
+	*ret_dir = strdup(run->run_dir);
+	return *ret_dir ? 0 : error_set(err, ENOMEM, "out of memory");
+}
+
+/* The kernel's release: from its banner, else from the rootfs's modules. */
+static int kernel_release(const struct target *t, struct kernel_image *image, struct error *err)
+{
+	if (image->release || (image->release = kernel_release_from_modules(t->rootfs)))
+		return 0;
+	return error_set(err, EINVAL,
+			 "%s: no version banner in the kernel image, and %s/lib/modules does not name one release",
+			 t->kernel, kernel_rootfs_prefix(t));
+}
+
+/* The modules the architecture needs, or an empty list when the kernel has none. */
+static int kernel_modules(struct target_run *run, const char *release,
+			  struct modules_list **ret, struct error *err)
+{
+	const struct target *t = run->target;
+	const struct arch *arch = arch_find(t->arch);
+	int r = modules_load(t->rootfs, release, arch->modules, arch->n_modules, ret, err);
+
+	if (r != MODULES_NO_DIR)
+		return r;
+	record_log(run->record, 1, "no %s/lib/modules/%s: relying on built-in drivers",
+		   kernel_rootfs_prefix(t), release);
+	if (asprintf(&run->boot_note, " (no modules were loaded: %s/lib/modules/%s does not exist)",
+		     kernel_rootfs_prefix(t), release) < 0)
+		run->boot_note = NULL;
+	*ret = modules_list_free(*ret);
+	return 0;
+}
+
+/*
+ * The kernel to boot and its initramfs.  A bzImage whose payload is a PVH
+ * ELF boots as that ELF, decompressed once into the cache: under emulation
+ * the kernel's own decompressor is most of the boot time.
+ */
+static int kernel_prepare(struct target_run *run, struct error *err)
+{
+	const struct target *t = run->target;
+	const struct arch *arch = arch_find(t->arch);
+	_cleanup_free_ char *cache = NULL, *elf = NULL;
+	struct kernel_image *image = NULL;
+	struct modules_list *modules = NULL;
+	struct kernel_boot *b = calloc(1, sizeof(*b));
+	int r;
+
+	if (!b)
+		return error_set(err, ENOMEM, "out of memory");
+	run->kind_data = b;
+	r = kernel_cache_dir(run, &cache, err);
+	if (r >= 0)
+		r = kernel_image_open(t->kernel, &image, err);
+	if (r >= 0)
+		r = kernel_release(t, image, err);
+	if (r >= 0) {
+		record_log(run->record, 1, "kernel %s: release %s", t->kernel, image->release);
+		r = kernel_modules(run, image->release, &modules, err);
+	}
+	if (r >= 0 && image->kind == KERNEL_IMAGE_BZIMAGE) {
+		struct error pvh_err = { 0 };
+
+		/* Not a PVH payload we can take out: boot the bzImage itself. */
+		if (kernel_image_pvh_elf(t->kernel, cache, &elf, &pvh_err) < 0)
+			record_log(run->record, 1, "booting the bzImage itself: %s", pvh_err.msg);
+	}
+	kernel_image_free(image);
+	if (r >= 0)
+		r = initramfs_get(cache, arch->init_start, (size_t)(arch->init_end - arch->init_start),
+				  modules, &b->initrd, err);
+	modules_list_free(modules);
+	if (r < 0)
+		return r;
+	b->kernel_cached = elf && strncmp(elf, cache, strlen(cache)) == 0;
+	b->boot_kernel = strdup(elf ? elf : t->kernel);
+	if (!b->boot_kernel)
+		return error_set(err, ENOMEM, "out of memory");
+	record_log(run->record, 1, "booting %s with %s", b->boot_kernel, b->initrd);
+	return 0;
+}
+
+static void kernel_plan(const struct target_run *run, struct qemu_plan *plan)
+{
+	plan->boot_kernel = kernel_boot(run)->boot_kernel;
+	plan->initrd = kernel_boot(run)->initrd;
+}
+
+/*
+ * QEMU has read the kernel and the initramfs once it answers on QMP.  Were
+ * they still the files vmtest checked?  A guest of another run, sharing
+ * the cache, could have swapped one in between; a swap changes what
+ * cache_trusted sees, even if swapped back.
+ */
+static int kernel_started(struct target_run *run, int64_t deadline, struct error *err)
+{
+	const struct kernel_boot *b = kernel_boot(run);
+
+	if (!cache_trust_available())
+		return 0;
+	if ((b->kernel_cached && !cache_trusted(b->boot_kernel)) || !cache_trusted(b->initrd))
+		return error_set(err, ESTALE, "vmtest's cache changed while QEMU was reading it "
+				 "(%s, %s): a guest sharing the cache read-write may have written it",
+				 b->boot_kernel, b->initrd);
+	return 0;
+}
+
+/* vmtest-setup's arguments: the shares to mount, and where. */
+static int kernel_setup_args(const struct config *config, const struct target *t,
+			     struct json_value **ret)
+{
+	_cleanup_json_ struct json_value *args = json_io_new_object();
+	struct json_value *mounts = json_io_new_array();
+	int r = args && mounts ? 0 : -ENOMEM;
+
+	if (r < 0) {
+		json_io_unref(mounts);
+		return r;
+	}
+	for (size_t i = 0; r >= 0 && i < t->vm.n_mounts; i++) {
+		struct json_value *m = json_io_new_object();
+		char tag[32];
+
+		snprintf(tag, sizeof(tag), GUEST_TAG_MOUNT_PREFIX "%zu", i);
+		r = m ? 0 : -ENOMEM;
+		if (r >= 0)
+			r = json_io_set_string(m, "tag", tag);
+		if (r >= 0)
+			r = json_io_set_string(m, "path", t->vm.mounts[i].guest_path);
+		if (r >= 0)
+			r = json_io_set_bool(m, "writable", t->vm.mounts[i].writable);
+		if (r >= 0)
+			r = json_io_append(mounts, m);
+		else
+			json_io_unref(m);
+	}
+	if (r >= 0)
+		r = json_io_set(args, "mounts", mounts);
+	else
+		json_io_unref(mounts);
+	if (r >= 0)
+		r = json_io_set_int(args, "msize", QEMU_9P_MSIZE);
+	if (r >= 0)
+		r = json_io_set_bool(args, "shared", true);
+	if (r >= 0)
+		r = json_io_set_string(args, "shared-host-path", config->base_dir);
+	if (r < 0)
+		return r;
+	*ret = TAKE_PTR(args);
+	return 0;
+}
+
+static int kernel_setup(struct target_run *run, struct error *err)
+{
+	_cleanup_json_ struct json_value *args = NULL;
+	int r = kernel_setup_args(run->config, run->target, &args);
+
+	if (r == -EILSEQ)
+		return error_set(err, EILSEQ, "a mount path is not valid UTF-8");
+	if (r < 0)
+		return error_set(err, ENOMEM, "out of memory");
+	r = qga_execute(run->qga, "vmtest-setup", args, clock_deadline(run->setup_ms), NULL, err);
+	return target_run_check(run, r, err);
+}
+
+/* bash when the rootfs has it, as vmtest does, else sh. */
+static const char *kernel_shell(const struct target *t)
+{
+	_cleanup_free_ char *bash = NULL;
+
+	if (asprintf(&bash, "%s/bin/bash", kernel_rootfs_prefix(t)) < 0)
+		return "/bin/sh";
+	return access(bash, X_OK) == 0 ? "/bin/bash" : "/bin/sh";
+}
+
+/*
+ * The host's environment for the guest.  JSON carries only UTF-8, so an
+ * entry that is not is left out, with a notice naming it, rather than
+ * failing the whole run over a stray variable.
+ */
+static const char **kernel_environment(struct target_run *run)
+{
+	size_t n = 0, kept = 0;
+	const char **envp;
+
+	while (environ[n])
+		n++;
+	envp = calloc(n + 1, sizeof(*envp));
+	if (!envp)
+		return NULL;
+	for (size_t i = 0; i < n; i++) {
+		if (json_io_utf8_valid(environ[i])) {
+			envp[kept++] = environ[i];
+			continue;
+		}
+		record_log(run->record, 0, "not passing %.*s to the guest: its value is not valid UTF-8",
+			   (int)strcspn(environ[i], "="), environ[i]);
+	}
+	return envp;
+}
+
+/* The command's output records relayed to the terminal and the spool. */
+static int kernel_relay(struct target_run *run, uint32_t exec_id, bool tty, struct error *err)
+{
+	const struct runner_options *o = run->options;
+	struct output_relay relay = {
+		.port_fd = run->output_fd,
+		.exec_id = exec_id,
+		.out_fd = o->out_fd,
+		.err_fd = o->err_fd,
+		.copy_fd = run->record->output_fd,
+		.deadline = clock_deadline(run->timeout_s ? run->timeout_s * 1000LL : -1),
+		.in_fd = -1,
+		.winch_fd = -1,
+		.tty_fd = STDIN_FILENO,
+	};
+	int r;
+
+	/* Keys from the user's terminal, in raw mode, reach the guest's pty. */
+	if (tty && isatty(STDIN_FILENO)) {
+		relay.in_fd = STDIN_FILENO;
+		relay.winch_fd = terminal_winch_fd();
+		terminal_raw(STDIN_FILENO);
+	}
+	r = output_relay(&relay, err);
+	terminal_restore();
+	if (r == -ETIMEDOUT)
+		run->timed_out = run->timeout_s;
+	return r;
+}
+
+/*
+ * The command through the rootfs's shell, or for "-" a login shell; on a
+ * guest pty for those and for --tty.
+ */
+static int kernel_exec(struct target_run *run, struct qga_exec_status *ret_status,
+		       struct error *err)
+{
+	const struct target *t = run->target;
+	_cleanup_free_ char *cwd = getcwd(NULL, 0);
+	const char *command_argv[] = { "-c", t->command, NULL };
+	const char *login_argv[] = { "-l", NULL };
+	bool tty = t->interactive || run->options->tty;
+	struct qga_exec_request req = {
+		.path = kernel_shell(t),
+		.argv = t->interactive ? login_argv : command_argv,
+		.capture = QGA_CAPTURE_NONE,
+		.vmtest_cwd = cwd,
+		.vmtest_stream = true,
+		.vmtest_tty = tty,
+	};
+	_cleanup_free_ const char **envp = kernel_environment(run);
+	int64_t pid;
+	int r;
+
+	if (!envp)
+		return error_set(err, ENOMEM, "out of memory");
+	req.envp = envp;
+	if (cwd && !json_io_utf8_valid(cwd))
+		req.vmtest_cwd = NULL; /* the guest starts in / instead */
+	if (tty)
+		terminal_size(STDIN_FILENO, &req.vmtest_rows, &req.vmtest_cols);
+	r = qga_exec_start(run->qga, &req, clock_deadline(run->setup_ms), &pid, err);
+	if (r >= 0)
+		r = kernel_relay(run, (uint32_t)pid, tty, err);
+	if (r == -ETIMEDOUT)
+		return r;
+	if (r >= 0)
+		r = qga_exec_get_status(run->qga, pid, clock_deadline(run->setup_ms), ret_status, err);
+	if (r >= 0 && !ret_status->exited)
+		r = error_set(err, EPROTO, "the guest reported the command as still running");
+	return target_run_check(run, r, err);
+}
+
+/* Power off through the agent; QMP quit and then signals if that stalls. */
+static void kernel_shutdown(struct target_run *run)
+{
+	struct error ignored = { 0 };
+
+	if (run->qga)
+		qga_shutdown(run->qga, "powerdown", clock_deadline(1000), &ignored);
+	if (!qemu_process_wait(&run->qemu, KERNEL_SHUTDOWN_TIMEOUT_MS))
+		target_run_stop_qemu(run);
+}
+
+static void kernel_clear(struct target_run *run)
+{
+	struct kernel_boot *b = kernel_boot(run);
+
+	if (!b)
+		return;
+	free(b->boot_kernel);
+	free(b->initrd);
+	free(b);
+	run->kind_data = NULL;
+}
+
+const struct target_kind_ops target_kernel_ops = {
+	.name = "kernel",
+	.prepare = kernel_prepare,
+	.plan = kernel_plan,
+	.started = kernel_started,
+	.silent_agent_hint = "",
+	.setup = kernel_setup,
+	.exec = kernel_exec,
+	.shutdown = kernel_shutdown,
+	.clear = kernel_clear,
+};

@@ -1,0 +1,153 @@
+// SPDX-License-Identifier: MIT
+#include "targets/record.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "base/clock.h"
+
+static const char *const record_stage_names[] = {
+	[RECORD_STAGE_NONE] = "",
+	[RECORD_STAGE_BOOTING] = "Booting",
+	[RECORD_STAGE_SETUP] = "Setting up VM",
+	[RECORD_STAGE_COMMAND] = "Running command",
+};
+
+const char *record_stage_name(enum record_stage stage)
+{
+	return stage < RECORD_N_STAGES ? record_stage_names[stage] : "";
+}
+
+/* An unlinked file, for us alone: O_TMPFILE where the file system has it. */
+static int record_spool_open(void)
+{
+	const char *dir = getenv("XDG_RUNTIME_DIR");
+	int fd = -1;
+
+	if (dir && *dir)
+		fd = open(dir, O_TMPFILE | O_RDWR | O_CLOEXEC, 0600);
+	if (fd < 0)
+		fd = open("/tmp", O_TMPFILE | O_RDWR | O_CLOEXEC, 0600);
+	if (fd < 0) {
+		char path[] = "/tmp/vmtest-spool-XXXXXX";
+
+		fd = mkostemp(path, O_CLOEXEC);
+		if (fd >= 0)
+			unlink(path);
+	}
+	return fd;
+}
+
+int record_new(size_t index, const char *name, const struct record_observer *observer,
+	       struct record **ret, struct error *err)
+{
+	struct record *r = calloc(1, sizeof(*r));
+
+	if (!r)
+		return error_set(err, ENOMEM, "out of memory");
+	*r = (struct record){ .index = index, .console_fd = -1, .output_fd = -1,
+			      .outcome = RECORD_RUNNING };
+	r->name = strdup(name);
+	if (!r->name) {
+		record_free(r);
+		return error_set(err, ENOMEM, "out of memory");
+	}
+	r->console_fd = record_spool_open();
+	r->output_fd = record_spool_open();
+	if (r->console_fd < 0 || r->output_fd < 0) {
+		int e = errno;
+
+		record_free(r);
+		return error_set_errno(err, e, "cannot create the spool files");
+	}
+	r->start_ms = r->stage_start_ms = clock_now_ms();
+	r->observer = observer;
+	if (observer && observer->begin)
+		observer->begin(observer->data, r);
+	*ret = r;
+	return 0;
+}
+
+struct record *record_free(struct record *r)
+{
+	if (!r)
+		return NULL;
+	if (r->observer && r->observer->forget)
+		r->observer->forget(r->observer->data, r);
+	if (r->console_fd >= 0)
+		close(r->console_fd);
+	if (r->output_fd >= 0)
+		close(r->output_fd);
+	free(r->name);
+	free(r->qemu_line);
+	free(r);
+	return NULL;
+}
+
+/* The time spent in the current stage, added to it. */
+static void record_close_stage(struct record *r)
+{
+	int64_t now = clock_now_ms();
+
+	r->stage_ms[r->stage] += now - r->stage_start_ms;
+	r->stage_start_ms = now;
+}
+
+void record_stage(struct record *r, enum record_stage stage)
+{
+	enum record_stage before = r->stage;
+
+	record_close_stage(r);
+	r->stage = stage;
+	if (before != RECORD_STAGE_NONE)
+		record_log(r, 1, "%s took %.2f s", record_stage_name(before),
+			   (double)r->stage_ms[before] / 1000);
+	if (r->observer && r->observer->stage)
+		r->observer->stage(r->observer->data, r);
+}
+
+void record_log(struct record *r, int level, const char *fmt, ...)
+{
+	char line[sizeof(r->reason)];
+	va_list ap;
+
+	if (!r->observer || !r->observer->log)
+		return;
+	va_start(ap, fmt);
+	vsnprintf(line, sizeof(line), fmt, ap);
+	va_end(ap);
+	r->observer->log(r->observer->data, r, level, line);
+}
+
+void record_qemu_line(struct record *r, const char *line)
+{
+	free(r->qemu_line);
+	r->qemu_line = line ? strdup(line) : NULL;
+}
+
+void record_end(struct record *r, enum record_outcome outcome, int exit_status,
+		const char *reason_fmt, ...)
+{
+	va_list ap;
+
+	record_close_stage(r);
+	if (r->stage != RECORD_STAGE_NONE)
+		record_log(r, 1, "%s took %.2f s", record_stage_name(r->stage),
+			   (double)r->stage_ms[r->stage] / 1000);
+	r->total_ms = clock_now_ms() - r->start_ms;
+	r->outcome = outcome;
+	r->exit_status = exit_status;
+	r->reason[0] = '\0';
+	if (reason_fmt) {
+		va_start(ap, reason_fmt);
+		vsnprintf(r->reason, sizeof(r->reason), reason_fmt, ap);
+		va_end(ap);
+	}
+	if (r->observer && r->observer->end)
+		r->observer->end(r->observer->data, r);
+}

@@ -1,0 +1,94 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * target_run: one target's VM while it lives, and the interface every kind
+ * of target (kernel.c, image.c) implements.  The runner (runner.c) drives
+ * a target's life through its kind's table and knows nothing of the kind:
+ *
+ *   prepare (what boots)  ->  QEMU's command line (plan)  ->  boot: QEMU
+ *   started, its sockets connected, the agent answering  ->  setup  ->
+ *   exec (the command, its output streamed)  ->  shutdown  ->  clear
+ *
+ * A new way to boot or to reach the guest is a new kind, or a new step in
+ * one kind, not a branch in the runner.
+ */
+#pragma once
+
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "base/error.h"
+#include "base/strv.h"
+#include "boot/qemu_argv.h"
+#include "config/config.h"
+#include "targets/record.h"
+#include "targets/runner.h"
+#include "vm/console.h"
+#include "vm/interrupt.h"
+#include "vm/qemu_process.h"
+#include "vm/qga.h"
+#include "vm/qmp.h"
+
+struct target_run {
+	const struct config *config;
+	const struct target *target;
+	const struct runner_options *options;
+	struct record *record;
+	char *run_dir;		/* private: sockets, QEMU's log; NULL for a dry run */
+	enum qemu_accel accel;
+	struct strv argv;
+	struct console *console;
+	struct qemu_process qemu;
+	interrupt_slot qemu_slot;	/* in interrupt's table of QEMUs; -1: none */
+	struct qmp *qmp;
+	struct qga *qga;
+	int output_fd;		/* the output port (a kernel target's records; an image's stdout) */
+	/* For each agent request of the set-up (mounts, starting the command):
+	 * --boot-timeout when given, as a VM is not ready until it is set up. */
+	int64_t setup_ms;
+	unsigned timeout_s;	/* the command's; 0: none */
+	unsigned timed_out;	/* set by exec when that timeout stopped the command */
+	/* What went wrong with the agent while booting, other than silence. */
+	char agent_trouble[sizeof(((struct error *)0)->msg)];
+	/* Said after the guest's own words when it could not start. */
+	char *boot_note;
+	void *kind_data;	/* the kind's own */
+};
+
+struct target_kind_ops {
+	const char *name;
+	/* What boots: files made or found before QEMU starts. */
+	int (*prepare)(struct target_run *run, struct error *err);
+	/* The kind's part of QEMU's command line. */
+	void (*plan)(const struct target_run *run, struct qemu_plan *plan);
+	/* QEMU has started and its common sockets are connected. */
+	int (*started)(struct target_run *run, int64_t deadline, struct error *err);
+	/* Said when the agent never answered ("is qemu-ga installed ...?"). */
+	const char *silent_agent_hint;
+	/* The agent answers: mount the shares. */
+	int (*setup)(struct target_run *run, struct error *err);
+	/* Run the command, its output streamed; its end in *ret_status. */
+	int (*exec)(struct target_run *run, struct qga_exec_status *ret_status, struct error *err);
+	/* The command ended: stop the VM. */
+	void (*shutdown)(struct target_run *run);
+	/* Free what prepare and started made; any time, any number of times. */
+	void (*clear)(struct target_run *run);
+};
+
+extern const struct target_kind_ops target_kernel_ops;
+extern const struct target_kind_ops target_image_ops;
+
+/* A file of the run directory, malloc'd; NULL when out of memory. */
+char *target_run_path(const struct target_run *run, const char *name);
+
+/*
+ * After a step failed with r: whether QEMU is the cause (it exited, or the
+ * guest panicked), and then the error that says what happened to it.
+ */
+bool target_run_qemu_failed(struct target_run *run, int r);
+int target_run_fail_qemu(struct target_run *run, struct error *err);
+
+/* r, or when QEMU is the cause of the failure, what happened to QEMU. */
+int target_run_check(struct target_run *run, int r, struct error *err);
+
+/* Stop QEMU: QMP quit, then signals; always reaps. */
+void target_run_stop_qemu(struct target_run *run);
