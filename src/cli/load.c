@@ -8,6 +8,7 @@
 
 #include "cleanup.h"
 #include "boot/kernel_find.h"
+#include "boot/target_files.h"
 #include "config/filter.h"
 
 /* Where a one-liner without -k or -i finds the host's own kernel. */
@@ -83,7 +84,7 @@ int load_targets(const struct cli_options *o, enum cli_mode mode, struct config 
 int load_check_files(const struct config *config, struct error *err)
 {
 	for (size_t i = 0; i < config->n_targets; i++) {
-		int r = config_check_files(config, &config->targets[i], err);
+		int r = target_files_check(config, &config->targets[i], err);
 
 		if (r < 0)
 			return r;

@@ -120,13 +120,6 @@ void config_keep_shard(struct config *config, unsigned k, unsigned n);
 /* Free what a target owns and zero it (filter_targets drops targets). */
 void config_target_clear(struct target *target);
 
-/*
- * Check that the files a target names exist and are of the right kind
- * (kernel and image regular files, rootfs and mounts directories).  Done
- * only for targets about to run, so `--list` works before kernels are built.
- */
-int config_check_files(const struct config *config, const struct target *target,
-		       struct error *err);
 
 /*
  * The first mount that shares the host's / read-write (its host path, or a

@@ -1,0 +1,602 @@
+// SPDX-License-Identifier: MIT
+#include "config/loader.h"
+
+#include <errno.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "cleanup.h"
+#include "base/duration.h"
+#include "base/size.h"
+#include "base/suggest.h"
+
+/* The guest path where every target sees the config's directory. */
+#define CONFIG_SHARED_GUEST_PATH "/mnt/vmtest"
+
+/* State while one file is turned into a config: what messages need. */
+struct loader {
+	const char *path;		/* as the user named it */
+	const char *base_dir;
+	struct target *target;		/* the target being read, or NULL */
+	const struct toml_table *table;	/* its [[target]] table */
+	size_t index;			/* 1-based, for targets without a name */
+};
+
+typedef int (*key_apply_fn)(struct loader *ld, struct target *t, const struct toml_entry *e,
+			    struct error *err);
+
+/* One valid key of a table: its name, the type it must have, what it sets. */
+/* For keys that take more than one type; the handler checks. */
+#define TOML_ANY (-1)
+
+struct key_spec {
+	const char *key;
+	int type;		/* enum toml_type, or TOML_ANY */
+	key_apply_fn apply;
+};
+
+/* --- messages ------------------------------------------------------------ */
+
+/*
+ * "vmtest.toml:3:10: target 'AWS kernel': <what>": the one line a user
+ * needs to find and fix the problem.
+ */
+__attribute__((format(printf, 4, 5)))
+static int loader_fail(const struct loader *ld, struct toml_pos pos, struct error *err,
+		       const char *fmt, ...)
+{
+	char what[1024], where[512] = "";
+	va_list ap;
+
+	va_start(ap, fmt);
+	vsnprintf(what, sizeof(what), fmt, ap);
+	va_end(ap);
+	if (ld->target && ld->target->name)
+		snprintf(where, sizeof(where), "target '%s': ", ld->target->name);
+	else if (ld->target)
+		snprintf(where, sizeof(where), "target #%zu: ", ld->index);
+	return error_usage(err, "%s:%d:%d: %s%s", ld->path, pos.line, pos.column, where, what);
+}
+
+static const char *config_type_article(enum toml_type type)
+{
+	switch (type) {
+	case TOML_INTEGER:
+	case TOML_ARRAY:
+		return "an";
+	case TOML_STRING:
+	case TOML_FLOAT:
+	case TOML_BOOL:
+	case TOML_DATETIME:
+	case TOML_DATETIME_LOCAL:
+	case TOML_DATE_LOCAL:
+	case TOML_TIME_LOCAL:
+	case TOML_TABLE:
+	default:
+		return "a";
+	}
+}
+
+static int loader_fail_type(const struct loader *ld, const struct toml_entry *e,
+			    const char *key, enum toml_type want, struct error *err)
+{
+	return loader_fail(ld, e->value->pos, err, "%s: expected %s %s, got %s %s", key,
+			   config_type_article(want), toml_type_name(want),
+			   config_type_article(e->value->type), toml_type_name(e->value->type));
+}
+
+/* An unknown key is an error, with the nearest valid key as a hint. */
+static int loader_fail_unknown(const struct loader *ld, const struct toml_entry *e,
+			       const char *table, const struct key_spec *specs, size_t n,
+			       struct error *err)
+{
+	const char *names[32];
+	const char *hint;
+
+	for (size_t i = 0; i < n && i < ARRAY_SIZE(names); i++)
+		names[i] = specs[i].key;
+	hint = suggest_nearest(e->key, names, n < ARRAY_SIZE(names) ? n : ARRAY_SIZE(names));
+	if (hint)
+		return loader_fail(ld, e->key_pos, err, "unknown key '%s' in %s; did you mean '%s'?",
+				   e->key, table, hint);
+	return loader_fail(ld, e->key_pos, err, "unknown key '%s' in %s", e->key, table);
+}
+
+/* --- small helpers ------------------------------------------------------- */
+
+static struct origin origin_at(struct toml_pos pos)
+{
+	return (struct origin){ .pos = pos };
+}
+
+/* A string value as a C string; TOML allows NUL inside, paths cannot. */
+static int loader_string(const struct loader *ld, const struct toml_entry *e, bool non_empty,
+			 char **ret, struct error *err)
+{
+	const struct toml_value *v = e->value;
+	char *copy;
+
+	if (strlen(v->u.string.ptr) != v->u.string.len)
+		return loader_fail(ld, v->pos, err, "%s: must not contain NUL characters", e->key);
+	if (non_empty && v->u.string.len == 0)
+		return loader_fail(ld, v->pos, err, "%s: must not be empty", e->key);
+	copy = strdup(v->u.string.ptr);
+	if (!copy)
+		return error_set(err, ENOMEM, "out of memory");
+	free(*ret);
+	*ret = copy;
+	return 0;
+}
+
+static int loader_path(const struct loader *ld, const struct toml_entry *e, char **ret,
+		       struct origin *ret_origin, struct error *err)
+{
+	_cleanup_free_ char *raw = NULL;
+	char *abs;
+	int r;
+
+	r = loader_string(ld, e, true, &raw, err);
+	if (r < 0)
+		return r;
+	abs = config_resolve_path(ld->base_dir, raw);
+	if (!abs)
+		return error_set(err, ENOMEM, "out of memory");
+	free(*ret);
+	*ret = abs;
+	if (ret_origin)
+		*ret_origin = origin_at(e->value->pos);
+	return 0;
+}
+
+/*
+ * Apply each entry of table through the matching spec: unknown keys and
+ * wrong types are errors here, so handlers see only the type they expect.
+ */
+static int loader_apply_table(struct loader *ld, struct target *t,
+			      const struct toml_table *table, const char *table_name,
+			      const struct key_spec *specs, size_t n, struct error *err)
+{
+	for (size_t i = 0; i < table->len; i++) {
+		const struct toml_entry *e = &table->entries[i];
+		const struct key_spec *spec = NULL;
+		int r;
+
+		for (size_t j = 0; j < n && !spec; j++)
+			if (strlen(e->key) == e->key_len && strcmp(e->key, specs[j].key) == 0)
+				spec = &specs[j];
+		if (!spec)
+			return loader_fail_unknown(ld, e, table_name, specs, n, err);
+		if (spec->type != TOML_ANY && (int)e->value->type != spec->type)
+			return loader_fail_type(ld, e, e->key, (enum toml_type)spec->type, err);
+		r = spec->apply(ld, t, e, err);
+		if (r < 0)
+			return r;
+	}
+	return 0;
+}
+
+/* --- [target.vm.mounts] ------------------------------------------------- */
+
+static int mount_apply_host_path(struct loader *ld, struct target *t, const struct toml_entry *e,
+				 struct error *err)
+{
+	struct mount *m = &t->vm.mounts[t->vm.n_mounts - 1];
+
+	return loader_path(ld, e, &m->host_path, NULL, err);
+}
+
+static int mount_apply_writable(struct loader *ld, struct target *t, const struct toml_entry *e,
+				struct error *err)
+{
+	t->vm.mounts[t->vm.n_mounts - 1].writable = e->value->u.boolean;
+	return 0;
+}
+
+static const struct key_spec mount_keys[] = {
+	{ "host_path", TOML_STRING, mount_apply_host_path },
+	{ "writable", TOML_BOOL, mount_apply_writable },
+};
+
+static bool mount_same_path(const char *a, const char *b)
+{
+	size_t la = strlen(a), lb = strlen(b);
+
+	while (la > 1 && a[la - 1] == '/')
+		la--;
+	while (lb > 1 && b[lb - 1] == '/')
+		lb--;
+	return la == lb && memcmp(a, b, la) == 0;
+}
+
+static int mount_check_guest_path(struct loader *ld, struct target *t, const struct toml_entry *e,
+				  struct error *err)
+{
+	if (strlen(e->key) != e->key_len || e->key[0] != '/')
+		return loader_fail(ld, e->key_pos, err,
+				   "vm.mounts: guest path '%s' must be absolute", e->key);
+	if (mount_same_path(e->key, "/"))
+		return loader_fail(ld, e->key_pos, err, "vm.mounts: cannot mount over /");
+	if (mount_same_path(e->key, CONFIG_SHARED_GUEST_PATH))
+		return loader_fail(ld, e->key_pos, err,
+				   "vm.mounts: %s is where vmtest shares the config's directory",
+				   CONFIG_SHARED_GUEST_PATH);
+	for (size_t i = 0; i < t->vm.n_mounts; i++)
+		if (mount_same_path(t->vm.mounts[i].guest_path, e->key))
+			return loader_fail(ld, e->key_pos, err,
+					   "vm.mounts: '%s' is mounted twice (first at line %d)",
+					   e->key, t->vm.mounts[i].origin.pos.line);
+	return 0;
+}
+
+static int mount_apply(struct loader *ld, struct target *t, const struct toml_entry *e,
+		       struct error *err)
+{
+	struct mount *grown, *m;
+	int r;
+
+	r = mount_check_guest_path(ld, t, e, err);
+	if (r < 0)
+		return r;
+	if (e->value->type != TOML_TABLE)
+		return loader_fail(ld, e->value->pos, err,
+				   "vm.mounts: '%s' must be a table like { host_path = \"dir\", writable = false }, got %s %s",
+				   e->key, config_type_article(e->value->type),
+				   toml_type_name(e->value->type));
+	grown = realloc(t->vm.mounts, (t->vm.n_mounts + 1) * sizeof(*grown));
+	if (!grown)
+		return error_set(err, ENOMEM, "out of memory");
+	t->vm.mounts = grown;
+	m = &t->vm.mounts[t->vm.n_mounts++];
+	*m = (struct mount){ .origin = origin_at(e->key_pos) };
+	m->guest_path = strdup(e->key);
+	if (!m->guest_path)
+		return error_set(err, ENOMEM, "out of memory");
+	r = loader_apply_table(ld, t, e->value->u.table, "a vm.mounts entry", mount_keys,
+			       ARRAY_SIZE(mount_keys), err);
+	if (r < 0)
+		return r;
+	if (!m->host_path)
+		return loader_fail(ld, e->value->pos, err, "vm.mounts: '%s' needs host_path",
+				   e->key);
+	return 0;
+}
+
+/* --- [target.vm] --------------------------------------------------------- */
+
+static int vm_apply_num_cpus(struct loader *ld, struct target *t, const struct toml_entry *e,
+			     struct error *err)
+{
+	int64_t n = e->value->u.integer;
+
+	if (n < 1 || n > 255)
+		return loader_fail(ld, e->value->pos, err,
+				   "vm.num_cpus: %lld is out of range (1 to 255)", (long long)n);
+	t->vm.num_cpus = (unsigned)n;
+	return 0;
+}
+
+static int vm_apply_memory(struct loader *ld, struct target *t, const struct toml_entry *e,
+			   struct error *err)
+{
+	int r = loader_string(ld, e, true, &t->vm.memory, err);
+
+	if (r < 0)
+		return r;
+	/* QEMU's -m reads a bare number as MiB. */
+	if (!size_parse(t->vm.memory, 1024 * 1024, &t->vm.memory_bytes))
+		return loader_fail(ld, e->value->pos, err,
+				   "vm.memory: '%s' is not a size QEMU understands (such as \"512M\" or \"4G\")",
+				   t->vm.memory);
+	return 0;
+}
+
+static int vm_apply_bios(struct loader *ld, struct target *t, const struct toml_entry *e,
+			 struct error *err)
+{
+	return loader_path(ld, e, &t->vm.bios, &t->vm.bios_origin, err);
+}
+
+static int vm_apply_extra_args(struct loader *ld, struct target *t, const struct toml_entry *e,
+			       struct error *err)
+{
+	const struct toml_array *a = &e->value->u.array;
+	char **args = calloc(a->len + 1, sizeof(*args));
+
+	if (!args)
+		return error_set(err, ENOMEM, "out of memory");
+	t->vm.extra_args = args;
+	for (size_t i = 0; i < a->len; i++) {
+		const struct toml_value *item = a->items[i];
+
+		if (item->type != TOML_STRING)
+			return loader_fail(ld, item->pos, err,
+					   "vm.extra_args: expected strings, got %s %s",
+					   config_type_article(item->type), toml_type_name(item->type));
+		if (strlen(item->u.string.ptr) != item->u.string.len)
+			return loader_fail(ld, item->pos, err,
+					   "vm.extra_args: must not contain NUL characters");
+		args[i] = strdup(item->u.string.ptr);
+		if (!args[i])
+			return error_set(err, ENOMEM, "out of memory");
+		t->vm.n_extra_args = i + 1;
+	}
+	return 0;
+}
+
+static int vm_apply_mounts(struct loader *ld, struct target *t, const struct toml_entry *e,
+			   struct error *err)
+{
+	const struct toml_table *mounts = e->value->u.table;
+
+	for (size_t i = 0; i < mounts->len; i++) {
+		int r = mount_apply(ld, t, &mounts->entries[i], err);
+
+		if (r < 0)
+			return r;
+	}
+	return 0;
+}
+
+static int vm_apply_persist(struct loader *ld, struct target *t, const struct toml_entry *e,
+			    struct error *err)
+{
+	t->vm.persist = e->value->u.boolean;
+	t->vm.persist_origin = origin_at(e->key_pos);
+	return 0;
+}
+
+static const struct key_spec vm_keys[] = {
+	{ "persist", TOML_BOOL, vm_apply_persist },
+	{ "num_cpus", TOML_INTEGER, vm_apply_num_cpus },
+	{ "memory", TOML_STRING, vm_apply_memory },
+	{ "bios", TOML_STRING, vm_apply_bios },
+	{ "extra_args", TOML_ARRAY, vm_apply_extra_args },
+	{ "mounts", TOML_TABLE, vm_apply_mounts },
+};
+
+/* --- [[target]] ---------------------------------------------------------- */
+
+static int target_apply_name(struct loader *ld, struct target *t, const struct toml_entry *e,
+			     struct error *err)
+{
+	return 0; /* read first, by loader_target_name */
+}
+
+static int target_apply_image(struct loader *ld, struct target *t, const struct toml_entry *e,
+			      struct error *err)
+{
+	return loader_path(ld, e, &t->image, &t->image_origin, err);
+}
+
+static int target_apply_uefi(struct loader *ld, struct target *t, const struct toml_entry *e,
+			     struct error *err)
+{
+	t->uefi = e->value->u.boolean;
+	return 0;
+}
+
+static int target_apply_kernel(struct loader *ld, struct target *t, const struct toml_entry *e,
+			       struct error *err)
+{
+	return loader_path(ld, e, &t->kernel, &t->kernel_origin, err);
+}
+
+static int target_apply_kernel_args(struct loader *ld, struct target *t,
+				    const struct toml_entry *e, struct error *err)
+{
+	return loader_string(ld, e, false, &t->kernel_args, err);
+}
+
+static int target_apply_rootfs(struct loader *ld, struct target *t, const struct toml_entry *e,
+			       struct error *err)
+{
+	return loader_path(ld, e, &t->rootfs, &t->rootfs_origin, err);
+}
+
+static int target_apply_arch(struct loader *ld, struct target *t, const struct toml_entry *e,
+			     struct error *err)
+{
+	char problem[256];
+	int r = loader_string(ld, e, true, &t->arch, err);
+
+	if (r < 0)
+		return r;
+	if (config_check_arch(t->arch, problem, sizeof(problem)) < 0)
+		return loader_fail(ld, e->value->pos, err, "arch: %s", problem);
+	return 0;
+}
+
+static int target_apply_qemu_command(struct loader *ld, struct target *t,
+				     const struct toml_entry *e, struct error *err)
+{
+	return loader_string(ld, e, true, &t->qemu_command, err);
+}
+
+static int target_apply_kvm_cpu_args(struct loader *ld, struct target *t,
+				     const struct toml_entry *e, struct error *err)
+{
+	return loader_string(ld, e, false, &t->kvm_cpu_args, err);
+}
+
+static int target_apply_command(struct loader *ld, struct target *t, const struct toml_entry *e,
+				struct error *err)
+{
+	int r = loader_string(ld, e, false, &t->command, err);
+
+	if (r < 0)
+		return r;
+	if (t->command[strspn(t->command, " \t\r\n")] == '\0')
+		return loader_fail(ld, e->value->pos, err, "command: must not be empty");
+	return 0;
+}
+
+/* A number of seconds, or a string such as "90s", "5m", "1h". */
+static int target_apply_timeout(struct loader *ld, struct target *t, const struct toml_entry *e,
+				struct error *err)
+{
+	const struct toml_value *v = e->value;
+	char text[32];
+
+	if (v->type == TOML_INTEGER)
+		snprintf(text, sizeof(text), "%lld", (long long)v->u.integer);
+	else if (v->type == TOML_STRING && v->u.string.len < sizeof(text))
+		snprintf(text, sizeof(text), "%s", v->u.string.ptr);
+	else
+		text[0] = '\0';
+	if (!duration_parse(text, &t->timeout_s))
+		return loader_fail(ld, v->pos, err,
+				   "timeout: expected seconds or a duration such as \"90s\", \"5m\" or \"1h\" (1 s to 7 days)");
+	return 0;
+}
+
+static int target_apply_vm(struct loader *ld, struct target *t, const struct toml_entry *e,
+			   struct error *err)
+{
+	return loader_apply_table(ld, t, e->value->u.table, "[target.vm]", vm_keys,
+				  ARRAY_SIZE(vm_keys), err);
+}
+
+static const struct key_spec target_keys[] = {
+	{ "name", TOML_STRING, target_apply_name },
+	{ "image", TOML_STRING, target_apply_image },
+	{ "uefi", TOML_BOOL, target_apply_uefi },
+	{ "kernel", TOML_STRING, target_apply_kernel },
+	{ "kernel_args", TOML_STRING, target_apply_kernel_args },
+	{ "rootfs", TOML_STRING, target_apply_rootfs },
+	{ "arch", TOML_STRING, target_apply_arch },
+	{ "qemu_command", TOML_STRING, target_apply_qemu_command },
+	{ "kvm_cpu_args", TOML_STRING, target_apply_kvm_cpu_args },
+	{ "command", TOML_STRING, target_apply_command },
+	{ "timeout", TOML_ANY, target_apply_timeout },
+	{ "vm", TOML_TABLE, target_apply_vm },
+};
+
+/* --- defaults and the rules between fields ------------------------------ */
+
+static struct toml_pos loader_key_pos(const struct loader *ld, const char *key)
+{
+	const struct toml_entry *e = toml_table_find(ld->table, key);
+
+	return e ? e->key_pos : ld->target->origin.pos;
+}
+
+/* The rules of vmtest 0.18 that involve more than one field. */
+static int loader_check_target(struct loader *ld, struct target *t, struct error *err)
+{
+	if (!t->kernel && !t->image)
+		return loader_fail(ld, t->origin.pos, err,
+				   "needs either kernel (to boot a kernel on the host's userspace) or image (to boot a disk image)");
+	if (t->kernel && t->image)
+		return loader_fail(ld, loader_key_pos(ld, "image"), err,
+				   "kernel and image cannot both be set: a target boots either a kernel or an image");
+	t->kind = t->kernel ? TARGET_KERNEL : TARGET_IMAGE;
+	if (t->kind == TARGET_KERNEL && t->uefi)
+		return loader_fail(ld, loader_key_pos(ld, "uefi"), err,
+				   "uefi applies only to image targets");
+	if (t->vm.bios && !t->uefi)
+		return loader_fail(ld, t->vm.bios_origin.pos, err,
+				   "vm.bios applies only with uefi = true");
+	if (t->kind == TARGET_KERNEL && t->vm.persist)
+		return loader_fail(ld, t->vm.persist_origin.pos, err,
+				   "vm.persist applies only to image targets");
+	if (t->kind == TARGET_IMAGE && t->kernel_args)
+		return loader_fail(ld, loader_key_pos(ld, "kernel_args"), err,
+				   "kernel_args applies only to kernel targets");
+	if (t->kind == TARGET_IMAGE && t->rootfs)
+		return loader_fail(ld, t->rootfs_origin.pos, err,
+				   "rootfs applies only to kernel targets");
+	if (!t->command)
+		return loader_fail(ld, t->origin.pos, err, "command is required");
+	return config_fill_defaults(t, err);
+}
+
+/* The name first, so that every later message can name the target. */
+static int loader_target_name(struct loader *ld, const struct config *config, struct target *t,
+			      struct error *err)
+{
+	const struct toml_entry *e = toml_table_find(ld->table, "name");
+	int r;
+
+	if (!e)
+		return loader_fail(ld, t->origin.pos, err, "name is required");
+	if (e->value->type != TOML_STRING)
+		return loader_fail_type(ld, e, "name", TOML_STRING, err);
+	r = loader_string(ld, e, true, &t->name, err);
+	if (r < 0)
+		return r;
+	for (size_t i = 0; i < config->n_targets; i++)
+		if (strcmp(config->targets[i].name, t->name) == 0)
+			return loader_fail(ld, e->value->pos, err,
+					   "name is already used by the target at line %d",
+					   config->targets[i].origin.pos.line);
+	return 0;
+}
+
+static int loader_target(struct loader *ld, struct config *config, const struct toml_value *v,
+			 struct error *err)
+{
+	struct target *t = &config->targets[config->n_targets];
+	int r;
+
+	*t = (struct target){ .origin = origin_at(v->pos) };
+	ld->target = t;
+	ld->table = v->u.table;
+	r = loader_target_name(ld, config, t, err);
+	if (r >= 0)
+		r = loader_apply_table(ld, t, ld->table, "[[target]]", target_keys,
+				       ARRAY_SIZE(target_keys), err);
+	if (r >= 0)
+		r = loader_check_target(ld, t, err);
+	if (r < 0) {
+		config_target_clear(t);
+		return r;
+	}
+	config->n_targets++;
+	return 0;
+}
+
+int loader_read(struct config *config, const struct toml_table *root, const char *path,
+		const char *base_dir, struct error *err)
+{
+	struct loader state = { .path = path, .base_dir = base_dir }, *ld = &state;
+	static const struct key_spec root_keys[] = { { "target", TOML_ARRAY, NULL } };
+	const struct toml_entry *e;
+	const struct toml_array *a;
+
+	for (size_t i = 0; i < root->len; i++)
+		if (strcmp(root->entries[i].key, "target") != 0)
+			return loader_fail_unknown(ld, &root->entries[i], "the top level", root_keys,
+						   1, err);
+	e = toml_table_find(root, "target");
+	if (!e)
+		return loader_fail(ld, (struct toml_pos){ 1, 1 }, err,
+				   "no targets: describe each one in a [[target]] table");
+	if (e->value->type == TOML_TABLE)
+		return loader_fail(ld, e->key_pos, err,
+				   "target must be an array of tables: write [[target]], not [target]");
+	if (e->value->type != TOML_ARRAY)
+		return loader_fail_type(ld, e, "target", TOML_ARRAY, err);
+	a = &e->value->u.array;
+	config->targets = calloc(a->len ? a->len : 1, sizeof(*config->targets));
+	if (!config->targets)
+		return error_set(err, ENOMEM, "out of memory");
+	if (a->len == 0)
+		return loader_fail(ld, e->value->pos, err,
+				   "no targets: describe each one in a [[target]] table");
+	for (size_t i = 0; i < a->len; i++) {
+		int r;
+
+		ld->index = i + 1;
+		if (a->items[i]->type != TOML_TABLE)
+			return loader_fail(ld, a->items[i]->pos, err,
+					   "each target must be a table, got %s %s",
+					   config_type_article(a->items[i]->type),
+					   toml_type_name(a->items[i]->type));
+		r = loader_target(ld, config, a->items[i], err);
+		if (r < 0)
+			return r;
+	}
+	return 0;
+}

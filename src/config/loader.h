@@ -1,0 +1,35 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * loader: vmtest.toml's tables (toml.h) read into the model (config.h).
+ * Every key of [[target]], [target.vm] and [target.vm.mounts] has an entry
+ * in a table with the type it must have and what it sets; the rules
+ * between fields (vmtest 0.18's) are checked once a target is read.  Each
+ * mistake is one line: "vmtest.toml:3:10: target 'x': what is wrong".
+ * Internal to config/.
+ */
+#pragma once
+
+#include <stddef.h>
+
+#include "base/error.h"
+#include "config/config.h"
+#include "config/toml.h"
+
+/* The targets of root into config (its path and base_dir set). */
+int loader_read(struct config *config, const struct toml_table *root, const char *path,
+		const char *base_dir, struct error *err);
+
+/* Shared with config.c, which builds one-liners with the same rules. */
+
+/*
+ * base_dir/path with "." components and repeated slashes dropped, so
+ * messages and --dry-run show /work/bzImage rather than /work/./bzImage;
+ * malloc'd.
+ */
+char *config_resolve_path(const char *base_dir, const char *path);
+
+/* 0 for an architecture vmtest knows, else -EINVAL and hint says so. */
+int config_check_arch(const char *arch, char *hint, size_t hint_len);
+
+/* Every field a target left out, at its default. */
+int config_fill_defaults(struct target *t, struct error *err);
