@@ -63,6 +63,7 @@ demo: deps
 	cd $(BUILD)/demo && ../vmtest
 
 check: deps-test
+	$(MAKE) --no-print-directory fixtures
 	$(MAKE) --no-print-directory build asan-build
 	$(MAKE) --no-print-directory unit asan toml-conformance functional
 

@@ -9,12 +9,17 @@ what=${1:-run}
 build_packages=(gcc make meson ninja-build pkg-config
 	libjansson-dev libpcre2-dev liblzma-dev libzstd-dev zlib1g-dev)
 run_packages=(qemu-system-x86 qemu-utils ovmf)
+# Everything the tests and their fixtures use, so that one configuration of
+# the build sees it all: procps (pgrep), strace, dpkg-dev (apt-get source for
+# the riscv64 init's jansson), and what scripts/test-kernel.sh's kernel
+# builds need.
 test_packages=(libcmocka-dev python3 python3-pytest python3-yaml clang libclang-rt-14-dev
 	linux-image-amd64 tmux qemu-guest-agent cpio python3-pexpect golang-github-burntsushi-toml-dev
 	busybox-static grub-pc-bin grub-efi-amd64-bin mtools dosfstools fdisk
 	gcc-aarch64-linux-gnu libc6-dev-arm64-cross qemu-system-arm
 	gcc-s390x-linux-gnu libc6-dev-s390x-cross qemu-system-misc kmod
-	gcc-riscv64-linux-gnu libc6-dev-riscv64-cross valgrind strace)
+	gcc-riscv64-linux-gnu libc6-dev-riscv64-cross valgrind strace procps dpkg-dev
+	linux-source-6.1 build-essential bc bison flex libelf-dev xz-utils)
 
 packages=("${build_packages[@]}" "${run_packages[@]}")
 case "$what" in

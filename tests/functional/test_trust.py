@@ -141,16 +141,28 @@ command = "head -c 100000000 /dev/zero"
 [[target]]
 name = "attacker"
 kernel = "{kernel}"
-# A daemon: the moment vmtest makes "writer"'s directory, after that
-# target's command ended, it is moved away and a link to a host directory
-# put in its place, while vmtest writes the files (busybox's applets: no
-# exec, a quick reaction even under emulation).
-command = '''
-exec busybox sh -c 'cd /mnt/vmtest
-while [ ! -d od/writer ]; do :; done
-mv od/writer od/moved && ln -s {outside} od/writer && echo swapped'
-'''
+# A daemon (a small static program: no shell or exec between the file
+# appearing and the swap): the moment vmtest makes "writer"'s directory,
+# after that target's command ended, it is moved away and a link to a
+# host directory put in its place, while vmtest writes the files there.
+command = "cd /mnt/vmtest && ./swap od/writer od/moved {outside}"
 timeout = 300
+"""
+
+SWAP_C = r"""
+#include <stdio.h>
+#include <sys/stat.h>
+int main(int argc, char **argv)
+{
+	struct stat st;
+
+	while (stat(argv[1], &st) != 0 || !S_ISDIR(st.st_mode))
+		;
+	if (rename(argv[1], argv[2]) != 0 || symlink(argv[3], argv[1]) != 0)
+		return 1;
+	puts("swapped");
+	return 0;
+}
 """
 
 
@@ -163,6 +175,9 @@ def test_links_made_while_the_reports_are_written(vmtest_binary, tmp_path):
     project = tmp_path / "project"
     project.mkdir()
     outside = elsewhere(tmp_path)
+    (tmp_path / "swap.c").write_text(SWAP_C)
+    subprocess.run(["gcc", "-static", "-O2", "-o", str(project / "swap"), str(tmp_path / "swap.c")],
+                   check=True)
     (project / "vmtest.toml").write_text(RACE_CONFIG.format(kernel=kernel, outside=outside))
     r = run(vmtest_binary, ["-j", "2", "--output-dir", "od", "--json", "r.json"], project,
             timeout=600)
