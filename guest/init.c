@@ -63,7 +63,6 @@ static void init_reap(int sfd)
 		exec_child_exited(pid, wstatus);
 }
 
-/* The main loop: the agent port, the signalfd, and the commands' pipes. */
 /* The main loop: the agent port, the signalfd, the commands' pipes, and
  * the output port while a command on a pty wants its keystrokes. */
 static void init_serve(struct agent *agent, int agent_fd, int output_fd, int sfd)

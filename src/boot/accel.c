@@ -8,11 +8,6 @@
 
 #include "config/config.h"
 
-const char *accel_name(enum qemu_accel accel)
-{
-	return accel == QEMU_ACCEL_KVM ? "kvm" : "tcg";
-}
-
 static bool accel_path_exists(const char *path)
 {
 	return access(path, F_OK) == 0;

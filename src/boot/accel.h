@@ -15,5 +15,3 @@
 /* The choice and, when KVM was not chosen by itself, why (for a notice). */
 int accel_choose(const char *requested, enum qemu_accel *ret_accel, const char **ret_why,
 		 struct error *err);
-
-const char *accel_name(enum qemu_accel accel);

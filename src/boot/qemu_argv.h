@@ -1,9 +1,9 @@
 /* SPDX-License-Identifier: MIT */
 /*
- * qemu_argv: the QEMU command line of a kernel target, as a pure function
- * of the target and of what the runner decided for this run (where its
- * sockets are, which artefact boots, which accelerator).  Unit-tested per
- * option kind; --dry-run prints it.
+ * qemu_argv: the QEMU command line of a target, kernel or image, as a pure
+ * function of the target and of the plan for this run (where its sockets
+ * are, what boots, which accelerator: struct qemu_plan, which the target's
+ * kind fills, targets/).  Unit-tested per option kind; --dry-run prints it.
  *
  * Escaping: options that QEMU parses as key=value lists (-fsdev, -chardev,
  * -device, -object) get every comma in a value doubled, so a path such as

@@ -199,37 +199,6 @@ bool console_panicked(struct console *c)
 	return panicked;
 }
 
-static char *console_copy(struct console *c, size_t from, size_t max)
-{
-	size_t len = c->keep_len - from;
-	char *out;
-
-	if (len > max) {
-		/* Keep the end, starting at a line. */
-		const char *start = c->keep + c->keep_len - max;
-		const char *nl = memchr(start, '\n', max);
-
-		from = nl ? (size_t)(nl + 1 - c->keep) : c->keep_len - max;
-		len = c->keep_len - from;
-	}
-	out = malloc(len + 1);
-	if (!out)
-		return NULL;
-	memcpy(out, c->keep + from, len);
-	out[len] = '\0';
-	return out;
-}
-
-char *console_tail(struct console *c, size_t max)
-{
-	char *out;
-
-	pthread_mutex_lock(&c->lock);
-	out = console_copy(c, 0, max);
-	pthread_mutex_unlock(&c->lock);
-	return out;
-}
-
 char *console_panic_text(struct console *c, size_t max)
 {
 	char *out = NULL;

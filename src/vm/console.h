@@ -30,8 +30,6 @@ struct console *console_free(struct console *console);
 
 bool console_panicked(struct console *console);
 
-/* The last max bytes of the console, whole lines; malloc'd. */
-char *console_tail(struct console *console, size_t max);
 
 /* The lines holding prefix, without it, joined by "; "; NULL if none. */
 char *console_lines_with(struct console *console, const char *prefix);

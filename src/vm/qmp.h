@@ -20,7 +20,12 @@
 #include "base/error.h"
 #include "vm/json_io.h"
 
-/* The events the runner reacts to; everything else is QMP_EVENT_OTHER. */
+/*
+ * The events a caller can wait for; everything else is QMP_EVENT_OTHER.
+ * Nothing waits for one yet: they are here for what reacts to a guest's
+ * panic (pausing it to dump its memory, docs/ and issue 18), and tested
+ * against a real QEMU in test_qmp.c.
+ */
 enum qmp_event {
 	QMP_EVENT_SHUTDOWN,
 	QMP_EVENT_GUEST_PANICKED,
