@@ -4,6 +4,8 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <poll.h>
+#include <pthread.h>
+#include <stdbool.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -45,43 +47,133 @@ static void qemu_process_child(char *const *argv, int log_fd, int exec_fd, pid_t
 	}
 }
 
-int qemu_process_start(char *const *argv, const char *log_path, struct qemu_process *ret,
-		       struct error *err)
+/* fork and exec, on the spawner's thread: the pid, or -errno; *ret_exec_errno
+ * when the exec itself failed. */
+static pid_t qemu_process_fork(char *const *argv, int log_fd, int *ret_exec_errno)
 {
-	_cleanup_close_ int log_fd = open(log_path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
-	pid_t parent = getpid(), pid;
 	int exec_pipe[2], child_errno = 0;
+	pid_t parent = getpid(), pid;
 	ssize_t n;
 
-	*ret = (struct qemu_process){ .pidfd = -1 };
-	if (log_fd < 0)
-		return error_set_errno(err, errno, "create %s", log_path);
-	ret->log_path = strdup(log_path);
-	if (!ret->log_path)
-		return error_set(err, ENOMEM, "out of memory");
+	*ret_exec_errno = 0;
 	if (pipe2(exec_pipe, O_CLOEXEC) < 0)
-		return error_set_errno(err, errno, "pipe");
+		return -errno;
 	pid = fork();
 	if (pid < 0) {
 		int e = errno;
 
 		close(exec_pipe[0]);
 		close(exec_pipe[1]);
-		return error_set_errno(err, e, "fork");
+		return -e;
 	}
 	if (pid == 0)
 		qemu_process_child(argv, log_fd, exec_pipe[1], parent);
 	close(exec_pipe[1]);
-	ret->pid = pid;
-	ret->pidfd = (int)syscall(SYS_pidfd_open, pid, 0);
 	/* Wait for the exec: a QEMU that cannot run is said at once, not
 	 * after the sockets it never creates time out. */
 	while ((n = read(exec_pipe[0], &child_errno, sizeof(child_errno))) < 0 && errno == EINTR)
 		;
 	close(exec_pipe[0]);
-	if (n == sizeof(child_errno)) {
+	if (n == sizeof(child_errno))
+		*ret_exec_errno = child_errno;
+	return pid;
+}
+
+/*
+ * PR_SET_PDEATHSIG fires when the *thread* that forked a child exits, not
+ * the process.  Targets run on worker threads (-j), so QEMU (and any helper
+ * daemon to come) is forked by one thread that lives as long as vmtest: the
+ * spawner.  A request is handed over under the lock and waited for.
+ */
+struct qemu_process_spawn {
+	char *const *argv;
+	int log_fd;
+	pid_t pid;		/* or -errno */
+	int exec_errno;
+	bool done;
+};
+
+static pthread_mutex_t qemu_process_spawn_lock = PTHREAD_MUTEX_INITIALIZER;
+static pthread_cond_t qemu_process_spawn_cond = PTHREAD_COND_INITIALIZER;
+static struct qemu_process_spawn *qemu_process_spawn_pending;
+static pthread_once_t qemu_process_spawner_once = PTHREAD_ONCE_INIT;
+static bool qemu_process_spawner_running;
+
+static void *qemu_process_spawner(void *arg)
+{
+	sigset_t all;
+
+	(void)arg;
+	/* Signals are for the threads that run targets: they must see EINTR. */
+	sigfillset(&all);
+	pthread_sigmask(SIG_BLOCK, &all, NULL);
+	pthread_mutex_lock(&qemu_process_spawn_lock);
+	for (;;) {
+		struct qemu_process_spawn *req;
+
+		while (!qemu_process_spawn_pending)
+			pthread_cond_wait(&qemu_process_spawn_cond, &qemu_process_spawn_lock);
+		req = qemu_process_spawn_pending;
+		qemu_process_spawn_pending = NULL;
+		pthread_mutex_unlock(&qemu_process_spawn_lock);
+		req->pid = qemu_process_fork(req->argv, req->log_fd, &req->exec_errno);
+		pthread_mutex_lock(&qemu_process_spawn_lock);
+		req->done = true;
+		pthread_cond_broadcast(&qemu_process_spawn_cond);
+	}
+	return NULL;
+}
+
+static void qemu_process_start_spawner(void)
+{
+	pthread_t thread;
+
+	qemu_process_spawner_running =
+		pthread_create(&thread, NULL, qemu_process_spawner, NULL) == 0 &&
+		pthread_detach(thread) == 0;
+}
+
+/* The spawner forks; without one (no thread to be had), this thread does. */
+static pid_t qemu_process_spawn(char *const *argv, int log_fd, int *ret_exec_errno)
+{
+	struct qemu_process_spawn req = { .argv = argv, .log_fd = log_fd };
+
+	pthread_once(&qemu_process_spawner_once, qemu_process_start_spawner);
+	if (!qemu_process_spawner_running)
+		return qemu_process_fork(argv, log_fd, ret_exec_errno);
+	pthread_mutex_lock(&qemu_process_spawn_lock);
+	while (qemu_process_spawn_pending)
+		pthread_cond_wait(&qemu_process_spawn_cond, &qemu_process_spawn_lock);
+	qemu_process_spawn_pending = &req;
+	pthread_cond_broadcast(&qemu_process_spawn_cond);
+	while (!req.done)
+		pthread_cond_wait(&qemu_process_spawn_cond, &qemu_process_spawn_lock);
+	pthread_mutex_unlock(&qemu_process_spawn_lock);
+	*ret_exec_errno = req.exec_errno;
+	return req.pid;
+}
+
+int qemu_process_start(char *const *argv, const char *log_path, struct qemu_process *ret,
+		       struct error *err)
+{
+	_cleanup_close_ int log_fd = open(log_path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
+	int exec_errno;
+	pid_t pid;
+
+	*ret = (struct qemu_process){ .pidfd = -1 };
+	if (log_fd < 0)
+		return error_set_errno(err, errno, "cannot create %s", log_path);
+	ret->log_path = strdup(log_path);
+	if (!ret->log_path)
+		return error_set(err, ENOMEM, "out of memory");
+	pid = qemu_process_spawn(argv, log_fd, &exec_errno);
+	if (pid < 0)
+		return error_set_errno(err, -pid, "cannot start %s", argv[0]);
+	ret->pid = pid;
+	ret->pidfd = (int)syscall(SYS_pidfd_open, pid, 0);
+	if (exec_errno) {
 		qemu_process_wait(ret, 5000);
-		return error_set(err, ENOENT, "cannot run %s: %s", argv[0], strerror(child_errno));
+		return error_set(err, ENOENT, "cannot run %s: %s", argv[0], strerror(exec_errno));
 	}
 	return 0;
 }

@@ -6,7 +6,9 @@
  * stderr in a log file of the run directory (quoted when it fails), its own
  * process group (so a Ctrl-C on the terminal reaches vmtest, which then
  * stops QEMU in order), and PR_SET_PDEATHSIG so that it dies with vmtest
- * even when vmtest is SIGKILLed.
+ * even when vmtest is SIGKILLed.  It is forked by one thread that lives as
+ * long as vmtest, not by the worker thread that runs its target: the death
+ * signal follows the thread that forked, and workers come and go.
  */
 #pragma once
 

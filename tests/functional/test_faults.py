@@ -212,6 +212,49 @@ def test_vmtest_killed_or_stopped(vmtest_binary, tmp_path):
     assert run_dirs(runtime) == []
 
 
+def test_parallel_targets_killed_or_outliving_a_worker(vmtest_binary, tmp_path):
+    """With -j 2 the targets run on worker threads, but QEMU is forked by a
+    thread that lives as long as vmtest (PR_SET_PDEATHSIG follows the
+    thread that forked): a target whose worker thread had nothing more to
+    do and exited keeps its QEMU to the end, and SIGKILL of vmtest takes
+    every QEMU with it."""
+    project = tmp_path / "project"
+    project.mkdir()
+    kernel = small_kernel()
+    (project / "vmtest.toml").write_text(
+        '[[target]]\nname = "quick"\nkernel = "%s"\ncommand = "echo quick"\n'
+        '[[target]]\nname = "slow"\nkernel = "%s"\ncommand = "sleep 4; echo slow"\n'
+        % (kernel, kernel))
+    r = subprocess.run([vmtest_binary, "-j", "2", "--prefix"], cwd=project, capture_output=True,
+                       timeout=300)
+    assert r.returncode == 0, r.stderr
+    assert b"[quick] quick\n" in r.stdout and b"[slow] slow\n" in r.stdout
+
+    (project / "vmtest.toml").write_text(
+        '[[target]]\nname = "a"\nkernel = "%s"\ncommand = "echo started; sleep 600"\n'
+        '[[target]]\nname = "b"\nkernel = "%s"\ncommand = "echo started; sleep 600"\n'
+        % (kernel, kernel))
+    p = start(vmtest_binary, ["-j", "2", "--prefix"], project, {})
+    try:
+        seen = set()
+        while len(seen) < 2:
+            line = p.stdout.readline()
+            assert line, "vmtest ended before both targets started"
+            if line.endswith(b"] started\n"):
+                seen.add(line)
+        assert len(qemus_sharing(project)) == 2
+        p.kill()
+        p.wait(timeout=30)
+    finally:
+        if p.poll() is None:
+            p.kill()
+    for _ in range(50):
+        if not qemus_sharing(project):
+            break
+        time.sleep(0.1)
+    assert qemus_sharing(project) == []
+
+
 def test_two_runs_at_once(vmtest_binary, tmp_path):
     """Two vmtest runs of one config at once: their sockets, caches and
     output directories do not meet."""
