@@ -365,6 +365,16 @@ static int modules_read_raw(const struct modules_ctx *x, char **path, char **ret
 	return r;
 }
 
+/* After reading f with result r: onto the list, or freed on any failure. */
+static int modules_keep(struct modules_ctx *x, struct modules_file *f, int r, struct error *err)
+{
+	if (r == 0)
+		r = modules_list_push(x->list, f, err);
+	if (r < 0)
+		modules_file_done(f);
+	return r;
+}
+
 /* A path as modules.dep or modules.order writes it, from the rootfs's top. */
 static int modules_full_path(const struct modules_ctx *x, const char *dep_path, char **ret_path,
 			     struct error *err)
@@ -421,11 +431,7 @@ static int modules_append(struct modules_ctx *x, const char *dep_path, struct er
 	if (r < 0 || modules_listed(x, path))
 		return r;
 	r = modules_read_module(x, dep_path, &f, err);
-	if (r == 0)
-		r = modules_list_push(x->list, &f, err);
-	if (r < 0)
-		modules_file_done(&f);
-	return r;
+	return modules_keep(x, &f, r, err);
 }
 
 static int modules_visit(struct modules_ctx *x, struct modules_dep *d, const char *path,
@@ -534,11 +540,7 @@ static int modules_visit_modinfo(struct modules_ctx *x, struct modules_dep *d, s
 	for (char *name = strtok_r(depends, ",", &save); r == 0 && name;
 	     name = strtok_r(NULL, ",", &save))
 		r = modules_visit_name(x, shown, modules_trim(name), err);
-	if (r == 0)
-		r = modules_list_push(x->list, &f, err);
-	if (r < 0)
-		modules_file_done(&f);
-	return r;
+	return modules_keep(x, &f, r, err);
 }
 
 /* Depth-first: a module's dependencies, then the module; each once. */

@@ -62,21 +62,7 @@ static int loader_fail(const struct loader *ld, struct toml_pos pos, struct erro
 
 static const char *config_type_article(enum toml_type type)
 {
-	switch (type) {
-	case TOML_INTEGER:
-	case TOML_ARRAY:
-		return "an";
-	case TOML_STRING:
-	case TOML_FLOAT:
-	case TOML_BOOL:
-	case TOML_DATETIME:
-	case TOML_DATETIME_LOCAL:
-	case TOML_DATE_LOCAL:
-	case TOML_TIME_LOCAL:
-	case TOML_TABLE:
-	default:
-		return "a";
-	}
+	return type == TOML_INTEGER || type == TOML_ARRAY ? "an" : "a";
 }
 
 static int loader_fail_type(const struct loader *ld, const struct toml_entry *e,

@@ -22,6 +22,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include "peer.h"
 #include "base/clock.h"
 #include "vm/json_io.h"
 #include "vm/qga.h"
@@ -497,24 +498,7 @@ static struct {
 /* qemu-ga lives in sbin, which is not on every user's PATH. */
 static bool agent_find(void)
 {
-	const char *dirs[] = { "/usr/sbin", "/usr/bin", "/sbin", "/bin", "/usr/local/sbin", "/usr/local/bin" };
-	const char *env = getenv("VMTEST_QEMU_GA");
-	size_t i;
-
-	if (env) {
-		snprintf(agent.qemu_ga, sizeof(agent.qemu_ga), "%s", env);
-		if (access(env, X_OK) == 0)
-			return true;
-		agent.qemu_ga[0] = '\0';
-		return false;
-	}
-	for (i = 0; i < sizeof(dirs) / sizeof(dirs[0]); i++) {
-		snprintf(agent.qemu_ga, sizeof(agent.qemu_ga), "%s/qemu-ga", dirs[i]);
-		if (access(agent.qemu_ga, X_OK) == 0)
-			return true;
-	}
-	agent.qemu_ga[0] = '\0';
-	return false;
+	return peer_find("VMTEST_QEMU_GA", "qemu-ga", agent.qemu_ga, sizeof(agent.qemu_ga));
 }
 
 static void agent_stop(void)
@@ -541,7 +525,6 @@ static bool agent_alive(void)
 static bool agent_start(void)
 {
 	char statedir[96], pidfile[96], log[96];
-	pid_t parent = getpid();
 	char *argv[] = {
 		agent.qemu_ga, "--method=unix-listen", "--path", agent.sock,
 		"--statedir", statedir, "--pidfile", pidfile,
@@ -551,30 +534,18 @@ static bool agent_start(void)
 		"guest-fstrim,guest-ssh-add-authorized-keys,guest-ssh-remove-authorized-keys",
 		NULL,
 	};
-	int fd;
 
 	snprintf(statedir, sizeof(statedir), "%s", agent.dir);
 	snprintf(pidfile, sizeof(pidfile), "%s/qga.pid", agent.dir);
 	snprintf(log, sizeof(log), "%s/qga.log", agent.dir);
 	unlink(agent.sock);
-	agent.pid = fork();
-	if (agent.pid < 0)
-		return false;
-	if (agent.pid == 0) {
-		prctl(PR_SET_PDEATHSIG, SIGKILL);
-		fd = open(log, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0644);
-		if (getppid() != parent || fd < 0 || dup2(fd, 1) < 0 || dup2(fd, 2) < 0)
-			_exit(126);
-		execv(argv[0], argv);
-		_exit(127);
-	}
-	return true;
+	agent.pid = peer_start(argv, log);
+	return agent.pid > 0;
 }
 
 static int agent_group_setup(void **state)
 {
-	snprintf(agent.dir, sizeof(agent.dir), "/tmp/vmtest-unit-qga-XXXXXX");
-	if (!mkdtemp(agent.dir))
+	if (!peer_dir_make(agent.dir, sizeof(agent.dir), "qga"))
 		return -1;
 	snprintf(agent.sock, sizeof(agent.sock), "%s/qga.sock", agent.dir);
 	agent_find();
@@ -583,11 +554,8 @@ static int agent_group_setup(void **state)
 
 static int agent_group_teardown(void **state)
 {
-	char cmd[128];
-
 	agent_stop();
-	snprintf(cmd, sizeof(cmd), "rm -rf '%s'", agent.dir);
-	return system(cmd) == 0 ? 0 : -1;
+	return peer_dir_remove(agent.dir);
 }
 
 /* Each test gets its own connection; qemu-ga is (re)started when not running. */

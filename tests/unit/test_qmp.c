@@ -22,6 +22,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include "peer.h"
 #include "base/clock.h"
 #include "vm/json_io.h"
 #include "vm/qmp.h"
@@ -65,30 +66,12 @@ static bool events_has(const struct events *ev, const char *name)
 
 static bool qemu_find(void)
 {
-	const char *path = getenv("PATH"), *p, *end;
-	const char *override = getenv("VMTEST_QEMU");
-
-	if (override) {
-		snprintf(env.qemu, sizeof(env.qemu), "%s", override);
-		if (access(override, X_OK) == 0)
-			return true;
-		env.qemu[0] = '\0';
-		return false;
-	}
-	for (p = path ? path : "/usr/bin:/bin"; *p; p = *end ? end + 1 : end) {
-		end = strchrnul(p, ':');
-		snprintf(env.qemu, sizeof(env.qemu), "%.*s/qemu-system-x86_64", (int)(end - p), p);
-		if (access(env.qemu, X_OK) == 0)
-			return true;
-	}
-	env.qemu[0] = '\0';
-	return false;
+	return peer_find("VMTEST_QEMU", "qemu-system-x86_64", env.qemu, sizeof(env.qemu));
 }
 
 static int group_setup(void **state)
 {
-	snprintf(env.dir, sizeof(env.dir), "/tmp/vmtest-unit-qmp-XXXXXX");
-	if (!mkdtemp(env.dir))
+	if (!peer_dir_make(env.dir, sizeof(env.dir), "qmp"))
 		return -1;
 	snprintf(env.sock, sizeof(env.sock), "%s/qmp.sock", env.dir);
 	qemu_find();
@@ -97,35 +80,21 @@ static int group_setup(void **state)
 
 static int group_teardown(void **state)
 {
-	char cmd[128];
-
-	snprintf(cmd, sizeof(cmd), "rm -rf '%s'", env.dir);
-	return system(cmd) == 0 ? 0 : -1;
+	return peer_dir_remove(env.dir);
 }
 
 static pid_t qemu_start(void)
 {
 	char qmp_arg[192], log[96];
-	pid_t parent = getpid(), pid;
 	char *argv[] = {
 		env.qemu, "-nodefaults", "-no-user-config", "-display", "none",
 		"-machine", "none", "-qmp", qmp_arg, "-S", NULL,
 	};
-	int fd;
 
 	snprintf(qmp_arg, sizeof(qmp_arg), "unix:%s,server=on,wait=off", env.sock);
 	snprintf(log, sizeof(log), "%s/qemu.log", env.dir);
 	unlink(env.sock);
-	pid = fork();
-	if (pid == 0) {
-		prctl(PR_SET_PDEATHSIG, SIGKILL);
-		fd = open(log, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0644);
-		if (getppid() != parent || fd < 0 || dup2(fd, 1) < 0 || dup2(fd, 2) < 0)
-			_exit(126);
-		execv(argv[0], argv);
-		_exit(127);
-	}
-	return pid;
+	return peer_start(argv, log);
 }
 
 /* A fresh QEMU for each test, connected and past qmp_capabilities. */
