@@ -86,11 +86,8 @@ grub_modules_bios=(biosdisk part_msdos part_gpt fat normal linux configfile
 grub_modules_efi=(part_msdos part_gpt fat normal linux configfile search echo)
 qemu_ga=/usr/sbin/qemu-ga
 
-msg() { echo "test-image.sh: $*" >&2; }
-die() {
-	msg "error: $*"
-	exit 1
-}
+# shellcheck source=lib.sh
+. "$(dirname "$self")/lib.sh"
 
 usage() {
 	echo "usage: $0 bios|uefi|noagent|locked|bare [--format qcow2|raw]"
@@ -146,26 +143,6 @@ if ! command -v dpkg-query >/dev/null || ! command -v apt-get >/dev/null; then
 	die "building the test images needs Debian 12 (dpkg, apt-get)"
 fi
 
-is_installed() {
-	[ "$(dpkg-query -W -f='${db:Status-Status}' "$1" 2>/dev/null || true)" = installed ]
-}
-
-install_missing() {
-	local p missing=() sudo=
-	for p in "$@"; do
-		is_installed "$p" || missing+=("$p")
-	done
-	[ ${#missing[@]} -gt 0 ] || return 0
-	if [ "$(id -u)" != 0 ]; then
-		command -v sudo >/dev/null || die "not root and no sudo to install: ${missing[*]}"
-		sudo=sudo
-	fi
-	msg "installing with apt-get: ${missing[*]}"
-	$sudo apt-get update -q >&2
-	DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -q \
-		--no-install-recommends "${missing[@]}" >&2
-}
-
 install_missing "${packages[@]}"
 
 # The kernel package linux-image-amd64 points to, e.g. linux-image-6.1.0-56-amd64.
@@ -191,7 +168,8 @@ mapfile -t libs < <(qga_libs)
 cache_key() {
 	local l
 	{
-		sha256sum <"$self"
+		# The recipe: this script and what it sources.
+		cat "$self" "$(dirname "$self")/lib.sh" | sha256sum
 		dpkg-query -W -f='${Package} ${Version}\n' "${packages[@]}" "$kernel_pkg"
 		# The libraries come from several packages; their contents say it all.
 		for l in "${libs[@]}"; do
@@ -211,14 +189,9 @@ fi
 
 # --- Build ------------------------------------------------------------------
 
-command -v flock >/dev/null || die "flock (util-linux) is missing"
 mkdir -p "$cache_dir"
 # One builder per variant at a time; the others wait, then find its result.
-exec 9>"$cache_dir/.lock-$variant"
-if ! flock -n 9; then
-	msg "waiting for another build of the $variant image (lock $cache_dir/.lock-$variant)"
-	flock 9
-fi
+lock_or_wait "$cache_dir/.lock-$variant" "another build of the $variant image"
 if [ -f "$image" ]; then
 	echo "$image"
 	exit 0

@@ -111,11 +111,8 @@ esac
 # off), cpio (only for IKHEADERS, off).
 packages=("$src_pkg" build-essential bc bison flex libelf-dev xz-utils $cross_pkg)
 
-msg() { echo "test-kernel.sh: $*" >&2; }
-die() {
-	msg "error: $*"
-	exit 1
-}
+# shellcheck source=lib.sh
+. "$here/lib.sh"
 
 print_config() { printf 'CONFIG_%s=y\n' "${options[@]}"; }
 
@@ -163,10 +160,6 @@ fi
 # 3. Built here, cached outside the checkout.
 cache_dir=${XDG_CACHE_HOME:-${HOME:?HOME is not set}/.cache}/vmtest-test-kernels
 
-is_installed() {
-	[ "$(dpkg-query -W -f='${db:Status-Status}' "$1" 2>/dev/null || true)" = installed ]
-}
-
 # The version of linux-source-6.1 installed, else the one apt would install.
 source_version() {
 	local v=
@@ -204,31 +197,10 @@ fi
 if ! command -v dpkg-query >/dev/null || ! command -v apt-get >/dev/null; then
 	die "building the test kernel needs Debian 12's $src_pkg (dpkg/apt); set VMTEST_TEST_KERNEL instead"
 fi
-command -v flock >/dev/null || die "flock (util-linux) is missing"
-
 mkdir -p "$cache_dir"
 # One builder at a time; the others wait, then find its result.
-exec 9>"$cache_dir/.lock"
-if ! flock -n 9; then
-	msg "waiting for another test kernel build (lock $cache_dir/.lock)"
-	flock 9
-fi
-
-missing=()
-for p in "${packages[@]}"; do
-	is_installed "$p" || missing+=("$p")
-done
-if [ ${#missing[@]} -gt 0 ]; then
-	sudo=
-	if [ "$(id -u)" != 0 ]; then
-		command -v sudo >/dev/null || die "not root and no sudo to install: ${missing[*]}"
-		sudo=sudo
-	fi
-	msg "installing with apt-get: ${missing[*]}"
-	$sudo apt-get update -q >&2
-	DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -q \
-		--no-install-recommends "${missing[@]}" >&2
-fi
+lock_or_wait "$cache_dir/.lock" "another test kernel build"
+install_missing "${packages[@]}"
 
 # Now the source is installed: key by its actual version, and look again
 # (another caller may have built it while we waited for the lock).
