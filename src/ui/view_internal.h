@@ -87,7 +87,7 @@ struct view {
 	unsigned passed, failed;
 };
 
-/* --- text (view.c) --------------------------------------------------------- */
+/* --- text (view_text.c) --------------------------------------------------------- */
 
 void view_text_add(struct view_text *t, const char *s, size_t n);
 void view_text_vaddf(struct view_text *t, const char *fmt, va_list ap)
@@ -98,10 +98,10 @@ void view_text_addf(struct view_text *t, const char *fmt, ...)
 void view_text_flush(struct view_text *t, int fd);
 
 /* An SGR sequence when colour is allowed, else nothing. */
-const char *view_sgr(const struct view *v, const char *sgr);
+const char *view_text_sgr(const struct view *v, const char *sgr);
 
 /* "4.2s", "1m 3s" */
-void view_format_duration(int64_t ms, char *buf, size_t size);
+void view_text_duration(int64_t ms, char *buf, size_t size);
 
 typedef void (*view_line_fn)(struct view_target *t, const char *line, size_t len, int which);
 
@@ -109,20 +109,20 @@ typedef void (*view_line_fn)(struct view_target *t, const char *line, size_t len
  * Read what was added to the tail's spool; call fn for each whole line
  * (cut at VIEW_LINE_MAX bytes).  The last, unfinished line stays in part.
  */
-void view_tail_read(struct view_tail *tail, view_line_fn fn, struct view_target *t, int which);
+void view_text_tail_read(struct view_tail *tail, view_line_fn fn, struct view_target *t, int which);
 
 /* Read to the end, the last line too even without its newline. */
-void view_tail_finish(struct view_tail *tail, view_line_fn fn, struct view_target *t,
+void view_text_tail_finish(struct view_tail *tail, view_line_fn fn, struct view_target *t,
 		      int which);
 
 /*
  * A spool's content, or its last max bytes from a line start.  Sanitized
  * line by line for a terminal (not cut: the terminal wraps), else as is.
  */
-void view_show_spool(struct view *v, struct view_text *text, int fd, size_t max, bool sanitize);
+void view_text_spool(struct view *v, struct view_text *text, int fd, size_t max, bool sanitize);
 
 /* The reason a target failed, as the view shows it; NULL when it passed. */
-const char *view_reason(const struct record *r);
+const char *view_text_reason(const struct record *r);
 
 /* --- the live area (view_live.c) ----------------------------------------- */
 

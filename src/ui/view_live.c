@@ -84,7 +84,7 @@ static void view_live_draw_line(struct view *v, struct view_text *text, const ch
 	clean = sanitize_line(line, len, &so, &used);
 	view_text_add(text, prefix, strlen(prefix));
 	view_text_add(text, clean ? clean : "", clean ? strlen(clean) : 0);
-	view_text_addf(text, "%s\n", view_sgr(v, SGR_RESET));
+	view_text_addf(text, "%s\n", view_text_sgr(v, SGR_RESET));
 	if (v->n_drawn < VIEW_MAX_DRAWN)
 		v->drawn[v->n_drawn++] = used + prefix_cols;
 }
@@ -95,13 +95,13 @@ static void view_live_draw_block(struct view *v, struct view_target *t, struct v
 	char head[128], elapsed[32];
 	unsigned shown, first, pending = t->window_tail.len ? 1 : 0;
 
-	snprintf(head, sizeof(head), "%s=> ", view_sgr(v, SGR_BOLD));
+	snprintf(head, sizeof(head), "%s=> ", view_text_sgr(v, SGR_BOLD));
 	view_live_draw_line(v, text, head, 3, t->name, strlen(t->name), NULL);
 	if (t->rec->stage == RECORD_STAGE_NONE) {
 		view_live_draw_line(v, text, "", 0, "===> Preparing", 14, NULL);
 		return;
 	}
-	view_format_duration(clock_now_ms() - t->rec->stage_start_ms, elapsed, sizeof(elapsed));
+	view_text_duration(clock_now_ms() - t->rec->stage_start_ms, elapsed, sizeof(elapsed));
 	snprintf(head, sizeof(head), "===> %s %c %s", record_stage_name(t->rec->stage),
 		 view_spinner[v->spin % 4], elapsed);
 	view_live_draw_line(v, text, "", 0, head, strlen(head), NULL);
@@ -113,12 +113,12 @@ static void view_live_draw_block(struct view *v, struct view_target *t, struct v
 	for (unsigned i = first; i < t->window_count; i++) {
 		unsigned slot = (t->window_head + i) % v->o.window;
 
-		view_live_draw_line(v, text, view_sgr(v, SGR_DIM), 0, t->window[slot],
-			       t->window_len[slot], view_sgr(v, SGR_DIM));
+		view_live_draw_line(v, text, view_text_sgr(v, SGR_DIM), 0, t->window[slot],
+			       t->window_len[slot], view_text_sgr(v, SGR_DIM));
 	}
 	if (shown && pending)
-		view_live_draw_line(v, text, view_sgr(v, SGR_DIM), 0, t->window_tail.part,
-			       t->window_tail.len, view_sgr(v, SGR_DIM));
+		view_live_draw_line(v, text, view_text_sgr(v, SGR_DIM), 0, t->window_tail.part,
+			       t->window_tail.len, view_text_sgr(v, SGR_DIM));
 }
 
 /* Redraw every running target's block; they share the terminal's height. */
@@ -156,13 +156,13 @@ void view_live_end(struct view_target *t, struct view_text *text)
 	const struct record *r = t->rec;
 	char took[32];
 
-	view_format_duration(r->total_ms, took, sizeof(took));
+	view_text_duration(r->total_ms, took, sizeof(took));
 	if (!t->direct)
-		view_text_addf(text, "%s=> %s%s\n", view_sgr(v, SGR_BOLD), t->name,
-			       view_sgr(v, SGR_RESET));
+		view_text_addf(text, "%s=> %s%s\n", view_text_sgr(v, SGR_BOLD), t->name,
+			       view_text_sgr(v, SGR_RESET));
 	if (r->outcome == RECORD_PASSED) {
-		view_text_addf(text, "%sPASS%s (%s)\n", view_sgr(v, SGR_BOLD SGR_GREEN),
-			       view_sgr(v, SGR_RESET), took);
+		view_text_addf(text, "%sPASS%s (%s)\n", view_text_sgr(v, SGR_BOLD SGR_GREEN),
+			       view_text_sgr(v, SGR_RESET), took);
 		return;
 	}
 	/* The command's output, or the console for a VM that could not run it. */
@@ -171,14 +171,14 @@ void view_live_end(struct view_target *t, struct view_text *text)
 			view_text_add(text, "--- guest console ---\n", 22);
 		else if (r->stage != RECORD_STAGE_NONE)
 			view_text_addf(text, "===> %s\n", record_stage_name(r->stage));
-		view_show_spool(v, text, r->console_fd, VIEW_FAILED_CONSOLE_MAX, true);
+		view_text_spool(v, text, r->console_fd, VIEW_FAILED_CONSOLE_MAX, true);
 	} else if (!t->direct) {
 		view_text_addf(text, "===> %s\n", record_stage_name(r->stage));
-		view_show_spool(v, text, r->output_fd, (size_t)-1 / 2, true);
+		view_text_spool(v, text, r->output_fd, (size_t)-1 / 2, true);
 	}
-	if (view_reason(r))
-		view_text_addf(text, "%s\n", view_reason(r));
-	view_text_addf(text, "%sFAILED%s (%s)\n", view_sgr(v, SGR_BOLD SGR_RED),
-		       view_sgr(v, SGR_RESET), took);
+	if (view_text_reason(r))
+		view_text_addf(text, "%s\n", view_text_reason(r));
+	view_text_addf(text, "%sFAILED%s (%s)\n", view_text_sgr(v, SGR_BOLD SGR_RED),
+		       view_text_sgr(v, SGR_RESET), took);
 }
 

@@ -42,15 +42,15 @@ void view_plain_end(struct view_target *t, struct view_text *text)
 		view_text_addf(text, "=> %s\n", t->name);
 		for (int s = RECORD_STAGE_BOOTING; s <= (int)r->stage; s++)
 			view_text_addf(text, "===> %s\n", record_stage_name(s));
-		view_show_spool(v, text, r->output_fd, (size_t)-1 / 2, false);
+		view_text_spool(v, text, r->output_fd, (size_t)-1 / 2, false);
 	}
 	if (r->outcome == RECORD_ERROR && !view_plain_spool_empty(r->console_fd)) {
 		view_text_add(text, "--- guest console (last lines) ---\n", 35);
-		view_show_spool(v, text, r->console_fd, VIEW_PLAIN_CONSOLE_MAX, false);
+		view_text_spool(v, text, r->console_fd, VIEW_PLAIN_CONSOLE_MAX, false);
 		view_text_add(text, "---\n", 4);
 	}
-	if (view_reason(r))
-		view_text_addf(text, "%s\n", view_reason(r));
+	if (view_text_reason(r))
+		view_text_addf(text, "%s\n", view_text_reason(r));
 	view_text_add(text, r->outcome == RECORD_PASSED ? "PASS\n" : "FAILED\n",
 		      r->outcome == RECORD_PASSED ? 5 : 7);
 }
@@ -72,7 +72,7 @@ void view_plain_prefix_end(struct view_target *t)
 {
 	struct view_text text = { 0 };
 
-	view_tail_finish(&t->prefix_tail, view_plain_prefix_line, t, 1);
+	view_text_tail_finish(&t->prefix_tail, view_plain_prefix_line, t, 1);
 	view_plain_end(t, &text);
 	for (char *line = text.p, *nl; line && *line; line = nl + 1) {
 		nl = strchr(line, '\n');

@@ -1,16 +1,22 @@
 // SPDX-License-Identifier: MIT
-#include "config/loader.h"
+#include "config/config_load.h"
 
 #include <errno.h>
+#include <fcntl.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
 
 #include "cleanup.h"
 #include "base/duration.h"
 #include "base/size.h"
 #include "base/suggest.h"
+
+/* A vmtest.toml is a few kilobytes; refuse to slurp something enormous. */
+#define CONFIG_MAX_BYTES (16 * 1024 * 1024)
 
 /* The guest path where every target sees the config's directory. */
 #define CONFIG_SHARED_GUEST_PATH "/mnt/vmtest"
@@ -543,8 +549,8 @@ static int loader_target(struct loader *ld, struct config *config, const struct 
 	return 0;
 }
 
-int loader_read(struct config *config, const struct toml_table *root, const char *path,
-		const char *base_dir, struct error *err)
+static int loader_read(struct config *config, const struct toml_table *root, const char *path,
+		       const char *base_dir, struct error *err)
 {
 	struct loader state = { .path = path, .base_dir = base_dir }, *ld = &state;
 	static const struct key_spec root_keys[] = { { "target", TOML_ARRAY, NULL } };
@@ -585,4 +591,110 @@ int loader_read(struct config *config, const struct toml_table *root, const char
 			return r;
 	}
 	return 0;
+}
+
+/* --- public ------------------------------------------------------------- */
+
+int config_load_string(const char *text, size_t len, const char *path, const char *base_dir,
+		       struct config **ret_config, struct error *err)
+{
+	struct toml_error terr;
+	struct toml_table *root;
+	struct config *config;
+	int r;
+
+	root = toml_parse(text, len, &terr);
+	if (!root)
+		return error_usage(err, "%s:%d:%d: %s", path, terr.pos.line, terr.pos.column,
+				   terr.msg);
+	config = calloc(1, sizeof(*config));
+	if (!config) {
+		toml_table_free(root);
+		return error_set(err, ENOMEM, "out of memory");
+	}
+	config->path = strdup(path);
+	config->base_dir = strdup(base_dir);
+	if (!config->path || !config->base_dir)
+		r = error_set(err, ENOMEM, "out of memory");
+	else
+		r = loader_read(config, root, path, base_dir, err);
+	toml_table_free(root);
+	if (r < 0) {
+		config_free(config);
+		return r;
+	}
+	*ret_config = config;
+	return 0;
+}
+
+static int config_read_file(const char *path, char **ret_text, size_t *ret_len,
+			    struct error *err)
+{
+	_cleanup_close_ int fd = open(path, O_RDONLY | O_CLOEXEC | O_NOCTTY);
+	_cleanup_free_ char *text = NULL;
+	struct stat st;
+	size_t len = 0;
+
+	if (fd < 0 || fstat(fd, &st) < 0)
+		return error_set_errno(err, errno, "%s", path);
+	if (S_ISDIR(st.st_mode))
+		return error_set(err, EISDIR, "%s: is a directory, not a config file", path);
+	if (st.st_size > CONFIG_MAX_BYTES)
+		return error_set(err, EFBIG, "%s: too large for a config file (%lld bytes)", path,
+				 (long long)st.st_size);
+	text = malloc(CONFIG_MAX_BYTES + 1);
+	if (!text)
+		return error_set(err, ENOMEM, "out of memory");
+	for (;;) {
+		ssize_t n = read(fd, text + len, CONFIG_MAX_BYTES + 1 - len);
+
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n < 0)
+			return error_set_errno(err, errno, "%s", path);
+		if (n == 0)
+			break;
+		len += n;
+		if (len > CONFIG_MAX_BYTES)
+			return error_set(err, EFBIG, "%s: too large for a config file", path);
+	}
+	*ret_text = TAKE_PTR(text);
+	*ret_len = len;
+	return 0;
+}
+
+/* The directory holding path, absolute. */
+static char *config_dir_of(const char *path)
+{
+	_cleanup_free_ char *cwd = getcwd(NULL, 0);
+	_cleanup_free_ char *copy = strdup(path);
+	char *slash;
+
+	if (!cwd || !copy)
+		return NULL;
+	slash = strrchr(copy, '/');
+	if (!slash)
+		return TAKE_PTR(cwd);
+	if (slash == copy)
+		slash[1] = '\0';
+	else
+		*slash = '\0';
+	return config_resolve_path(cwd, copy);
+}
+
+int config_load_file(const char *path, struct config **ret_config, struct error *err)
+{
+	_cleanup_free_ char *text = NULL, *base_dir = NULL;
+	size_t len = 0;
+	int r;
+
+	r = config_read_file(path, &text, &len, err);
+	if (r < 0) {
+		err->status = EXIT_STATUS_USAGE;
+		return r;
+	}
+	base_dir = config_dir_of(path);
+	if (!base_dir)
+		return error_set_errno(err, errno, "cannot resolve the directory of %s", path);
+	return config_load_string(text, len, path, base_dir, ret_config, err);
 }

@@ -1,11 +1,13 @@
 /* SPDX-License-Identifier: MIT */
 /*
- * loader: vmtest.toml's tables (toml.h) read into the model (config.h).
+ * config_load: vmtest.toml's tables (toml.h) read into the model (config.h).
  * Every key of [[target]], [target.vm] and [target.vm.mounts] has an entry
  * in a table with the type it must have and what it sets; the rules
  * between fields (vmtest 0.18's) are checked once a target is read.  Each
  * mistake is one line: "vmtest.toml:3:10: target 'x': what is wrong".
- * Internal to config/.
+ * config_load_file() and config_load_string() (config.h) are its public
+ * side; what follows is config/'s own: the model's rules that config.c
+ * defines and the loader shares.
  */
 #pragma once
 
@@ -15,11 +17,6 @@
 #include "config/config.h"
 #include "config/toml.h"
 
-/* The targets of root into config (its path and base_dir set). */
-int loader_read(struct config *config, const struct toml_table *root, const char *path,
-		const char *base_dir, struct error *err);
-
-/* Shared with config.c, which builds one-liners with the same rules. */
 
 /*
  * base_dir/path with "." components and repeated slashes dropped, so
