@@ -14,6 +14,7 @@
 #include "targets/record.h"
 #include "targets/runner.h"
 #include "ui/report.h"
+#include "ui/sanitize.h"
 #include "ui/view.h"
 #include "vm/interrupt.h"
 #include "vm/run_dir.h"
@@ -45,7 +46,7 @@ static void scheduler_run_target(struct scheduler *s, size_t index)
 	struct record *record = NULL;
 	struct error err = { 0 };
 
-	if (record_new(index, t->name, &s->observer, &record, &err) < 0) {
+	if (record_new(index, t->name, &s->observer, true, &record, &err) < 0) {
 		view_log(s->view, 0, "target '%s': %s", t->name, err.msg);
 		scheduler_count(s, true, EXIT_STATUS_UNAVAILABLE);
 		return;
@@ -189,11 +190,13 @@ static void scheduler_warn_writable_root(const struct config *config)
 	for (size_t i = 0; i < config->n_targets; i++) {
 		const struct target *t = &config->targets[i];
 		const struct mount *m = config_writable_root_mount(t);
+		_cleanup_free_ char *name = NULL;
 
 		if (!m)
 			continue;
+		name = sanitize_line(t->name, strlen(t->name), &(struct sanitize_options){ 0 }, NULL);
 		fprintf(stderr, "vmtest: warning: target '%s' shares the host's / read-write at %s: "
-			"the guest can change every file you can\n", t->name, m->guest_path);
+			"the guest can change every file you can\n", name ? name : "", m->guest_path);
 		return;
 	}
 }

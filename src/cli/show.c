@@ -8,6 +8,7 @@
 #include <unistd.h>
 
 #include "cleanup.h"
+#include "boot/accel.h"
 #include "targets/record.h"
 #include "targets/runner.h"
 #include "ui/sanitize.h"
@@ -32,12 +33,14 @@ void show_list(const struct config *config)
  * shown in the line's place, not an error of the dry run.
  */
 static int show_target_plan(const struct config *config, const struct target *t,
-			    const struct runner_options *ro, const struct record_observer *observer,
+			    struct runner_options *ro, const struct record_observer *observer,
 			    char **ret_line, struct error *err)
 {
 	struct record *record = NULL;
-	int r = record_new((size_t)(t - config->targets), t->name, observer, &record, err);
+	int r = runner_check(config, t, ro, err);
 
+	if (r >= 0)
+		r = record_new((size_t)(t - config->targets), t->name, observer, false, &record, err);
 	if (r >= 0)
 		r = runner_plan(config, t, ro, record, ret_line, err);
 	record_free(record);
@@ -45,21 +48,36 @@ static int show_target_plan(const struct config *config, const struct target *t,
 		*ret_line = strdup(err->msg);
 		return 0;
 	}
-	return r < 0 ? error_prefix(err, "target '%s'", t->name) : 0;
+	return r;
+}
+
+/* The accelerator, as a run would choose it; said once, for a target it applies to. */
+static int show_accel(const struct config *config, const struct target *t,
+		      const struct cli_options *o, struct runner_options *ro, struct view *view,
+		      bool *told, struct error *err)
+{
+	const char *why;
+	int r = accel_choose(o->accel, &ro->accel, &why, err);
+
+	if (r >= 0 && why && !*told && strcmp(t->arch, config_host_arch()) == 0) {
+		view_log(view, 0, "using TCG emulation: %s", why);
+		*told = true;
+	}
+	return r;
 }
 
 int show_plan(const struct config *config, const struct cli_options *o, struct error *err)
 {
 	struct view_options vo = { .fd = STDERR_FILENO, .verbose = o->verbose };
-	struct runner_options ro = { .accel_asked = o->accel };
+	struct runner_options ro = {
+		.accel_asked = o->accel && *o->accel ? o->accel : getenv("VMTEST_ACCEL"),
+	};
 	_cleanup_(view_freep) struct view *view = NULL;
 	struct record_observer observer;
-	const char *why;
+	bool told = false;
 	int r;
 
-	r = accel_choose(o->accel, &ro.accel, &why, err);
-	if (r >= 0)
-		r = view_new(&vo, &view, err);
+	r = view_new(&vo, &view, err);
 	if (r < 0)
 		return r;
 	view_observe(view, &observer);
@@ -72,11 +90,11 @@ int show_plan(const struct config *config, const struct cli_options *o, struct e
 		const struct target *t = &config->targets[i];
 		_cleanup_free_ char *line = NULL;
 
-		r = runner_check(config, t, &ro, err);
+		r = show_accel(config, t, o, &ro, view, &told, err);
 		if (r >= 0)
 			r = show_target_plan(config, t, &ro, &observer, &line, err);
 		if (r < 0)
-			return r;
+			return error_prefix(err, "target '%s'", t->name);
 		if (i)
 			putchar('\n');
 		config_print_target(stdout, config, t);

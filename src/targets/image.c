@@ -389,12 +389,12 @@ static int image_copy_firmware_vars(struct target_run *run, struct image_boot *b
 	in = fopen(b->firmware.vars, "re");
 	out = fopen(copy, "we");
 	if (!in || !out)
-		return error_set_errno(err, errno, "cannot copy %s", b->firmware.vars);
+		return error_set_errno(err, errno, "copy %s", b->firmware.vars);
 	while ((n = fread(buf, 1, sizeof(buf), in)) > 0)
 		if (fwrite(buf, 1, n, out) != n)
-			return error_set_errno(err, errno, "cannot write %s", copy);
+			return error_set_errno(err, errno, "write %s", copy);
 	if (ferror(in) || fflush(out) != 0)
-		return error_set_errno(err, errno, "cannot copy %s", b->firmware.vars);
+		return error_set_errno(err, errno, "copy %s", b->firmware.vars);
 	b->firmware_vars = TAKE_PTR(copy);
 	return 0;
 }

@@ -191,6 +191,7 @@ static int kernel_started(struct target_run *run, int64_t deadline, struct error
 {
 	const struct kernel_boot *b = kernel_boot(run);
 
+	(void)deadline; /* nothing to connect: the output port serves kernel targets whole */
 	if (!cache_trust_available())
 		return 0;
 	if ((b->kernel_cached && !cache_trusted(b->boot_kernel)) || !cache_trusted(b->initrd))
@@ -294,8 +295,12 @@ static const char **kernel_environment(struct target_run *run)
 	return envp;
 }
 
-/* The command's output records relayed to the terminal and the spool. */
-static int kernel_relay(struct target_run *run, uint32_t exec_id, bool tty, struct error *err)
+/*
+ * The command's output records relayed to the terminal and the spool,
+ * until deadline: the command's timeout, counted from its start.
+ */
+static int kernel_relay(struct target_run *run, uint32_t exec_id, bool tty, int64_t deadline,
+			struct error *err)
 {
 	const struct runner_options *o = run->options;
 	struct output_relay relay = {
@@ -304,7 +309,7 @@ static int kernel_relay(struct target_run *run, uint32_t exec_id, bool tty, stru
 		.out_fd = o->out_fd,
 		.err_fd = o->err_fd,
 		.copy_fd = run->record->output_fd,
-		.deadline = clock_deadline(run->timeout_s ? run->timeout_s * 1000LL : -1),
+		.deadline = deadline,
 		.in_fd = -1,
 		.winch_fd = -1,
 		.tty_fd = STDIN_FILENO,
@@ -319,8 +324,6 @@ static int kernel_relay(struct target_run *run, uint32_t exec_id, bool tty, stru
 	}
 	r = output_relay(&relay, err);
 	terminal_restore();
-	if (r == -ETIMEDOUT)
-		run->timed_out = run->timeout_s;
 	return r;
 }
 
@@ -345,7 +348,7 @@ static int kernel_exec(struct target_run *run, struct qga_exec_status *ret_statu
 		.vmtest_tty = tty,
 	};
 	_cleanup_free_ const char **envp = kernel_environment(run);
-	int64_t pid;
+	int64_t deadline = clock_deadline(run->timeout_s ? run->timeout_s * 1000LL : -1), pid;
 	int r;
 
 	if (!envp)
@@ -357,9 +360,12 @@ static int kernel_exec(struct target_run *run, struct qga_exec_status *ret_statu
 		terminal_size(STDIN_FILENO, &req.vmtest_rows, &req.vmtest_cols);
 	r = qga_exec_start(run->qga, &req, clock_deadline(run->setup_ms), &pid, err);
 	if (r >= 0)
-		r = kernel_relay(run, (uint32_t)pid, tty, err);
-	if (r == -ETIMEDOUT)
+		r = kernel_relay(run, (uint32_t)pid, tty, deadline, err);
+	if (r == -ETIMEDOUT) {
+		/* Past a deadline, starting or running: the command timed out (if it has a timeout). */
+		run->timed_out = run->timeout_s;
 		return r;
+	}
 	if (r >= 0)
 		r = qga_exec_get_status(run->qga, pid, clock_deadline(run->setup_ms), ret_status, err);
 	if (r >= 0 && !ret_status->exited)

@@ -44,7 +44,7 @@ static int record_spool_open(void)
 }
 
 int record_new(size_t index, const char *name, const struct record_observer *observer,
-	       struct record **ret, struct error *err)
+	       bool spools, struct record **ret, struct error *err)
 {
 	struct record *r = calloc(1, sizeof(*r));
 
@@ -57,13 +57,15 @@ int record_new(size_t index, const char *name, const struct record_observer *obs
 		record_free(r);
 		return error_set(err, ENOMEM, "out of memory");
 	}
-	r->console_fd = record_spool_open();
-	r->output_fd = record_spool_open();
-	if (r->console_fd < 0 || r->output_fd < 0) {
+	if (spools) {
+		r->console_fd = record_spool_open();
+		r->output_fd = record_spool_open();
+	}
+	if (spools && (r->console_fd < 0 || r->output_fd < 0)) {
 		int e = errno;
 
 		record_free(r);
-		return error_set_errno(err, e, "cannot create the spool files");
+		return error_set_errno(err, e, "create the spool files");
 	}
 	r->start_ms = r->stage_start_ms = clock_now_ms();
 	r->observer = observer;
@@ -89,13 +91,17 @@ struct record *record_free(struct record *r)
 	return NULL;
 }
 
-/* The time spent in the current stage, added to it. */
+/*
+ * The time spent in the current stage, added to it.  The view's thread
+ * reads the stage and when it started while this thread moves on: both
+ * are written atomically.
+ */
 static void record_close_stage(struct record *r)
 {
 	int64_t now = clock_now_ms();
 
 	r->stage_ms[r->stage] += now - r->stage_start_ms;
-	r->stage_start_ms = now;
+	__atomic_store_n(&r->stage_start_ms, now, __ATOMIC_RELEASE);
 }
 
 void record_stage(struct record *r, enum record_stage stage)
@@ -103,7 +109,7 @@ void record_stage(struct record *r, enum record_stage stage)
 	enum record_stage before = r->stage;
 
 	record_close_stage(r);
-	r->stage = stage;
+	__atomic_store_n(&r->stage, stage, __ATOMIC_RELEASE);
 	if (before != RECORD_STAGE_NONE)
 		record_log(r, 1, "%s took %.2f s", record_stage_name(before),
 			   (double)r->stage_ms[before] / 1000);
@@ -113,15 +119,18 @@ void record_stage(struct record *r, enum record_stage stage)
 
 void record_log(struct record *r, int level, const char *fmt, ...)
 {
-	char line[sizeof(r->reason)];
+	char *line = NULL;
 	va_list ap;
+	int n;
 
 	if (!r->observer || !r->observer->log)
 		return;
 	va_start(ap, fmt);
-	vsnprintf(line, sizeof(line), fmt, ap);
+	n = vasprintf(&line, fmt, ap);
 	va_end(ap);
-	r->observer->log(r->observer->data, r, level, line);
+	if (n >= 0)
+		r->observer->log(r->observer->data, r, level, line);
+	free(line);
 }
 
 void record_qemu_line(struct record *r, const char *line)

@@ -55,6 +55,8 @@ struct record {
 	size_t index;			/* the target's place in the config */
 	char *name;			/* as written: sanitize before printing */
 	int console_fd, output_fd;	/* the spools, written from offset 0 */
+	/* Written by the target's thread, read by the view's: read these two
+	 * with __atomic_load_n (record_current_stage). */
 	enum record_stage stage;
 	int64_t start_ms, stage_start_ms;	/* base/clock.h */
 	int64_t stage_ms[RECORD_N_STAGES];	/* time spent in each stage */
@@ -66,9 +68,12 @@ struct record {
 	const struct record_observer *observer;
 };
 
-/* A record for target index, its spools created empty; observer may be NULL. */
+/*
+ * A record for target index, with its spools created empty when spools is
+ * set (a dry run has none: -1); observer may be NULL.
+ */
 int record_new(size_t index, const char *name, const struct record_observer *observer,
-	       struct record **ret, struct error *err);
+	       bool spools, struct record **ret, struct error *err);
 
 /* Accepts NULL; tells the observer to forget it first. */
 struct record *record_free(struct record *r);
@@ -86,6 +91,14 @@ void record_qemu_line(struct record *r, const char *line);
 /* The end: outcome, status and reason (printf-style; NULL for none). */
 void record_end(struct record *r, enum record_outcome outcome, int exit_status,
 		const char *reason_fmt, ...) __attribute__((format(printf, 4, 5)));
+
+/* The stage a record is in and since when, from any thread. */
+static inline enum record_stage record_current_stage(const struct record *r,
+						     int64_t *ret_since_ms)
+{
+	*ret_since_ms = __atomic_load_n(&r->stage_start_ms, __ATOMIC_ACQUIRE);
+	return __atomic_load_n(&r->stage, __ATOMIC_ACQUIRE);
+}
 
 /* The stage's name, as the view prints it ("Setting up VM"). */
 const char *record_stage_name(enum record_stage stage);

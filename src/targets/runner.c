@@ -54,11 +54,6 @@ int runner_check(const struct config *config, const struct target *t,
 		return error_usage(err,
 				   "%s cannot be shared read-write at %s: it holds the root filesystem %s; run vmtest from a project directory",
 				   config->base_dir, GUEST_SHARED_PATH, t->rootfs ? t->rootfs : "/");
-	/* Another architecture is always emulated. */
-	if (strcmp(t->arch, arch_host()) != 0 && o->accel_asked &&
-	    strcmp(o->accel_asked, "kvm") == 0)
-		return error_usage(err, "target '%s': --accel kvm cannot run %s guests on this %s host",
-				   t->name, t->arch, arch_host());
 	return 0;
 }
 
@@ -167,10 +162,23 @@ void target_run_stop_qemu(struct target_run *run)
 
 /* --- preparing ----------------------------------------------------------------- */
 
-/* The accelerator: the run's, but another architecture is always emulated. */
-static enum qemu_accel runner_accel(const struct target *t, const struct runner_options *o)
+/*
+ * The accelerator: the run's, but another architecture is always
+ * emulated, and asking for KVM for one is a mistake of this target's.
+ */
+static int runner_accel(struct target_run *run, struct error *err)
 {
-	return strcmp(t->arch, arch_host()) != 0 ? QEMU_ACCEL_TCG : o->accel;
+	const struct target *t = run->target;
+	const char *asked = run->options->accel_asked;
+
+	run->accel = run->options->accel;
+	if (strcmp(t->arch, arch_host()) == 0)
+		return 0;
+	if (asked && strcmp(asked, "kvm") == 0)
+		return error_usage(err, "target '%s': --accel kvm cannot run %s guests on this %s host",
+				   t->name, t->arch, arch_host());
+	run->accel = QEMU_ACCEL_TCG;
+	return 0;
 }
 
 static int runner_build_argv(struct target_run *run, const struct target_kind_ops *kind,
@@ -203,6 +211,8 @@ static int runner_prepare(struct target_run *run, const struct target_kind_ops *
 
 	if (r >= 0)
 		r = kind->prepare(run, err);
+	if (r >= 0)
+		r = runner_accel(run, err);
 	if (r >= 0)
 		r = runner_build_argv(run, kind, err);
 	return r;
@@ -407,8 +417,7 @@ int runner_run(const struct config *config, const struct target *t,
 	const struct target_kind_ops *kind = runner_kind(t);
 	struct target_run run = {
 		.config = config, .target = t, .options = o, .record = record,
-		.accel = runner_accel(t, o), .qemu = { .pidfd = -1 }, .qemu_slot = -1,
-		.output_fd = -1,
+		.qemu = { .pidfd = -1 }, .qemu_slot = -1, .output_fd = -1,
 		.setup_ms = o->boot_timeout_s ? o->boot_timeout_s * 1000LL : RUNNER_SETUP_TIMEOUT_MS,
 		.timeout_s = o->timeout_s ? o->timeout_s : t->timeout_s,
 	};
@@ -419,11 +428,13 @@ int runner_run(const struct config *config, const struct target *t,
 	r = runner_prepare(&run, kind, false, &err);
 	if (r >= 0)
 		r = runner_live(&run, kind, &st, &err);
-	runner_clear(&run, kind);
-	if (interrupt_requested()) {
-		qga_exec_status_clear(&st);
+	/* Stopped by an interrupt, not failed: nothing to report.  A command
+	 * that had ended keeps its verdict, whatever came after. */
+	if (r < 0 && interrupt_requested()) {
+		runner_clear(&run, kind);
 		return -EINTR;
 	}
+	runner_clear(&run, kind);
 	if (r < 0 && run.timed_out)
 		/* The target failed, the run did not. */
 		record_end(record, RECORD_TIMED_OUT, RUNNER_EXIT_TIMEOUT, "Timed out after %u s",
@@ -444,8 +455,7 @@ int runner_plan(const struct config *config, const struct target *t,
 	const struct target_kind_ops *kind = runner_kind(t);
 	struct target_run run = {
 		.config = config, .target = t, .options = o, .record = record,
-		.accel = runner_accel(t, o), .qemu = { .pidfd = -1 }, .qemu_slot = -1,
-		.output_fd = -1,
+		.qemu = { .pidfd = -1 }, .qemu_slot = -1, .output_fd = -1,
 	};
 	int r = runner_prepare(&run, kind, true, err);
 

@@ -21,21 +21,6 @@
 #include "vm/interrupt.h"
 #include "vm/output.h"
 
-
-
-/* --- the log --------------------------------------------------------------- */
-
-
-
-
-
-
-
-
-
-
-
-
 static void view_tick(struct view *v)
 {
 	for (size_t i = 0; i < v->n_active; i++) {
@@ -306,12 +291,6 @@ static void view_on_log(void *data, const struct record *r, int level, const cha
 	view_say(v, view_find(v, r), level, line);
 	pthread_mutex_unlock(&v->lock);
 }
-
-
-
-
-
-
 
 /* Take t off the running targets (the lock held); nothing if it is not there. */
 static void view_unlist(struct view *v, struct view_target *t)

@@ -58,7 +58,6 @@ struct view_target {
 	size_t *window_len;
 	unsigned window_head, window_count;
 	bool direct;			/* a one-liner's command writes to the terminal */
-	bool ended;
 };
 
 struct view {

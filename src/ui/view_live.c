@@ -90,19 +90,21 @@ static void view_live_draw_line(struct view *v, struct view_text *text, const ch
 }
 
 static void view_live_draw_block(struct view *v, struct view_target *t, struct view_text *text,
-			    unsigned window)
+				 unsigned window)
 {
 	char head[128], elapsed[32];
 	unsigned shown, first, pending = t->window_tail.len ? 1 : 0;
+	int64_t since;
+	enum record_stage stage = record_current_stage(t->rec, &since);
 
 	snprintf(head, sizeof(head), "%s=> ", view_text_sgr(v, SGR_BOLD));
 	view_live_draw_line(v, text, head, 3, t->name, strlen(t->name), NULL);
-	if (t->rec->stage == RECORD_STAGE_NONE) {
+	if (stage == RECORD_STAGE_NONE) {
 		view_live_draw_line(v, text, "", 0, "===> Preparing", 14, NULL);
 		return;
 	}
-	view_text_duration(clock_now_ms() - t->rec->stage_start_ms, elapsed, sizeof(elapsed));
-	snprintf(head, sizeof(head), "===> %s %c %s", record_stage_name(t->rec->stage),
+	view_text_duration(clock_now_ms() - since, elapsed, sizeof(elapsed));
+	snprintf(head, sizeof(head), "===> %s %c %s", record_stage_name(stage),
 		 view_spinner[v->spin % 4], elapsed);
 	view_live_draw_line(v, text, "", 0, head, strlen(head), NULL);
 	/* The window: the last lines and the one being written, dimmed. */

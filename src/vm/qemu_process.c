@@ -162,7 +162,7 @@ int qemu_process_start(char *const *argv, const char *log_path, struct qemu_proc
 
 	*ret = (struct qemu_process){ .pidfd = -1 };
 	if (log_fd < 0)
-		return error_set_errno(err, errno, "cannot create %s", log_path);
+		return error_set_errno(err, errno, "create %s", log_path);
 	ret->log_path = strdup(log_path);
 	if (!ret->log_path)
 		return error_set(err, ENOMEM, "out of memory");

@@ -47,7 +47,7 @@ int run_dir_make(bool (*avoid)(const char *base, void *data), void *data, char *
 		int e = errno;
 
 		free(dir);
-		return error_set_errno(err, e, "cannot create a private directory in %s", base);
+		return error_set_errno(err, e, "create a private directory in %s", base);
 	}
 	*ret_dir = dir;
 	return 0;
