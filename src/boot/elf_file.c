@@ -5,7 +5,7 @@
 #include <string.h>
 
 int elf_file_open(struct elf_file *e, const void *buf, size_t len, const char *what,
-	     struct error *err)
+		  struct error *err)
 {
 	*e = (struct elf_file){ .buf = buf, .len = len, .what = what };
 	if (!elf_file_is_elf(buf, len))
@@ -45,7 +45,7 @@ static size_t elf_file_shdr(const struct elf_file *e, uint64_t shoff, uint64_t s
 }
 
 int elf_file_section(const struct elf_file *e, const char *name, size_t *ret_off, size_t *ret_size,
-		struct error *err)
+		     struct error *err)
 {
 	uint64_t shoff = ELF_FILE_FIELD(e, 0, Elf64_Ehdr, Elf32_Ehdr, e_shoff);
 	uint64_t shentsize = ELF_FILE_FIELD(e, 0, Elf64_Ehdr, Elf32_Ehdr, e_shentsize);

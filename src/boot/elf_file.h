@@ -32,7 +32,7 @@ static inline bool elf_file_is_elf(const void *buf, size_t len)
 
 /* Checks the identification bytes and fills *e; ENOEXEC naming `what` if bad. */
 int elf_file_open(struct elf_file *e, const void *buf, size_t len, const char *what,
-	     struct error *err);
+		  struct error *err);
 
 /* A field of width bytes (1 to 8) at off, in the file's byte order; off is in range. */
 uint64_t elf_file_get(const struct elf_file *e, size_t off, size_t width);
@@ -51,4 +51,4 @@ int elf_file_bad(const struct elf_file *e, struct error *err, const char *why);
  * the section headers or the names lie outside the file.
  */
 int elf_file_section(const struct elf_file *e, const char *name, size_t *ret_off, size_t *ret_size,
-		struct error *err);
+		     struct error *err);

@@ -11,8 +11,8 @@
 
 /* "vmtest.toml:3:10: target 'x': kernel" or "-k", to prefix a file problem. */
 static void target_files_origin(const struct config *config, const struct target *t,
-				   const struct origin *o, const char *field, char *buf,
-				   size_t len)
+				const struct origin *o, const char *field, char *buf,
+				size_t len)
 {
 	if (o->option || !config->path)
 		snprintf(buf, len, "%s", o->option ? o->option : field);
@@ -22,8 +22,8 @@ static void target_files_origin(const struct config *config, const struct target
 }
 
 static int target_files_check_path(const struct config *config, const struct target *t,
-			     const struct origin *o, const char *field, const char *path,
-			     bool want_dir, struct error *err)
+				   const struct origin *o, const char *field, const char *path,
+				   bool want_dir, struct error *err)
 {
 	char where[1024];
 	struct stat st;
@@ -43,7 +43,7 @@ static int target_files_check_path(const struct config *config, const struct tar
 /* A file that is not a kernel (empty, truncated, text) is bad input like a
  * missing one: said before any VM starts, with where it was named. */
 static int target_files_check_kernel(const struct config *config, const struct target *t,
-			       struct error *err)
+				     struct error *err)
 {
 	struct kernel_image *image = NULL;
 	char where[1024];

@@ -178,7 +178,7 @@ static const char image_stream_script[] =
 	"s=$(cat \"$st\" 2>/dev/null); rm -f \"$st\"; exit \"${s:-1}\"\n";
 
 static int image_probe(struct qga *qga, int64_t deadline, char ports[2][64],
-			     struct error *err)
+		       struct error *err)
 {
 	const char *argv[] = { "-c", image_probe_script, NULL };
 	struct qga_exec_request req = { .path = "/bin/sh", .argv = argv, .envp = image_env,
@@ -210,7 +210,7 @@ struct image_pending {
 
 /* How many bytes at the end of buf could be the start of the marker. */
 static size_t image_marker_prefix(const char *buf, size_t len, const char *marker,
-					size_t mlen)
+				  size_t mlen)
 {
 	for (size_t k = len < mlen - 1 ? len : mlen - 1; k > 0; k--)
 		if (memcmp(buf + len - k, marker, k) == 0)
@@ -219,7 +219,7 @@ static size_t image_marker_prefix(const char *buf, size_t len, const char *marke
 }
 
 static int image_flush(struct image_pending *p, int fd, int copy_fd,
-			     size_t keep_at_least, bool whole_lines, struct error *err)
+		       size_t keep_at_least, bool whole_lines, struct error *err)
 {
 	int r;
 
@@ -238,8 +238,8 @@ static int image_flush(struct image_pending *p, int fd, int copy_fd,
 }
 
 static int image_relay_with(const struct image_streams *io, const char *marker,
-				  int64_t deadline, struct image_pending pending[2],
-				  struct error *err)
+			    int64_t deadline, struct image_pending pending[2],
+			    struct error *err)
 {
 	/* By whole lines when the streams meet (in one place, or the spool). */
 	bool shared = io->out_fds[0] == io->out_fds[1] || io->copy_fd >= 0;
@@ -289,7 +289,7 @@ static int image_relay_with(const struct image_streams *io, const char *marker,
 
 /* Each relay its own buffers: targets may run in parallel threads. */
 static int image_relay(const struct image_streams *io, const char *marker,
-			     int64_t deadline, struct error *err)
+		       int64_t deadline, struct error *err)
 {
 	struct image_pending *pending = calloc(2, sizeof(*pending));
 	int r;
@@ -302,9 +302,9 @@ static int image_relay(const struct image_streams *io, const char *marker,
 }
 
 static int image_stream(struct qga *qga, const struct target *t,
-			      const struct image_streams *io, char ports[2][64],
-			      int64_t deadline, struct qga_exec_status *ret_status,
-			      struct error *err)
+			const struct image_streams *io, char ports[2][64],
+			int64_t deadline, struct qga_exec_status *ret_status,
+			struct error *err)
 {
 	char token[33], marker[64];
 	const char *argv[] = { "-c", image_stream_script, "vmtest", t->command, ports[0],

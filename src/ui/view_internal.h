@@ -112,7 +112,7 @@ void view_text_tail_read(struct view_tail *tail, view_line_fn fn, struct view_ta
 
 /* Read to the end, the last line too even without its newline. */
 void view_text_tail_finish(struct view_tail *tail, view_line_fn fn, struct view_target *t,
-		      int which);
+			   int which);
 
 /*
  * A spool's content, or its last max bytes from a line start.  Sanitized

@@ -72,7 +72,7 @@ void view_live_erase(struct view *v, struct view_text *text)
 
 /* One line of a block, cut to the width (prefix_cols of it for prefix). */
 static void view_live_draw_line(struct view *v, struct view_text *text, const char *prefix,
-			   unsigned prefix_cols, const char *line, size_t len, const char *after_sgr)
+				unsigned prefix_cols, const char *line, size_t len, const char *after_sgr)
 {
 	struct sanitize_options so = { .keep_sgr = v->o.color, .after_sgr = after_sgr };
 	_cleanup_free_ char *clean = NULL;

@@ -64,7 +64,7 @@ void view_log_printf(struct view *v, const char *fmt, ...)
 }
 
 void view_log_write(struct view *v, struct view_target *t, const char *what,
-			   const char *line, size_t len)
+		    const char *line, size_t len)
 {
 	struct sanitize_options so = { 0 };
 	_cleanup_free_ char *clean = NULL;

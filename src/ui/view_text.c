@@ -79,7 +79,7 @@ void view_text_duration(int64_t ms, char *buf, size_t size)
  * (cut at VIEW_LINE_MAX bytes).  The last, unfinished line stays in part.
  */
 void view_text_tail_read(struct view_tail *tail, view_line_fn fn, struct view_target *t,
-			   int which)
+			 int which)
 {
 	char buf[65536];
 	ssize_t n;
@@ -101,7 +101,7 @@ void view_text_tail_read(struct view_tail *tail, view_line_fn fn, struct view_ta
 
 /* Read to the end, the last line too even without its newline. */
 void view_text_tail_finish(struct view_tail *tail, view_line_fn fn, struct view_target *t,
-			     int which)
+			   int which)
 {
 	view_text_tail_read(tail, fn, t, which);
 	if (tail->len) {
@@ -115,7 +115,7 @@ void view_text_tail_finish(struct view_tail *tail, view_line_fn fn, struct view_
  * line by line for a terminal (not cut: the terminal wraps), else as is.
  */
 void view_text_spool(struct view *v, struct view_text *text, int fd, size_t max,
-			    bool sanitize)
+		     bool sanitize)
 {
 	struct sanitize_options so = { .keep_sgr = v->o.color };
 	off_t size = lseek(fd, 0, SEEK_END), off = 0;
