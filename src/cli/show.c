@@ -51,19 +51,14 @@ static int show_target_plan(const struct config *config, const struct target *t,
 	return r;
 }
 
-/* The accelerator, as a run would choose it; said once, for a target it applies to. */
-static int show_accel(const struct config *config, const struct target *t,
-		      const struct cli_options *o, struct runner_options *ro, struct view *view,
-		      bool *told, struct error *err)
+/* Once, after the first target it applies to is planned: why not KVM. */
+static void show_accel_notice(const struct target *t, const char *why, struct view *view,
+			      bool *told)
 {
-	const char *why;
-	int r = accel_choose(o->accel, &ro->accel, &why, err);
-
-	if (r >= 0 && why && !*told && strcmp(t->arch, config_host_arch()) == 0) {
+	if (why && !*told && strcmp(t->arch, config_host_arch()) == 0) {
 		view_log(view, 0, "using TCG emulation: %s", why);
 		*told = true;
 	}
-	return r;
 }
 
 int show_plan(const struct config *config, const struct cli_options *o, struct error *err)
@@ -89,12 +84,14 @@ int show_plan(const struct config *config, const struct cli_options *o, struct e
 	for (size_t i = 0; i < config->n_targets; i++) {
 		const struct target *t = &config->targets[i];
 		_cleanup_free_ char *line = NULL;
+		const char *why = NULL;
 
-		r = show_accel(config, t, o, &ro, view, &told, err);
+		r = accel_choose(o->accel, &ro.accel, &why, err);
 		if (r >= 0)
 			r = show_target_plan(config, t, &ro, &observer, &line, err);
 		if (r < 0)
 			return error_prefix(err, "target '%s'", t->name);
+		show_accel_notice(t, why, view, &told);
 		if (i)
 			putchar('\n');
 		config_print_target(stdout, config, t);
