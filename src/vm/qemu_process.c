@@ -98,6 +98,8 @@ static pthread_cond_t qemu_process_spawn_cond = PTHREAD_COND_INITIALIZER;
 static struct qemu_process_spawn *qemu_process_spawn_pending;
 static pthread_once_t qemu_process_spawner_once = PTHREAD_ONCE_INIT;
 static bool qemu_process_spawner_running;
+static bool qemu_process_spawner_stopping;
+static pthread_t qemu_process_spawner_thread;
 
 static void *qemu_process_spawner(void *arg)
 {
@@ -111,8 +113,10 @@ static void *qemu_process_spawner(void *arg)
 	for (;;) {
 		struct qemu_process_spawn *req;
 
-		while (!qemu_process_spawn_pending)
+		while (!qemu_process_spawn_pending && !qemu_process_spawner_stopping)
 			pthread_cond_wait(&qemu_process_spawn_cond, &qemu_process_spawn_lock);
+		if (qemu_process_spawner_stopping)
+			break;
 		req = qemu_process_spawn_pending;
 		qemu_process_spawn_pending = NULL;
 		pthread_mutex_unlock(&qemu_process_spawn_lock);
@@ -121,16 +125,30 @@ static void *qemu_process_spawner(void *arg)
 		req->done = true;
 		pthread_cond_broadcast(&qemu_process_spawn_cond);
 	}
+	pthread_mutex_unlock(&qemu_process_spawn_lock);
 	return NULL;
+}
+
+/*
+ * At exit, when every QEMU is gone: the spawner ends and is joined, so that
+ * nothing of it is left for leak checkers to find (valgrind counts a
+ * running thread's TLS as possibly lost).
+ */
+static void qemu_process_stop_spawner(void)
+{
+	pthread_mutex_lock(&qemu_process_spawn_lock);
+	qemu_process_spawner_stopping = true;
+	pthread_cond_broadcast(&qemu_process_spawn_cond);
+	pthread_mutex_unlock(&qemu_process_spawn_lock);
+	pthread_join(qemu_process_spawner_thread, NULL);
 }
 
 static void qemu_process_start_spawner(void)
 {
-	pthread_t thread;
-
-	qemu_process_spawner_running =
-		pthread_create(&thread, NULL, qemu_process_spawner, NULL) == 0 &&
-		pthread_detach(thread) == 0;
+	qemu_process_spawner_running = pthread_create(&qemu_process_spawner_thread, NULL,
+						      qemu_process_spawner, NULL) == 0;
+	if (qemu_process_spawner_running)
+		atexit(qemu_process_stop_spawner);
 }
 
 /* The spawner forks; without one (no thread to be had), this thread does. */

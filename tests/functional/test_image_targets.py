@@ -152,14 +152,14 @@ def test_image_errors(vmtest, tmp_path):
         '[[target]]\nname = "%s"\nimage = "%s"\ncommand = "echo ran"\n'
         '[target.vm]\nmemory = "512M"\n' % (name, test_image(variant))
         for name, variant in [("u", "uefi"), ("n", "noagent"), ("l", "locked")]))
-    r = vmtest("--boot-timeout", "20", cwd=tmp_path, timeout=300)
+    r = vmtest("--boot-timeout", "30", cwd=tmp_path, timeout=300)
     assert r.returncode == 1, r.stdout + r.stderr
     assert "ran" not in r.stdout
     # With several targets, every message is in the run's report, on stdout.
     blocks = re.split(r"^=> ", r.stdout, flags=re.M)[1:]
     assert [b.splitlines()[0] for b in blocks] == ["u", "n", "l"]
     for b in blocks[:2]:
-        assert ("vmtest: the guest did not answer within 20 s of booting (is qemu-ga "
+        assert ("vmtest: the guest did not answer within 30 s of booting (is qemu-ga "
                 "installed and enabled in the image?)\nFAILED\n") in b
     assert ("vmtest: the image's qemu-ga has guest-exec disabled, and vmtest runs commands "
             "with it; allow it in the image (RHEL, Fedora: remove it from the block list in "
