@@ -222,6 +222,8 @@ static json_t *agent_setup(struct agent *a, json_t *args, char *err, size_t err_
 	json_t *mounts = json_object_get(args, "mounts");
 	struct setup_request req = { .msize = 512000 };
 	size_t n = json_array_size(mounts);
+	const char *entropy_b64;
+	char *entropy = NULL;
 	int r;
 
 	if (json_is_integer(json_object_get(args, "msize")))
@@ -246,7 +248,13 @@ static json_t *agent_setup(struct agent *a, json_t *args, char *err, size_t err_
 		}
 	}
 	req.n_mounts = n;
+	if (json_is_integer(json_object_get(args, "realtime-ns")))
+		req.realtime_ns = json_integer_value(json_object_get(args, "realtime-ns"));
+	entropy_b64 = json_string_value(json_object_get(args, "entropy"));
+	if (entropy_b64 && base64_decode(entropy_b64, &entropy, &req.entropy_len) == 0)
+		req.entropy = (const unsigned char *)entropy;
 	r = setup_run(&req, err, err_len);
+	free(entropy);
 	free(req.mounts);
 	return r < 0 ? NULL : json_object();
 }

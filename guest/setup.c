@@ -2,11 +2,15 @@
 #include "setup.h"
 
 #include <errno.h>
+#include <fcntl.h>
+#include <linux/random.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <string.h>
+#include <sys/ioctl.h>
 #include <sys/mount.h>
 #include <sys/stat.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "early.h"
@@ -175,9 +179,45 @@ static int setup_user_mounts(const struct setup_request *req, char *err, size_t 
 	return 0;
 }
 
+/*
+ * The host's time, and its randomness credited to the kernel's pool with a
+ * reseed of the CRNG: a guest restored from a snapshot wakes at the
+ * snapshot's time with the snapshot's random state, like every other
+ * restore of it.
+ */
+static void setup_clock_and_entropy(const struct setup_request *req)
+{
+	if (req->realtime_ns > 0) {
+		struct timespec ts = { .tv_sec = req->realtime_ns / 1000000000,
+				       .tv_nsec = req->realtime_ns % 1000000000 };
+
+		if (clock_settime(CLOCK_REALTIME, &ts) < 0)
+			log_msg("set the clock: %s", strerror(errno));
+	}
+	if (req->entropy_len) {
+		struct {
+			struct rand_pool_info info;
+			unsigned char buf[256];
+		} pool;
+		size_t n = req->entropy_len < sizeof(pool.buf) ? req->entropy_len : sizeof(pool.buf);
+		int fd = open("/dev/urandom", O_RDWR | O_CLOEXEC);
+
+		pool.info.entropy_count = (int)(n * 8);
+		pool.info.buf_size = (int)n;
+		memcpy(pool.buf, req->entropy, n);
+		if (fd < 0 || ioctl(fd, RNDADDENTROPY, &pool.info) < 0 ||
+		    ioctl(fd, RNDRESEEDCRNG) < 0)
+			log_msg("reseed the random number generator: %s", strerror(errno));
+		if (fd >= 0)
+			close(fd);
+	}
+}
+
 int setup_run(const struct setup_request *req, char *err, size_t err_len)
 {
 	bool overlay;
+
+	setup_clock_and_entropy(req);
 
 	if (setup_root(req, err, err_len, &overlay) < 0 || setup_switch_root(err, err_len) < 0)
 		return -1;

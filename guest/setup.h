@@ -11,6 +11,7 @@
 
 #include <stdbool.h>
 #include <stddef.h>
+#include <stdint.h>
 
 struct setup_mount {
 	const char *tag;	/* 9p mount tag */
@@ -24,6 +25,9 @@ struct setup_request {
 	bool has_shared;		/* GUEST_TAG_SHARED exists */
 	struct setup_mount *mounts;
 	size_t n_mounts;
+	int64_t realtime_ns;		/* the host's clock; 0: leave the guest's */
+	const unsigned char *entropy;	/* the host's randomness, credited; NULL: none */
+	size_t entropy_len;
 };
 
 /* 0, or -1 with a one-line explanation in err. */

@@ -44,6 +44,31 @@ static void qemu_add_socket(struct strv *argv, const struct qemu_plan *plan, con
 		  server ? ",server=on,wait=off" : "");
 }
 
+/*
+ * Guest RAM in a file vmtest gave (a memfd, as /proc/self/fd/N), mapped
+ * shared: a snapshot's migration stream then leaves RAM out
+ * (x-ignore-shared), and vmtest copies it from the file itself.
+ */
+static void qemu_add_ram(struct strv *argv, const struct target *t, const struct qemu_plan *plan)
+{
+	_cleanup_free_ char *path = NULL;
+
+	if (!plan->ram_path)
+		return;
+	path = qemu_escape_value(plan->ram_path);
+	if (!path) {
+		argv->oom = 1;
+		return;
+	}
+	strv_add(argv, "-object");
+	strv_addf(argv, "memory-backend-file,id=" QEMU_RAM_ID ",size=%llu,mem-path=%s,share=on",
+		  (unsigned long long)t->vm.memory_bytes, path);
+	if (plan->incoming) {
+		strv_add(argv, "-incoming");
+		strv_add(argv, "defer");
+	}
+}
+
 static void qemu_add_machine(struct strv *argv, const struct target *t,
 			     const struct qemu_plan *plan)
 {
@@ -54,7 +79,10 @@ static void qemu_add_machine(struct strv *argv, const struct target *t,
 	strv_add(argv, "none");
 	strv_add(argv, "-no-reboot");
 	strv_add(argv, "-machine");
-	strv_add(argv, plan->arch->machine);
+	if (plan->ram_path)
+		strv_addf(argv, "%s,memory-backend=" QEMU_RAM_ID, plan->arch->machine);
+	else
+		strv_add(argv, plan->arch->machine);
 	strv_add(argv, "-accel");
 	if (plan->accel == QEMU_ACCEL_KVM) {
 		strv_add(argv, "kvm");
@@ -69,6 +97,7 @@ static void qemu_add_machine(struct strv *argv, const struct target *t,
 	strv_addf(argv, "%u", t->vm.num_cpus);
 	strv_add(argv, "-m");
 	strv_add(argv, t->vm.memory);
+	qemu_add_ram(argv, t, plan);
 }
 
 static void qemu_add_boot(struct strv *argv, const struct target *t, const struct qemu_plan *plan)
@@ -145,7 +174,7 @@ static void qemu_add_shares(struct strv *argv, const struct target *t,
 
 		snprintf(id, sizeof(id), "m%zu", i);
 		snprintf(tag, sizeof(tag), GUEST_TAG_MOUNT_PREFIX "%zu", i);
-		qemu_add_9p(argv, plan, id, tag, t->vm.mounts[i].host_path,
+		qemu_add_9p(argv, plan, id, tag, plan->for_key ? "@mount" : t->vm.mounts[i].host_path,
 			    t->vm.mounts[i].writable);
 	}
 }

@@ -47,6 +47,10 @@ struct qemu_plan {
 	const char *firmware_code;	/* UEFI: pflash unit 0, read-only */
 	const char *firmware_vars;	/* UEFI: this run's copy, pflash unit 1 */
 	const char *firmware_bios;	/* -bios: combined OVMF or vm.bios */
+	/* Warm starts (targets/warm_start.h) */
+	const char *ram_path;		/* guest RAM in this file, shared; NULL: QEMU's own */
+	bool incoming;			/* -incoming defer: a snapshot is loaded over QMP */
+	bool for_key;			/* host paths of vm.mounts as placeholders */
 };
 
 /*
@@ -56,6 +60,9 @@ struct qemu_plan {
  */
 int qemu_argv_build(const struct target *target, const struct qemu_plan *plan,
 		    struct strv *ret_argv, struct error *err);
+
+/* The id of the memory backend that holds guest RAM when ram_path is set. */
+#define QEMU_RAM_ID "vmtest.ram"
 
 /* The kernel command line vmtest uses after console=DEVICE, before the
  * target's kernel_args. */

@@ -21,6 +21,7 @@ enum {
 	OPT_BOOT_TIMEOUT,
 	OPT_ACCEL,
 	OPT_TTY,
+	OPT_NO_SNAPSHOT,
 	OPT_UEFI,
 	OPT_NO_UI,
 	OPT_LOG,
@@ -48,6 +49,7 @@ static const struct option cli_long_options[] = {
 	{ "boot-timeout", required_argument, NULL, OPT_BOOT_TIMEOUT },
 	{ "accel", required_argument, NULL, OPT_ACCEL },
 	{ "tty", no_argument, NULL, OPT_TTY },
+	{ "no-snapshot", no_argument, NULL, OPT_NO_SNAPSHOT },
 	{ "no-ui", no_argument, NULL, OPT_NO_UI },
 	{ "jobs", required_argument, NULL, 'j' },
 	{ "prefix", no_argument, NULL, OPT_PREFIX },
@@ -107,6 +109,8 @@ void cli_print_help(FILE *out)
 	      "      --accel ACCEL        kvm, tcg or auto (default auto; also VMTEST_ACCEL)\n"
 	      "      --tty                run the command on a terminal in the guest (programs\n"
 	      "                           then line-buffer; stdout and stderr arrive together)\n"
+	      "      --no-snapshot        boot kernel targets cold: neither restore a snapshot\n"
+	      "                           of a booted guest nor save one (vm.snapshot = false)\n"
 	      "\n"
 	      "  -j, --jobs N             run up to N targets at once (default: 1 under TCG,\n"
 	      "                           else CPUs / the largest num_cpus)\n"
@@ -175,6 +179,7 @@ static void cli_set(struct cli_options *o, int c, const char *arg)
 	case OPT_BOOT_TIMEOUT: o->boot_timeout = arg; break;
 	case OPT_ACCEL: o->accel = arg; break;
 	case OPT_TTY: o->tty = true; break;
+	case OPT_NO_SNAPSHOT: o->no_snapshot = true; break;
 	case OPT_NO_UI: o->no_ui = true; break;
 	case OPT_LOG: o->log_path = arg; break;
 	case 'j': o->jobs = arg; break;

@@ -33,6 +33,7 @@ struct cli_options {
 	const char *boot_timeout;	/* --boot-timeout */
 	const char *accel;		/* --accel kvm|tcg|auto */
 	bool tty;			/* --tty */
+	bool no_snapshot;		/* --no-snapshot */
 	bool no_ui;			/* --no-ui */
 	const char *jobs;		/* -j */
 	bool prefix;			/* --prefix */

@@ -155,7 +155,8 @@ static int scheduler_options(const struct config *config, const struct cli_optio
 {
 	const char *asked = o->accel && *o->accel ? o->accel : getenv("VMTEST_ACCEL");
 
-	*ro = (struct runner_options){ .tty = o->tty, .accel_asked = asked };
+	*ro = (struct runner_options){ .tty = o->tty, .no_snapshot = o->no_snapshot,
+					.accel_asked = asked };
 	*ret_jobs = 0;
 	if (o->timeout && !duration_parse(o->timeout, &ro->timeout_s))
 		return error_usage(err, "--timeout '%s': expected seconds or a duration such as 90s, 5m or 1h",

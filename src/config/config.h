@@ -48,6 +48,7 @@ struct vm_config {
 	size_t n_mounts;
 	bool persist;		/* image targets: write to the image itself */
 	struct origin persist_origin;
+	bool no_snapshot;	/* vm.snapshot = false: kernel targets always boot cold */
 };
 
 enum target_kind {

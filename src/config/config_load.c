@@ -339,8 +339,16 @@ static int vm_apply_persist(struct loader *ld, struct target *t, const struct to
 	return 0;
 }
 
+static int vm_apply_snapshot(struct loader *ld, struct target *t, const struct toml_entry *e,
+			     struct error *err)
+{
+	t->vm.no_snapshot = !e->value->u.boolean;
+	return 0;
+}
+
 static const struct key_spec vm_keys[] = {
 	{ "persist", TOML_BOOL, vm_apply_persist },
+	{ "snapshot", TOML_BOOL, vm_apply_snapshot },
 	{ "num_cpus", TOML_INTEGER, vm_apply_num_cpus },
 	{ "memory", TOML_STRING, vm_apply_memory },
 	{ "bios", TOML_STRING, vm_apply_bios },

@@ -54,6 +54,8 @@ static void config_print_vm(FILE *out, const struct vm_config *vm)
 	config_print_key_string(out, "bios", vm->bios);
 	if (vm->persist)
 		fputs("persist = true\n", out);
+	if (vm->no_snapshot)
+		fputs("snapshot = false\n", out);
 	fputs("extra_args = [", out);
 	for (size_t i = 0; i < vm->n_extra_args; i++) {
 		fputs(i ? ", " : "", out);

@@ -11,8 +11,11 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/random.h>
+#include <time.h>
 #include <unistd.h>
 
+#include "base64.h"
 #include "cleanup.h"
 #include "guest_proto.h"
 #include "base/clock.h"
@@ -27,6 +30,8 @@
 #include "vm/output.h"
 
 #define KERNEL_SHUTDOWN_TIMEOUT_MS 5000
+/* What the guest's RNG is reseeded with: more than the 32 bytes its CRNG needs. */
+#define KERNEL_ENTROPY_BYTES 64
 
 extern char **environ;
 
@@ -201,6 +206,30 @@ static int kernel_started(struct target_run *run, int64_t deadline, struct error
 	return 0;
 }
 
+/*
+ * The host's time and fresh randomness, for every boot: a guest restored
+ * from a snapshot would otherwise live at the snapshot's time, and with the
+ * random-number state of every other restore.
+ */
+static int kernel_clock_and_entropy(struct json_value *args)
+{
+	unsigned char seed[KERNEL_ENTROPY_BYTES];
+	_cleanup_free_ char *b64 = NULL;
+	struct timespec now;
+	int r;
+
+	if (getrandom(seed, sizeof(seed), 0) != (ssize_t)sizeof(seed))
+		return -EIO;
+	b64 = base64_encode(seed, sizeof(seed));
+	if (!b64)
+		return -ENOMEM;
+	clock_gettime(CLOCK_REALTIME, &now);
+	r = json_io_set_int(args, "realtime-ns", (int64_t)now.tv_sec * 1000000000 + now.tv_nsec);
+	if (r >= 0)
+		r = json_io_set_string(args, "entropy", b64);
+	return r;
+}
+
 /* vmtest-setup's arguments: the shares to mount, and where. */
 static int kernel_setup_args(const struct config *config, const struct target *t,
 			     struct json_value **ret)
@@ -236,6 +265,8 @@ static int kernel_setup_args(const struct config *config, const struct target *t
 		json_io_unref(mounts);
 	if (r >= 0)
 		r = json_io_set_int(args, "msize", QEMU_9P_MSIZE);
+	if (r >= 0)
+		r = kernel_clock_and_entropy(args);
 	if (r >= 0)
 		r = json_io_set_bool(args, "shared", true);
 	if (r >= 0)
@@ -398,6 +429,7 @@ static void kernel_clear(struct target_run *run)
 
 const struct target_kind_ops target_kernel_ops = {
 	.name = "kernel",
+	.warm_start = true,
 	.prepare = kernel_prepare,
 	.plan = kernel_plan,
 	.started = kernel_started,

@@ -8,6 +8,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/wait.h>
+#include <unistd.h>
 
 #include "cleanup.h"
 #include "guest_proto.h"
@@ -15,7 +16,10 @@
 #include "base/shell_quote.h"
 #include "base/unix_socket.h"
 #include "boot/arch.h"
+#include "boot/cache.h"
+#include "boot/snapshot.h"
 #include "targets/target_run.h"
+#include "targets/warm_start.h"
 #include "vm/json_io.h"
 #include "vm/output.h"
 #include "vm/run_dir.h"
@@ -193,6 +197,8 @@ static int runner_build_argv(struct target_run *run, const struct target_kind_op
 	int r;
 
 	kind->plan(run, &plan);
+	warm_start_plan(run, &plan);
+	strv_clear(&run->argv);
 	r = qemu_argv_build(run->target, &plan, &run->argv, err);
 	if (r < 0)
 		return r;
@@ -201,6 +207,69 @@ static int runner_build_argv(struct target_run *run, const struct target_kind_op
 		return error_set(err, ENOMEM, "out of memory");
 	record_qemu_line(run->record, line);
 	return 0;
+}
+
+/* Why this run boots cold whatever the cache holds; NULL: it need not. */
+static const char *runner_warm_off(const struct target_run *run)
+{
+	if (run->options->no_snapshot)
+		return "--no-snapshot";
+	if (run->target->vm.no_snapshot)
+		return "vm.snapshot = false";
+	if (!cache_trust_available())
+		return "the kernel keyring is out of reach, so vmtest could not vouch for a snapshot";
+	return NULL;
+}
+
+/*
+ * The snapshot key of this target's guest: its QEMU command line without
+ * the run's own paths, and the files it boots.
+ */
+static int runner_warm_key(struct target_run *run, const struct target_kind_ops *kind,
+			   uint64_t *ret_key, struct error *err)
+{
+	struct qemu_plan plan = {
+		.run_dir = "@run",
+		.shared_dir = run->config->base_dir ? "@shared" : NULL,
+		.accel = run->accel,
+		.ram_path = "@ram",
+		.for_key = true,
+	};
+	struct strv argv = { 0 };
+	const char *files[4] = { 0 };
+	size_t n = 0;
+	int r;
+
+	kind->plan(run, &plan);
+	r = qemu_argv_build(run->target, &plan, &argv, err);
+	if (r < 0)
+		return r;
+	/* The files booted, as they are now: a name need not change with its contents. */
+	files[n++] = run->target->kernel;
+	if (plan.boot_kernel)
+		files[n++] = plan.boot_kernel;
+	if (plan.initrd)
+		files[n++] = plan.initrd;
+	*ret_key = snapshot_key(argv.items, files, run->accel == QEMU_ACCEL_KVM);
+	strv_clear(&argv);
+	return 0;
+}
+
+static int runner_warm_choose(struct target_run *run, const struct target_kind_ops *kind,
+			      struct error *err)
+{
+	const char *off = runner_warm_off(run);
+	uint64_t key = 0;
+	int r;
+
+	if (!kind->warm_start)
+		return 0;
+	if (off)
+		return warm_start_choose(run, 0, off, err);
+	r = runner_warm_key(run, kind, &key, err);
+	if (r >= 0)
+		r = warm_start_choose(run, key, "the snapshot key could not be computed", err);
+	return r;
 }
 
 /* Make the run directory, prepare what boots, and QEMU's command line. */
@@ -213,6 +282,8 @@ static int runner_prepare(struct target_run *run, const struct target_kind_ops *
 		r = kind->prepare(run, err);
 	if (r >= 0)
 		r = runner_accel(run, err);
+	if (r >= 0 && !dry)
+		r = runner_warm_choose(run, kind, err);
 	if (r >= 0)
 		r = runner_build_argv(run, kind, err);
 	return r;
@@ -231,11 +302,13 @@ static int runner_start_qemu(struct target_run *run, struct error *err)
 	/* A request before QEMU exists has nothing to kill: stop here. */
 	if (interrupt_requested())
 		return error_set(err, EINTR, "interrupted");
-	r = console_start(console_sock, run->record->console_fd, &run->console, err);
+	r = warm_start_before_qemu(run, err);
+	if (r >= 0)
+		r = console_start(console_sock, run->record->console_fd, &run->console, err);
 	if (r < 0)
 		return r;
 	record_log(run->record, 1, "%s", run->record->qemu_line);
-	r = qemu_process_start(run->argv.items, qemu_log, &run->qemu, err);
+	r = qemu_process_start(run->argv.items, warm_start_fds(run), qemu_log, &run->qemu, err);
 	if (r < 0)
 		return r;
 	/* A request between fork and here is seen when the pid is tracked. */
@@ -318,21 +391,26 @@ static int runner_agent_silent(const struct target_run *run, const struct target
 			 trouble[0] ? ")" : kind->silent_agent_hint);
 }
 
-static int runner_boot(struct target_run *run, const struct target_kind_ops *kind,
-		       struct error *err)
+/* One boot: QEMU started, its sockets connected, the agent answering. */
+static int runner_boot_once(struct target_run *run, const struct target_kind_ops *kind,
+			    unsigned timeout_s, struct error *err)
 {
-	unsigned timeout_s = run->options->boot_timeout_s ? run->options->boot_timeout_s
-			     : run->accel == QEMU_ACCEL_KVM ? 60 : 180;
 	int64_t start = clock_now_ms();
 	int r;
 
 	r = runner_start_qemu(run, err);
 	if (r >= 0)
 		r = runner_connect(run, kind, err);
+	if (r >= 0)
+		r = warm_start_load(run, err);
 	if (r >= 0) {
-		r = runner_wait_agent(run, clock_deadline(timeout_s * 1000LL), err);
+		int64_t timeout_ms = timeout_s * 1000LL;
+
+		if (warm_start_restoring(run) && timeout_ms > WARM_RESTORE_TIMEOUT_MS)
+			timeout_ms = WARM_RESTORE_TIMEOUT_MS;
+		r = runner_wait_agent(run, clock_deadline(timeout_ms), err);
 		if (r == -ETIMEDOUT && !target_run_qemu_failed(run, 0))
-			return runner_agent_silent(run, kind, timeout_s, err);
+			return runner_agent_silent(run, kind, (unsigned)(timeout_ms / 1000), err);
 		/* The agent's socket closes a moment before QEMU exits. */
 		if (r < 0)
 			qemu_process_wait(&run->qemu, 2000);
@@ -341,6 +419,66 @@ static int runner_boot(struct target_run *run, const struct target_kind_ops *kin
 				   (double)(clock_now_ms() - start) / 1000);
 	}
 	return target_run_check(run, r, err);
+}
+
+/* What a boot left: QEMU, its sockets, the console's thread. */
+static void runner_unboot(struct target_run *run)
+{
+	static const char *const sockets[] = { QEMU_SOCKET_QMP, QEMU_SOCKET_AGENT,
+					       QEMU_SOCKET_OUTPUT, QEMU_SOCKET_CONSOLE,
+					       QEMU_SOCKET_ERROR };
+
+	interrupt_track_qemu(&run->qemu_slot, 0);
+	target_run_stop_qemu(run);
+	qemu_process_clear(&run->qemu);
+	if (run->console)
+		console_stop(run->console);
+	run->console = console_free(run->console);
+	run->qga = qga_free(run->qga);
+	run->qmp = qmp_free(run->qmp);
+	if (run->output_fd >= 0)
+		close(run->output_fd);
+	run->output_fd = -1;
+	memset(run->agent_trouble, 0, sizeof(run->agent_trouble));
+	/* The next boot listens on the same names. */
+	for (size_t i = 0; i < ARRAY_SIZE(sockets); i++) {
+		_cleanup_free_ char *path = target_run_path(run, sockets[i]);
+
+		if (path)
+			unlink(path);
+	}
+}
+
+/*
+ * Restore the snapshot, or boot cold when there is none or it fails (a
+ * cold boot then saves one).
+ */
+static int runner_boot(struct target_run *run, const struct target_kind_ops *kind,
+		       struct error *err)
+{
+	unsigned timeout_s = run->options->boot_timeout_s ? run->options->boot_timeout_s
+			     : run->accel == QEMU_ACCEL_KVM ? 60 : 180;
+	int r;
+
+	if (warm_start_restoring(run)) {
+		r = runner_boot_once(run, kind, timeout_s, err);
+		if (r >= 0 || interrupt_requested())
+			return r;
+		char why[sizeof(err->msg)];
+
+		snprintf(why, sizeof(why), "%s", err->msg);
+		*err = (struct error){ 0 };
+		runner_unboot(run);
+		r = warm_start_fall_back(run, why, err);
+		if (r >= 0)
+			r = runner_build_argv(run, kind, err);
+		if (r < 0)
+			return r;
+	}
+	r = runner_boot_once(run, kind, timeout_s, err);
+	if (r >= 0)
+		r = target_run_check(run, warm_start_save(run, err), err);
+	return r;
 }
 
 /* --- the end --------------------------------------------------------------- */
@@ -366,6 +504,7 @@ static void runner_clear(struct target_run *run, const struct target_kind_ops *k
 		close(run->output_fd);
 	run->output_fd = -1;
 	run->console = console_free(run->console);
+	warm_start_clear(run);
 	kind->clear(run);
 	run_dir_remove(run->run_dir);
 	free(run->run_dir);

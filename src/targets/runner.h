@@ -26,6 +26,7 @@ struct runner_options {
 	unsigned boot_timeout_s;	/* 0: 60 with KVM, 180 with TCG */
 	unsigned timeout_s;	/* overrides the targets' timeout; 0: theirs */
 	bool tty;		/* run the command on a guest pty (--tty) */
+	bool no_snapshot;	/* --no-snapshot: boot cold, neither restore nor save */
 };
 
 /*

@@ -52,10 +52,14 @@ struct target_run {
 	/* Said after the guest's own words when it could not start. */
 	char *boot_note;
 	void *kind_data;	/* the kind's own */
+	struct warm_start *warm;	/* NULL: the kind has none, or a dry run */
 };
 
 struct target_kind_ops {
 	const char *name;
+	/* Whether a snapshot of a booted guest can stand in for its boot
+	 * (warm_start.h): the guest is the same up to the agent's answer. */
+	bool warm_start;
 	/* What boots: files made or found before QEMU starts. */
 	int (*prepare)(struct target_run *run, struct error *err);
 	/* The kind's part of QEMU's command line. */

@@ -20,7 +20,8 @@
 #include "base/clock.h"
 
 /* In the child: never returns.  Failures go to the log, which vmtest reads. */
-static void qemu_process_child(char *const *argv, int log_fd, int exec_fd, pid_t parent)
+static void qemu_process_child(char *const *argv, const int *keep_fds, int log_fd, int exec_fd,
+			       pid_t parent)
 {
 	int null_fd;
 	sigset_t none;
@@ -35,6 +36,11 @@ static void qemu_process_child(char *const *argv, int log_fd, int exec_fd, pid_t
 	null_fd = open("/dev/null", O_RDONLY);
 	if (null_fd < 0 || dup2(null_fd, 0) < 0 || dup2(log_fd, 1) < 0 || dup2(log_fd, 2) < 0)
 		_exit(127);
+	/* The files QEMU is given by number (/proc/self/fd/N, fd:N): every
+	 * other descriptor of vmtest's is close-on-exec. */
+	for (const int *fd = keep_fds; fd && *fd >= 0; fd++)
+		if (fcntl(*fd, F_SETFD, 0) < 0)
+			_exit(127);
 	execvp(argv[0], argv);
 	/* exec_fd closes on a successful exec; a failure sends its errno. */
 	{
@@ -49,7 +55,8 @@ static void qemu_process_child(char *const *argv, int log_fd, int exec_fd, pid_t
 
 /* fork and exec, on the spawner's thread: the pid, or -errno; *ret_exec_errno
  * when the exec itself failed. */
-static pid_t qemu_process_fork(char *const *argv, int log_fd, int *ret_exec_errno)
+static pid_t qemu_process_fork(char *const *argv, const int *keep_fds, int log_fd,
+			       int *ret_exec_errno)
 {
 	int exec_pipe[2], child_errno = 0;
 	pid_t parent = getpid(), pid;
@@ -67,7 +74,7 @@ static pid_t qemu_process_fork(char *const *argv, int log_fd, int *ret_exec_errn
 		return -e;
 	}
 	if (pid == 0)
-		qemu_process_child(argv, log_fd, exec_pipe[1], parent);
+		qemu_process_child(argv, keep_fds, log_fd, exec_pipe[1], parent);
 	close(exec_pipe[1]);
 	/* Wait for the exec: a QEMU that cannot run is said at once, not
 	 * after the sockets it never creates time out. */
@@ -87,6 +94,7 @@ static pid_t qemu_process_fork(char *const *argv, int log_fd, int *ret_exec_errn
  */
 struct qemu_process_spawn {
 	char *const *argv;
+	const int *keep_fds;
 	int log_fd;
 	pid_t pid;		/* or -errno */
 	int exec_errno;
@@ -120,7 +128,8 @@ static void *qemu_process_spawner(void *arg)
 		req = qemu_process_spawn_pending;
 		qemu_process_spawn_pending = NULL;
 		pthread_mutex_unlock(&qemu_process_spawn_lock);
-		req->pid = qemu_process_fork(req->argv, req->log_fd, &req->exec_errno);
+		req->pid = qemu_process_fork(req->argv, req->keep_fds, req->log_fd,
+					     &req->exec_errno);
 		pthread_mutex_lock(&qemu_process_spawn_lock);
 		req->done = true;
 		pthread_cond_broadcast(&qemu_process_spawn_cond);
@@ -152,13 +161,14 @@ static void qemu_process_start_spawner(void)
 }
 
 /* The spawner forks; without one (no thread to be had), this thread does. */
-static pid_t qemu_process_spawn(char *const *argv, int log_fd, int *ret_exec_errno)
+static pid_t qemu_process_spawn(char *const *argv, const int *keep_fds, int log_fd,
+				int *ret_exec_errno)
 {
-	struct qemu_process_spawn req = { .argv = argv, .log_fd = log_fd };
+	struct qemu_process_spawn req = { .argv = argv, .keep_fds = keep_fds, .log_fd = log_fd };
 
 	pthread_once(&qemu_process_spawner_once, qemu_process_start_spawner);
 	if (!qemu_process_spawner_running)
-		return qemu_process_fork(argv, log_fd, ret_exec_errno);
+		return qemu_process_fork(argv, keep_fds, log_fd, ret_exec_errno);
 	pthread_mutex_lock(&qemu_process_spawn_lock);
 	while (qemu_process_spawn_pending)
 		pthread_cond_wait(&qemu_process_spawn_cond, &qemu_process_spawn_lock);
@@ -171,8 +181,8 @@ static pid_t qemu_process_spawn(char *const *argv, int log_fd, int *ret_exec_err
 	return req.pid;
 }
 
-int qemu_process_start(char *const *argv, const char *log_path, struct qemu_process *ret,
-		       struct error *err)
+int qemu_process_start(char *const *argv, const int *keep_fds, const char *log_path,
+		       struct qemu_process *ret, struct error *err)
 {
 	_cleanup_close_ int log_fd = open(log_path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
 	int exec_errno;
@@ -184,7 +194,7 @@ int qemu_process_start(char *const *argv, const char *log_path, struct qemu_proc
 	ret->log_path = strdup(log_path);
 	if (!ret->log_path)
 		return error_set(err, ENOMEM, "out of memory");
-	pid = qemu_process_spawn(argv, log_fd, &exec_errno);
+	pid = qemu_process_spawn(argv, keep_fds, log_fd, &exec_errno);
 	if (pid < 0)
 		return error_set_errno(err, -pid, "cannot start %s", argv[0]);
 	ret->pid = pid;

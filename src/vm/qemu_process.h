@@ -24,8 +24,12 @@ struct qemu_process {
 	char *log_path;		/* QEMU's stdout and stderr */
 };
 
-int qemu_process_start(char *const *argv, const char *log_path, struct qemu_process *ret,
-		       struct error *err);
+/*
+ * keep_fds: descriptors (close-on-exec in vmtest) that QEMU inherits at
+ * the same numbers, ended by -1; NULL for none.
+ */
+int qemu_process_start(char *const *argv, const int *keep_fds, const char *log_path,
+		       struct qemu_process *ret, struct error *err);
 
 /* Reap without blocking; true if QEMU has exited (wstatus then valid). */
 bool qemu_process_exited(struct qemu_process *q);

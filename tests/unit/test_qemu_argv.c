@@ -170,6 +170,47 @@ static void test_escaping(void **state)
 	config_free(c);
 }
 
+/*
+ * Warm starts: guest RAM in the memfd vmtest names, shared, its size the
+ * target's memory; -incoming defer only for a restore; and the key's argv
+ * names no host path of vm.mounts (the same guest whatever is shared).
+ */
+static void test_warm_start(void **state)
+{
+	struct config *c = load("[[target]]\nname = \"k\"\nkernel = \"bz\"\ncommand = \"true\"\n"
+				"[target.vm]\nmemory = \"512M\"\n[target.vm.mounts]\n"
+				"\"/a\" = { host_path = \"/h\", writable = true }\n");
+	struct qemu_plan warm = plan;
+	struct error err = { 0 };
+	struct strv argv = { 0 };
+
+	assert_int_equal(qemu_argv_build(&c->targets[0], &plan, &argv, &err), 0);
+	assert_null(value_of(&argv, "-object", "memory-backend"));
+	assert_null(value_of(&argv, "-incoming", ""));
+	strv_clear(&argv);
+
+	warm.ram_path = "/proc/self/fd/7";
+	assert_int_equal(qemu_argv_build(&c->targets[0], &warm, &argv, &err), 0);
+	assert_string_equal(value_of(&argv, "-machine", ""), "q35,i8042=off,memory-backend=" QEMU_RAM_ID);
+	assert_string_equal(value_of(&argv, "-object", "memory-backend"),
+			    "memory-backend-file,id=" QEMU_RAM_ID ",size=536870912,"
+			    "mem-path=/proc/self/fd/7,share=on");
+	assert_string_equal(value_of(&argv, "-m", ""), "512M");
+	assert_null(value_of(&argv, "-incoming", ""));
+	assert_string_equal(value_of(&argv, "-fsdev", "local,id=m0,"),
+			    "local,id=m0,path=/h,security_model=none,multidevs=remap");
+	strv_clear(&argv);
+
+	warm.incoming = true;
+	warm.for_key = true;
+	assert_int_equal(qemu_argv_build(&c->targets[0], &warm, &argv, &err), 0);
+	assert_string_equal(value_of(&argv, "-incoming", ""), "defer");
+	assert_string_equal(value_of(&argv, "-fsdev", "local,id=m0,"),
+			    "local,id=m0,path=@mount,security_model=none,multidevs=remap");
+	strv_clear(&argv);
+	config_free(c);
+}
+
 static void test_image_target(void **state)
 {
 	struct config *c = load("[[target]]\nname = \"img\"\nimage = \"a,b.qcow2\"\nuefi = true\n"
@@ -218,6 +259,7 @@ int main(void)
 		cmocka_unit_test(test_kvm),
 		cmocka_unit_test(test_escaping),
 		cmocka_unit_test(test_image_target),
+		cmocka_unit_test(test_warm_start),
 	};
 
 	return cmocka_run_group_tests_name("qemu_argv", tests, NULL, NULL);

@@ -1,0 +1,253 @@
+# SPDX-License-Identifier: MIT
+"""Warm starts: a kernel target restored from a snapshot of an earlier boot
+behaves as a cold boot does, a snapshot is used only for the guest it was
+taken of, and a cache that is shared, full or broken never costs more than
+a cold boot.  Each test has its own cache (XDG_CACHE_HOME)."""
+import ctypes
+import os
+import re
+import subprocess
+import time
+
+from conftest import debian_kernel, small_kernel
+
+
+def snapshots(cache):
+    root = cache / "vmtest" / "snapshots"
+    return sorted(os.listdir(root)) if root.exists() else []
+
+
+def how_it_booted(stderr):
+    """What -v said: restored, saved (after a cold boot) or cold."""
+    if "saved the snapshot" in stderr:
+        return "saved"
+    if "booting cold, to save a snapshot" in stderr or "could not be restored" in stderr:
+        return "save failed"
+    if "restoring the snapshot" in stderr:
+        return "restored"
+    if "booting cold: " in stderr:
+        return "cold"
+    return "?"
+
+
+# What a test sees of its guest, in one command: everything that must be
+# the same after a restore as after a cold boot.
+PROBE = r"""
+echo "cwd=$(pwd)"
+echo "env=$WARM_PROBE"
+echo "host-file=$(cat from-host.txt)"
+echo "ro-mount=$(cat /opt/ro/data.txt)"
+echo written-in-guest > "out-$RUN.txt"
+touch /opt/ro/x 2>/dev/null && echo "ro-mount writable" || echo "ro-mount read-only"
+touch /usr/vmtest-probe 2>/dev/null && echo "root written (overlay)"
+echo "kernel=$(uname -r)"
+echo "hostname=$(hostname)"
+awk '$2 ~ "^/(mnt/vmtest|opt/ro|run|tmp|dev/shm|sys/fs/cgroup|sys/fs/bpf)$" {print "mount", $2, $3}' /proc/mounts | sort
+echo "modules=$(cut -d' ' -f1 /proc/modules | sort | tr '\n' ' ')"
+date +%s > "clock-$RUN.txt"
+head -c 16 /dev/urandom | od -An -tx1 | tr -d ' \n' > "random-$RUN.txt"
+exit 3
+"""
+
+
+def test_a_restored_guest_behaves_as_a_cold_one(vmtest, tmp_path):
+    cache = tmp_path / "cache"
+    project = tmp_path / "project"
+    ro = tmp_path / "ro"
+    project.mkdir()
+    ro.mkdir()
+    (project / "from-host.txt").write_text("host data\n")
+    (ro / "data.txt").write_text("read-only share\n")
+    (project / "probe.sh").write_text(PROBE)
+    (project / "vmtest.toml").write_text(
+        '[[target]]\nname = "probe"\nkernel = "%s"\ncommand = "sh probe.sh"\n'
+        # A console that shows the boot (vmtest boots quiet).
+        'kernel_args = "loglevel=6"\n'
+        '[target.vm.mounts]\n"/opt/ro" = { host_path = "%s" }\n' % (debian_kernel(), ro))
+    outputs = {}
+    for run, args in (("nosnap", ["--no-snapshot"]), ("cold", []), ("warm1", []), ("warm2", [])):
+        start = time.time()
+        r = vmtest("-v", "--no-ui", "--output-dir", str(tmp_path / ("od-" + run)), *args,
+                   cwd=project, timeout=300,
+                   env={"XDG_CACHE_HOME": str(cache), "WARM_PROBE": "from the host",
+                        "RUN": run})
+        end = time.time()
+        assert r.returncode == 3, r.stderr
+        assert "FAIL" in r.stdout and "Command failed with exit code: 3" in r.stdout, r.stdout
+        outputs[run] = r.stdout[:r.stdout.index("\n", r.stdout.index("modules="))]
+        # Written in the guest, on the host.
+        assert (project / ("out-%s.txt" % run)).read_text() == "written-in-guest\n"
+        # The guest's clock is the host's, not the snapshot's.
+        clock = int((project / ("clock-%s.txt" % run)).read_text())
+        assert start - 2 <= clock <= end + 2, (run, start, clock, end)
+        # The console of the boot is kept, restored or not.
+        assert "Linux version" in (tmp_path / ("od-" + run) / "probe" / "console.log").read_text()
+        expected = {"nosnap": "cold", "cold": "saved", "warm1": "restored", "warm2": "restored"}
+        assert how_it_booted(r.stderr) == expected[run], r.stderr
+        if run == "nosnap":
+            assert "booting cold: --no-snapshot" in r.stderr
+            assert snapshots(cache) == []
+    assert "ro-mount read-only" in outputs["cold"]
+    assert "root written (overlay)" in outputs["cold"]
+    assert "mount /mnt/vmtest 9p" in outputs["cold"]
+    assert "virtio_net" not in outputs["cold"]  # modules listed: the probe sees them
+    for run in ("cold", "warm1", "warm2"):
+        assert outputs[run].replace(run, "RUN") == outputs["nosnap"].replace("nosnap", "RUN"), run
+    # Two restores of one snapshot do not share their random numbers.
+    randoms = {(project / ("random-%s.txt" % run)).read_text() for run in outputs}
+    assert len(randoms) == 4
+    assert len(snapshots(cache)) == 1
+
+
+def test_faults_in_a_restored_guest(vmtest, tmp_path):
+    """Timeouts and panics after a restore are what they are after a boot."""
+    env = {"XDG_CACHE_HOME": str(tmp_path / "cache")}
+    r = vmtest("-v", "-k", debian_kernel(), "true", cwd=tmp_path, env=env, timeout=120)
+    assert r.returncode == 0 and how_it_booted(r.stderr) == "saved", r.stderr
+    r = vmtest("-v", "--timeout", "3", "-k", debian_kernel(), "echo started; sleep 60",
+               cwd=tmp_path, env=env, timeout=120)
+    assert how_it_booted(r.stderr) == "restored", r.stderr
+    assert r.returncode == 124 and r.stdout == "started\n", (r.stdout, r.stderr)
+    assert "Timed out after 3 s" in r.stderr
+    r = vmtest("-v", "-k", debian_kernel(), "echo before; echo c > /proc/sysrq-trigger; echo after",
+               cwd=tmp_path, env=env, timeout=120)
+    assert how_it_booted(r.stderr) == "restored", r.stderr
+    assert r.returncode == 69 and r.stdout == "before\n", (r.stdout, r.stderr)
+    assert "vmtest: the guest kernel panicked: Kernel panic - not syncing: sysrq triggered crash" \
+        in r.stderr
+    # The snapshot is still good: the guest that panicked had its own memory.
+    r = vmtest("-v", "-k", debian_kernel(), "echo fine", cwd=tmp_path, env=env, timeout=120)
+    assert r.returncode == 0 and r.stdout == "fine\n"
+    assert how_it_booted(r.stderr) == "restored", r.stderr
+
+
+def test_a_snapshot_serves_only_its_own_guest(vmtest, tmp_path):
+    env = {"XDG_CACHE_HOME": str(tmp_path / "cache")}
+    kernel = tmp_path / "bzImage"
+    kernel.write_bytes(open(small_kernel(), "rb").read())
+
+    def boot(*args):
+        r = vmtest("-v", *args, "-k", str(kernel), "cat /proc/cmdline", cwd=tmp_path, env=env,
+                   timeout=120)
+        assert r.returncode == 0, r.stderr
+        return how_it_booted(r.stderr), r.stdout
+
+    assert boot()[0] == "saved"
+    assert boot()[0] == "restored"
+    # Other kernel arguments, another guest.
+    how, cmdline = boot("--kargs", "vmtest.probe=1")
+    assert how == "saved" and "vmtest.probe=1" in cmdline
+    how, cmdline = boot()
+    assert how == "restored" and "vmtest.probe=1" not in cmdline
+    # The same kernel file, rewritten: its bytes may have changed.
+    kernel.write_bytes(kernel.read_bytes())
+    assert boot()[0] == "saved"
+    # Another machine shape.
+    (tmp_path / "vmtest.toml").write_text(
+        '[[target]]\nname = "small"\nkernel = "%s"\ncommand = "true"\n'
+        '[target.vm]\nmemory = "1G"\nnum_cpus = 1\n' % kernel)
+    r = vmtest("-v", cwd=tmp_path, env=env, timeout=120)
+    assert r.returncode == 0 and how_it_booted(r.stderr) == "saved", r.stderr
+    # vm.snapshot = false: cold, nothing saved.
+    before = snapshots(tmp_path / "cache")
+    (tmp_path / "vmtest.toml").write_text(
+        '[[target]]\nname = "cold"\nkernel = "%s"\ncommand = "true"\n'
+        '[target.vm]\nsnapshot = false\nmemory = "768M"\n' % kernel)
+    r = vmtest("-v", cwd=tmp_path, env=env, timeout=120)
+    assert r.returncode == 0 and "booting cold: vm.snapshot = false" in r.stderr, r.stderr
+    assert snapshots(tmp_path / "cache") == before
+
+
+def test_concurrent_runs_share_one_snapshot(vmtest_binary, tmp_path):
+    env = dict(os.environ, XDG_CACHE_HOME=str(tmp_path / "cache"))
+    env.pop("VMTEST_NO_UI", None)
+    procs = [subprocess.Popen([vmtest_binary, "-v", "-k", small_kernel(), "echo run %d" % i],
+                              cwd=tmp_path, env=env, stdout=subprocess.PIPE,
+                              stderr=subprocess.PIPE, text=True) for i in range(3)]
+    for i, p in enumerate(procs):
+        out, err = p.communicate(timeout=300)
+        assert p.returncode == 0 and out == "run %d\n" % i, err
+    # One snapshot, whole; nothing half-written left behind.
+    assert len(snapshots(tmp_path / "cache")) == 1
+    root = tmp_path / "cache" / "vmtest" / "snapshots"
+    assert sorted(os.listdir(root / snapshots(tmp_path / "cache")[0])) == ["console", "ram", "state"]
+    # Two targets at once (-j 2) restore it side by side.
+    (tmp_path / "vmtest.toml").write_text(
+        ''.join('[[target]]\nname = "t%d"\nkernel = "%s"\ncommand = "echo t%d"\n'
+                % (i, small_kernel(), i) for i in range(2)))
+    r = subprocess.run([vmtest_binary, "-v", "-j", "2"], cwd=tmp_path, env=env,
+                       capture_output=True, text=True, timeout=300)
+    assert r.returncode == 0, r.stderr
+    assert r.stderr.count("restoring the snapshot") == 2, r.stderr
+    assert "t0\n" in r.stdout and "t1\n" in r.stdout
+
+
+# --- a cache that is broken or full ------------------------------------------
+
+_libc = ctypes.CDLL(None, use_errno=True)
+_SYS_ADD_KEY, _SYS_KEYCTL = 248, 250
+_KEYCTL_SEARCH, _KEYCTL_READ, _KEY_SPEC_USER_KEYRING = 10, 11, -4
+
+
+def _trust_records():
+    key = _libc.syscall(_SYS_KEYCTL, _KEYCTL_SEARCH, _KEY_SPEC_USER_KEYRING, b"user",
+                        b"vmtest:cache-trust", 0)
+    assert key >= 0, "no vmtest:cache-trust key"
+    buf = ctypes.create_string_buffer(20000)
+    n = _libc.syscall(_SYS_KEYCTL, _KEYCTL_READ, key, buf, len(buf))
+    return buf.raw[:n].decode()
+
+
+def vouch_for(path):
+    """Record path as vmtest would after writing it: a snapshot that vmtest
+    trusts, yet is broken, as a disk or a bug could leave one."""
+    st = os.stat(path)
+    line = "%d %d %d %d %d %s\n" % (st.st_dev, st.st_ino, st.st_size, st.st_ctime_ns // 10**9,
+                                    st.st_ctime_ns % 10**9, path)
+    kept = [l + "\n" for l in _trust_records().splitlines() if not l.endswith(" " + str(path))]
+    text = ("".join(kept) + line).encode()
+    assert _libc.syscall(_SYS_ADD_KEY, b"user", b"vmtest:cache-trust", text, len(text),
+                         _KEY_SPEC_USER_KEYRING) >= 0
+
+
+def test_a_broken_or_full_snapshot_cache_means_a_cold_boot(vmtest, tmp_path):
+    cache = tmp_path / "cache"
+    env = {"XDG_CACHE_HOME": str(cache)}
+
+    def boot(*args, size=None):
+        e = dict(env, VMTEST_SNAPSHOT_CACHE_SIZE=size) if size else env
+        r = vmtest("-v", *args, "-k", small_kernel(), "echo up", cwd=tmp_path, env=e, timeout=200)
+        assert r.returncode == 0 and r.stdout == "up\n", r.stderr
+        return r.stderr
+
+    assert how_it_booted(boot()) == "saved"
+    snap = cache / "vmtest" / "snapshots" / snapshots(cache)[0]
+    # Written by someone else (not vouched for): cold, and saved anew.
+    with open(snap / "ram", "r+b") as f:
+        f.truncate(4096)
+    err = boot()
+    assert how_it_booted(err) == "saved" and "not one vmtest wrote" in err, err
+    assert how_it_booted(boot()) == "restored"
+    # Vouched for, but the device state is garbage: QEMU refuses it, the
+    # run says so, boots cold, and the next one restores a good snapshot.
+    state = (snap / "state").read_bytes()
+    (snap / "state").write_bytes(state[:len(state) // 2] + bytes(64) + state[len(state) // 2:])
+    vouch_for(snap / "state")
+    err = boot()
+    assert "could not be restored" in err and how_it_booted(err) == "saved", err
+    assert re.search(r"^vmtest: the snapshot \w+ could not be restored \(.*\): booting cold$", err,
+                     re.M), err
+    assert how_it_booted(boot()) == "restored"
+    # Vouched for, but its memory is cut short.
+    with open(snap / "ram", "r+b") as f:
+        f.truncate(1 << 20)
+    vouch_for(snap / "ram")
+    err = boot()
+    assert "could not be restored" in err and how_it_booted(err) == "saved", err
+    # Full: a cache of one snapshot keeps the newest only.
+    err = boot("--kargs", "vmtest.other=1", size="1")
+    assert how_it_booted(err) == "saved"
+    assert len(snapshots(cache)) == 1
+    assert how_it_booted(boot("--kargs", "vmtest.other=1", size="1")) == "restored"
+    # No temporary directory left from any of it.
+    assert not [n for n in os.listdir(cache / "vmtest" / "snapshots") if n.startswith(".")]
