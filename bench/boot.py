@@ -4,7 +4,11 @@
 
 For each kernel, in one run and interleaved, this times:
 
-  A      `vmtest -k KERNEL -- true`, from spawn to exit;
+  A      `vmtest -k KERNEL -- true`, from spawn to exit: a warm start, the
+         guest restored from the snapshot an earlier run saved;
+  first  the same as the first run of a guest: a cold boot that saves the
+         snapshot (the bench's cache has its snapshots removed before);
+  cold   `vmtest --no-snapshot -k KERNEL -- true`: a cold boot, nothing saved;
   B      the floor: the same QEMU booting the same file vmtest boots, with the
          same machine, accelerator, CPU, memory and kernel command line, into
          an initramfs whose /init powers off at once, with no devices beyond
@@ -21,6 +25,7 @@ import os
 import re
 import selectors
 import shlex
+import shutil
 import signal
 import statistics
 import subprocess
@@ -225,10 +230,16 @@ def option(argv, name):
 
 # --- measuring ---------------------------------------------------------------
 
-def time_vmtest(vmtest, kernel, cwd, log):
+def drop_snapshots(cache):
+    root = os.path.join(cache, "vmtest", "snapshots")
+    if os.path.isdir(root):
+        shutil.rmtree(root)
+
+
+def time_vmtest(vmtest, kernel, cwd, log, *options):
     with open(log, "wb") as err:
         t0 = time.perf_counter()
-        rc = finish(spawn([vmtest, "-k", kernel, "--", "true"], cwd, err))
+        rc = finish(spawn([vmtest, *options, "-k", kernel, "--", "true"], cwd, err))
         t = time.perf_counter() - t0
     if rc != 0:
         raise BenchError("vmtest -k %s -- true: exit %d:\n%s" % (kernel, rc, tail(log)))
@@ -320,7 +331,7 @@ class Kernel:
         self.path = path
         self.qemu_argv = qemu_argv
         self.floor_initrd = floor_initrd
-        self.a, self.b, self.b_kernel, self.phases = [], [], [], []
+        self.a, self.first, self.cold, self.b, self.b_kernel, self.phases = [], [], [], [], [], []
 
     @property
     def name(self):
@@ -342,12 +353,18 @@ def measure(kernels, args, tmp):
         label = "run %d/%d" % (i - args.warmup + 1, args.runs) if timed else "warm-up"
         for k in kernels:
             serial = os.path.join(tmp, "floor-serial.log")
-            a = time_vmtest(args.vmtest, k.path, tmp, os.path.join(tmp, "vmtest.log"))
+            log = os.path.join(tmp, "vmtest.log")
+            drop_snapshots(os.environ["XDG_CACHE_HOME"])
+            first = time_vmtest(args.vmtest, k.path, tmp, log)
+            a = time_vmtest(args.vmtest, k.path, tmp, log)
+            cold = time_vmtest(args.vmtest, k.path, tmp, log, "--no-snapshot")
             b, b_kernel = time_floor(k.floor_argv(serial), serial, os.path.join(tmp, "qemu.log"))
             p = time_phases(args.vmtest, k.path, tmp) if args.phases else None
-            print("# %-9s %-28s A %6.2f s  B %6.2f s" % (label, k.name, a, b),
-                  file=sys.stderr, flush=True)
+            print("# %-9s %-28s A %6.2f s  first %6.2f s  cold %6.2f s  B %6.2f s"
+                  % (label, k.name, a, first, cold, b), file=sys.stderr, flush=True)
             if timed:
+                k.first.append(first)
+                k.cold.append(cold)
                 k.a.append(a)
                 k.b.append(b)
                 if b_kernel is not None:
@@ -386,14 +403,16 @@ def report(kernels, args, argv_line, load_before):
     print("# load average (1, 5, 15 min): %s before, %s after" % (load_before, loadavg()))
     print("# QEMU options: -machine %s -accel %s -cpu %s -smp %s -m %s"
           % tuple(option(first, o) for o in ("-machine", "-accel", "-cpu", "-smp", "-m")))
-    print("# %d timed runs per kernel after %d warm-up, interleaved A, B%s; seconds"
-          % (args.runs, args.warmup, ", phases" if args.phases else ""))
+    print("# %d timed runs per kernel after %d warm-up, interleaved first, A, cold, B%s; "
+          "seconds" % (args.runs, args.warmup, ", phases" if args.phases else ""))
     print()
-    rows = [("kernel", "A vmtest", "B floor", "A/B", "A min..max", "B min..max",
-             "B in kernel")]
+    rows = [("kernel", "A warm", "first", "cold", "B floor", "A/B", "cold/B", "first-cold",
+             "A min..max", "B min..max", "B in kernel")]
     for k in kernels:
-        rows.append((k.name, "%.2f" % med(k.a), "%.2f" % med(k.b),
-                     "%.2f" % (med(k.a) / med(k.b)),
+        rows.append((k.name, "%.2f" % med(k.a), "%.2f" % med(k.first), "%.2f" % med(k.cold),
+                     "%.2f" % med(k.b), "%.2f" % (med(k.a) / med(k.b)),
+                     "%.2f" % (med(k.cold) / med(k.b)),
+                     "%+.2f" % (med(k.first) - med(k.cold)),
                      "%.2f..%.2f" % (min(k.a), max(k.a)),
                      "%.2f..%.2f" % (min(k.b), max(k.b)),
                      "%.2f" % med(k.b_kernel)))
@@ -401,7 +420,9 @@ def report(kernels, args, argv_line, load_before):
     print()
     for k in kernels:
         print("# %s boots %s" % (k.name, k.booted))
-    print("# A: vmtest -k KERNEL -- true; B: QEMU alone, same kernel file and options,")
+    print("# A: vmtest -k KERNEL -- true, restored from its snapshot; first: the same with")
+    print("# no snapshot yet (cold boot, then saved); cold: with --no-snapshot;")
+    print("# B: QEMU alone, same kernel file and options,")
     print("# /init = reboot(RB_POWER_OFF); 'B in kernel': the guest clock at power-off")
     if args.phases:
         print()
@@ -464,6 +485,8 @@ def main(argv):
     argv_line = shlex.join(["/usr/bin/python3", "bench/boot.py", *argv])
     try:
         with tempfile.TemporaryDirectory(prefix="vmtest-bench-") as tmp:
+            # A cache of the bench's own: its snapshots are dropped at will.
+            os.environ["XDG_CACHE_HOME"] = os.path.join(tmp, "cache")
             load_before = loadavg()
             try:
                 kernels = prepare(args, tmp)

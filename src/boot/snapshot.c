@@ -11,6 +11,7 @@
 #include <sys/mman.h>
 #include <sys/stat.h>
 #include <sys/utsname.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "cleanup.h"
@@ -366,6 +367,23 @@ static bool snapshot_page_zero(const unsigned char *page)
 	return true;
 }
 
+/* 0, or -errno: a short write is retried, so a full disk says ENOSPC. */
+static int snapshot_pwrite_all(int fd, const unsigned char *buf, size_t len, off_t off)
+{
+	while (len) {
+		ssize_t n = pwrite(fd, buf, len, off);
+
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n <= 0)
+			return n < 0 ? -errno : -EIO;
+		buf += n;
+		len -= (size_t)n;
+		off += n;
+	}
+	return 0;
+}
+
 /* RAM into out, sparse: the data extents of ram_fd without their zero pages. */
 static int snapshot_write_ram(int ram_fd, uint64_t size, int out)
 {
@@ -393,8 +411,8 @@ static int snapshot_write_ram(int ram_fd, uint64_t size, int out)
 
 			while (run < hole && !snapshot_page_zero(map + run))
 				run += SNAPSHOT_PAGE;
-			if (run > off && pwrite(out, map + off, (size_t)(run - off), off) != run - off)
-				r = -EIO;
+			if (run > off)
+				r = snapshot_pwrite_all(out, map + off, (size_t)(run - off), off);
 			off = run + SNAPSHOT_PAGE;
 		}
 		if (r >= 0 && off >= (off_t)size)
@@ -457,8 +475,18 @@ static void snapshot_trim(const char *root, const char *keep, uint64_t max)
 	while (d && (e = readdir(d))) {
 		struct stat st;
 
-		if (e->d_name[0] == '.' || strlen(e->d_name) >= sizeof(entries->name) ||
-		    fstatat(dirfd(d), e->d_name, &st, AT_SYMLINK_NOFOLLOW) < 0)
+		if (fstatat(dirfd(d), e->d_name, &st, AT_SYMLINK_NOFOLLOW) < 0)
+			continue;
+		/* A save that never finished (its vmtest was killed): an hour is
+		 * far longer than any save takes. */
+		if (strncmp(e->d_name, ".new-", 5) == 0 && st.st_mtime < time(NULL) - 3600) {
+			char path[PATH_MAX];
+
+			snprintf(path, sizeof(path), "%s/%s", root, e->d_name);
+			snapshot_remove_dir(path);
+			continue;
+		}
+		if (e->d_name[0] == '.' || strlen(e->d_name) >= sizeof(entries->name))
 			continue;
 		if (n == cap) {
 			struct snapshot_entry *more = realloc(entries, (cap = cap ? 2 * cap : 16) *

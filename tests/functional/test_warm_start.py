@@ -10,6 +10,7 @@ import subprocess
 import time
 
 from conftest import debian_kernel, small_kernel
+from test_faults import tmpfs
 
 
 def snapshots(cache):
@@ -251,3 +252,11 @@ def test_a_broken_or_full_snapshot_cache_means_a_cold_boot(vmtest, tmp_path):
     assert how_it_booted(boot("--kargs", "vmtest.other=1", size="1")) == "restored"
     # No temporary directory left from any of it.
     assert not [n for n in os.listdir(cache / "vmtest" / "snapshots") if n.startswith(".")]
+    # A disk too small for the snapshot (the initramfs fits): a notice, the
+    # run goes on, and nothing half-written stays.
+    with tmpfs(tmp_path / "small", size="16m") as small:
+        env["XDG_CACHE_HOME"] = str(small)
+        err = boot()
+        assert re.search(r"^vmtest: could not save a snapshot of the booted guest \(.*No space "
+                         r"left on device\): the next run boots cold too$", err, re.M), err
+        assert os.listdir(small / "vmtest" / "snapshots") == []
