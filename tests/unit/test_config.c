@@ -58,6 +58,7 @@ static void test_kernel_target_defaults(void **state)
 	assert_non_null(t->vm.extra_args);
 	assert_null(t->vm.extra_args[0]);
 	assert_int_equal(t->vm.n_mounts, 0);
+	assert_false(t->vm.no_snapshot);
 	assert_int_equal(t->origin.pos.line, 1);
 	assert_int_equal(t->kernel_origin.pos.line, 3);
 	assert_int_equal(t->kernel_origin.pos.column, 10);
@@ -196,6 +197,15 @@ static void test_vm_values(void **state)
 	load_fails(text, "vmtest.toml:6:15: target 'a': vm.mounts: '/d' needs host_path");
 	snprintf(text, sizeof(text), "%smounts.\"/mnt/vmtest/\" = { host_path = \"d\" }\n", head);
 	load_fails(text, "vmtest.toml:6:8: target 'a': vm.mounts: /mnt/vmtest is where vmtest shares the config's directory");
+	snprintf(text, sizeof(text), "%ssnapshot = \"no\"\n", head);
+	load_fails(text, "vmtest.toml:6:12: target 'a': snapshot: expected a boolean, got a string");
+	snprintf(text, sizeof(text), "%ssnapshot = false\n", head);
+	{
+		struct config *c = load_ok(text);
+
+		assert_true(c->targets[0].vm.no_snapshot);
+		config_free(c);
+	}
 	snprintf(text, sizeof(text), "%smounts.\"/d\" = \"x\"\n", head);
 	load_fails(text, "vmtest.toml:6:15: target 'a': vm.mounts: '/d' must be a table like { host_path = \"dir\", writable = false }, got a string");
 }

@@ -1,0 +1,185 @@
+// SPDX-License-Identifier: MIT
+/*
+ * The snapshot store: its key tells guests apart, a snapshot comes back
+ * whole and sparse, one changed behind vmtest's back is refused, and the
+ * cache keeps to its size.
+ */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <cmocka.h>
+
+#include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "boot/cache.h"
+#include "boot/snapshot.h"
+
+#define RAM_SIZE (16 << 20)
+
+static char dir[] = "/tmp/vmtest-test-snapshot-XXXXXX";
+
+static void test_key(void **state)
+{
+	char *argv[] = { "qemu-system-x86_64", "-m", "4G", NULL };
+	char *other[] = { "qemu-system-x86_64", "-m", "2G", NULL };
+	char file[PATH_MAX];
+	const char *files[] = { file, NULL };
+	uint64_t a, b;
+	int fd;
+
+	snprintf(file, sizeof(file), "%s/kernel", dir);
+	fd = open(file, O_WRONLY | O_CREAT | O_TRUNC, 0600);
+	assert_true(fd >= 0 && write(fd, "kernel", 6) == 6);
+	close(fd);
+	a = snapshot_key(argv, files, false);
+	assert_int_not_equal(a, 0);
+	assert_int_equal(snapshot_key(argv, files, false), a);
+	assert_int_not_equal(snapshot_key(other, files, false), a);
+	assert_int_not_equal(snapshot_key(argv, files, true), a);
+	/* The same name, rewritten: another kernel, as far as anyone can tell. */
+	fd = open(file, O_WRONLY | O_TRUNC);
+	assert_true(fd >= 0 && write(fd, "kernel", 6) == 6);
+	close(fd);
+	b = snapshot_key(argv, files, false);
+	assert_int_not_equal(b, a);
+}
+
+/* A guest's RAM: a few pages written here and there, the rest never touched. */
+static int ram_with_pages(void)
+{
+	struct error err = { 0 };
+	int fd = snapshot_memfd("test-ram", RAM_SIZE, &err);
+	char page[4096];
+
+	assert_true(fd >= 0);
+	for (int i = 0; i < 8; i++) {
+		memset(page, 'a' + i, sizeof(page));
+		assert_int_equal(pwrite(fd, page, sizeof(page), (off_t)i * (1 << 20)), sizeof(page));
+	}
+	/* Touched, but zero: left out of the snapshot. */
+	memset(page, 0, sizeof(page));
+	assert_int_equal(pwrite(fd, page, sizeof(page), 12 << 20), sizeof(page));
+	return fd;
+}
+
+static void save(uint64_t key, int ram)
+{
+	char state[PATH_MAX];
+	struct error err = { 0 };
+	FILE *f;
+
+	snprintf(state, sizeof(state), "%s/state-in", dir);
+	f = fopen(state, "w");
+	assert_non_null(f);
+	fputs("device state", f);
+	fclose(f);
+	if (snapshot_save(dir, key, ram, RAM_SIZE, state, "boot log\n", 9, &err) < 0)
+		fail_msg("%s", err.msg);
+}
+
+static void test_round_trip(void **state)
+{
+	int ram = ram_with_pages(), ram2;
+	struct snapshot *s = NULL;
+	struct error err = { 0 };
+	char why[512] = "", path[PATH_MAX], *log = NULL, buf[64];
+	size_t log_len;
+	int state_fd = -1;
+	struct stat st;
+
+	if (!cache_trust_available())
+		fail_msg("the kernel keyring is out of reach: snapshots cannot be trusted here");
+	assert_int_equal(snapshot_open(dir, 0x1234, &s, why, sizeof(why)), 0);
+	assert_string_equal(why, "no snapshot yet for this kernel and machine");
+	save(0x1234, ram);
+	/* Sparse: eight pages of data, not 16 MiB. */
+	snprintf(path, sizeof(path), "%s/snapshots/0000000000001234/ram", dir);
+	assert_int_equal(stat(path, &st), 0);
+	assert_int_equal(st.st_size, RAM_SIZE);
+	assert_true(st.st_blocks * 512 <= 64 * 4096);
+
+	assert_int_equal(snapshot_open(dir, 0x1234, &s, why, sizeof(why)), 1);
+	ram2 = snapshot_memfd("test-ram2", RAM_SIZE, &err);
+	assert_int_equal(snapshot_load(s, ram2, &state_fd, &log, &log_len, &err), 0);
+	for (int i = 0; i < 8; i++) {
+		assert_int_equal(pread(ram2, buf, sizeof(buf), (off_t)i * (1 << 20) + 100), sizeof(buf));
+		for (size_t j = 0; j < sizeof(buf); j++)
+			assert_int_equal(buf[j], 'a' + i);
+	}
+	assert_int_equal(read(state_fd, buf, sizeof(buf)), 12);
+	assert_memory_equal(buf, "device state", 12);
+	assert_int_equal(log_len, 9);
+	assert_memory_equal(log, "boot log\n", 9);
+	free(log);
+	close(state_fd);
+	snapshot_close(s);
+
+	/* Changed behind vmtest's back: refused. */
+	snprintf(path, sizeof(path), "%s/snapshots/0000000000001234/state", dir);
+	truncate(path, 3);
+	assert_int_equal(snapshot_open(dir, 0x1234, &s, why, sizeof(why)), 0);
+	assert_non_null(strstr(why, "is not one vmtest wrote"));
+	/* A guest of another size cannot take it. */
+	snapshot_remove(dir, 0x1234);
+	save(0x1234, ram);
+	assert_int_equal(snapshot_open(dir, 0x1234, &s, why, sizeof(why)), 1);
+	close(ram2);
+	ram2 = snapshot_memfd("test-ram3", RAM_SIZE / 2, &err);
+	assert_int_equal(snapshot_load(s, ram2, &state_fd, &log, &log_len, &err), -EINVAL);
+	snapshot_close(s);
+	close(ram2);
+	close(ram);
+}
+
+/* A second save of the same key keeps the first; a small cache keeps the newest. */
+static void test_concurrent_and_full(void **state)
+{
+	int ram = ram_with_pages();
+	char path[PATH_MAX];
+	struct stat first, again;
+
+	save(0x5678, ram);
+	snprintf(path, sizeof(path), "%s/snapshots/0000000000005678/ram", dir);
+	assert_int_equal(stat(path, &first), 0);
+	save(0x5678, ram);
+	assert_int_equal(stat(path, &again), 0);
+	assert_int_equal(first.st_ino, again.st_ino);
+
+	setenv("VMTEST_SNAPSHOT_CACHE_SIZE", "1", 1);
+	save(0x9abc, ram);
+	unsetenv("VMTEST_SNAPSHOT_CACHE_SIZE");
+	assert_int_equal(access(path, F_OK), -1);
+	snprintf(path, sizeof(path), "%s/snapshots/0000000000009abc/ram", dir);
+	assert_int_equal(access(path, F_OK), 0);
+	close(ram);
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_key),
+		cmocka_unit_test(test_round_trip),
+		cmocka_unit_test(test_concurrent_and_full),
+	};
+	int r;
+
+	if (!mkdtemp(dir))
+		return 1;
+	r = cmocka_run_group_tests(tests, NULL, NULL);
+	{
+		char cmd[PATH_MAX + 16];
+
+		snprintf(cmd, sizeof(cmd), "rm -rf %s", dir);
+		if (system(cmd) != 0)
+			r = 1;
+	}
+	return r;
+}
