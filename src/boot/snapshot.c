@@ -218,11 +218,48 @@ static int snapshot_open_file(struct snapshot *s, int i, char *why, size_t why_l
 	return 1;
 }
 
+/* The reason QEMU gave when it refused to save KEY, if vmtest recorded one. */
+static bool snapshot_refused(const char *cache_dir, uint64_t key, char *why, size_t why_len)
+{
+	_cleanup_free_ char *path = NULL;
+	_cleanup_close_ int fd = -1;
+	char reason[512];
+	ssize_t n;
+
+	if (asprintf(&path, "%s/snapshots/%016llx.refused", cache_dir, (unsigned long long)key) < 0)
+		return false;
+	fd = open(path, O_RDONLY | O_NOFOLLOW | O_CLOEXEC);
+	if (fd < 0 || !cache_trusted(path))
+		return false;
+	n = read(fd, reason, sizeof(reason) - 1);
+	reason[n > 0 ? n : 0] = '\0';
+	snprintf(why, why_len, "QEMU could not save a snapshot of this guest before (%s); remove %s to try again",
+		 reason, path);
+	return true;
+}
+
+void snapshot_refuse(const char *cache_dir, uint64_t key, const char *why)
+{
+	_cleanup_free_ char *root = snapshot_root(cache_dir);
+	struct error ignored = { 0 };
+	char name[64];
+
+	if (!root || (mkdir(root, 0700) < 0 && errno != EEXIST))
+		return;
+	snprintf(name, sizeof(name), "%016llx.refused", (unsigned long long)key);
+	cache_write(root, name, why, strlen(why), &ignored);
+}
+
 int snapshot_open(const char *cache_dir, uint64_t key, struct snapshot **ret, char *why,
 		  size_t why_len)
 {
-	struct snapshot *s = calloc(1, sizeof(*s));
-	int r = s ? 1 : -ENOMEM;
+	struct snapshot *s;
+	int r;
+
+	if (snapshot_refused(cache_dir, key, why, why_len))
+		return 2;
+	s = calloc(1, sizeof(*s));
+	r = s ? 1 : -ENOMEM;
 
 	for (int i = 0; i < SNAPSHOT_N_FILES && s; i++)
 		s->fds[i] = -1;

@@ -44,8 +44,10 @@ uint64_t snapshot_key(char *const *key_argv, const char *const *files, bool kvm)
 struct snapshot;
 
 /*
- * Open the snapshot KEY for reading: 1 and *ret, or 0 with why (no
- * snapshot, or one vmtest cannot vouch for), or < 0 on an error.
+ * Open the snapshot KEY for reading: 1 and *ret; 0 with why (no snapshot,
+ * or one vmtest cannot vouch for: boot cold and save one); 2 with why
+ * when QEMU refused to save this guest before (snapshot_refuse: boot cold,
+ * save nothing); < 0 on an error.
  */
 int snapshot_open(const char *cache_dir, uint64_t key, struct snapshot **ret, char *why,
 		  size_t why_len);
@@ -70,6 +72,13 @@ int snapshot_load(const struct snapshot *s, int ram_fd, int *ret_state_fd, char 
 int snapshot_save(const char *cache_dir, uint64_t key, int ram_fd, uint64_t ram_size,
 		  const char *state_path, const char *boot_log, size_t boot_log_len,
 		  struct error *err);
+
+/*
+ * QEMU refused to save the guest KEY, for the reason why (a device that
+ * blocks migration, a QEMU without it): later runs boot it cold without
+ * trying again.  Removing the snapshots directory makes them try.
+ */
+void snapshot_refuse(const char *cache_dir, uint64_t key, const char *why);
 
 /* Remove the snapshot KEY (it could not be restored). */
 void snapshot_remove(const char *cache_dir, uint64_t key);

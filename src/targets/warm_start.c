@@ -84,6 +84,11 @@ int warm_start_choose(struct target_run *run, uint64_t key, const char *why_off,
 		r = snapshot_open(w->cache_dir, key, &w->snapshot, why, sizeof(why));
 	if (r < 0)
 		return r;
+	if (r == 2) {
+		record_log(run->record, 1, "booting cold: %s", why);
+		warm_start_clear(run);
+		return 0;
+	}
 	w->mode = r ? WARM_RESTORE : WARM_SAVE;
 	if (r == 0) {
 		record_log(run->record, 1, "booting cold, to save a snapshot (%016llx): %s",
@@ -297,8 +302,12 @@ int warm_start_save(struct target_run *run, struct error *err)
 	if (!w || w->mode != WARM_SAVE)
 		return 0;
 	r = warm_save_snapshot(run, &paused, &save_err);
+	/* QEMU said no (a device that blocks migration): no use asking again. */
+	if (r == -EREMOTEIO)
+		snapshot_refuse(w->cache_dir, w->key, save_err.msg);
+	/* Only the speed of later runs is at stake: said with -v. */
 	if (r < 0)
-		record_log(run->record, 0, "could not save a snapshot of the booted guest (%s): "
+		record_log(run->record, 1, "could not save a snapshot of the booted guest (%s): "
 			   "the next run boots cold too", save_err.msg);
 	else
 		record_log(run->record, 1, "saved the snapshot %016llx in %.2f s",

@@ -131,7 +131,12 @@ def main():
                     request = json.loads(m.group(0))
                 except ValueError:
                     continue
-                if name == "qmp":
+                if name == "qmp" and str(request.get("execute")).startswith("migrate"):
+                    # As a QEMU with a device that blocks migration answers.
+                    conn.sendall(json.dumps({"error": {"class": "GenericError",
+                                                       "desc": "fake_qemu cannot migrate"},
+                                             "id": request.get("id")}).encode() + b"\r\n")
+                elif name == "qmp":
                     conn.sendall(json.dumps({"return": {}, "id": request.get("id")}).encode()
                                  + b"\r\n")
                     if request.get("execute") == "quit":

@@ -260,3 +260,25 @@ def test_a_broken_or_full_snapshot_cache_means_a_cold_boot(vmtest, tmp_path):
         assert re.search(r"^vmtest: could not save a snapshot of the booted guest \(.*No space "
                          r"left on device\): the next run boots cold too$", err, re.M), err
         assert os.listdir(small / "vmtest" / "snapshots") == []
+
+
+def test_a_guest_qemu_cannot_save_boots_cold_without_trying_again(vmtest_binary, tmp_path):
+    """A QEMU that refuses to migrate (a device that blocks it: played by
+    fake_qemu.py, whose agent answers the boot's sync and then nothing) is
+    asked once; later runs of that guest boot cold without asking."""
+    from test_faults import fake_target
+    project, runtime = fake_target(tmp_path)
+    env = dict(os.environ, XDG_CACHE_HOME=str(tmp_path / "cache"), XDG_RUNTIME_DIR=str(runtime),
+               FAKE_AGENT="after-sync-silent")
+    errs = []
+    for _ in range(2):
+        r = subprocess.run([vmtest_binary, "-v", "--boot-timeout", "2"], cwd=project, env=env,
+                           capture_output=True, text=True, timeout=120)
+        assert r.returncode == 69, r.stderr  # the fake agent's silence after the boot
+        errs.append(r.stderr)
+    assert ("could not save a snapshot of the booted guest (QMP command 'migrate-set-capabilities'"
+            ": GenericError: fake_qemu cannot migrate): the next run boots cold too") in errs[0]
+    assert re.search(r"booting cold: QEMU could not save a snapshot of this guest before \(QMP "
+                     r"command 'migrate-set-capabilities': GenericError: fake_qemu cannot "
+                     r"migrate\); remove \S+\.refused to try again", errs[1]), errs[1]
+    assert "could not save a snapshot of the booted guest" not in errs[1]
