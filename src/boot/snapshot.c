@@ -532,7 +532,7 @@ static void snapshot_trim(const char *root, const char *keep, uint64_t max)
 				break;
 			entries = more;
 		}
-		snprintf(entries[n].name, sizeof(entries[n].name), "%s", e->d_name);
+		snprintf(entries[n].name, sizeof(entries[n].name), "%.31s", e->d_name);
 		entries[n].used = st.st_mtime;
 		entries[n].bytes = snapshot_dir_bytes(dirfd(d), e->d_name);
 		total += entries[n++].bytes;
