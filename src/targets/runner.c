@@ -462,7 +462,9 @@ static int runner_boot(struct target_run *run, const struct target_kind_ops *kin
 
 	if (warm_start_restoring(run)) {
 		r = runner_boot_once(run, kind, timeout_s, err);
-		if (r >= 0 || interrupt_requested())
+		/* A QEMU killed by someone says nothing of the snapshot. */
+		if (r >= 0 || interrupt_requested() ||
+		    (qemu_process_exited(&run->qemu) && WIFSIGNALED(run->qemu.wstatus)))
 			return r;
 		char why[sizeof(err->msg)];
 

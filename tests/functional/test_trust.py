@@ -304,19 +304,35 @@ def test_a_guest_cannot_poison_the_cache(vmtest_binary, tmp_path):
     r = run(vmtest_binary, ["-k", kernel, "--", "true"], project, env=env)
     assert r.returncode == 0, r.stderr
     cache = project / ".cache" / "vmtest"
-    made = {f: sha256(cache / f) for f in os.listdir(cache)}
+
+    def files():
+        return sorted(os.path.relpath(os.path.join(d, f), cache)
+                      for d, _, fs in os.walk(cache) for f in fs)
+
+    made = {f: sha256(cache / f) for f in files()}
     assert any(f.startswith("initramfs-") for f in made), made
-    poison = ("cd /mnt/vmtest/.cache; for f in vmtest/*; do echo poison > $f; done; "
-              "mkdir planted; for f in vmtest/*; do echo planted > planted/${f#vmtest/}; done; "
-              "mv vmtest old; mv planted vmtest; echo done")
+    # The snapshot of the booted guest (warm starts) is a cache file too.
+    assert any(f.startswith("snapshots/") and f.endswith("/ram") for f in made), made
+    poison = ("cd /mnt/vmtest/.cache; find vmtest -type f | while read f; do echo poison > $f; "
+              "done; cp -r vmtest planted; find planted -type f | while read f; do "
+              "echo planted > $f; done; mv vmtest old; mv planted vmtest; echo done")
     r = run(vmtest_binary, ["-k", kernel, "--", "sh", "-c", poison], project, env=env)
     assert r.stdout == b"done\n", r.stderr
     assert all((cache / f).read_bytes() == b"planted\n" for f in made)
-    # From elsewhere: the planted files are not used; vmtest's own come back.
-    r = run(vmtest_binary, ["-k", kernel, "--", "echo", "booted"], other, env=env)
+    # From elsewhere: the planted files are not used (the guest boots cold
+    # rather than restore a planted snapshot); vmtest's own come back.
+    r = run(vmtest_binary, ["-v", "-k", kernel, "--", "echo", "booted"], other, env=env)
     assert r.returncode == 0, r.stderr
     assert r.stdout == b"booted\n"
-    assert {f: sha256(cache / f) for f in made} == made
+    assert b"booting cold, to save a snapshot" in r.stderr and b"saved the snapshot" in r.stderr
+    for f in made:
+        if not f.startswith("snapshots/"):
+            assert sha256(cache / f) == made[f], f
+    # The snapshot is saved anew (under a new key: the initramfs it boots
+    # was made anew); the planted one stays unused.
+    new = [f for f in files() if f.startswith("snapshots/") and f not in made]
+    assert sorted(os.path.basename(f) for f in new) == ["console", "ram", "state"], files()
+    assert all((cache / f).read_bytes() != b"planted\n" for f in new if not f.endswith("console"))
 
 
 def test_the_cache_without_a_keyring(vmtest_binary, tmp_path):
