@@ -195,16 +195,18 @@ static void setup_clock_and_entropy(const struct setup_request *req)
 			log_msg("set the clock: %s", strerror(errno));
 	}
 	if (req->entropy_len) {
-		struct {
+		/* The pool's bytes follow its header (a flexible array). */
+		union {
 			struct rand_pool_info info;
-			unsigned char buf[256];
+			unsigned char bytes[sizeof(struct rand_pool_info) + 256];
 		} pool;
-		size_t n = req->entropy_len < sizeof(pool.buf) ? req->entropy_len : sizeof(pool.buf);
+		size_t room = sizeof(pool) - sizeof(struct rand_pool_info);
+		size_t n = req->entropy_len < room ? req->entropy_len : room;
 		int fd = open("/dev/urandom", O_RDWR | O_CLOEXEC);
 
 		pool.info.entropy_count = (int)(n * 8);
 		pool.info.buf_size = (int)n;
-		memcpy(pool.buf, req->entropy, n);
+		memcpy(pool.bytes + sizeof(struct rand_pool_info), req->entropy, n);
 		if (fd < 0 || ioctl(fd, RNDADDENTROPY, &pool.info) < 0 ||
 		    ioctl(fd, RNDRESEEDCRNG) < 0)
 			log_msg("reseed the random number generator: %s", strerror(errno));

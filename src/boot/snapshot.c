@@ -396,12 +396,9 @@ int snapshot_memfd(const char *name, uint64_t size, struct error *err)
 
 static bool snapshot_page_zero(const unsigned char *page)
 {
-	const uint64_t *w = (const uint64_t *)page;
+	static const unsigned char zero[SNAPSHOT_PAGE];
 
-	for (size_t i = 0; i < SNAPSHOT_PAGE / sizeof(*w); i++)
-		if (w[i])
-			return false;
-	return true;
+	return memcmp(page, zero, SNAPSHOT_PAGE) == 0;
 }
 
 /* 0, or -errno: a short write is retried, so a full disk says ENOSPC. */
