@@ -209,6 +209,30 @@ static int runner_build_argv(struct target_run *run, const struct target_kind_op
 	return 0;
 }
 
+/*
+ * Whether extra_args touch what a warm start sets itself: the machine and
+ * its memory (a second -m or -machine would not match the memory backend),
+ * or a snapshot of QEMU's own.
+ */
+static bool runner_extra_args_own_memory(const struct target *t)
+{
+	static const char *const options[] = { "-m", "-M", "-machine", "-mem-path", "-mem-prealloc",
+					       "-numa", "-incoming", "-loadvm" };
+
+	for (size_t i = 0; i < t->vm.n_extra_args; i++) {
+		const char *a = t->vm.extra_args[i];
+
+		if (strstr(a, "memory-backend"))
+			return true;
+		for (size_t j = 0; j < ARRAY_SIZE(options); j++)
+			if (strcmp(a, options[j]) == 0 ||
+			    (strncmp(a, options[j], strlen(options[j])) == 0 &&
+			     a[strlen(options[j])] == '='))
+				return true;
+	}
+	return false;
+}
+
 /* Why this run boots cold whatever the cache holds; NULL: it need not. */
 static const char *runner_warm_off(const struct target_run *run)
 {
@@ -216,6 +240,8 @@ static const char *runner_warm_off(const struct target_run *run)
 		return "--no-snapshot";
 	if (run->target->vm.no_snapshot)
 		return "vm.snapshot = false";
+	if (runner_extra_args_own_memory(run->target))
+		return "vm.extra_args set the machine, its memory or a snapshot of QEMU's own";
 	if (!cache_trust_available())
 		return "the kernel keyring is out of reach, so vmtest could not vouch for a snapshot";
 	return NULL;

@@ -154,6 +154,14 @@ def test_a_snapshot_serves_only_its_own_guest(vmtest, tmp_path):
         '[target.vm]\nmemory = "1G"\nnum_cpus = 1\n' % kernel)
     r = vmtest("-v", cwd=tmp_path, env=env, timeout=120)
     assert r.returncode == 0 and how_it_booted(r.stderr) == "saved", r.stderr
+    # extra_args that set the machine or its memory themselves: cold.
+    (tmp_path / "vmtest.toml").write_text(
+        '[[target]]\nname = "own"\nkernel = "%s"\ncommand = "true"\n'
+        '[target.vm]\nextra_args = ["-machine", "q35"]\n' % kernel)
+    r = vmtest("-v", cwd=tmp_path, env=env, timeout=120)
+    assert r.returncode == 0, r.stderr
+    assert "booting cold: vm.extra_args set the machine, its memory or a snapshot of QEMU's own" \
+        in r.stderr, r.stderr
     # vm.snapshot = false: cold, nothing saved.
     before = snapshots(tmp_path / "cache")
     (tmp_path / "vmtest.toml").write_text(
