@@ -268,12 +268,14 @@ static char *warm_boot_log(const struct target_run *run, size_t *ret_len)
 static int warm_save_snapshot(struct target_run *run, bool *ret_paused, struct error *err)
 {
 	struct warm_start *w = warm(run);
-	_cleanup_free_ char *state = target_run_path(run, WARM_STATE_FILE);
-	_cleanup_free_ char *quoted = state ? shell_quote_word(state) : NULL;
-	_cleanup_free_ char *uri = NULL, *boot_log = NULL;
+	_cleanup_free_ char *state = NULL, *quoted = NULL, *uri = NULL, *boot_log = NULL;
 	size_t boot_log_len;
 	int r;
 
+	/* In the run's private directory, which no guest reaches. */
+	if (asprintf(&state, "%s/" WARM_STATE_FILE, run->run_dir) < 0)
+		state = NULL;
+	quoted = state ? shell_quote_word(state) : NULL;
 	if (!quoted || asprintf(&uri, "exec:cat > %s", quoted) < 0)
 		return error_set(err, ENOMEM, "out of memory");
 	r = warm_ignore_shared(run, err);
