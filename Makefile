@@ -111,6 +111,7 @@ fuzz:
 bench: build
 	$(PYTHON) bench/boot.py --vmtest $(BUILD)/vmtest
 	$(PYTHON) bench/parallel.py --vmtest $(BUILD)/vmtest
+	$(PYTHON) bench/files.py --vmtest $(BUILD)/vmtest
 
 clean:
 	rm -rf $(BUILD) $(ASAN_BUILD) $(FUZZ_BUILD)
