@@ -136,8 +136,8 @@ RACE_CONFIG = """\
 [[target]]
 name = "writer"
 kernel = "{kernel}"
-# 100 MB of output: copying it into output.log takes the host a while.
-command = "head -c 100000000 /dev/zero"
+# 300 MB of output: copying it into output.log takes the host a while.
+command = "head -c 300000000 /dev/zero"
 
 [[target]]
 name = "attacker"
@@ -184,7 +184,7 @@ def test_links_made_while_the_reports_are_written(vmtest_binary, tmp_path):
     # The guest's polling is slow under load: when its swap comes only after
     # vmtest has written every file, there was nothing to refuse (all four
     # files are in "moved"), and the race is run again.
-    for attempt in range(3):
+    for attempt in range(4):
         shutil.rmtree(project / "od", ignore_errors=True)
         r = run(vmtest_binary, ["-j", "2", "--output-dir", "od", "--json", "r.json"], project,
                 timeout=600)
@@ -208,7 +208,7 @@ def test_links_made_while_the_reports_are_written(vmtest_binary, tmp_path):
             assert "od/writer changed during the run (it was removed or moved)" in err, err
         break
     else:
-        raise AssertionError("in 3 attempts the guest never swapped the directory while "
+        raise AssertionError("in 4 attempts the guest never swapped the directory while "
                              "vmtest wrote in it")
 
 
