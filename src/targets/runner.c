@@ -447,24 +447,35 @@ static int runner_boot_once(struct target_run *run, const struct target_kind_ops
 	return target_run_check(run, r, err);
 }
 
-/* What a boot left: QEMU, its sockets, the console's thread. */
-static void runner_unboot(struct target_run *run)
+/*
+ * Stop what a boot started: QEMU, the console's thread, the connections.
+ * The console spool's write error, if any (0: none).
+ */
+static int runner_end_vm(struct target_run *run)
 {
-	static const char *const sockets[] = { QEMU_SOCKET_QMP, QEMU_SOCKET_AGENT,
-					       QEMU_SOCKET_OUTPUT, QEMU_SOCKET_CONSOLE,
-					       QEMU_SOCKET_ERROR };
+	int spool_errno;
 
 	interrupt_track_qemu(&run->qemu_slot, 0);
-	target_run_stop_qemu(run);
 	qemu_process_clear(&run->qemu);
-	if (run->console)
-		console_stop(run->console);
+	/* QEMU is gone: the console has all it will get. */
+	spool_errno = run->console ? console_stop(run->console) : 0;
 	run->console = console_free(run->console);
 	run->qga = qga_free(run->qga);
 	run->qmp = qmp_free(run->qmp);
 	if (run->output_fd >= 0)
 		close(run->output_fd);
 	run->output_fd = -1;
+	return spool_errno;
+}
+
+/* What a failed boot left, so that another can start in the same run directory. */
+static void runner_unboot(struct target_run *run)
+{
+	static const char *const sockets[] = { QEMU_SOCKET_QMP, QEMU_SOCKET_AGENT,
+					       QEMU_SOCKET_OUTPUT, QEMU_SOCKET_CONSOLE,
+					       QEMU_SOCKET_ERROR };
+
+	runner_end_vm(run);
 	memset(run->agent_trouble, 0, sizeof(run->agent_trouble));
 	/* The next boot listens on the same names. */
 	for (size_t i = 0; i < ARRAY_SIZE(sockets); i++) {
@@ -484,6 +495,7 @@ static int runner_boot(struct target_run *run, const struct target_kind_ops *kin
 {
 	unsigned timeout_s = run->options->boot_timeout_s ? run->options->boot_timeout_s
 			     : run->accel == QEMU_ACCEL_KVM ? 60 : 180;
+	char why[sizeof(err->msg)];
 	int r;
 
 	if (warm_start_restoring(run)) {
@@ -492,8 +504,6 @@ static int runner_boot(struct target_run *run, const struct target_kind_ops *kin
 		if (r >= 0 || interrupt_requested() ||
 		    (qemu_process_exited(&run->qemu) && WIFSIGNALED(run->qemu.wstatus)))
 			return r;
-		char why[sizeof(err->msg)];
-
 		snprintf(why, sizeof(why), "%s", err->msg);
 		*err = (struct error){ 0 };
 		runner_unboot(run);
@@ -513,12 +523,8 @@ static int runner_boot(struct target_run *run, const struct target_kind_ops *kin
 
 static void runner_clear(struct target_run *run, const struct target_kind_ops *kind)
 {
-	int spool_errno;
+	int spool_errno = runner_end_vm(run);
 
-	interrupt_track_qemu(&run->qemu_slot, 0);
-	qemu_process_clear(&run->qemu);
-	/* QEMU is gone: the console has all it will get. */
-	spool_errno = run->console ? console_stop(run->console) : 0;
 	if (spool_errno) {
 		char where[PATH_MAX];
 
@@ -526,12 +532,6 @@ static void runner_clear(struct target_run *run, const struct target_kind_ops *k
 		record_log(run->record, 0, "cannot keep the guest console in a spool file in %s: %s; "
 			   "what is shown of it is incomplete", where, strerror(spool_errno));
 	}
-	run->qga = qga_free(run->qga);
-	run->qmp = qmp_free(run->qmp);
-	if (run->output_fd >= 0)
-		close(run->output_fd);
-	run->output_fd = -1;
-	run->console = console_free(run->console);
 	warm_start_clear(run);
 	kind->clear(run);
 	run_dir_remove(run->run_dir);
