@@ -3,7 +3,11 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <limits.h>
+#include <spawn.h>
+#include <stdlib.h>
 #include <string.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include "cleanup.h"
@@ -63,4 +67,55 @@ int disk_image_detect(const char *path, enum disk_format *ret_format, struct err
 		return error_set(err, EINVAL, "%s: the image is empty", path);
 	*ret_format = disk_image_detect_bytes(buf, (size_t)n);
 	return 0;
+}
+
+int disk_image_layer_create(const char *qemu_img, const char *image, enum disk_format format,
+			    const char *layer, struct error *err)
+{
+	char backing[PATH_MAX], said[1024];
+	const char *argv[] = { qemu_img, "create", "-q", "-f", "qcow2", "-F",
+			       disk_format_name(format), "-b", backing, layer, NULL };
+	posix_spawn_file_actions_t actions;
+	int pipe_fds[2], status = 0, r;
+	size_t len = 0;
+	ssize_t n;
+	pid_t pid;
+
+	if (!realpath(image, backing))
+		return error_set_errno(err, errno, "%s", image);
+	if (pipe2(pipe_fds, O_CLOEXEC) < 0)
+		return error_set_errno(err, errno, "pipe");
+	/* Its words on stderr (and stdout) come back for the error. */
+	posix_spawn_file_actions_init(&actions);
+	posix_spawn_file_actions_adddup2(&actions, pipe_fds[1], STDOUT_FILENO);
+	posix_spawn_file_actions_adddup2(&actions, pipe_fds[1], STDERR_FILENO);
+	unlink(layer);
+	r = posix_spawn(&pid, qemu_img, &actions, NULL, (char *const *)argv, NULL);
+	posix_spawn_file_actions_destroy(&actions);
+	close(pipe_fds[1]);
+	if (r != 0) {
+		close(pipe_fds[0]);
+		return error_set_errno(err, r, "run %s", qemu_img);
+	}
+	/* Read to the end, keeping the start: a full pipe would stall it. */
+	for (char buf[4096]; (n = read(pipe_fds[0], buf, sizeof(buf))) != 0;) {
+		size_t keep;
+
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n < 0)
+			break;
+		keep = (size_t)n < sizeof(said) - 1 - len ? (size_t)n : sizeof(said) - 1 - len;
+		memcpy(said + len, buf, keep);
+		len += keep;
+	}
+	said[len] = '\0';
+	close(pipe_fds[0]);
+	while (waitpid(pid, &status, 0) < 0 && errno == EINTR)
+		;
+	if (WIFEXITED(status) && WEXITSTATUS(status) == 0)
+		return 0;
+	said[strcspn(said, "\n")] = '\0';
+	return error_set(err, EIO, "%s could not make a disk layer over %s: %s", qemu_img, image,
+			 said[0] ? said : "it failed without a word");
 }

@@ -28,3 +28,12 @@ int disk_image_detect(const char *path, enum disk_format *ret_format, struct err
 
 /* The same from bytes already read (len may be short). */
 enum disk_format disk_image_detect_bytes(const unsigned char *buf, size_t len);
+
+/*
+ * A qcow2 layer at layer over the image (format given, never probed),
+ * made with qemu_img: QEMU writes the layer, never the image.  The image
+ * is named by its absolute path, so the layer can be copied elsewhere and
+ * still find it.
+ */
+int disk_image_layer_create(const char *qemu_img, const char *image, enum disk_format format,
+			    const char *layer, struct error *err);

@@ -182,7 +182,7 @@ static void qemu_add_shares(struct strv *argv, const struct target *t,
 /* The image as the boot disk, and the firmware that boots it. */
 static void qemu_add_disk(struct strv *argv, const struct target *t, const struct qemu_plan *plan)
 {
-	_cleanup_free_ char *image = qemu_escape_value(t->image);
+	_cleanup_free_ char *image = qemu_escape_value(plan->disk_layer ? plan->disk_layer : t->image);
 	_cleanup_free_ char *code = plan->firmware_code ? qemu_escape_value(plan->firmware_code) : NULL;
 	_cleanup_free_ char *vars = plan->firmware_vars ? qemu_escape_value(plan->firmware_vars) : NULL;
 
@@ -191,8 +191,11 @@ static void qemu_add_disk(struct strv *argv, const struct target *t, const struc
 		return;
 	}
 	strv_add(argv, "-drive");
-	strv_addf(argv, "file=%s,format=%s,if=none,id=disk0%s", image, plan->disk_format,
-		  t->vm.persist ? "" : ",snapshot=on");
+	if (plan->disk_layer)
+		strv_addf(argv, "file=%s,format=qcow2,if=none,id=disk0", image);
+	else
+		strv_addf(argv, "file=%s,format=%s,if=none,id=disk0%s", image, plan->disk_format,
+			  t->vm.persist ? "" : ",snapshot=on");
 	strv_add(argv, "-device");
 	strv_addf(argv, "virtio-blk-%s,drive=disk0,bootindex=1", plan->arch->virtio);
 	if (code && vars) {
@@ -203,6 +206,13 @@ static void qemu_add_disk(struct strv *argv, const struct target *t, const struc
 	} else if (plan->firmware_bios) {
 		strv_add(argv, "-bios");
 		strv_add(argv, plan->firmware_bios);
+	}
+	/* A new generation ID in each QEMU: a kernel restored from a
+	 * snapshot reseeds its random-number generator on it (Linux 5.18+).
+	 * Kernel targets' init reseeds itself, on every architecture. */
+	if (strcmp(plan->arch->name, "x86_64") == 0) {
+		strv_add(argv, "-device");
+		strv_add(argv, "vmgenid");
 	}
 }
 

@@ -51,12 +51,15 @@ struct qemu_plan {
 	const char *ram_path;		/* guest RAM in this file, shared; NULL: QEMU's own */
 	bool incoming;			/* -incoming defer: a snapshot is loaded over QMP */
 	bool for_key;			/* host paths of vm.mounts as placeholders */
+	const char *disk_layer;		/* an image's qcow2 layer of this run, written instead of snapshot=on */
 };
 
 /*
  * The whole argv, starting with the target's qemu_command.  An image is
  * opened with snapshot=on unless vm.persist: QEMU's own throw-away overlay,
- * already unlinked, so the image is never written and nothing is left.
+ * already unlinked, so the image is never written and nothing is left.  A
+ * warm start gives a layer of its own instead (disk_layer), which the run
+ * directory holds and a snapshot keeps.
  */
 int qemu_argv_build(const struct target *target, const struct qemu_plan *plan,
 		    struct strv *ret_argv, struct error *err);

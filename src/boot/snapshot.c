@@ -16,6 +16,7 @@
 
 #include "cleanup.h"
 #include "io.h"
+#include "base/exec_path.h"
 #include "base/size.h"
 #include "boot/cache.h"
 
@@ -26,14 +27,36 @@
 #define SNAPSHOT_STATE_MAX (64 << 20)
 #define SNAPSHOT_CONSOLE_MAX (4 << 20)
 
-enum { SNAPSHOT_RAM, SNAPSHOT_STATE, SNAPSHOT_CONSOLE, SNAPSHOT_N_FILES };
-static const char *const snapshot_file_names[SNAPSHOT_N_FILES] = { "ram", "state", "console" };
+/* Every snapshot has the first three; the run's files (snapshot_files) only when its guest has them. */
+enum {
+	SNAPSHOT_RAM,
+	SNAPSHOT_STATE,
+	SNAPSHOT_CONSOLE,
+	SNAPSHOT_DISK,
+	SNAPSHOT_VARS,
+	SNAPSHOT_N_FILES
+};
+static const char *const snapshot_file_names[SNAPSHOT_N_FILES] = { "ram", "state", "console",
+								    "disk", "vars" };
 
 struct snapshot {
 	char *dir;
 	int fds[SNAPSHOT_N_FILES];
 	struct stat st[SNAPSHOT_N_FILES];
 };
+
+/* The run's path of file i, for the files a run has; NULL for the others. */
+static const char *snapshot_run_path(const struct snapshot_files *files, int i)
+{
+	if (!files)
+		return NULL;
+	return i == SNAPSHOT_DISK ? files->disk : i == SNAPSHOT_VARS ? files->vars : NULL;
+}
+
+static bool snapshot_has(const struct snapshot_files *files, int i)
+{
+	return i < SNAPSHOT_DISK || snapshot_run_path(files, i);
+}
 
 /* --- the key ----------------------------------------------------------------- */
 
@@ -71,25 +94,12 @@ static void snapshot_key_dir(FILE *f, const char *dir)
 /* The QEMU binary as exec finds it. */
 static void snapshot_key_qemu(FILE *f, const char *command)
 {
-	const char *path_env = getenv("PATH");
-	char path[PATH_MAX];
+	_cleanup_free_ char *path = exec_path_find(command);
 
-	if (strchr(command, '/') || !path_env) {
-		snapshot_key_file(f, command);
-		return;
-	}
-	for (const char *p = path_env; *p;) {
-		size_t n = strcspn(p, ":");
-
-		if (snprintf(path, sizeof(path), "%.*s/%s", (int)n, n ? p : ".", command) <
-			    (int)sizeof(path) &&
-		    access(path, X_OK) == 0) {
-			snapshot_key_file(f, path);
-			return;
-		}
-		p += n + (p[n] == ':');
-	}
-	fprintf(f, "%s not found\n", command);
+	if (path)
+		snapshot_key_file(f, path);
+	else
+		fprintf(f, "%s not found\n", command);
 }
 
 /* Under KVM the guest sees the host's CPU (-cpu host) through the host's kernel. */
@@ -250,8 +260,8 @@ void snapshot_refuse(const char *cache_dir, uint64_t key, const char *why)
 	cache_write(root, name, why, strlen(why), &ignored);
 }
 
-int snapshot_open(const char *cache_dir, uint64_t key, struct snapshot **ret, char *why,
-		  size_t why_len)
+int snapshot_open(const char *cache_dir, uint64_t key, const struct snapshot_files *files,
+		  struct snapshot **ret, char *why, size_t why_len)
 {
 	struct snapshot *s;
 	int r;
@@ -270,7 +280,8 @@ int snapshot_open(const char *cache_dir, uint64_t key, struct snapshot **ret, ch
 		r = 0;
 	}
 	for (int i = 0; r > 0 && i < SNAPSHOT_N_FILES; i++)
-		r = snapshot_open_file(s, i, why, why_len);
+		if (snapshot_has(files, i))
+			r = snapshot_open_file(s, i, why, why_len);
 	if (r <= 0) {
 		snapshot_close(s);
 		return r;
@@ -328,14 +339,45 @@ static bool snapshot_unchanged(const struct snapshot *s)
 	for (int i = 0; i < SNAPSHOT_N_FILES; i++) {
 		struct stat st;
 
-		if (fstat(s->fds[i], &st) < 0 || !snapshot_same_file(&st, &s->st[i]))
+		if (s->fds[i] >= 0 &&
+		    (fstat(s->fds[i], &st) < 0 || !snapshot_same_file(&st, &s->st[i])))
 			return false;
 	}
 	return true;
 }
 
-int snapshot_load(const struct snapshot *s, int ram_fd, int *ret_state_fd, char **ret_boot_log,
-		  size_t *ret_boot_log_len, struct error *err)
+/* All of in (from its start) into out. */
+static int snapshot_copy_fd(int in, int out)
+{
+	char buf[65536];
+	off_t off = 0;
+	ssize_t n;
+
+	while ((n = pread(in, buf, sizeof(buf), off)) > 0) {
+		if (io_write_all(out, buf, (size_t)n) < 0)
+			return -errno;
+		off += n;
+	}
+	return n < 0 ? -errno : 0;
+}
+
+/* The snapshot's copy of a run's file, as the run's own (a new file). */
+static int snapshot_load_file(const struct snapshot *s, int i, const char *to, struct error *err)
+{
+	_cleanup_close_ int out = -1;
+	int r;
+
+	unlink(to);
+	out = open(to, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0600);
+	r = out < 0 ? -errno : snapshot_copy_fd(s->fds[i], out);
+	if (r < 0)
+		return error_set_errno(err, -r, "copy %s/%s to %s", s->dir, snapshot_file_names[i], to);
+	return 0;
+}
+
+int snapshot_load(const struct snapshot *s, int ram_fd, const struct snapshot_files *files,
+		  int *ret_state_fd, char **ret_boot_log, size_t *ret_boot_log_len,
+		  struct error *err)
 {
 	_cleanup_free_ char *state = NULL, *console = NULL;
 	_cleanup_close_ int state_fd = -1;
@@ -360,6 +402,10 @@ int snapshot_load(const struct snapshot *s, int ram_fd, int *ret_state_fd, char 
 				      SNAPSHOT_CONSOLE_MAX, &console);
 	if (r < 0)
 		return error_set_errno(err, -r, "read the snapshot %s", s->dir);
+	for (int i = SNAPSHOT_DISK; i < SNAPSHOT_N_FILES; i++)
+		if (s->fds[i] >= 0 && snapshot_run_path(files, i) &&
+		    snapshot_load_file(s, i, snapshot_run_path(files, i), err) < 0)
+			return -err->code;
 	if (!snapshot_unchanged(s))
 		return error_set(err, ESTALE, "the snapshot %s changed while it was read", s->dir);
 	state_fd = snapshot_memfd("vmtest-state", 0, err);
@@ -459,15 +505,8 @@ static int snapshot_write_ram(int ram_fd, uint64_t size, int out)
 static int snapshot_copy_file(const char *from, int out)
 {
 	_cleanup_close_ int in = open(from, O_RDONLY | O_CLOEXEC);
-	char buf[65536];
-	ssize_t n;
 
-	if (in < 0)
-		return -errno;
-	while ((n = read(in, buf, sizeof(buf))) > 0)
-		if (io_write_all(out, buf, (size_t)n) < 0)
-			return -errno;
-	return n < 0 ? -errno : 0;
+	return in < 0 ? -errno : snapshot_copy_fd(in, out);
 }
 
 struct snapshot_entry {
@@ -558,9 +597,10 @@ uint64_t snapshot_cache_size(void)
 	return SNAPSHOT_CACHE_SIZE_DEFAULT;
 }
 
-/* The three files, written into the directory tmp; fds[] kept to trust them once in place. */
+/* The files, written into the directory tmp; fds[] kept to trust them once in place. */
 static int snapshot_write_files(const char *tmp, int ram_fd, uint64_t ram_size,
-				const char *state_path, const char *boot_log, size_t boot_log_len,
+				const char *state_path, const struct snapshot_files *files,
+				const char *boot_log, size_t boot_log_len,
 				int fds[SNAPSHOT_N_FILES])
 {
 	int r = 0;
@@ -568,6 +608,8 @@ static int snapshot_write_files(const char *tmp, int ram_fd, uint64_t ram_size,
 	for (int i = 0; r >= 0 && i < SNAPSHOT_N_FILES; i++) {
 		_cleanup_free_ char *path = NULL;
 
+		if (!snapshot_has(files, i))
+			continue;
 		if (asprintf(&path, "%s/%s", tmp, snapshot_file_names[i]) < 0)
 			return -ENOMEM;
 		fds[i] = open(path, O_RDWR | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0600);
@@ -579,30 +621,36 @@ static int snapshot_write_files(const char *tmp, int ram_fd, uint64_t ram_size,
 		r = snapshot_copy_file(state_path, fds[SNAPSHOT_STATE]);
 	if (r >= 0 && io_write_all(fds[SNAPSHOT_CONSOLE], boot_log, boot_log_len) < 0)
 		r = -errno;
+	for (int i = SNAPSHOT_DISK; r >= 0 && i < SNAPSHOT_N_FILES; i++)
+		if (fds[i] >= 0)
+			r = snapshot_copy_file(snapshot_run_path(files, i), fds[i]);
 	/* On disk before it has a name: a crash must not leave a snapshot
 	 * whose RAM is partly holes. */
 	for (int i = 0; r >= 0 && i < SNAPSHOT_N_FILES; i++)
-		if (fsync(fds[i]) < 0)
+		if (fds[i] >= 0 && fsync(fds[i]) < 0)
 			r = -errno;
 	return r;
 }
 
 int snapshot_save(const char *cache_dir, uint64_t key, int ram_fd, uint64_t ram_size,
-		  const char *state_path, const char *boot_log, size_t boot_log_len,
-		  struct error *err)
+		  const char *state_path, const struct snapshot_files *files, const char *boot_log,
+		  size_t boot_log_len, struct error *err)
 {
 	_cleanup_free_ char *root = snapshot_root(cache_dir), *dir = snapshot_dir(cache_dir, key);
 	_cleanup_free_ char *tmp = NULL;
-	int fds[SNAPSHOT_N_FILES] = { -1, -1, -1 };
+	int fds[SNAPSHOT_N_FILES];
 	int r;
 
+	for (int i = 0; i < SNAPSHOT_N_FILES; i++)
+		fds[i] = -1;
 	if (!root || !dir || asprintf(&tmp, "%s/.new-XXXXXX", root) < 0)
 		return error_set(err, ENOMEM, "out of memory");
 	if (mkdir(root, 0700) < 0 && errno != EEXIST)
 		return error_set_errno(err, errno, "create %s", root);
 	if (!mkdtemp(tmp))
 		return error_set_errno(err, errno, "create a directory in %s", root);
-	r = snapshot_write_files(tmp, ram_fd, ram_size, state_path, boot_log, boot_log_len, fds);
+	r = snapshot_write_files(tmp, ram_fd, ram_size, state_path, files, boot_log, boot_log_len,
+				 fds);
 	if (r >= 0 && rename(tmp, dir) < 0) {
 		/* Another run saved it first, or an old one is there: a
 		 * snapshot that could be opened is used, not replaced. */
@@ -614,7 +662,7 @@ int snapshot_save(const char *cache_dir, uint64_t key, int ram_fd, uint64_t ram_
 		char path[PATH_MAX];
 
 		snprintf(path, sizeof(path), "%s/%s", dir, snapshot_file_names[i]);
-		if (r == 0)
+		if (r == 0 && fds[i] >= 0)
 			cache_trust(fds[i], path);
 		if (fds[i] >= 0)
 			close(fds[i]);

@@ -6,7 +6,8 @@
  * A snapshot is a directory CACHE/snapshots/KEY holding the guest's RAM
  * (sparse: only the pages the boot touched, zero pages left out), QEMU's
  * device state without RAM (a migration stream with x-ignore-shared, a few
- * hundred kB), and the console of the boot it was taken from.  KEY hashes
+ * hundred kB), the console of the boot it was taken from, and for an
+ * image the disk layer its boot wrote and its UEFI variables.  KEY hashes
  * everything that shapes the guest at that point (snapshot_key): a
  * snapshot is never used for a guest it was not made by.
  *
@@ -44,34 +45,47 @@ uint64_t snapshot_key(char *const *key_argv, const char *const *files, bool kvm)
 struct snapshot;
 
 /*
+ * Files of a run that the guest's boot wrote, and that are part of its
+ * state: an image target's disk layer (a qcow2 over the image) and its
+ * UEFI variables.  NULL: the guest has none.  Saved with the snapshot;
+ * each restore gets its own copies, so no run writes the cache's.
+ */
+struct snapshot_files {
+	const char *disk;
+	const char *vars;
+};
+
+/*
  * Open the snapshot KEY for reading: 1 and *ret; 0 with why (no snapshot,
  * or one vmtest cannot vouch for: boot cold and save one); 2 with why
  * when QEMU refused to save this guest before (snapshot_refuse: boot cold,
  * save nothing); < 0 on an error.
  */
-int snapshot_open(const char *cache_dir, uint64_t key, struct snapshot **ret, char *why,
-		  size_t why_len);
+int snapshot_open(const char *cache_dir, uint64_t key, const struct snapshot_files *files,
+		  struct snapshot **ret, char *why, size_t why_len);
 
 struct snapshot *snapshot_close(struct snapshot *s);
 
 /*
  * Copy the snapshot's RAM into ram_fd (a memfd of the guest's memory
- * size) and its device state into a new memfd (*ret_state_fd, at offset
- * 0); then check that neither file changed meanwhile.  The boot's console
- * in *ret_boot_log (malloc'd).
+ * size), its device state into a new memfd (*ret_state_fd, at offset 0)
+ * and its files to the paths in files (those snapshot_open was given);
+ * then check that none of them changed meanwhile.  The boot's console in
+ * *ret_boot_log (malloc'd).
  */
-int snapshot_load(const struct snapshot *s, int ram_fd, int *ret_state_fd, char **ret_boot_log,
-		  size_t *ret_boot_log_len, struct error *err);
+int snapshot_load(const struct snapshot *s, int ram_fd, const struct snapshot_files *files,
+		  int *ret_state_fd, char **ret_boot_log, size_t *ret_boot_log_len,
+		  struct error *err);
 
 /*
  * Save a snapshot: RAM from ram_fd (ram_size bytes), the device state from
- * the file state_path, and the boot's console.  When a snapshot of KEY
+ * the file state_path, the run's files, and the boot's console.  When a snapshot of KEY
  * appeared meanwhile, it stays and this one is dropped (still success).
  * Then the cache is trimmed to its size, this snapshot kept.
  */
 int snapshot_save(const char *cache_dir, uint64_t key, int ram_fd, uint64_t ram_size,
-		  const char *state_path, const char *boot_log, size_t boot_log_len,
-		  struct error *err);
+		  const char *state_path, const struct snapshot_files *files, const char *boot_log,
+		  size_t boot_log_len, struct error *err);
 
 /*
  * QEMU refused to save the guest KEY, for the reason why (a device that

@@ -7,6 +7,12 @@
  * the command with the image's shell in /mnt/vmtest, with the image's
  * environment, its stdout and stderr relayed live through two
  * virtio-serial ports.
+ *
+ * Warm starts (warm_start.h) replace the image's boot too: the guest then
+ * writes a qcow2 layer of the run's own over the image (instead of QEMU's
+ * snapshot=on overlay), and the layer and the UEFI variables as they were
+ * when the agent first answered go with the snapshot; each restore starts
+ * from copies of them.  The image itself is never written.
  */
 #include <errno.h>
 #include <poll.h>
@@ -15,18 +21,21 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "cleanup.h"
 #include "guest_proto.h"
 #include "io.h"
 #include "base/clock.h"
+#include "base/exec_path.h"
 #include "base/strv.h"
 #include "base/unix_socket.h"
 #include "boot/disk_image.h"
 #include "boot/firmware.h"
 #include "boot/qemu_argv.h"
 #include "targets/target_run.h"
+#include "targets/warm_start.h"
 #include "vm/output.h"
 
 #define IMAGE_PROBE_TIMEOUT_MS 30000
@@ -45,6 +54,9 @@ struct image_boot {
 	struct firmware firmware;	/* UEFI; all NULL for BIOS */
 	char *firmware_vars;		/* this run's copy of the VARS template */
 	int error_fd;			/* the stderr port */
+	/* Warm starts: the run's own layer over the image, and what makes it. */
+	char *disk_layer;
+	char *qemu_img;
 };
 
 /* The two raw output ports of an image target and where their bytes go. */
@@ -58,8 +70,19 @@ struct image_streams {
  * Arguments after the script: triples of tag, directory, extra options.
  * 9p may still be loading when qemu-ga answers (udev starts both), so each
  * mount is retried for a while before its error counts.
+ *
+ * A guest restored from a snapshot wakes at the snapshot's time: the
+ * script sets the host's first, when VMTEST_TIME is set (GNU date takes
+ * the fraction; busybox's takes whole seconds, rounded on the host).
+ * Through the script rather than qemu-ga's guest-set-time, which runs
+ * hwclock -w, and util-linux's hwclock waits up to a second for the RTC.
+ * Its random state is renewed by vmgenid (qemu_argv.c), which the kernel
+ * reseeds on.
  */
 static const char image_mount_script[] =
+	"if [ -n \"$VMTEST_TIME\" ]; then\n"
+	"  date -u -s \"@$VMTEST_TIME\" >/dev/null 2>&1 || date -u -s \"@$VMTEST_TIME_S\" >/dev/null 2>&1\n"
+	"fi\n"
 	"mnt() {\n"
 	"  mkdir -p \"$2\" || exit 1\n"
 	"  i=0\n"
@@ -95,18 +118,29 @@ static int image_check_agent(struct qga *qga, int64_t deadline, struct error *er
 	return 0;
 }
 
-static int image_mount(struct qga *qga, const struct target *t, int64_t deadline,
+/* The mounts; with set_clock, the host's time first. */
+static int image_mount(struct qga *qga, const struct target *t, bool set_clock, int64_t deadline,
 		       struct error *err)
 {
 	struct strv args = { 0 };
 	struct qga_exec_status st = { 0 };
+	char time_env[64] = "VMTEST_TIME=", seconds_env[64] = "VMTEST_TIME_S=";
 	const char *env[] = { "PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin",
-			      "MSIZE=" "512000", NULL };
+			      "MSIZE=" "512000", time_env, seconds_env, NULL };
 	struct qga_exec_request req = { .path = "/bin/sh", .envp = env,
 					.capture = QGA_CAPTURE_SEPARATE };
 	int64_t pid;
 	int r;
 
+	if (set_clock) {
+		struct timespec now;
+
+		clock_gettime(CLOCK_REALTIME, &now);
+		snprintf(time_env, sizeof(time_env), "VMTEST_TIME=%lld.%09ld", (long long)now.tv_sec,
+			 now.tv_nsec);
+		snprintf(seconds_env, sizeof(seconds_env), "VMTEST_TIME_S=%lld",
+			 (long long)now.tv_sec + (now.tv_nsec >= 500000000));
+	}
 	strv_add(&args, "-c");
 	strv_add(&args, image_mount_script);
 	strv_add(&args, "vmtest-mount");
@@ -367,35 +401,48 @@ static struct image_boot *image_boot(const struct target_run *run)
 	return run->kind_data;
 }
 
-/* UEFI writes its variables: each run gets its own copy of the template. */
-static int image_copy_firmware_vars(struct target_run *run, struct image_boot *b,
-				    struct error *err)
+/* The VARS template into the run's copy (a new file). */
+static int image_fill_firmware_vars(const struct image_boot *b, struct error *err)
 {
-	_cleanup_free_ char *copy = NULL;
 	_cleanup_fclose_ FILE *in = NULL, *out = NULL;
 	char buf[65536];
 	size_t n;
 
-	if (!b->firmware.vars)
-		return 0;
-	if (!run->run_dir) {
-		/* A dry run shows where the copy would go. */
-		b->firmware_vars = strdup("/tmp/vmtest-XXXXXX/vars.fd");
-		return b->firmware_vars ? 0 : error_set(err, ENOMEM, "out of memory");
-	}
-	copy = target_run_path(run, "vars.fd");
-	if (!copy)
-		return error_set(err, ENOMEM, "out of memory");
 	in = fopen(b->firmware.vars, "re");
-	out = fopen(copy, "we");
+	out = fopen(b->firmware_vars, "we");
 	if (!in || !out)
 		return error_set_errno(err, errno, "copy %s", b->firmware.vars);
 	while ((n = fread(buf, 1, sizeof(buf), in)) > 0)
 		if (fwrite(buf, 1, n, out) != n)
-			return error_set_errno(err, errno, "write %s", copy);
+			return error_set_errno(err, errno, "write %s", b->firmware_vars);
 	if (ferror(in) || fflush(out) != 0)
 		return error_set_errno(err, errno, "copy %s", b->firmware.vars);
-	b->firmware_vars = TAKE_PTR(copy);
+	return 0;
+}
+
+/* UEFI writes its variables: each run gets its own copy of the template. */
+static int image_copy_firmware_vars(struct target_run *run, struct image_boot *b,
+				    struct error *err)
+{
+	if (!b->firmware.vars)
+		return 0;
+	/* A dry run shows where the copy would go. */
+	b->firmware_vars = run->run_dir ? target_run_path(run, "vars.fd")
+					: strdup("/tmp/vmtest-XXXXXX/vars.fd");
+	if (!b->firmware_vars)
+		return error_set(err, ENOMEM, "out of memory");
+	return run->run_dir ? image_fill_firmware_vars(b, err) : 0;
+}
+
+/* Where a warm start's disk layer goes, and the qemu-img that makes it. */
+static int image_warm_prepare(struct target_run *run, struct image_boot *b, struct error *err)
+{
+	if (!run->run_dir || run->target->vm.persist)
+		return 0;
+	b->disk_layer = target_run_path(run, "disk.qcow2");
+	if (!b->disk_layer)
+		return error_set(err, ENOMEM, "out of memory");
+	b->qemu_img = exec_path_beside(run->target->qemu_command, "qemu-img");
 	return 0;
 }
 
@@ -414,8 +461,9 @@ static int image_prepare(struct target_run *run, struct error *err)
 	if (r < 0)
 		return r;
 	record_log(run->record, 1, "image %s: %s", t->image, disk_format_name(b->format));
-	if (!t->uefi)
-		return 0;
+	r = image_warm_prepare(run, b, err);
+	if (r < 0 || !t->uefi)
+		return r;
 	if (t->vm.bios)
 		b->firmware.combined = t->vm.bios;
 	else
@@ -431,6 +479,42 @@ static void image_plan(const struct target_run *run, struct qemu_plan *plan)
 	plan->firmware_code = b->firmware.code;
 	plan->firmware_vars = b->firmware_vars ? b->firmware_vars : b->firmware.vars;
 	plan->firmware_bios = b->firmware.combined;
+	/* A snapshot's key names the template: the run's copy changes with each run. */
+	if (plan->for_key)
+		plan->firmware_vars = b->firmware.vars;
+	else if (run->warm)
+		plan->disk_layer = b->disk_layer;
+}
+
+static const char *image_warm_off(const struct target_run *run)
+{
+	const struct image_boot *b = image_boot(run);
+
+	if (run->target->vm.persist)
+		return "vm.persist = true: the guest writes the image itself, so no boot of it is "
+		       "like another";
+	if (!b->qemu_img)
+		return "no qemu-img (Debian's qemu-utils) to make the disk layer a snapshot of an "
+		       "image needs";
+	return NULL;
+}
+
+static void image_warm_files(const struct target_run *run, struct snapshot_files *files)
+{
+	files->disk = image_boot(run)->disk_layer;
+	files->vars = image_boot(run)->firmware_vars;
+}
+
+/* A cold boot's layer over the image, and the template's variables. */
+static int image_warm_fresh(struct target_run *run, struct error *err)
+{
+	const struct image_boot *b = image_boot(run);
+	int r = disk_image_layer_create(b->qemu_img, run->target->image, b->format, b->disk_layer,
+					err);
+
+	if (r >= 0 && b->firmware_vars)
+		r = image_fill_firmware_vars(b, err);
+	return r;
 }
 
 /* The second output port: the command's stderr. */
@@ -454,7 +538,7 @@ static int image_setup(struct target_run *run, struct error *err)
 	int r = image_check_agent(run->qga, deadline, err);
 
 	if (r >= 0)
-		r = image_mount(run->qga, run->target, deadline, err);
+		r = image_mount(run->qga, run->target, warm_start_restoring(run), deadline, err);
 	return target_run_check(run, r, err);
 }
 
@@ -514,12 +598,18 @@ static void image_clear(struct target_run *run)
 	if (b->error_fd >= 0)
 		close(b->error_fd);
 	free(b->firmware_vars);
+	free(b->disk_layer);
+	free(b->qemu_img);
 	free(b);
 	run->kind_data = NULL;
 }
 
 const struct target_kind_ops target_image_ops = {
 	.name = "image",
+	.warm_start = true,
+	.warm_off = image_warm_off,
+	.warm_files = image_warm_files,
+	.warm_fresh = image_warm_fresh,
 	.prepare = image_prepare,
 	.plan = image_plan,
 	.started = image_started,

@@ -234,7 +234,8 @@ static bool runner_extra_args_own_memory(const struct target *t)
 }
 
 /* Why this run boots cold whatever the cache holds; NULL: it need not. */
-static const char *runner_warm_off(const struct target_run *run)
+static const char *runner_warm_off(const struct target_run *run,
+				   const struct target_kind_ops *kind)
 {
 	if (run->options->no_snapshot)
 		return "--no-snapshot";
@@ -244,7 +245,7 @@ static const char *runner_warm_off(const struct target_run *run)
 		return "vm.extra_args set the machine, its memory or a snapshot of QEMU's own";
 	if (!cache_trust_available())
 		return "the kernel keyring is out of reach, so vmtest could not vouch for a snapshot";
-	return NULL;
+	return kind->warm_off ? kind->warm_off(run) : NULL;
 }
 
 /*
@@ -262,7 +263,7 @@ static int runner_warm_key(struct target_run *run, const struct target_kind_ops 
 		.for_key = true,
 	};
 	struct strv argv = { 0 };
-	const char *files[4] = { 0 };
+	const char *files[8] = { 0 };
 	size_t n = 0;
 	int r;
 
@@ -270,12 +271,15 @@ static int runner_warm_key(struct target_run *run, const struct target_kind_ops 
 	r = qemu_argv_build(run->target, &plan, &argv, err);
 	if (r < 0)
 		return r;
-	/* The files booted, as they are now: a name need not change with its contents. */
-	files[n++] = run->target->kernel;
-	if (plan.boot_kernel)
-		files[n++] = plan.boot_kernel;
-	if (plan.initrd)
-		files[n++] = plan.initrd;
+	/* The files booted, as they are now: a name need not change with its
+	 * contents.  For an image, its UEFI variables are the template's. */
+	const char *booted[] = { run->target->kernel, plan.boot_kernel, plan.initrd,
+				 run->target->image,  plan.firmware_code, plan.firmware_vars,
+				 plan.firmware_bios };
+
+	for (size_t i = 0; i < ARRAY_SIZE(booted); i++)
+		if (booted[i])
+			files[n++] = booted[i];
 	*ret_key = snapshot_key(argv.items, files, run->accel == QEMU_ACCEL_KVM);
 	strv_clear(&argv);
 	return 0;
@@ -284,17 +288,21 @@ static int runner_warm_key(struct target_run *run, const struct target_kind_ops 
 static int runner_warm_choose(struct target_run *run, const struct target_kind_ops *kind,
 			      struct error *err)
 {
-	const char *off = runner_warm_off(run);
+	struct snapshot_files files = { 0 };
+	const char *off;
 	uint64_t key = 0;
 	int r;
 
 	if (!kind->warm_start)
 		return 0;
+	off = runner_warm_off(run, kind);
 	if (off)
-		return warm_start_choose(run, 0, off, err);
+		return warm_start_choose(run, 0, NULL, off, err);
 	r = runner_warm_key(run, kind, &key, err);
+	if (kind->warm_files)
+		kind->warm_files(run, &files);
 	if (r >= 0)
-		r = warm_start_choose(run, key, "the snapshot key could not be computed", err);
+		r = warm_start_choose(run, key, &files, "the snapshot key could not be computed", err);
 	return r;
 }
 
@@ -317,7 +325,8 @@ static int runner_prepare(struct target_run *run, const struct target_kind_ops *
 
 /* --- booting ----------------------------------------------------------------- */
 
-static int runner_start_qemu(struct target_run *run, struct error *err)
+static int runner_start_qemu(struct target_run *run, const struct target_kind_ops *kind,
+			     struct error *err)
 {
 	_cleanup_free_ char *console_sock = target_run_path(run, QEMU_SOCKET_CONSOLE);
 	_cleanup_free_ char *qemu_log = target_run_path(run, "qemu.log");
@@ -329,6 +338,9 @@ static int runner_start_qemu(struct target_run *run, struct error *err)
 	if (interrupt_requested())
 		return error_set(err, EINTR, "interrupted");
 	r = warm_start_before_qemu(run, err);
+	/* A cold boot that saves a snapshot writes fresh files of its own. */
+	if (r >= 0 && warm_start_saving(run) && kind->warm_fresh)
+		r = kind->warm_fresh(run, err);
 	if (r >= 0)
 		r = console_start(console_sock, run->record->console_fd, &run->console, err);
 	if (r < 0)
@@ -424,7 +436,7 @@ static int runner_boot_once(struct target_run *run, const struct target_kind_ops
 	int64_t start = clock_now_ms();
 	int r;
 
-	r = runner_start_qemu(run, err);
+	r = runner_start_qemu(run, kind, err);
 	if (r >= 0)
 		r = runner_connect(run, kind, err);
 	if (r >= 0)

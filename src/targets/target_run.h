@@ -19,6 +19,7 @@
 #include "base/error.h"
 #include "base/strv.h"
 #include "boot/qemu_argv.h"
+#include "boot/snapshot.h"
 #include "config/config.h"
 #include "targets/record.h"
 #include "targets/runner.h"
@@ -60,6 +61,15 @@ struct target_kind_ops {
 	/* Whether a snapshot of a booted guest can stand in for its boot
 	 * (warm_start.h): the guest is the same up to the agent's answer. */
 	bool warm_start;
+	/* Why this target boots cold whatever the cache holds; NULL: it need
+	 * not.  Optional. */
+	const char *(*warm_off)(const struct target_run *run);
+	/* The files of the run that its guest's boot writes, kept with a
+	 * snapshot (an image's disk layer and UEFI variables).  Optional. */
+	void (*warm_files)(const struct target_run *run, struct snapshot_files *files);
+	/* Before a cold boot that saves a snapshot: those files made anew.
+	 * Optional. */
+	int (*warm_fresh)(struct target_run *run, struct error *err);
 	/* What boots: files made or found before QEMU starts. */
 	int (*prepare)(struct target_run *run, struct error *err);
 	/* The kind's part of QEMU's command line. */

@@ -32,6 +32,7 @@ struct warm_start {
 	char *cache_dir;
 	uint64_t key;
 	struct snapshot *snapshot;	/* to restore */
+	struct snapshot_files files;	/* the run's files that go with it */
 	int ram_fd;			/* this run's guest RAM */
 	int state_fd;			/* the device state to load */
 	int fds[3];
@@ -48,6 +49,11 @@ bool warm_start_restoring(const struct target_run *run)
 	return warm(run) && warm(run)->mode == WARM_RESTORE;
 }
 
+bool warm_start_saving(const struct target_run *run)
+{
+	return warm(run) && warm(run)->mode == WARM_SAVE;
+}
+
 /* A new memfd for the guest's RAM, and its name for QEMU. */
 static int warm_new_ram(struct target_run *run, struct error *err)
 {
@@ -62,8 +68,8 @@ static int warm_new_ram(struct target_run *run, struct error *err)
 	return 0;
 }
 
-int warm_start_choose(struct target_run *run, uint64_t key, const char *why_off,
-		      struct error *err)
+int warm_start_choose(struct target_run *run, uint64_t key, const struct snapshot_files *files,
+		      const char *why_off, struct error *err)
 {
 	struct warm_start *w;
 	char why[512] = "";
@@ -79,9 +85,11 @@ int warm_start_choose(struct target_run *run, uint64_t key, const char *why_off,
 	run->warm = w;
 	w->ram_fd = w->state_fd = -1;
 	w->key = key;
+	if (files)
+		w->files = *files;
 	r = cache_dir_get(&w->cache_dir, err);
 	if (r >= 0)
-		r = snapshot_open(w->cache_dir, key, &w->snapshot, why, sizeof(why));
+		r = snapshot_open(w->cache_dir, key, &w->files, &w->snapshot, why, sizeof(why));
 	if (r < 0)
 		return r;
 	if (r == 2) {
@@ -132,7 +140,8 @@ int warm_start_before_qemu(struct target_run *run, struct error *err)
 	if (w->state_fd >= 0)
 		close(w->state_fd);
 	w->state_fd = -1;
-	r = snapshot_load(w->snapshot, w->ram_fd, &w->state_fd, &boot_log, &boot_log_len, err);
+	r = snapshot_load(w->snapshot, w->ram_fd, &w->files, &w->state_fd, &boot_log, &boot_log_len,
+			  err);
 	if (r < 0)
 		return r;
 	/* The boot the snapshot was taken from is this guest's boot: its
@@ -288,7 +297,7 @@ static int warm_save_snapshot(struct target_run *run, bool *ret_paused, struct e
 	*ret_paused = true;
 	boot_log = warm_boot_log(run, &boot_log_len);
 	r = snapshot_save(w->cache_dir, w->key, w->ram_fd, run->target->vm.memory_bytes, state,
-			  boot_log ? boot_log : "", boot_log_len, err);
+			  &w->files, boot_log ? boot_log : "", boot_log_len, err);
 	unlink(state);
 	return r;
 }

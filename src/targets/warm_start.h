@@ -28,6 +28,7 @@
 
 #include "base/error.h"
 #include "boot/qemu_argv.h"
+#include "boot/snapshot.h"
 
 /* A restored guest answers within a second; one that does not is not waited for long. */
 #define WARM_RESTORE_TIMEOUT_MS 30000
@@ -36,10 +37,11 @@ struct target_run;
 
 /*
  * Decide how this run boots, for a guest whose snapshot key is key (0:
- * warm starts are off, and why_off says why, for -v).
+ * warm starts are off, and why_off says why, for -v).  files: the run's
+ * files that its guest's boot writes (NULL: none), paths that stay valid.
  */
-int warm_start_choose(struct target_run *run, uint64_t key, const char *why_off,
-		      struct error *err);
+int warm_start_choose(struct target_run *run, uint64_t key, const struct snapshot_files *files,
+		      const char *why_off, struct error *err);
 
 /* The warm start's part of QEMU's command line (nothing when off). */
 void warm_start_plan(const struct target_run *run, struct qemu_plan *plan);
@@ -48,6 +50,9 @@ void warm_start_plan(const struct target_run *run, struct qemu_plan *plan);
 const int *warm_start_fds(const struct target_run *run);
 
 bool warm_start_restoring(const struct target_run *run);
+
+/* Booting cold to save a snapshot: the run's files (choose's) are to be made fresh. */
+bool warm_start_saving(const struct target_run *run);
 
 /* Before QEMU starts: a restore copies the snapshot into this run's memory. */
 int warm_start_before_qemu(struct target_run *run, struct error *err);

@@ -121,6 +121,8 @@ def test_persist_writes_through(vmtest, tmp_path):
     (tmp_path / "vmtest.toml").write_text(toml % (write, "persist = true\n"))
     r = vmtest("-v", cwd=tmp_path, timeout=300)
     assert r.returncode == 0, r.stdout + r.stderr
+    # The guest writes the image: no boot of it is like another, none is kept.
+    assert "vmtest: booting cold: vm.persist = true" in r.stderr, r.stderr
     assert "vmtest: guest-shutdown: GenericError: " in r.stderr
     assert "vmtest: powering off through ACPI (QMP system_powerdown)\n" in r.stderr
     with open(image, "rb") as f:

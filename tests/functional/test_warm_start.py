@@ -295,3 +295,119 @@ def test_a_guest_qemu_cannot_save_boots_cold_without_trying_again(vmtest_binary,
                      r"command 'migrate-set-capabilities': GenericError: fake_qemu cannot "
                      r"migrate\); remove \S+\.refused to try again", errs[1]), errs[1]
     assert "could not save a snapshot of the booted guest" not in errs[1]
+
+
+# --- image targets -------------------------------------------------------------
+
+# The image's own shell runs it, in /mnt/vmtest, with the image's
+# environment: the run's name is written into the command (@RUN@).
+IMAGE_PROBE = r"""
+echo "cwd=$(pwd)"
+echo "host-file=$(cat from-host.txt)"
+echo written-in-guest > out-@RUN@.txt
+cat /ro/data.txt
+if echo x 2>/dev/null >/ro/new; then echo ro=writable; else echo ro=refused; fi
+echo rw > /rw/new-@RUN@ && echo rw=ok
+echo "reserved=$(dd if=/dev/vda bs=4096 skip=@BLOCK@ count=16 2>/dev/null | md5sum)"
+dd if=/dev/urandom of=/dev/vda bs=4096 seek=@BLOCK@ count=16 conv=fsync 2>/dev/null && echo dd=ok
+awk '$2 ~ "^/(mnt/vmtest|ro|rw)$" {print "mount", $2, $3}' /proc/mounts | sort
+echo "kernel=$(uname -r)"
+date +%s > clock-@RUN@.txt
+head -c 16 /dev/urandom | od -An -tx1 | tr -d ' \n' > random-@RUN@.txt
+exit 3
+"""
+
+
+def test_a_restored_image_behaves_as_a_cold_one(vmtest, tmp_path):
+    """An image's boot is a restore too: same output, status, shares and
+    disk as a cold boot, the host's clock, fresh random numbers, and the
+    image never written."""
+    from test_image_targets import reserved_offset, sha256, test_image
+    cache = tmp_path / "cache"
+    project = tmp_path / "project"
+    for d in (project, tmp_path / "ro", tmp_path / "rw"):
+        d.mkdir()
+    image = tmp_path / "disk.qcow2"
+    image.write_bytes(open(test_image("bios"), "rb").read())
+    before = sha256(image)
+    (project / "from-host.txt").write_text("host data\n")
+    (tmp_path / "ro" / "data.txt").write_text("read-only share\n")
+    outputs = {}
+    for run, args in (("nosnap", ["--no-snapshot"]), ("cold", []), ("warm1", []), ("warm2", [])):
+        command = IMAGE_PROBE.replace("@RUN@", run).replace(
+            "@BLOCK@", str(reserved_offset() // 4096))
+        (project / "vmtest.toml").write_text(
+            "[[target]]\nname = \"probe\"\nimage = \"%s\"\ncommand = '''%s'''\n"
+            "[target.vm]\nmemory = \"1G\"\n"
+            "[target.vm.mounts]\n\"/ro\" = { host_path = \"%s\" }\n"
+            "\"/rw\" = { host_path = \"%s\", writable = true }\n"
+            % (image, command, tmp_path / "ro", tmp_path / "rw"))
+        # A restored guest that kept the snapshot's clock would be seconds late.
+        time.sleep(3 if run == "warm1" else 0)
+        start = time.time()
+        r = vmtest("-v", "--no-ui", *args, cwd=project, timeout=300,
+                   env={"XDG_CACHE_HOME": str(cache)})
+        end = time.time()
+        assert r.returncode == 3, r.stdout + r.stderr
+        assert "Command failed with exit code: 3" in r.stdout, r.stdout
+        outputs[run] = r.stdout[r.stdout.index("cwd="):r.stdout.index("\n", r.stdout.index("kernel="))]
+        expected = {"nosnap": "cold", "cold": "saved", "warm1": "restored", "warm2": "restored"}
+        assert how_it_booted(r.stderr) == expected[run], r.stderr
+        assert (project / ("out-%s.txt" % run)).read_text() == "written-in-guest\n"
+        assert (tmp_path / "rw" / ("new-" + run)).read_text() == "rw\n"
+        # busybox's date has whole seconds.
+        clock = int((project / ("clock-%s.txt" % run)).read_text())
+        assert start - 1.5 <= clock <= end + 1, (run, start, clock, end)
+    assert "ro=refused" in outputs["cold"] and "rw=ok" in outputs["cold"]
+    assert "dd=ok" in outputs["cold"] and "mount /mnt/vmtest 9p" in outputs["cold"]
+    # What one run wrote to its disk, no other run sees: the reserved
+    # blocks read as zeros every time, restored or not.
+    zeros = subprocess.run("head -c 65536 /dev/zero | md5sum", shell=True, capture_output=True,
+                           text=True).stdout.strip()
+    assert "reserved=" + zeros in outputs["cold"], outputs["cold"]
+    for run in ("cold", "warm1", "warm2"):
+        assert outputs[run].replace(run, "RUN") == outputs["nosnap"].replace("nosnap", "RUN"), run
+    randoms = {(project / ("random-%s.txt" % run)).read_text() for run in outputs}
+    assert len(randoms) == 4
+    # The disk layer the boot wrote went with the snapshot; the image is untouched.
+    assert len(snapshots(cache)) == 1
+    root = cache / "vmtest" / "snapshots" / snapshots(cache)[0]
+    assert sorted(os.listdir(root)) == ["console", "disk", "ram", "state"]
+    assert sha256(image) == before
+
+
+def test_image_snapshots_keep_uefi_variables_and_follow_the_image(vmtest, tmp_path):
+    """UEFI's variables go with the snapshot; a timeout after a restore is
+    a timeout; a broken disk layer in the cache means a cold boot, and a
+    changed image another snapshot."""
+    from test_image_targets import test_image
+    env = {"XDG_CACHE_HOME": str(tmp_path / "cache")}
+    image = tmp_path / "disk.raw"
+    image.write_bytes(open(test_image("uefi", "raw"), "rb").read())
+
+    def boot(*args, command="test -d /sys/firmware/efi && echo efi=yes", status=0):
+        r = vmtest("-v", "--no-ui", "--uefi", *args, "-i", str(image), "--", command,
+                   cwd=tmp_path, env=env, timeout=300)
+        assert r.returncode == status, r.stdout + r.stderr
+        if status == 0:
+            assert "efi=yes\n" in r.stdout, r.stdout + r.stderr
+        return r, how_it_booted(r.stderr)
+
+    assert boot()[1] == "saved"
+    assert boot()[1] == "restored"
+    snap = tmp_path / "cache" / "vmtest" / "snapshots" / snapshots(tmp_path / "cache")[0]
+    assert sorted(os.listdir(snap)) == ["console", "disk", "ram", "state", "vars"]
+    r, how = boot("--timeout", "2", command="echo started; sleep 60", status=124)
+    assert how == "restored" and "started\n" in r.stdout, r.stderr
+    assert "Timed out after 2 s" in r.stdout + r.stderr
+    # A disk layer vmtest vouches for, but broken: QEMU cannot open it, the
+    # run says so and boots cold on a fresh layer, and saves a good one.
+    (snap / "disk").write_bytes(b"QFI\xfb" + bytes(60))
+    vouch_for(snap / "disk")
+    r, how = boot()
+    assert how == "saved" and "could not be restored" in r.stderr, r.stderr
+    assert boot()[1] == "restored"
+    # The image changed (its time, at least): its old snapshot is not used.
+    os.utime(image, (time.time() + 10, time.time() + 10))
+    assert boot()[1] == "saved"
+    assert len(snapshots(tmp_path / "cache")) == 2

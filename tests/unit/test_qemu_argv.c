@@ -247,6 +247,15 @@ static void test_image_target(void **state)
 	assert_string_equal(value_of(&argv, "-drive", "file="),
 			    "file=/proj/d.img,format=raw,if=none,id=disk0");
 	assert_null(value_of(&argv, "-drive", "if=pflash"));
+	/* A new generation ID in each QEMU, for a kernel restored from a snapshot. */
+	assert_non_null(value_of(&argv, "-device", "vmgenid"));
+	strv_clear(&argv);
+
+	/* A warm start's layer of the run's own: written, with no snapshot=on. */
+	image.disk_layer = "/tmp/vmtest-abc/disk.qcow2";
+	assert_int_equal(qemu_argv_build(&c->targets[0], &image, &argv, &err), 0);
+	assert_string_equal(value_of(&argv, "-drive", "file="),
+			    "file=/tmp/vmtest-abc/disk.qcow2,format=qcow2,if=none,id=disk0");
 	strv_clear(&argv);
 	config_free(c);
 }

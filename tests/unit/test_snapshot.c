@@ -70,7 +70,7 @@ static int ram_with_pages(void)
 	return fd;
 }
 
-static void save(uint64_t key, int ram)
+static void save_with(uint64_t key, int ram, const struct snapshot_files *files)
 {
 	char state[PATH_MAX];
 	struct error err = { 0 };
@@ -81,8 +81,33 @@ static void save(uint64_t key, int ram)
 	assert_non_null(f);
 	fputs("device state", f);
 	fclose(f);
-	if (snapshot_save(dir, key, ram, RAM_SIZE, state, "boot log\n", 9, &err) < 0)
+	if (snapshot_save(dir, key, ram, RAM_SIZE, state, files, "boot log\n", 9, &err) < 0)
 		fail_msg("%s", err.msg);
+}
+
+static void save(uint64_t key, int ram)
+{
+	save_with(key, ram, NULL);
+}
+
+static void write_file(const char *path, const char *text)
+{
+	FILE *f = fopen(path, "w");
+
+	assert_non_null(f);
+	fputs(text, f);
+	fclose(f);
+}
+
+static void assert_file_text(const char *path, const char *text)
+{
+	char buf[256] = "";
+	FILE *f = fopen(path, "r");
+
+	assert_non_null(f);
+	fread(buf, 1, sizeof(buf) - 1, f);
+	fclose(f);
+	assert_string_equal(buf, text);
 }
 
 static void test_round_trip(void **state)
@@ -97,7 +122,7 @@ static void test_round_trip(void **state)
 
 	if (!cache_trust_available())
 		fail_msg("the kernel keyring is out of reach: snapshots cannot be trusted here");
-	assert_int_equal(snapshot_open(dir, 0x1234, &s, why, sizeof(why)), 0);
+	assert_int_equal(snapshot_open(dir, 0x1234, NULL, &s, why, sizeof(why)), 0);
 	assert_string_equal(why, "no snapshot yet for this kernel and machine");
 	save(0x1234, ram);
 	/* Sparse: eight pages of data, not 16 MiB. */
@@ -106,9 +131,9 @@ static void test_round_trip(void **state)
 	assert_int_equal(st.st_size, RAM_SIZE);
 	assert_true(st.st_blocks * 512 <= 64 * 4096);
 
-	assert_int_equal(snapshot_open(dir, 0x1234, &s, why, sizeof(why)), 1);
+	assert_int_equal(snapshot_open(dir, 0x1234, NULL, &s, why, sizeof(why)), 1);
 	ram2 = snapshot_memfd("test-ram2", RAM_SIZE, &err);
-	assert_int_equal(snapshot_load(s, ram2, &state_fd, &log, &log_len, &err), 0);
+	assert_int_equal(snapshot_load(s, ram2, NULL, &state_fd, &log, &log_len, &err), 0);
 	for (int i = 0; i < 8; i++) {
 		assert_int_equal(pread(ram2, buf, sizeof(buf), (off_t)i * (1 << 20) + 100), sizeof(buf));
 		for (size_t j = 0; j < sizeof(buf); j++)
@@ -125,15 +150,60 @@ static void test_round_trip(void **state)
 	/* Changed behind vmtest's back: refused. */
 	snprintf(path, sizeof(path), "%s/snapshots/0000000000001234/state", dir);
 	truncate(path, 3);
-	assert_int_equal(snapshot_open(dir, 0x1234, &s, why, sizeof(why)), 0);
+	assert_int_equal(snapshot_open(dir, 0x1234, NULL, &s, why, sizeof(why)), 0);
 	assert_non_null(strstr(why, "is not one vmtest wrote"));
 	/* A guest of another size cannot take it. */
 	snapshot_remove(dir, 0x1234);
 	save(0x1234, ram);
-	assert_int_equal(snapshot_open(dir, 0x1234, &s, why, sizeof(why)), 1);
+	assert_int_equal(snapshot_open(dir, 0x1234, NULL, &s, why, sizeof(why)), 1);
 	close(ram2);
 	ram2 = snapshot_memfd("test-ram3", RAM_SIZE / 2, &err);
-	assert_int_equal(snapshot_load(s, ram2, &state_fd, &log, &log_len, &err), -EINVAL);
+	assert_int_equal(snapshot_load(s, ram2, NULL, &state_fd, &log, &log_len, &err), -EINVAL);
+	snapshot_close(s);
+	close(ram2);
+	close(ram);
+}
+
+/*
+ * An image's disk layer and UEFI variables go with its snapshot, and each
+ * restore gets copies of its own; a snapshot without them serves no guest
+ * that has them.
+ */
+static void test_run_files(void **state)
+{
+	int ram = ram_with_pages(), ram2;
+	char disk[PATH_MAX], vars[PATH_MAX], disk2[PATH_MAX], vars2[PATH_MAX], why[512];
+	struct snapshot_files files = { disk, vars }, restored = { disk2, vars2 };
+	struct snapshot *s = NULL;
+	struct error err = { 0 };
+	size_t log_len;
+	char *log = NULL;
+	int state_fd = -1;
+
+	snprintf(disk, sizeof(disk), "%s/disk-in", dir);
+	snprintf(vars, sizeof(vars), "%s/vars-in", dir);
+	snprintf(disk2, sizeof(disk2), "%s/disk-out", dir);
+	snprintf(vars2, sizeof(vars2), "%s/vars-out", dir);
+	write_file(disk, "the disk layer");
+	write_file(vars, "uefi variables");
+	/* A snapshot without them cannot stand in for a guest with them. */
+	save(0x4242, ram);
+	assert_int_equal(snapshot_open(dir, 0x4242, &files, &s, why, sizeof(why)), 0);
+	assert_non_null(strstr(why, "is incomplete (disk"));
+	snapshot_remove(dir, 0x4242);
+
+	save_with(0x4242, ram, &files);
+	/* The run goes on writing its own: the snapshot keeps what it saved. */
+	write_file(disk, "written after the save");
+	write_file(disk2, "an older run's layer");
+	assert_int_equal(snapshot_open(dir, 0x4242, &restored, &s, why, sizeof(why)), 1);
+	ram2 = snapshot_memfd("test-ram4", RAM_SIZE, &err);
+	if (snapshot_load(s, ram2, &restored, &state_fd, &log, &log_len, &err) < 0)
+		fail_msg("%s", err.msg);
+	assert_file_text(disk2, "the disk layer");
+	assert_file_text(vars2, "uefi variables");
+	free(log);
+	close(state_fd);
 	snapshot_close(s);
 	close(ram2);
 	close(ram);
@@ -167,6 +237,7 @@ int main(void)
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_key),
 		cmocka_unit_test(test_round_trip),
+		cmocka_unit_test(test_run_files),
 		cmocka_unit_test(test_concurrent_and_full),
 	};
 	int r;
