@@ -16,6 +16,10 @@ For each kernel, in one run and interleaved, this times:
   phases `vmtest -v -k KERNEL -- true`, its stage lines time-stamped as they
          arrive (skipped with --no-phases).
 
+and for each disk image (by default the project's busybox test image,
+scripts/test-image.sh bios), `vmtest -i IMAGE -- true` warm, first and
+cold as above; an image has no floor of this kind.
+
 It prints figures only; it never judges them.  See bench/README.md.
 """
 import argparse
@@ -236,13 +240,13 @@ def drop_snapshots(cache):
         shutil.rmtree(root)
 
 
-def time_vmtest(vmtest, kernel, cwd, log, *options):
+def time_vmtest(vmtest, kernel, cwd, log, *options, what="-k"):
     with open(log, "wb") as err:
         t0 = time.perf_counter()
-        rc = finish(spawn([vmtest, *options, "-k", kernel, "--", "true"], cwd, err))
+        rc = finish(spawn([vmtest, *options, what, kernel, "--", "true"], cwd, err))
         t = time.perf_counter() - t0
     if rc != 0:
-        raise BenchError("vmtest -k %s -- true: exit %d:\n%s" % (kernel, rc, tail(log)))
+        raise BenchError("vmtest %s %s -- true: exit %d:\n%s" % (what, kernel, rc, tail(log)))
     return t
 
 
@@ -346,7 +350,33 @@ class Kernel:
         return floor_argv(self.qemu_argv, self.floor_initrd, serial_log)
 
 
-def measure(kernels, args, tmp):
+class Image:
+    """One disk image to measure (warm, first, cold; no floor)."""
+
+    def __init__(self, path):
+        self.path = path
+        self.a, self.first, self.cold = [], [], []
+
+    @property
+    def name(self):
+        return os.path.basename(self.path)
+
+
+def measure_image(image, args, tmp, label, timed):
+    log = os.path.join(tmp, "vmtest.log")
+    drop_snapshots(os.environ["XDG_CACHE_HOME"])
+    first = time_vmtest(args.vmtest, image.path, tmp, log, what="-i")
+    a = time_vmtest(args.vmtest, image.path, tmp, log, what="-i")
+    cold = time_vmtest(args.vmtest, image.path, tmp, log, "--no-snapshot", what="-i")
+    print("# %-9s %-28s A %6.2f s  first %6.2f s  cold %6.2f s"
+          % (label, image.name, a, first, cold), file=sys.stderr, flush=True)
+    if timed:
+        image.a.append(a)
+        image.first.append(first)
+        image.cold.append(cold)
+
+
+def measure(kernels, images, args, tmp):
     total = args.warmup + args.runs
     for i in range(total):
         timed = i >= args.warmup
@@ -371,6 +401,8 @@ def measure(kernels, args, tmp):
                     k.b_kernel.append(b_kernel)
                 if p:
                     k.phases.append(p)
+        for image in images:
+            measure_image(image, args, tmp, label, timed)
 
 
 # --- reporting ---------------------------------------------------------------
@@ -393,7 +425,7 @@ def loadavg():
         return " ".join(f.read().split()[:3])
 
 
-def report(kernels, args, argv_line, load_before):
+def report(kernels, images, args, argv_line, load_before):
     first = kernels[0].qemu_argv
     qemu_version = run_checked([first[0], "--version"]).stdout.splitlines()[0]
     print("# vmtest boot benchmark, %s" % datetime.datetime.now().astimezone()
@@ -424,6 +456,17 @@ def report(kernels, args, argv_line, load_before):
     print("# no snapshot yet (cold boot, then saved); cold: with --no-snapshot;")
     print("# B: QEMU alone, same kernel file and options,")
     print("# /init = reboot(RB_POWER_OFF); 'B in kernel': the guest clock at power-off")
+    if images:
+        print()
+        rows = [("image", "A warm", "first", "cold", "A/cold", "first-cold", "A min..max")]
+        for image in images:
+            rows.append((image.name, "%.2f" % med(image.a), "%.2f" % med(image.first),
+                         "%.2f" % med(image.cold), "%.2f" % (med(image.a) / med(image.cold)),
+                         "%+.2f" % (med(image.first) - med(image.cold)),
+                         "%.2f..%.2f" % (min(image.a), max(image.a))))
+        print_table(rows)
+        print("# vmtest -i IMAGE -- true: A restored from its snapshot, first saving it,")
+        print("# cold with --no-snapshot")
     if args.phases:
         print()
         print("# vmtest -v phases (medians): prepare = spawn to '===> Booting';")
@@ -448,6 +491,9 @@ def parse_args(argv):
     p.add_argument("--kernel", action="append", dest="kernels", metavar="PATH",
                    help="a kernel to boot; repeatable (default: the small test kernel of "
                         "scripts/test-kernel.sh and the newest /boot/vmlinuz-*-amd64)")
+    p.add_argument("--image", action="append", dest="images", metavar="PATH",
+                   help="a disk image to boot; repeatable (default: scripts/test-image.sh "
+                        "bios); --image none for none")
     p.add_argument("--runs", type=int, default=7, help="timed runs of each (default 7)")
     p.add_argument("--warmup", type=int, default=1,
                    help="untimed rounds first (default 1)")
@@ -458,9 +504,14 @@ def parse_args(argv):
         p.error("--runs must be at least 1 and --warmup at least 0")
     if not args.kernels:
         args.kernels = [small_kernel()] + debian_kernels()
+    if not args.images:
+        args.images = [subprocess.run([os.path.join(REPO, "scripts", "test-image.sh"), "bios"],
+                                      check=True, stdout=subprocess.PIPE,
+                                      text=True).stdout.strip()]
+    args.images = [os.path.abspath(i) for i in args.images if i != "none"]
     args.vmtest = os.path.abspath(args.vmtest)
     args.kernels = [os.path.abspath(k) for k in args.kernels]
-    for path in [args.vmtest] + args.kernels:
+    for path in [args.vmtest] + args.kernels + args.images:
         if not os.path.exists(path):
             p.error("%s: no such file" % path)
     return args
@@ -490,10 +541,11 @@ def main(argv):
             load_before = loadavg()
             try:
                 kernels = prepare(args, tmp)
-                measure(kernels, args, tmp)
+                images = [Image(path) for path in args.images]
+                measure(kernels, images, args, tmp)
             finally:
                 stop_current()
-            report(kernels, args, argv_line, load_before)
+            report(kernels, images, args, argv_line, load_before)
     except (KeyboardInterrupt, Interrupted) as e:
         print("bench/boot.py: %s" % (str(e) or "interrupted"), file=sys.stderr)
         return 130
