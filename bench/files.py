@@ -4,8 +4,7 @@
 
 Three workloads, each timed inside the guest (so the boot is not counted)
 and on the host, interleaved, for each of vmtest's ways to share files
-(today: 9p; virtiofs is issue 17's next step and gets its column here when
-vmtest has it):
+(9p, and virtiofs where a virtiofsd is installed and we are root):
 
   walk   `find /usr -xdev | wc -l`: metadata of the read-only root
   read   every file of /usr/include read once (`find ... -exec cat {} +`)
@@ -78,7 +77,11 @@ def main(argv):
     args = p.parse_args(argv)
     if not os.path.exists(args.kernel):
         p.error("no kernel: give --kernel (make check installs linux-image-amd64)")
-    shares = [("9p", [])]
+    shares = [("9p", ["--filesystem", "9p"])]
+    have_virtiofs = os.geteuid() == 0 and any(
+        os.access(p, os.X_OK) for p in ("/usr/libexec/virtiofsd", "/usr/lib/qemu/virtiofsd"))
+    if have_virtiofs:
+        shares.append(("virtiofs", ["--filesystem", "virtiofs"]))
     results = {name: {w: [] for w, _ in WORKLOADS} for name in ["host"] + [s for s, _ in shares]}
     for i in range(args.runs):
         for name, options in shares:
@@ -92,14 +95,18 @@ def main(argv):
     print("# command: %s" % shlex.join(["/usr/bin/python3", "bench/files.py", *argv]))
     print("# kernel: %s; %d runs, interleaved; medians in seconds, inside the guest"
           % (args.kernel, args.runs))
-    print("# virtiofs: not in vmtest yet (issue 17): no column")
+    if not have_virtiofs:
+        print("# virtiofs: no column (no virtiofsd, or not root)")
     print()
     head = ["workload"] + [s for s, _ in shares] + ["host"] + ["%s/host" % s for s, _ in shares]
+    if have_virtiofs:
+        head.append("virtiofs/9p")
     rows = [head]
     for w, cmd in WORKLOADS:
         med = {n: statistics.median(results[n][w]) for n in results}
         rows.append([w] + ["%.2f" % med[s] for s, _ in shares] + ["%.2f" % med["host"]]
-                    + ["%.0f" % (med[s] / med["host"]) if med["host"] else "-" for s, _ in shares])
+                    + ["%.0f" % (med[s] / med["host"]) if med["host"] else "-" for s, _ in shares]
+                    + (["%.2f" % (med["virtiofs"] / med["9p"])] if have_virtiofs else []))
     widths = [max(len(r[i]) for r in rows) for i in range(len(head))]
     for n, r in enumerate(rows):
         print("  ".join(c.ljust(wd) if i == 0 else c.rjust(wd)

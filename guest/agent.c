@@ -229,6 +229,8 @@ static json_t *agent_setup(struct agent *a, json_t *args, char *err, size_t err_
 	if (json_is_integer(json_object_get(args, "msize")))
 		req.msize = (unsigned)json_integer_value(json_object_get(args, "msize"));
 	req.has_shared = json_is_true(json_object_get(args, "shared"));
+	req.virtiofs = json_string_value(json_object_get(args, "filesystem")) &&
+		       strcmp(json_string_value(json_object_get(args, "filesystem")), "virtiofs") == 0;
 	req.shared_host_path = json_string_value(json_object_get(args, "shared-host-path"));
 	req.mounts = calloc(n + 1, sizeof(*req.mounts));
 	if (!req.mounts) {

@@ -186,17 +186,19 @@ static bool early_has_filesystem(const char *name)
 	return found;
 }
 
-void early_missing_options(char *buf, size_t len)
+void early_missing_options(char *buf, size_t len, bool virtiofs)
 {
 	static const struct {
 		const char *what;	/* present when this path exists, or fs */
 		bool filesystem;
 		const char *options;
+		int virtiofs;		/* 1: virtiofs only; 0: 9p only; -1: both */
 	} needs[] = {
-		{ "/sys/bus/pci/drivers/virtio-pci", false, "CONFIG_VIRTIO_PCI" },
-		{ "/sys/bus/virtio/drivers/virtio_console", false, "CONFIG_VIRTIO_CONSOLE" },
-		{ "/sys/bus/virtio/drivers/9pnet_virtio", false, "CONFIG_NET_9P, CONFIG_NET_9P_VIRTIO" },
-		{ "9p", true, "CONFIG_9P_FS" },
+		{ "/sys/bus/pci/drivers/virtio-pci", false, "CONFIG_VIRTIO_PCI", -1 },
+		{ "/sys/bus/virtio/drivers/virtio_console", false, "CONFIG_VIRTIO_CONSOLE", -1 },
+		{ "/sys/bus/virtio/drivers/9pnet_virtio", false, "CONFIG_NET_9P, CONFIG_NET_9P_VIRTIO", 0 },
+		{ "9p", true, "CONFIG_9P_FS", 0 },
+		{ "virtiofs", true, "CONFIG_FUSE_FS, CONFIG_VIRTIO_FS", 1 },
 	};
 	size_t used = 0;
 
@@ -206,7 +208,7 @@ void early_missing_options(char *buf, size_t len)
 						   : access(needs[i].what, F_OK) == 0;
 		int n;
 
-		if (present)
+		if (present || (needs[i].virtiofs >= 0 && needs[i].virtiofs != virtiofs))
 			continue;
 		n = snprintf(buf + used, len - used, "%s%s", used ? ", " : "", needs[i].options);
 		if (n < 0 || (size_t)n >= len - used)

@@ -110,7 +110,7 @@ int main(void)
 	if (agent_fd < 0) {
 		char missing[256];
 
-		early_missing_options(missing, sizeof(missing));
+		early_missing_options(missing, sizeof(missing), false);
 		log_msg("no virtio-serial port %s: the kernel lacks %s (enable them, built in or as modules)",
 			GUEST_PORT_AGENT, *missing ? missing : "nothing vmtest knows of");
 		init_power_off();

@@ -54,9 +54,15 @@ int setup_mkdir_p(const char *path, unsigned mode)
 	return 0;
 }
 
-static int setup_mount_9p(const char *tag, const char *target, bool writable, unsigned msize)
+/* One export, over 9p or virtiofs (whose cache mode the host's daemon sets). */
+static int setup_mount_share(const struct setup_request *req, const char *tag, const char *target,
+			     bool writable)
 {
 	char options[256];
+	unsigned msize = req->msize;
+
+	if (req->virtiofs)
+		return mount(tag, target, "virtiofs", writable ? 0 : MS_RDONLY, NULL) < 0 ? -errno : 0;
 
 	/* cache=loose for the read-only root (fast, nothing changes under it);
 	 * cache=mmap for shares the guest writes, so shared writable mmap works
@@ -72,12 +78,13 @@ static int setup_root(const struct setup_request *req, char *err, size_t err_len
 
 	setup_mkdir_p(SETUP_LOWER, 0755);
 	setup_mkdir_p(SETUP_NEWROOT, 0755);
-	r = setup_mount_9p(GUEST_TAG_ROOT, SETUP_LOWER, false, req->msize);
+	r = setup_mount_share(req, GUEST_TAG_ROOT, SETUP_LOWER, false);
 	if (r < 0) {
 		char missing[256];
 
-		early_missing_options(missing, sizeof(missing));
-		return setup_fail(err, err_len, "mount the root filesystem over 9p: %s%s%s%s",
+		early_missing_options(missing, sizeof(missing), req->virtiofs);
+		return setup_fail(err, err_len, "mount the root filesystem over %s: %s%s%s%s",
+				  req->virtiofs ? "virtiofs" : "9p",
 				  strerror(-r), *missing ? " (the kernel lacks " : "", missing,
 				  *missing ? "; enable them, built in or as modules)" : "");
 	}
@@ -151,7 +158,7 @@ static int setup_shared(const struct setup_request *req, char *err, size_t err_l
 
 	if (r < 0)
 		return setup_fail(err, err_len, "create %s: %s", GUEST_SHARED_PATH, strerror(-r));
-	r = setup_mount_9p(GUEST_TAG_SHARED, GUEST_SHARED_PATH, true, req->msize);
+	r = setup_mount_share(req, GUEST_TAG_SHARED, GUEST_SHARED_PATH, true);
 	if (r < 0)
 		return setup_fail(err, err_len, "mount the shared directory on %s: %s",
 				  GUEST_SHARED_PATH, strerror(-r));
@@ -171,7 +178,7 @@ static int setup_user_mounts(const struct setup_request *req, char *err, size_t 
 		int r = setup_mkdir_p(m->path, 0755);
 
 		if (r == 0)
-			r = setup_mount_9p(m->tag, m->path, m->writable, req->msize);
+			r = setup_mount_share(req, m->tag, m->path, m->writable);
 		if (r < 0)
 			return setup_fail(err, err_len, "mount vm.mounts '%s': %s", m->path,
 					  strerror(-r));

@@ -14,13 +14,14 @@
 #include <stdint.h>
 
 struct setup_mount {
-	const char *tag;	/* 9p mount tag */
+	const char *tag;	/* 9p or virtiofs mount tag */
 	const char *path;	/* absolute path in the guest */
 	bool writable;
 };
 
 struct setup_request {
 	unsigned msize;			/* 9p message size */
+	bool virtiofs;			/* the tags are virtiofs's, not 9p's */
 	const char *shared_host_path;	/* also bind-mounted here; NULL: none */
 	bool has_shared;		/* GUEST_TAG_SHARED exists */
 	struct setup_mount *mounts;

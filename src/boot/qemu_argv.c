@@ -53,6 +53,13 @@ static void qemu_add_ram(struct strv *argv, const struct target *t, const struct
 {
 	_cleanup_free_ char *path = NULL;
 
+	/* vhost-user (virtiofs) maps guest RAM in the daemon: it must be shared. */
+	if (!plan->ram_path && plan->virtiofs) {
+		strv_add(argv, "-object");
+		strv_addf(argv, "memory-backend-memfd,id=" QEMU_RAM_ID ",size=%llu,share=on",
+			  (unsigned long long)t->vm.memory_bytes);
+		return;
+	}
 	if (!plan->ram_path)
 		return;
 	path = qemu_escape_value(plan->ram_path);
@@ -79,7 +86,7 @@ static void qemu_add_machine(struct strv *argv, const struct target *t,
 	strv_add(argv, "none");
 	strv_add(argv, "-no-reboot");
 	strv_add(argv, "-machine");
-	if (plan->ram_path)
+	if (plan->ram_path || plan->virtiofs)
 		strv_addf(argv, "%s,memory-backend=" QEMU_RAM_ID, plan->arch->machine);
 	else
 		strv_add(argv, plan->arch->machine);
@@ -162,20 +169,43 @@ static void qemu_add_9p(struct strv *argv, const struct qemu_plan *plan, const c
 	strv_addf(argv, "virtio-9p-%s,fsdev=%s,mount_tag=%s", plan->arch->virtio, id, tag);
 }
 
+/* One virtiofs export: its daemon (vm/virtiofsd.h) listens on the socket. */
+static void qemu_add_virtiofs(struct strv *argv, const struct qemu_plan *plan, const char *id,
+			      const char *tag)
+{
+	char chardev[40], socket[48];
+
+	snprintf(chardev, sizeof(chardev), "vfs-%s", id);
+	snprintf(socket, sizeof(socket), QEMU_SOCKET_VIRTIOFS, id);
+	qemu_add_socket(argv, plan, chardev, socket, false);
+	strv_add(argv, "-device");
+	strv_addf(argv, "vhost-user-fs-%s,chardev=%s,tag=%s", plan->arch->virtio, chardev, tag);
+}
+
+static void qemu_add_export(struct strv *argv, const struct qemu_plan *plan, const char *id,
+			    const char *tag, const char *path, bool writable)
+{
+	if (plan->virtiofs)
+		qemu_add_virtiofs(argv, plan, id, tag);
+	else
+		qemu_add_9p(argv, plan, id, tag, path, writable);
+}
+
 static void qemu_add_shares(struct strv *argv, const struct target *t,
 			    const struct qemu_plan *plan)
 {
 	if (t->kind == TARGET_KERNEL)
-		qemu_add_9p(argv, plan, "root", GUEST_TAG_ROOT, t->rootfs, false);
+		qemu_add_export(argv, plan, "root", GUEST_TAG_ROOT, t->rootfs, false);
 	if (plan->shared_dir)
-		qemu_add_9p(argv, plan, "shared", GUEST_TAG_SHARED, plan->shared_dir, true);
+		qemu_add_export(argv, plan, "shared", GUEST_TAG_SHARED, plan->shared_dir, true);
 	for (size_t i = 0; i < t->vm.n_mounts; i++) {
 		char id[32], tag[32];
 
 		snprintf(id, sizeof(id), "m%zu", i);
 		snprintf(tag, sizeof(tag), GUEST_TAG_MOUNT_PREFIX "%zu", i);
-		qemu_add_9p(argv, plan, id, tag, plan->for_key ? "@mount" : t->vm.mounts[i].host_path,
-			    t->vm.mounts[i].writable);
+		qemu_add_export(argv, plan, id, tag,
+				plan->for_key ? "@mount" : t->vm.mounts[i].host_path,
+				t->vm.mounts[i].writable);
 	}
 }
 

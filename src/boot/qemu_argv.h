@@ -30,6 +30,8 @@ enum qemu_accel {
 #define QEMU_SOCKET_OUTPUT "output.sock"
 #define QEMU_SOCKET_CONSOLE "console.sock"
 #define QEMU_SOCKET_ERROR "error.sock"	/* image targets' stderr */
+/* A virtiofs daemon's, by export: vfs-root.sock, vfs-shared.sock, vfs-m0.sock... */
+#define QEMU_SOCKET_VIRTIOFS "vfs-%s.sock"
 
 /* 9p's message size; Linux 6.1 caps virtio's at 512000. */
 #define QEMU_9P_MSIZE 512000
@@ -52,6 +54,10 @@ struct qemu_plan {
 	bool incoming;			/* -incoming defer: a snapshot is loaded over QMP */
 	bool for_key;			/* host paths of vm.mounts as placeholders */
 	const char *disk_layer;		/* an image's qcow2 layer of this run, written instead of snapshot=on */
+	/* Kernel targets: the root and the shares over virtiofs, each from
+	 * its daemon's socket in the run directory (QEMU_SOCKET_VIRTIOFS),
+	 * instead of 9p; guest RAM is then shared memory, as vhost-user needs. */
+	bool virtiofs;
 };
 
 /*

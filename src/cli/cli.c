@@ -22,6 +22,7 @@ enum {
 	OPT_ACCEL,
 	OPT_TTY,
 	OPT_NO_SNAPSHOT,
+	OPT_FILESYSTEM,
 	OPT_UEFI,
 	OPT_NO_UI,
 	OPT_LOG,
@@ -50,6 +51,7 @@ static const struct option cli_long_options[] = {
 	{ "accel", required_argument, NULL, OPT_ACCEL },
 	{ "tty", no_argument, NULL, OPT_TTY },
 	{ "no-snapshot", no_argument, NULL, OPT_NO_SNAPSHOT },
+	{ "filesystem", required_argument, NULL, OPT_FILESYSTEM },
 	{ "no-ui", no_argument, NULL, OPT_NO_UI },
 	{ "jobs", required_argument, NULL, 'j' },
 	{ "prefix", no_argument, NULL, OPT_PREFIX },
@@ -109,8 +111,10 @@ void cli_print_help(FILE *out)
 	      "      --accel ACCEL        kvm, tcg or auto (default auto; also VMTEST_ACCEL)\n"
 	      "      --tty                run the command on a terminal in the guest (programs\n"
 	      "                           then line-buffer; stdout and stderr arrive together)\n"
-	      "      --no-snapshot        boot kernel targets cold: neither restore a snapshot\n"
-	      "                           of a booted guest nor save one (vm.snapshot = false)\n"
+	      "      --no-snapshot        boot cold: neither restore a snapshot of a booted\n"
+	      "                           guest nor save one (vm.snapshot = false)\n"
+	      "      --filesystem FS      how kernel targets see the host's files: virtiofs,\n"
+	      "                           9p or auto (default; vm.filesystem)\n"
 	      "\n"
 	      "  -j, --jobs N             run up to N targets at once (default: 1 under TCG,\n"
 	      "                           else CPUs / the largest num_cpus)\n"
@@ -180,6 +184,7 @@ static void cli_set(struct cli_options *o, int c, const char *arg)
 	case OPT_ACCEL: o->accel = arg; break;
 	case OPT_TTY: o->tty = true; break;
 	case OPT_NO_SNAPSHOT: o->no_snapshot = true; break;
+	case OPT_FILESYSTEM: o->filesystem = arg; break;
 	case OPT_NO_UI: o->no_ui = true; break;
 	case OPT_LOG: o->log_path = arg; break;
 	case 'j': o->jobs = arg; break;

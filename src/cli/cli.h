@@ -34,6 +34,7 @@ struct cli_options {
 	const char *accel;		/* --accel kvm|tcg|auto */
 	bool tty;			/* --tty */
 	bool no_snapshot;		/* --no-snapshot */
+	const char *filesystem;		/* --filesystem auto|virtiofs|9p */
 	bool no_ui;			/* --no-ui */
 	const char *jobs;		/* -j */
 	bool prefix;			/* --prefix */

@@ -18,6 +18,7 @@
 #include "ui/view.h"
 #include "vm/interrupt.h"
 #include "vm/run_dir.h"
+#include "vm/virtiofsd.h"
 
 /* What the targets of a run share, workers included. */
 struct scheduler {
@@ -156,8 +157,11 @@ static int scheduler_options(const struct config *config, const struct cli_optio
 	const char *asked = o->accel && *o->accel ? o->accel : getenv("VMTEST_ACCEL");
 
 	*ro = (struct runner_options){ .tty = o->tty, .no_snapshot = o->no_snapshot,
-					.accel_asked = asked };
+					.accel_asked = asked, .filesystem = -1 };
 	*ret_jobs = 0;
+	if (o->filesystem && (ro->filesystem = vm_filesystem_parse(o->filesystem)) < 0)
+		return error_usage(err, "--filesystem '%s': expected auto, virtiofs or 9p",
+				   o->filesystem);
 	if (o->timeout && !duration_parse(o->timeout, &ro->timeout_s))
 		return error_usage(err, "--timeout '%s': expected seconds or a duration such as 90s, 5m or 1h",
 				   o->timeout);
@@ -274,6 +278,7 @@ int scheduler_run(const struct config *config, const struct cli_options *o, enum
 		view_log(view, 0, "shard %s of %s has no targets", o->shard, config->path);
 	interrupt_install();
 	run_dir_sweep();
+	virtiofsd_sweep();
 	scheduler_work(&s, jobs);
 	if (config->n_targets > 1 && !interrupt_requested())
 		view_summary(view);

@@ -66,12 +66,16 @@ int show_plan(const struct config *config, const struct cli_options *o, struct e
 	struct view_options vo = { .fd = STDERR_FILENO, .verbose = o->verbose };
 	struct runner_options ro = {
 		.accel_asked = o->accel && *o->accel ? o->accel : getenv("VMTEST_ACCEL"),
+		.filesystem = o->filesystem ? vm_filesystem_parse(o->filesystem) : -1,
 	};
 	_cleanup_(view_freep) struct view *view = NULL;
 	struct record_observer observer;
 	bool told = false;
 	int r;
 
+	if (o->filesystem && ro.filesystem < 0)
+		return error_usage(err, "--filesystem '%s': expected auto, virtiofs or 9p",
+				   o->filesystem);
 	r = view_new(&vo, &view, err);
 	if (r < 0)
 		return r;

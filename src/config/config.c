@@ -58,6 +58,25 @@ char *config_resolve_path(const char *base_dir, const char *path)
 	return out;
 }
 
+static const char *const vm_filesystem_names[] = {
+	[VM_FILESYSTEM_AUTO] = "auto",
+	[VM_FILESYSTEM_VIRTIOFS] = "virtiofs",
+	[VM_FILESYSTEM_9P] = "9p",
+};
+
+const char *vm_filesystem_name(enum vm_filesystem fs)
+{
+	return vm_filesystem_names[fs];
+}
+
+int vm_filesystem_parse(const char *name)
+{
+	for (size_t i = 0; i < ARRAY_SIZE(vm_filesystem_names); i++)
+		if (strcmp(name, vm_filesystem_names[i]) == 0)
+			return (int)i;
+	return -1;
+}
+
 int config_check_arch(const char *arch, char *hint, size_t hint_len)
 {
 	const char *near;

@@ -36,6 +36,17 @@ struct mount {
 	struct origin origin;
 };
 
+/* How a kernel target's root and shares reach the guest (vm.filesystem). */
+enum vm_filesystem {
+	VM_FILESYSTEM_AUTO,	/* "auto": 9p, for now (docs/virtiofs.md) */
+	VM_FILESYSTEM_VIRTIOFS,	/* "virtiofs" */
+	VM_FILESYSTEM_9P,	/* "9p" */
+};
+
+/* The name in the config ("auto", "virtiofs", "9p"), and back (-1: none). */
+const char *vm_filesystem_name(enum vm_filesystem fs);
+int vm_filesystem_parse(const char *name);
+
 struct vm_config {
 	unsigned num_cpus;
 	char *memory;		/* as written, for QEMU's -m */
@@ -49,6 +60,7 @@ struct vm_config {
 	bool persist;		/* image targets: write to the image itself */
 	struct origin persist_origin;
 	bool no_snapshot;	/* vm.snapshot = false: kernel targets always boot cold */
+	enum vm_filesystem filesystem;
 };
 
 enum target_kind {

@@ -346,8 +346,21 @@ static int vm_apply_snapshot(struct loader *ld, struct target *t, const struct t
 	return 0;
 }
 
+static int vm_apply_filesystem(struct loader *ld, struct target *t, const struct toml_entry *e,
+			       struct error *err)
+{
+	int fs = vm_filesystem_parse(e->value->u.string.ptr);
+
+	if (fs < 0 || strlen(e->value->u.string.ptr) != e->value->u.string.len)
+		return loader_fail(ld, e->value->pos, err,
+				   "vm.filesystem: expected \"auto\", \"virtiofs\" or \"9p\"");
+	t->vm.filesystem = (enum vm_filesystem)fs;
+	return 0;
+}
+
 static const struct key_spec vm_keys[] = {
 	{ "persist", TOML_BOOL, vm_apply_persist },
+	{ "filesystem", TOML_STRING, vm_apply_filesystem },
 	{ "snapshot", TOML_BOOL, vm_apply_snapshot },
 	{ "num_cpus", TOML_INTEGER, vm_apply_num_cpus },
 	{ "memory", TOML_STRING, vm_apply_memory },

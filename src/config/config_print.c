@@ -56,6 +56,8 @@ static void config_print_vm(FILE *out, const struct vm_config *vm)
 		fputs("persist = true\n", out);
 	if (vm->no_snapshot)
 		fputs("snapshot = false\n", out);
+	if (vm->filesystem != VM_FILESYSTEM_AUTO)
+		fprintf(out, "filesystem = \"%s\"\n", vm_filesystem_name(vm->filesystem));
 	fputs("extra_args = [", out);
 	for (size_t i = 0; i < vm->n_extra_args; i++) {
 		fputs(i ? ", " : "", out);

@@ -1,7 +1,8 @@
 // SPDX-License-Identifier: MIT
 /*
  * kernel: the kind of target that boots a kernel on a root filesystem of
- * the host's (by default / itself), shared read-only over 9p, with
+ * the host's (by default / itself), shared read-only over 9p (or virtiofs,
+ * vm.filesystem: vmtest then runs a daemon per export, vm/virtiofsd.h), with
  * vmtest's own guest init as PID 1 (guest/), which answers the agent
  * protocol, mounts the shares and runs the command with its output
  * streamed as records over a virtio-serial port.
@@ -28,6 +29,7 @@
 #include "targets/target_run.h"
 #include "vm/json_io.h"
 #include "vm/output.h"
+#include "vm/virtiofsd.h"
 
 #define KERNEL_SHUTDOWN_TIMEOUT_MS 5000
 /* What the guest's RNG is reseeded with: more than the 32 bytes its CRNG needs. */
@@ -35,11 +37,20 @@
 
 extern char **environ;
 
+/* A daemon must listen this soon: it starts in tens of milliseconds. */
+#define KERNEL_VIRTIOFSD_TIMEOUT_MS 10000
+
 /* What a kernel target boots. */
 struct kernel_boot {
 	char *boot_kernel;	/* the bzImage, or the PVH ELF from the cache */
 	bool kernel_cached;	/* boot_kernel is a file of the cache */
 	char *initrd;
+	/* virtiofs: a daemon per export (root, shared, vm.mounts), and their pidfds */
+	bool virtiofs;
+	char *virtiofsd;
+	struct virtiofsd *daemons;
+	size_t n_daemons;
+	int *daemon_fds;
 };
 
 static struct kernel_boot *kernel_boot(const struct target_run *run)
@@ -113,12 +124,21 @@ static int kernel_release(const struct target *t, struct kernel_image *image, st
 }
 
 /* The modules the architecture needs, or an empty list when the kernel has none. */
-static int kernel_modules(struct target_run *run, const char *release,
+static int kernel_modules(struct target_run *run, const char *release, bool virtiofs,
 			  struct modules_list **ret, struct error *err)
 {
 	const struct target *t = run->target;
 	const struct arch *arch = arch_find(t->arch);
-	int r = modules_load(t->rootfs, release, arch->modules, arch->n_modules, ret, err);
+	const char *names[16];
+	size_t n = 0;
+	int r;
+
+	/* virtiofs (FUSE's and its own) only for the runs that use it. */
+	for (; n < arch->n_modules && n < ARRAY_SIZE(names) - 1; n++)
+		names[n] = arch->modules[n];
+	if (virtiofs)
+		names[n++] = "?virtiofs";
+	r = modules_load(t->rootfs, release, names, n, ret, err);
 
 	if (r != MODULES_NO_DIR)
 		return r;
@@ -128,6 +148,86 @@ static int kernel_modules(struct target_run *run, const char *release,
 		     kernel_rootfs_prefix(t), release) < 0)
 		run->boot_note = NULL;
 	*ret = modules_list_free(*ret);
+	return 0;
+}
+
+/* The filesystem asked for: --filesystem, else vm.filesystem. */
+static enum vm_filesystem kernel_filesystem_asked(const struct target_run *run)
+{
+	return run->options->filesystem >= 0 ? (enum vm_filesystem)run->options->filesystem
+					     : run->target->vm.filesystem;
+}
+
+/* One daemon per export, each serving what the guest mounts from it. */
+static int kernel_start_daemons(struct target_run *run, struct kernel_boot *b,
+				const char *binary, struct error *err)
+{
+	const struct target *t = run->target;
+	size_t n = 2 + t->vm.n_mounts;
+	int64_t deadline = clock_deadline(KERNEL_VIRTIOFSD_TIMEOUT_MS);
+	int r = 0;
+
+	b->daemons = calloc(n, sizeof(*b->daemons));
+	b->daemon_fds = calloc(n + 1, sizeof(*b->daemon_fds));
+	if (!b->daemons || !b->daemon_fds)
+		return error_set(err, ENOMEM, "out of memory");
+	for (size_t i = 0; r >= 0 && i < n; i++) {
+		_cleanup_free_ char *what = NULL;
+		/* Only the root is overlayfs's lower layer (virtiofsd.h). */
+		struct virtiofsd_export e = { .submounts = i > 0 };
+		char mount_id[32];
+
+		if (i == 0) {
+			e.id = "root", e.source = t->rootfs;
+			r = asprintf(&what, "the root filesystem %s", t->rootfs);
+		} else if (i == 1) {
+			if (!run->config->base_dir)
+				continue;
+			e.id = "shared", e.source = run->config->base_dir, e.writable = true;
+			r = asprintf(&what, "the shared directory %s", e.source);
+		} else {
+			const struct mount *m = &t->vm.mounts[i - 2];
+
+			snprintf(mount_id, sizeof(mount_id), "m%zu", i - 2);
+			e.id = mount_id, e.source = m->host_path, e.writable = m->writable;
+			r = asprintf(&what, "vm.mounts '%s' (%s)", m->guest_path, m->host_path);
+		}
+		if (r < 0)
+			return error_set(err, ENOMEM, "out of memory");
+		e.what = what;
+		r = virtiofsd_start(binary, run->run_dir, &e, deadline, &b->daemons[b->n_daemons],
+				    err);
+		b->n_daemons++;
+	}
+	for (size_t i = 0; i < b->n_daemons; i++)
+		b->daemon_fds[i] = b->daemons[i].process.pidfd;
+	b->daemon_fds[b->n_daemons] = -1;
+	return r;
+}
+
+/*
+ * 9p or virtiofs.  virtiofs only when asked for (auto is 9p for now: it
+ * would cost the warm start, docs/virtiofs.md), and then only where it can
+ * be had: a daemon installed, and root (QEMU 7.2's runs only as root).
+ */
+static int kernel_choose_filesystem(struct target_run *run, struct kernel_boot *b,
+				    struct error *err)
+{
+	_cleanup_free_ char *binary = NULL;
+
+	if (kernel_filesystem_asked(run) != VM_FILESYSTEM_VIRTIOFS)
+		return 0;
+	binary = virtiofsd_find();
+	if (!binary)
+		return error_set(err, ENOENT, "virtiofs was asked for, and there is no virtiofsd in "
+				 "/usr/libexec, /usr/lib/qemu or PATH (Debian: qemu-system-common; "
+				 "else use --filesystem 9p)");
+	if (geteuid() != 0)
+		return error_set(err, EPERM, "virtiofs was asked for, and %s runs only as root "
+				 "(use --filesystem 9p)", binary);
+	b->virtiofs = true;
+	b->virtiofsd = TAKE_PTR(binary);
+	record_log(run->record, 1, "the root and the shares over virtiofs (%s)", b->virtiofsd);
 	return 0;
 }
 
@@ -149,14 +249,16 @@ static int kernel_prepare(struct target_run *run, struct error *err)
 	if (!b)
 		return error_set(err, ENOMEM, "out of memory");
 	run->kind_data = b;
-	r = kernel_cache_dir(run, &cache, err);
+	r = kernel_choose_filesystem(run, b, err);
+	if (r >= 0)
+		r = kernel_cache_dir(run, &cache, err);
 	if (r >= 0)
 		r = kernel_image_open(t->kernel, &image, err);
 	if (r >= 0)
 		r = kernel_release(t, image, err);
 	if (r >= 0) {
 		record_log(run->record, 1, "kernel %s: release %s", t->kernel, image->release);
-		r = kernel_modules(run, image->release, &modules, err);
+		r = kernel_modules(run, image->release, b->virtiofs, &modules, err);
 	}
 	if (r >= 0 && image->kind == KERNEL_IMAGE_BZIMAGE) {
 		struct error pvh_err = { 0 };
@@ -177,6 +279,9 @@ static int kernel_prepare(struct target_run *run, struct error *err)
 	if (!b->boot_kernel)
 		return error_set(err, ENOMEM, "out of memory");
 	record_log(run->record, 1, "booting %s with %s", b->boot_kernel, b->initrd);
+	/* A dry run starts nothing. */
+	if (b->virtiofs && run->run_dir)
+		return kernel_start_daemons(run, b, b->virtiofsd, err);
 	return 0;
 }
 
@@ -184,6 +289,14 @@ static void kernel_plan(const struct target_run *run, struct qemu_plan *plan)
 {
 	plan->boot_kernel = kernel_boot(run)->boot_kernel;
 	plan->initrd = kernel_boot(run)->initrd;
+	plan->virtiofs = kernel_boot(run)->virtiofs;
+}
+
+static const char *kernel_warm_off(const struct target_run *run)
+{
+	if (kernel_boot(run)->virtiofs)
+		return "virtiofs: QEMU 7.2 cannot save a guest with a vhost-user-fs device";
+	return NULL;
 }
 
 /*
@@ -231,7 +344,7 @@ static int kernel_clock_and_entropy(struct json_value *args)
 }
 
 /* vmtest-setup's arguments: the shares to mount, and where. */
-static int kernel_setup_args(const struct config *config, const struct target *t,
+static int kernel_setup_args(const struct config *config, const struct target *t, bool virtiofs,
 			     struct json_value **ret)
 {
 	_cleanup_json_ struct json_value *args = json_io_new_object();
@@ -265,6 +378,8 @@ static int kernel_setup_args(const struct config *config, const struct target *t
 		json_io_unref(mounts);
 	if (r >= 0)
 		r = json_io_set_int(args, "msize", QEMU_9P_MSIZE);
+	if (r >= 0 && virtiofs)
+		r = json_io_set_string(args, "filesystem", "virtiofs");
 	if (r >= 0)
 		r = kernel_clock_and_entropy(args);
 	if (r >= 0)
@@ -280,7 +395,7 @@ static int kernel_setup_args(const struct config *config, const struct target *t
 static int kernel_setup(struct target_run *run, struct error *err)
 {
 	_cleanup_json_ struct json_value *args = NULL;
-	int r = kernel_setup_args(run->config, run->target, &args);
+	int r = kernel_setup_args(run->config, run->target, kernel_boot(run)->virtiofs, &args);
 
 	if (r == -EILSEQ)
 		return error_set(err, EILSEQ, "a mount path is not valid UTF-8");
@@ -326,6 +441,24 @@ static const char **kernel_environment(struct target_run *run)
 	return envp;
 }
 
+/* Whether a virtiofs daemon exited under the guest; err then says which, and how. */
+static bool kernel_daemon_died(struct target_run *run, struct error *err)
+{
+	struct kernel_boot *b = kernel_boot(run);
+
+	for (size_t i = 0; i < b->n_daemons; i++) {
+		char why[64];
+
+		if (!virtiofsd_exited(&b->daemons[i], why, sizeof(why)))
+			continue;
+		*err = (struct error){ 0 };
+		error_set(err, ECHILD, "the virtiofs daemon serving %s %s while the command ran: the "
+			  "guest's files there could no longer be reached", b->daemons[i].what, why);
+		return true;
+	}
+	return false;
+}
+
 /*
  * The command's output records relayed to the terminal and the spool,
  * until deadline: the command's timeout, counted from its start.
@@ -344,6 +477,7 @@ static int kernel_relay(struct target_run *run, uint32_t exec_id, bool tty, int6
 		.in_fd = -1,
 		.winch_fd = -1,
 		.tty_fd = STDIN_FILENO,
+		.watch_fds = kernel_boot(run)->daemon_fds,
 	};
 	int r;
 
@@ -355,6 +489,9 @@ static int kernel_relay(struct target_run *run, uint32_t exec_id, bool tty, int6
 	}
 	r = output_relay(&relay, err);
 	terminal_restore();
+	/* A daemon's end may show first as QEMU's (vhost-user lost) or as silence. */
+	if (r < 0 && kernel_daemon_died(run, err))
+		r = -ECHILD;
 	return r;
 }
 
@@ -392,6 +529,9 @@ static int kernel_exec(struct target_run *run, struct qga_exec_status *ret_statu
 	r = qga_exec_start(run->qga, &req, clock_deadline(run->setup_ms), &pid, err);
 	if (r >= 0)
 		r = kernel_relay(run, (uint32_t)pid, tty, deadline, err);
+	/* Said as it is, even when QEMU went down with it. */
+	if (r == -ECHILD)
+		return r;
 	if (r == -ETIMEDOUT) {
 		/* Past a deadline, starting or running: the command timed out (if it has a timeout). */
 		run->timed_out = run->timeout_s;
@@ -421,6 +561,11 @@ static void kernel_clear(struct target_run *run)
 
 	if (!b)
 		return;
+	for (size_t i = 0; i < b->n_daemons; i++)
+		virtiofsd_stop(&b->daemons[i]);
+	free(b->daemons);
+	free(b->daemon_fds);
+	free(b->virtiofsd);
 	free(b->boot_kernel);
 	free(b->initrd);
 	free(b);
@@ -430,6 +575,7 @@ static void kernel_clear(struct target_run *run)
 const struct target_kind_ops target_kernel_ops = {
 	.name = "kernel",
 	.warm_start = true,
+	.warm_off = kernel_warm_off,
 	.prepare = kernel_prepare,
 	.plan = kernel_plan,
 	.started = kernel_started,

@@ -27,6 +27,7 @@ struct runner_options {
 	unsigned timeout_s;	/* overrides the targets' timeout; 0: theirs */
 	bool tty;		/* run the command on a guest pty (--tty) */
 	bool no_snapshot;	/* --no-snapshot: boot cold, neither restore nor save */
+	int filesystem;		/* --filesystem: enum vm_filesystem; -1: the targets' own */
 };
 
 /*

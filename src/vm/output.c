@@ -13,6 +13,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "cleanup.h"
 #include "guest_proto.h"
 #include "io.h"
 #include "base/clock.h"
@@ -146,6 +147,7 @@ static ssize_t output_consume(const struct output_relay *r, const uint8_t *buf, 
 }
 
 #define OUTPUT_BUF_SIZE (2 * (GUEST_RECORD_HEADER_SIZE + GUEST_RECORD_MAX_DATA))
+#define OUTPUT_MAX_WATCH 32
 
 static int output_relay_with(const struct output_relay *r, uint8_t *buf, struct error *err)
 {
@@ -155,16 +157,23 @@ static int output_relay_with(const struct output_relay *r, uint8_t *buf, struct 
 	if (r->winch_fd >= 0)
 		output_send_winsize(r);
 	for (;;) {
-		struct pollfd p[3] = {
+		struct pollfd p[3 + OUTPUT_MAX_WATCH] = {
 			{ .fd = r->port_fd, .events = POLLIN },
 			{ .fd = input ? r->in_fd : -1, .events = POLLIN },
 			{ .fd = r->winch_fd, .events = POLLIN },
 		};
+		nfds_t n_fds = 3;
 		ssize_t n, used;
-		int ready = clock_poll(p, 3, r->deadline, err);
+		int ready;
 
+		for (const int *w = r->watch_fds; w && *w >= 0 && n_fds < ARRAY_SIZE(p); w++)
+			p[n_fds++] = (struct pollfd){ .fd = *w, .events = POLLIN };
+		ready = clock_poll(p, n_fds, r->deadline, err);
 		if (ready < 0)
 			return ready;
+		for (nfds_t i = 3; i < n_fds; i++)
+			if (p[i].revents & POLLIN)
+				return error_set(err, ECHILD, "a process the guest depends on exited");
 		if (p[2].revents & POLLIN)
 			output_send_winsize(r);
 		if (p[1].revents & (POLLIN | POLLHUP))

@@ -35,6 +35,9 @@ struct output_relay {
 	int in_fd;		/* -1: none */
 	int winch_fd;		/* -1: none */
 	int tty_fd;
+	/* Processes the guest depends on (pidfds, ended by -1; NULL: none):
+	 * when one exits, the relay gives up with -ECHILD. */
+	const int *watch_fds;
 };
 
 /*

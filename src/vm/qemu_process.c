@@ -19,10 +19,23 @@
 #include "cleanup.h"
 #include "base/clock.h"
 
+struct qemu_process_spawn {
+	char *const *argv;
+	const int *keep_fds;
+	int (*setup)(void *arg);
+	void *setup_arg;
+	int log_fd;
+	pid_t pid;		/* or -errno */
+	int exec_errno;
+	bool done;
+};
+
 /* In the child: never returns.  Failures go to the log, which vmtest reads. */
-static void qemu_process_child(char *const *argv, const int *keep_fds, int log_fd, int exec_fd,
-			       pid_t parent)
+static void qemu_process_child(const struct qemu_process_spawn *req, int exec_fd, pid_t parent)
 {
+	char *const *argv = req->argv;
+	const int *keep_fds = req->keep_fds;
+	int log_fd = req->log_fd;
 	int null_fd;
 	sigset_t none;
 
@@ -41,6 +54,16 @@ static void qemu_process_child(char *const *argv, const int *keep_fds, int log_f
 	for (const int *fd = keep_fds; fd && *fd >= 0; fd++)
 		if (fcntl(*fd, F_SETFD, 0) < 0)
 			_exit(127);
+	if (req->setup) {
+		int e = -req->setup(req->setup_arg);
+
+		if (e > 0) {
+			dprintf(2, "cannot prepare %s: %s\n", argv[0], strerror(e));
+			if (write(exec_fd, &e, sizeof(e)) < 0)
+				_exit(126);
+			_exit(126);
+		}
+	}
 	execvp(argv[0], argv);
 	/* exec_fd closes on a successful exec; a failure sends its errno. */
 	{
@@ -55,8 +78,7 @@ static void qemu_process_child(char *const *argv, const int *keep_fds, int log_f
 
 /* fork and exec, on the spawner's thread: the pid, or -errno; *ret_exec_errno
  * when the exec itself failed. */
-static pid_t qemu_process_fork(char *const *argv, const int *keep_fds, int log_fd,
-			       int *ret_exec_errno)
+static pid_t qemu_process_fork(const struct qemu_process_spawn *req, int *ret_exec_errno)
 {
 	int exec_pipe[2], child_errno = 0;
 	pid_t parent = getpid(), pid;
@@ -74,7 +96,7 @@ static pid_t qemu_process_fork(char *const *argv, const int *keep_fds, int log_f
 		return -e;
 	}
 	if (pid == 0)
-		qemu_process_child(argv, keep_fds, log_fd, exec_pipe[1], parent);
+		qemu_process_child(req, exec_pipe[1], parent);
 	close(exec_pipe[1]);
 	/* Wait for the exec: a QEMU that cannot run is said at once, not
 	 * after the sockets it never creates time out. */
@@ -92,14 +114,6 @@ static pid_t qemu_process_fork(char *const *argv, const int *keep_fds, int log_f
  * daemon to come) is forked by one thread that lives as long as vmtest: the
  * spawner.  A request is handed over under the lock and waited for.
  */
-struct qemu_process_spawn {
-	char *const *argv;
-	const int *keep_fds;
-	int log_fd;
-	pid_t pid;		/* or -errno */
-	int exec_errno;
-	bool done;
-};
 
 static pthread_mutex_t qemu_process_spawn_lock = PTHREAD_MUTEX_INITIALIZER;
 static pthread_cond_t qemu_process_spawn_cond = PTHREAD_COND_INITIALIZER;
@@ -128,8 +142,7 @@ static void *qemu_process_spawner(void *arg)
 		req = qemu_process_spawn_pending;
 		qemu_process_spawn_pending = NULL;
 		pthread_mutex_unlock(&qemu_process_spawn_lock);
-		req->pid = qemu_process_fork(req->argv, req->keep_fds, req->log_fd,
-					     &req->exec_errno);
+		req->pid = qemu_process_fork(req, &req->exec_errno);
 		pthread_mutex_lock(&qemu_process_spawn_lock);
 		req->done = true;
 		pthread_cond_broadcast(&qemu_process_spawn_cond);
@@ -161,14 +174,13 @@ static void qemu_process_start_spawner(void)
 }
 
 /* The spawner forks; without one (no thread to be had), this thread does. */
-static pid_t qemu_process_spawn(char *const *argv, const int *keep_fds, int log_fd,
-				int *ret_exec_errno)
+static pid_t qemu_process_spawn(struct qemu_process_spawn *req_in, int *ret_exec_errno)
 {
-	struct qemu_process_spawn req = { .argv = argv, .keep_fds = keep_fds, .log_fd = log_fd };
+	struct qemu_process_spawn req = *req_in;
 
 	pthread_once(&qemu_process_spawner_once, qemu_process_start_spawner);
 	if (!qemu_process_spawner_running)
-		return qemu_process_fork(argv, keep_fds, log_fd, ret_exec_errno);
+		return qemu_process_fork(&req, ret_exec_errno);
 	pthread_mutex_lock(&qemu_process_spawn_lock);
 	while (qemu_process_spawn_pending)
 		pthread_cond_wait(&qemu_process_spawn_cond, &qemu_process_spawn_lock);
@@ -184,6 +196,13 @@ static pid_t qemu_process_spawn(char *const *argv, const int *keep_fds, int log_
 int qemu_process_start(char *const *argv, const int *keep_fds, const char *log_path,
 		       struct qemu_process *ret, struct error *err)
 {
+	return qemu_process_start_with(argv, keep_fds, NULL, NULL, log_path, ret, err);
+}
+
+int qemu_process_start_with(char *const *argv, const int *keep_fds, int (*setup)(void *arg),
+			    void *setup_arg, const char *log_path, struct qemu_process *ret,
+			    struct error *err)
+{
 	_cleanup_close_ int log_fd = open(log_path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
 	int exec_errno;
 	pid_t pid;
@@ -194,7 +213,10 @@ int qemu_process_start(char *const *argv, const int *keep_fds, const char *log_p
 	ret->log_path = strdup(log_path);
 	if (!ret->log_path)
 		return error_set(err, ENOMEM, "out of memory");
-	pid = qemu_process_spawn(argv, keep_fds, log_fd, &exec_errno);
+	pid = qemu_process_spawn(&(struct qemu_process_spawn){ .argv = argv, .keep_fds = keep_fds,
+							       .setup = setup, .setup_arg = setup_arg,
+							       .log_fd = log_fd },
+				 &exec_errno);
 	if (pid < 0)
 		return error_set_errno(err, -pid, "cannot start %s", argv[0]);
 	ret->pid = pid;

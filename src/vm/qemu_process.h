@@ -31,6 +31,15 @@ struct qemu_process {
 int qemu_process_start(char *const *argv, const int *keep_fds, const char *log_path,
 		       struct qemu_process *ret, struct error *err);
 
+/*
+ * The same for a helper daemon that needs the child prepared before exec
+ * (a mount namespace of its own): setup(arg) runs in the child, after
+ * fork, and may only make system calls; < 0 (-errno) fails the start.
+ */
+int qemu_process_start_with(char *const *argv, const int *keep_fds, int (*setup)(void *arg),
+			    void *setup_arg, const char *log_path, struct qemu_process *ret,
+			    struct error *err);
+
 /* Reap without blocking; true if QEMU has exited (wstatus then valid). */
 bool qemu_process_exited(struct qemu_process *q);
 

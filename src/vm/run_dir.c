@@ -64,9 +64,12 @@ static void run_dir_remove_at(int parent, const char *name)
 			close(fd);
 		return;
 	}
+	/* Empty directories too (a virtiofs view, mounted only in its daemon's
+	 * namespace): never anything below them. */
 	while ((de = readdir(d)))
-		if (strcmp(de->d_name, ".") != 0 && strcmp(de->d_name, "..") != 0)
-			unlinkat(dirfd(d), de->d_name, 0);
+		if (strcmp(de->d_name, ".") != 0 && strcmp(de->d_name, "..") != 0 &&
+		    unlinkat(dirfd(d), de->d_name, 0) < 0 && errno == EISDIR)
+			unlinkat(dirfd(d), de->d_name, AT_REMOVEDIR);
 	closedir(d);
 	unlinkat(parent, name, AT_REMOVEDIR);
 }

@@ -30,7 +30,8 @@ const char *run_dir_base(size_t i);
 int run_dir_make(bool (*avoid)(const char *base, void *data), void *data, char **ret_dir,
 		 struct error *err);
 
-/* Remove a run directory: its files (never a subdirectory), then itself. */
+/* Remove a run directory: its files and empty directories (never what a
+ * directory holds), then itself. */
 void run_dir_remove(const char *dir);
 
 /* Remove the run directories of this user's vmtest runs that are gone. */

@@ -46,12 +46,15 @@ echo "overlay-sees=$(tail -n 1 "$SACRED")"
 if touch /vmtest-root-probe 2>/dev/null; then echo "root-write=overlay"; fi
 echo to-stderr >&2
 echo via-dev-stderr > /dev/stderr
+echo "fs=$(awk '$2 == "/mnt/vmtest" {print $3}' /proc/mounts | head -n 1)"
 exit 12
 """
 
 
-@pytest.mark.parametrize("kind", [TINY, DEBIAN])
-def test_one_liner_on_host_userspace(vmtest, tmp_path, kind):
+# The same behaviours over virtiofs as over 9p (docs/virtiofs.md).
+@pytest.mark.parametrize("kind,filesystem", [(TINY, "9p"), (DEBIAN, "9p"), (TINY, "virtiofs"),
+                                             (DEBIAN, "virtiofs")])
+def test_one_liner_on_host_userspace(vmtest, tmp_path, kind, filesystem):
     project = tmp_path / "project"
     project.mkdir()
     (project / "from-host").write_text("hello from the host\n")
@@ -63,8 +66,9 @@ def test_one_liner_on_host_userspace(vmtest, tmp_path, kind):
         f.write("original\n")
     try:
         env = {"VMTEST_TEST_VAR": "a b $c 'q'", "PROJECT": str(project), "SACRED": sacred}
-        r = vmtest("-k", kernel_path(kind), "--kargs", "vmtest.test=1", "--", "sh", "-c",
-                   GUEST_SCRIPT, cwd=project, env=env, timeout=300)
+        r = vmtest("-k", kernel_path(kind), "--kargs", "vmtest.test=1", "--filesystem",
+                   filesystem, "--", "sh", "-c", GUEST_SCRIPT,
+                   cwd=project, env=env, timeout=300)
         with open(sacred) as f:
             assert f.read() == "original\n", "the guest wrote the host's root filesystem"
     finally:
@@ -72,6 +76,7 @@ def test_one_liner_on_host_userspace(vmtest, tmp_path, kind):
     out = dict(l.split("=", 1) for l in r.stdout.splitlines() if "=" in l)
     assert r.returncode == 12, r.stderr
     assert out["release"] == expected_release(kind)
+    assert out["fs"] == filesystem
     assert out["var"] == "a b $c 'q'"
     # The project directory is shared at /mnt/vmtest and at its own path.
     assert out["cwd"] == str(project)

@@ -204,6 +204,16 @@ static void test_vm_values(void **state)
 		struct config *c = load_ok(text);
 
 		assert_true(c->targets[0].vm.no_snapshot);
+		assert_int_equal(c->targets[0].vm.filesystem, VM_FILESYSTEM_AUTO);
+		config_free(c);
+	}
+	snprintf(text, sizeof(text), "%sfilesystem = \"nfs\"\n", head);
+	load_fails(text, "vmtest.toml:6:14: target 'a': vm.filesystem: expected \"auto\", \"virtiofs\" or \"9p\"");
+	snprintf(text, sizeof(text), "%sfilesystem = \"virtiofs\"\n", head);
+	{
+		struct config *c = load_ok(text);
+
+		assert_int_equal(c->targets[0].vm.filesystem, VM_FILESYSTEM_VIRTIOFS);
 		config_free(c);
 	}
 	snprintf(text, sizeof(text), "%smounts.\"/d\" = \"x\"\n", head);

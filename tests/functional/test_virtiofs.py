@@ -1,0 +1,132 @@
+# SPDX-License-Identifier: MIT
+"""virtiofs (docs/virtiofs.md): the root stays read-only to a root guest
+that mounts it again and remounts it read-write; the shares keep 9p's
+semantics; a daemon that dies mid-run is said, and leaves nothing behind.
+The behaviours shared with 9p are checked by
+test_kernel_targets.py::test_one_liner_on_host_userspace, on both kernels."""
+import os
+import signal
+import subprocess
+import time
+
+from conftest import debian_kernel, small_kernel
+
+PID_DIR = "/run/virtiofsd"
+
+
+def pid_files():
+    return sorted(n for n in os.listdir(PID_DIR) if ".vmtest-" in n) \
+        if os.path.isdir(PID_DIR) else []
+
+
+ATTACK = r"""
+mkdir -p /run/again
+mount -t virtiofs vmtest-root /run/again && echo mounted-again
+mount -o remount,rw /run/again && echo remounted-rw
+echo evil > /run/again/$PLANT 2>/dev/null || echo plant=refused
+mknod /run/again/$PLANT.node c 1 3 2>/dev/null || echo mknod=refused
+mount -o remount,rw / 2>/dev/null; echo x > /ro/new 2>/dev/null || echo ro-mount=refused
+mount -o remount,rw /ro 2>/dev/null; echo x > /ro/new 2>/dev/null || echo ro-mount-remounted=refused
+echo rw > /rw/new && echo rw-mount=ok
+echo "owner=$(stat -c %u /rw/new)"
+echo "ro-data=$(cat /ro/data)"
+"""
+
+
+def test_a_root_guest_cannot_write_the_root_over_virtiofs(vmtest, tmp_path):
+    """The guest is root: it mounts the root's tag again and remounts it
+    read-write.  The daemon serves a read-only view, so nothing lands."""
+    for d in ("ro", "rw"):
+        (tmp_path / d).mkdir()
+    (tmp_path / "ro" / "data").write_text("ro data\n")
+    plant = "var/tmp/vmtest-virtiofs-plant-%d" % os.getpid()
+    (tmp_path / "vmtest.toml").write_text(
+        '[[target]]\nname = "attack"\nkernel = "%s"\ncommand = \'\'\'%s\'\'\'\n'
+        '[target.vm]\nfilesystem = "virtiofs"\n'
+        '[target.vm.mounts]\n"/ro" = { host_path = "ro" }\n'
+        '"/rw" = { host_path = "rw", writable = true }\n' % (debian_kernel(), ATTACK))
+    try:
+        r = vmtest("--no-ui", cwd=tmp_path, env={"PLANT": plant}, timeout=300)
+        assert not os.path.exists("/" + plant), "the guest wrote the host's root"
+        assert not os.path.exists("/" + plant + ".node")
+    finally:
+        for p in ("/" + plant, "/" + plant + ".node"):
+            if os.path.lexists(p):
+                os.unlink(p)
+    assert r.returncode == 0, r.stdout + r.stderr
+    for line in ("mounted-again", "remounted-rw", "plant=refused", "mknod=refused",
+                 "ro-mount=refused", "ro-mount-remounted=refused", "rw-mount=ok",
+                 "ro-data=ro data"):
+        assert line + "\n" in r.stdout, (line, r.stdout)
+    # Files the guest writes are the user's who ran vmtest (root here).
+    assert "owner=%d\n" % os.getuid() in r.stdout
+    assert (tmp_path / "rw" / "new").read_text() == "rw\n"
+    assert not (tmp_path / "ro" / "new").exists()
+    assert os.stat(tmp_path / "rw" / "new").st_uid == os.getuid()
+    assert pid_files() == []
+
+
+def vmtest_children(pid):
+    found = []
+    for task in os.listdir("/proc/%d/task" % pid):
+        with open("/proc/%d/task/%s/children" % (pid, task)) as f:
+            found += [int(p) for p in f.read().split()]
+    return found
+
+
+def cmdline(pid):
+    try:
+        with open("/proc/%d/cmdline" % pid, "rb") as f:
+            return f.read().split(b"\0")
+    except OSError:
+        return []
+
+
+def test_a_daemon_killed_mid_run(vmtest_binary, tmp_path):
+    """The daemon serving the root is killed while the command runs: one
+    line says which daemon and how, the run fails with 69, and no process,
+    socket, pid file or run directory is left."""
+    env = dict(os.environ)
+    env.pop("VMTEST_NO_UI", None)
+    p = subprocess.Popen([vmtest_binary, "--filesystem", "virtiofs", "-k", small_kernel(), "--",
+                          "echo started; sleep 4; cat /etc/hostname /usr/bin/* > /dev/null; "
+                          "echo finished"],
+                         cwd=tmp_path, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                         text=True)
+    line = p.stdout.readline()
+    assert line == "started\n", p.stderr.read()
+    children = vmtest_children(p.pid)
+    daemons = [c for c in children if cmdline(c)[0].endswith(b"virtiofsd") and
+               any(a.endswith(b"vfs-root.sock") for a in cmdline(c))]
+    assert len(daemons) == 1, [cmdline(c) for c in children]
+    run_dir = os.path.dirname([a for a in cmdline(daemons[0])
+                               if a.startswith(b"--socket-path=")][0][14:].decode())
+    assert pid_files() != []
+    os.kill(daemons[0], signal.SIGKILL)
+    out, err = p.communicate(timeout=120)
+    assert p.returncode == 69, (out, err)
+    assert "finished" not in out
+    assert "the virtiofs daemon serving the root filesystem / was killed by signal 9 while " \
+        "the command ran" in err, err
+    time.sleep(0.5)
+    for c in children:
+        assert not os.path.exists("/proc/%d" % c) or \
+            open("/proc/%d/stat" % c).read().split()[2] == "Z", cmdline(c)
+    assert not os.path.exists(run_dir)
+    assert pid_files() == []
+
+
+def test_virtiofs_where_it_cannot_be_had(vmtest, vmtest_binary, tmp_path):
+    """Not root (Debian 12's daemon runs only as root): one line, status 1,
+    no VM.  A filesystem vmtest does not know: a usage error."""
+    os.chmod(tmp_path, 0o777)
+    r = subprocess.run(["setpriv", "--reuid=65534", "--regid=65534", "--clear-groups",
+                        vmtest_binary, "--filesystem", "virtiofs", "-k",
+                        small_kernel(), "true"],
+                       cwd=tmp_path, capture_output=True, text=True, timeout=120,
+                       env=dict(os.environ, HOME=str(tmp_path), XDG_CACHE_HOME=str(tmp_path)))
+    assert r.returncode != 0
+    assert "runs only as root (use --filesystem 9p)" in r.stderr, r.stderr
+    r = vmtest("--filesystem", "nfs", "-k", small_kernel(), "true", cwd=tmp_path)
+    assert r.returncode == 2
+    assert "--filesystem 'nfs': expected auto, virtiofs or 9p" in r.stderr
