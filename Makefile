@@ -92,7 +92,7 @@ functional: build asan-build fixtures
 	$(with_fixtures) VMTEST_BINARY=$(CURDIR)/$(BUILD)/vmtest \
 		$(PYTHON) -m pytest -q --durations=10 tests/functional
 	$(with_fixtures) VMTEST_BINARY=$(CURDIR)/$(ASAN_BUILD)/vmtest \
-		$(PYTHON) -m pytest -q --durations=10 tests/functional \
+		$(PYTHON) -m pytest -q --durations=10 tests/functional -m "not guest_semantics" \
 		--deselect tests/functional/test_faults.py::test_core_path_under_valgrind
 
 # Each fuzz target runs for FUZZ_SECONDS; new inputs land in $(FUZZ_BUILD),

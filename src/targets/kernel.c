@@ -172,7 +172,8 @@ static int kernel_start_daemons(struct target_run *run, struct kernel_boot *b,
 	if (!b->daemons || !b->daemon_fds)
 		return error_set(err, ENOMEM, "out of memory");
 	for (size_t i = 0; r >= 0 && i < n; i++) {
-		_cleanup_free_ char *what = NULL;
+		_cleanup_free_ char *what = NULL, *socket = NULL;
+		char socket_name[48];
 		/* Only the root is overlayfs's lower layer (virtiofsd.h). */
 		struct virtiofsd_export e = { .submounts = i > 0 };
 		char mount_id[32];
@@ -195,6 +196,11 @@ static int kernel_start_daemons(struct target_run *run, struct kernel_boot *b,
 		if (r < 0)
 			return error_set(err, ENOMEM, "out of memory");
 		e.what = what;
+		snprintf(socket_name, sizeof(socket_name), QEMU_SOCKET_VIRTIOFS, e.id);
+		socket = target_run_path(run, socket_name);
+		if (!socket)
+			return error_set(err, ENOMEM, "out of memory");
+		e.socket = socket;
 		r = virtiofsd_start(binary, run->run_dir, &e, deadline, &b->daemons[b->n_daemons],
 				    err);
 		b->n_daemons++;

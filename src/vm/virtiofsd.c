@@ -18,7 +18,6 @@
 #include "cleanup.h"
 #include "base/clock.h"
 #include "base/exec_path.h"
-#include "boot/qemu_argv.h"
 
 /* Where QEMU 7.2's C daemon writes its pid files (its localstatedir's run/virtiofsd). */
 #define VIRTIOFSD_PID_DIR "/run/virtiofsd"
@@ -104,8 +103,7 @@ int virtiofsd_start(const char *binary, const char *run_dir, const struct virtio
 
 	*ret = (struct virtiofsd){ .process = { .pidfd = -1 } };
 	ret->what = strdup(e->what);
-	if (asprintf(&ret->socket, "%s/" QEMU_SOCKET_VIRTIOFS, run_dir, id) < 0)
-		ret->socket = NULL;
+	ret->socket = strdup(e->socket);
 	if (!writable && asprintf(&ret->view, "%s/vfs-%s", run_dir, id) < 0)
 		ret->view = NULL;
 	if (asprintf(&log, "%s/virtiofsd-%s.log", run_dir, id) < 0)

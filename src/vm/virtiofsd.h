@@ -41,7 +41,8 @@ char *virtiofsd_find(void);
 
 /* What one daemon serves. */
 struct virtiofsd_export {
-	const char *id;		/* QEMU_SOCKET_VIRTIOFS's "root", "shared", "m0"... */
+	const char *id;		/* "root", "shared", "m0"...: names its files in the run directory */
+	const char *socket;	/* where it listens (QEMU's vhost-user-fs connects) */
 	const char *source;	/* a directory of the host */
 	bool writable;
 	/*

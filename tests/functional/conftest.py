@@ -7,6 +7,18 @@ import threading
 import pytest
 
 
+def pytest_configure(config):
+    config.addinivalue_line(
+        "markers",
+        "guest_semantics: checks what the guest sees, through host code that other tests run "
+        "too; make check does not run it again under ASan (the ASan pass looks for memory "
+        "errors in vmtest, not in the guest)")
+
+
+# The marker, for tests and for pytest.param(..., marks=...).
+guest_semantics = pytest.mark.guest_semantics
+
+
 def _binary():
     path = os.environ.get("VMTEST_BINARY")
     if not path:

@@ -10,7 +10,7 @@ import shutil
 import subprocess
 
 
-from conftest import run_live, small_kernel
+from conftest import guest_semantics, run_live, small_kernel
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 SCRIPT = os.path.join(HERE, "..", "..", "scripts", "test-image.sh")
@@ -135,6 +135,7 @@ def test_persist_writes_through(vmtest, tmp_path):
     assert "vmtest-marker" in r.stdout
 
 
+@guest_semantics
 def test_image_one_liner_uefi_qcow2(vmtest, tmp_path):
     image = test_image("uefi")
     (tmp_path / "here").write_text("shared\n")

@@ -11,7 +11,7 @@ import time
 import pexpect
 import pytest
 
-from conftest import debian_kernel, run_live, small_kernel
+from conftest import debian_kernel, guest_semantics, run_live, small_kernel
 
 TINY = "tiny"
 DEBIAN = "debian"
@@ -52,8 +52,10 @@ exit 12
 
 
 # The same behaviours over virtiofs as over 9p (docs/virtiofs.md).
-@pytest.mark.parametrize("kind,filesystem", [(TINY, "9p"), (DEBIAN, "9p"), (TINY, "virtiofs"),
-                                             (DEBIAN, "virtiofs")])
+@pytest.mark.parametrize("kind,filesystem", [
+    (TINY, "9p"), (TINY, "virtiofs"),
+    pytest.param(DEBIAN, "9p", marks=guest_semantics),
+    pytest.param(DEBIAN, "virtiofs", marks=guest_semantics)])
 def test_one_liner_on_host_userspace(vmtest, tmp_path, kind, filesystem):
     project = tmp_path / "project"
     project.mkdir()

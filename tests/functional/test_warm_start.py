@@ -9,7 +9,7 @@ import re
 import subprocess
 import time
 
-from conftest import debian_kernel, small_kernel
+from conftest import debian_kernel, guest_semantics, small_kernel
 from test_faults import tmpfs
 
 
@@ -51,6 +51,7 @@ exit 3
 """
 
 
+@guest_semantics
 def test_a_restored_guest_behaves_as_a_cold_one(vmtest, tmp_path):
     cache = tmp_path / "cache"
     project = tmp_path / "project"
@@ -318,6 +319,7 @@ exit 3
 """
 
 
+@guest_semantics
 def test_a_restored_image_behaves_as_a_cold_one(vmtest, tmp_path):
     """An image's boot is a restore too: same output, status, shares and
     disk as a cold boot, the host's clock, fresh random numbers, and the
