@@ -29,39 +29,46 @@ REPO = os.path.dirname(HERE)
 
 WORKLOADS = [
     ("walk", "find /usr -xdev | wc -l"),
+    ("walk-15k", "find /usr/include /usr/share/doc -xdev | wc -l"),
     ("read", "find /usr/include -type f -exec cat {} + | wc -c"),
     ("git", "git status --porcelain | wc -l"),
 ]
 
 
-def timed_script():
+def timed_script(guest):
     """One guest (or host) shell script that times each workload and prints
-    'NAME SECONDS' lines."""
-    lines = ["set -e", "cd %s" % shlex.quote(REPO)]
+    'NAME START END OUTPUT' lines.  In the guest, each workload starts with
+    the guest's caches dropped: a cold start for each, and a virtiofs
+    daemon's open files (one per inode the guest holds) closed."""
+    lines = ["cd %s" % shlex.quote(REPO)]
     for name, cmd in WORKLOADS:
-        lines.append('s=$(date +%%s.%%N); %s >/dev/null; e=$(date +%%s.%%N); echo "%s $s $e"'
-                     % (cmd, name))
+        if guest:
+            lines.append("sync; echo 3 > /proc/sys/vm/drop_caches")
+        lines.append('s=$(date +%%s.%%N); o=$(%s 2>/dev/null); e=$(date +%%s.%%N); '
+                     'echo "%s $s $e $o"' % (cmd, name))
     return "\n".join(lines)
 
 
 def parse(out):
+    """{name: (seconds, output)}: the output tells a complete run from one
+    that failed part way (an error the workload hid)."""
     times = {}
-    for m in re.finditer(r"^(\w+) (\d+\.\d+) (\d+\.\d+)$", out, re.M):
-        times[m.group(1)] = float(m.group(3)) - float(m.group(2))
+    for m in re.finditer(r"^([\w-]+) (\d+\.\d+) (\d+\.\d+) (.*)$", out, re.M):
+        times[m.group(1)] = (float(m.group(3)) - float(m.group(2)), m.group(4).strip())
     if len(times) != len(WORKLOADS):
         raise SystemExit("bench/files.py: the workload printed no times:\n" + out[-2000:])
     return times
 
 
 def on_host():
-    r = subprocess.run(["sh", "-c", timed_script()], capture_output=True, text=True)
+    r = subprocess.run(["sh", "-c", timed_script(False)], capture_output=True, text=True)
     if r.returncode != 0:
         raise SystemExit("bench/files.py: on the host: " + r.stderr)
     return parse(r.stdout)
 
 
 def in_guest(vmtest, kernel, options):
-    r = subprocess.run([vmtest, *options, "-k", kernel, "--", "sh", "-c", timed_script()],
+    r = subprocess.run([vmtest, *options, "-k", kernel, "--", "sh", "-c", timed_script(True)],
                        cwd=REPO, capture_output=True, text=True, timeout=1800)
     if r.returncode != 0:
         raise SystemExit("bench/files.py: vmtest: exit %d: %s" % (r.returncode, r.stderr[-2000:]))
@@ -83,11 +90,16 @@ def main(argv):
     if have_virtiofs:
         shares.append(("virtiofs", ["--filesystem", "virtiofs"]))
     results = {name: {w: [] for w, _ in WORKLOADS} for name in ["host"] + [s for s, _ in shares]}
+    # A guest run whose output differs from the host's failed part way: its time is no figure.
+    incomplete = {}
     for i in range(args.runs):
+        host = on_host()
         for name, options in shares:
-            for w, t in in_guest(args.vmtest, args.kernel, options).items():
+            for w, (t, out) in in_guest(args.vmtest, args.kernel, options).items():
+                if w != "git" and out != host[w][1]:
+                    incomplete[(name, w)] = "%s: %s instead of %s" % (name, out, host[w][1])
                 results[name][w].append(t)
-        for w, t in on_host().items():
+        for w, (t, out) in host.items():
             results["host"][w].append(t)
         print("# run %d/%d done" % (i + 1, args.runs), file=sys.stderr, flush=True)
     print("# vmtest file-access benchmark, %s" % datetime.datetime.now().astimezone()
@@ -104,9 +116,13 @@ def main(argv):
     rows = [head]
     for w, cmd in WORKLOADS:
         med = {n: statistics.median(results[n][w]) for n in results}
-        rows.append([w] + ["%.2f" % med[s] for s, _ in shares] + ["%.2f" % med["host"]]
-                    + ["%.0f" % (med[s] / med["host"]) if med["host"] else "-" for s, _ in shares]
-                    + (["%.2f" % (med["virtiofs"] / med["9p"])] if have_virtiofs else []))
+        bad = {s for s, _ in shares if (s, w) in incomplete}
+        rows.append([w] + ["failed" if s in bad else "%.2f" % med[s] for s, _ in shares]
+                    + ["%.2f" % med["host"]]
+                    + ["-" if s in bad or not med["host"] else "%.0f" % (med[s] / med["host"])
+                       for s, _ in shares]
+                    + (["-" if bad else "%.2f" % (med["virtiofs"] / med["9p"])]
+                       if have_virtiofs else []))
     widths = [max(len(r[i]) for r in rows) for i in range(len(head))]
     for n, r in enumerate(rows):
         print("  ".join(c.ljust(wd) if i == 0 else c.rjust(wd)
@@ -116,6 +132,9 @@ def main(argv):
     print()
     for w, cmd in WORKLOADS:
         print("# %s: %s" % (w, cmd))
+    print("# in the guest, each workload starts with its caches dropped")
+    for (name, w), why in sorted(incomplete.items()):
+        print("# %s failed part way over %s (counted %s)" % (w, name, why))
     return 0
 
 

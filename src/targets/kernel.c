@@ -167,6 +167,13 @@ static int kernel_start_daemons(struct target_run *run, struct kernel_boot *b,
 	int64_t deadline = clock_deadline(KERNEL_VIRTIOFSD_TIMEOUT_MS);
 	int r = 0;
 
+	unsigned long files = virtiofsd_files_limit();
+
+	if (files)
+		record_log(run->record, 0, "virtiofs: the daemons may keep only %lu files open "
+			   "(RLIMIT_NOFILE, and no CAP_SYS_RESOURCE to raise it), one per file or "
+			   "directory the guest holds: past that, the guest sees 'Too many open "
+			   "files' (docs/virtiofs.md)", files);
 	b->daemons = calloc(n, sizeof(*b->daemons));
 	b->daemon_fds = calloc(n + 1, sizeof(*b->daemon_fds));
 	if (!b->daemons || !b->daemon_fds)

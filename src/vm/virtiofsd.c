@@ -10,6 +10,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/mount.h>
+#include <sys/resource.h>
 #include <sys/stat.h>
 #include <sys/syscall.h>
 #include <sys/wait.h>
@@ -169,6 +170,24 @@ void virtiofsd_stop(struct virtiofsd *d)
 	free(d->view);
 	free(d->pid_file);
 	*d = (struct virtiofsd){ .process = { .pidfd = -1 } };
+}
+
+/* A walk of /usr holds some 170k inodes. */
+#define VIRTIOFSD_FILES_WANTED 1048576UL
+
+unsigned long virtiofsd_files_limit(void)
+{
+	struct rlimit now, more;
+
+	if (getrlimit(RLIMIT_NOFILE, &now) < 0 || now.rlim_max >= VIRTIOFSD_FILES_WANTED)
+		return 0;
+	/* Could the daemon raise it?  Try it on ourselves, and put it back. */
+	more = (struct rlimit){ now.rlim_cur, now.rlim_max + 1 };
+	if (setrlimit(RLIMIT_NOFILE, &more) == 0) {
+		setrlimit(RLIMIT_NOFILE, &now);
+		return 0;
+	}
+	return (unsigned long)now.rlim_max;
 }
 
 void virtiofsd_sweep(void)

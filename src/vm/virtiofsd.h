@@ -65,5 +65,13 @@ bool virtiofsd_exited(struct virtiofsd *d, char *ret_why, size_t why_len);
 /* Stop it (SIGTERM, then SIGKILL) and remove its socket, pid file and view. */
 void virtiofsd_stop(struct virtiofsd *d);
 
+/*
+ * How many files a daemon may keep open, when that is few: 0 when it can
+ * raise its limit to what a guest needs (it tries; it keeps an open file
+ * per inode the guest holds), else the limit it is stuck with (RLIMIT_NOFILE,
+ * without CAP_SYS_RESOURCE to raise it, as in some containers).
+ */
+unsigned long virtiofsd_files_limit(void);
+
 /* Pid files of daemons whose vmtest is gone (it was SIGKILLed). */
 void virtiofsd_sweep(void);

@@ -211,6 +211,34 @@ static void test_warm_start(void **state)
 	config_free(c);
 }
 
+/* virtiofs: each export from its daemon's socket, and guest RAM shared. */
+static void test_virtiofs(void **state)
+{
+	struct config *c = load("[[target]]\nname = \"k\"\nkernel = \"bz\"\ncommand = \"true\"\n"
+				"[target.vm]\nmemory = \"512M\"\n[target.vm.mounts]\n"
+				"\"/a\" = { host_path = \"/h\", writable = true }\n");
+	struct qemu_plan vfs = plan;
+	struct error err = { 0 };
+	struct strv argv = { 0 };
+
+	vfs.virtiofs = true;
+	assert_int_equal(qemu_argv_build(&c->targets[0], &vfs, &argv, &err), 0);
+	assert_null(value_of(&argv, "-fsdev", ""));
+	assert_string_equal(value_of(&argv, "-chardev", "socket,id=vfs-root,"),
+			    "socket,id=vfs-root,path=/tmp/vmtest-abc/vfs-root.sock");
+	assert_string_equal(value_of(&argv, "-device", "vhost-user-fs-pci,chardev=vfs-root"),
+			    "vhost-user-fs-pci,chardev=vfs-root,tag=vmtest-root");
+	assert_string_equal(value_of(&argv, "-device", "vhost-user-fs-pci,chardev=vfs-shared"),
+			    "vhost-user-fs-pci,chardev=vfs-shared,tag=vmtest-shared");
+	assert_string_equal(value_of(&argv, "-device", "vhost-user-fs-pci,chardev=vfs-m0"),
+			    "vhost-user-fs-pci,chardev=vfs-m0,tag=vmtest-m0");
+	assert_string_equal(value_of(&argv, "-object", "memory-backend"),
+			    "memory-backend-memfd,id=" QEMU_RAM_ID ",size=536870912,share=on");
+	assert_string_equal(value_of(&argv, "-machine", ""), "q35,i8042=off,memory-backend=" QEMU_RAM_ID);
+	strv_clear(&argv);
+	config_free(c);
+}
+
 static void test_image_target(void **state)
 {
 	struct config *c = load("[[target]]\nname = \"img\"\nimage = \"a,b.qcow2\"\nuefi = true\n"
@@ -269,6 +297,7 @@ int main(void)
 		cmocka_unit_test(test_escaping),
 		cmocka_unit_test(test_image_target),
 		cmocka_unit_test(test_warm_start),
+		cmocka_unit_test(test_virtiofs),
 	};
 
 	return cmocka_run_group_tests_name("qemu_argv", tests, NULL, NULL);
