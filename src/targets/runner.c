@@ -471,6 +471,8 @@ static int runner_end_vm(struct target_run *run)
 	qemu_process_clear(&run->qemu);
 	/* QEMU is gone: the console has all it will get. */
 	spool_errno = run->console ? console_stop(run->console) : 0;
+	if (!spool_errno)
+		spool_errno = run->console_errno;
 	run->console = console_free(run->console);
 	run->qga = qga_free(run->qga);
 	run->qmp = qmp_free(run->qmp);

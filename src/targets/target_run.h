@@ -38,6 +38,9 @@ struct target_run {
 	enum qemu_accel accel;
 	struct strv argv;
 	struct console *console;
+	/* A write to the console's spool that failed before the console's
+	 * thread ran (a restored guest's boot log): said as the thread's are. */
+	int console_errno;
 	struct qemu_process qemu;
 	interrupt_slot qemu_slot;	/* in interrupt's table of QEMUs; -1: none */
 	struct qmp *qmp;

@@ -147,7 +147,7 @@ int warm_start_before_qemu(struct target_run *run, struct error *err)
 	/* The boot the snapshot was taken from is this guest's boot: its
 	 * console, kernel warnings included, is this run's too. */
 	if (io_write_all(run->record->console_fd, boot_log, boot_log_len) < 0)
-		record_log(run->record, 1, "cannot keep the snapshot's boot log: %s", strerror(errno));
+		run->console_errno = errno;
 	record_log(run->record, 1, "restoring the snapshot %016llx (its memory read in %.2f s)",
 		   (unsigned long long)w->key, (double)(clock_now_ms() - start) / 1000);
 	return 0;
@@ -295,6 +295,11 @@ static int warm_save_snapshot(struct target_run *run, bool *ret_paused, struct e
 	if (r < 0)
 		return r;
 	*ret_paused = true;
+	/* The boot's console goes with the snapshot: not a part of it. */
+	if (run->console_errno || (run->console && !console_spool_whole(run->console)))
+		return error_set(err, EIO, "the console's spool is incomplete (%s): a snapshot "
+				 "keeps its boot's log whole or not at all",
+				 strerror(run->console_errno ?: ENOSPC));
 	boot_log = warm_boot_log(run, &boot_log_len);
 	r = snapshot_save(w->cache_dir, w->key, w->ram_fd, run->target->vm.memory_bytes, state,
 			  &w->files, boot_log ? boot_log : "", boot_log_len, err);

@@ -88,7 +88,9 @@ static void *console_thread(void *arg)
 		errno = 0;
 		if (c->log_fd >= 0 && write(c->log_fd, buf, n) != n) {
 			/* A short write is a full file system, as for the command's output. */
+			pthread_mutex_lock(&c->lock);
 			c->log_errno = errno ? errno : ENOSPC;
+			pthread_mutex_unlock(&c->lock);
 			close(c->log_fd);
 			c->log_fd = -1;
 		}
@@ -187,6 +189,16 @@ struct console *console_free(struct console *c)
 	free(c->keep);
 	free(c);
 	return NULL;
+}
+
+bool console_spool_whole(struct console *c)
+{
+	bool whole;
+
+	pthread_mutex_lock(&c->lock);
+	whole = c->log_errno == 0;
+	pthread_mutex_unlock(&c->lock);
+	return whole;
 }
 
 bool console_panicked(struct console *c)

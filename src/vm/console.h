@@ -30,6 +30,9 @@ struct console *console_free(struct console *console);
 
 bool console_panicked(struct console *console);
 
+/* Whether the spool has had all of the console so far (no write failed). */
+bool console_spool_whole(struct console *console);
+
 
 /* The lines holding prefix, without it, joined by "; "; NULL if none. */
 char *console_lines_with(struct console *console, const char *prefix);

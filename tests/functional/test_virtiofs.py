@@ -5,6 +5,7 @@ semantics; a daemon that dies mid-run is said, and leaves nothing behind.
 The behaviours shared with 9p are checked by
 test_kernel_targets.py::test_one_liner_on_host_userspace, on both kernels."""
 import os
+import shutil
 import signal
 import subprocess
 import time
@@ -120,9 +121,12 @@ def test_virtiofs_where_it_cannot_be_had(vmtest, vmtest_binary, tmp_path):
     """Not root (Debian 12's daemon runs only as root): one line, status 1,
     no VM.  A filesystem vmtest does not know: a usage error."""
     os.chmod(tmp_path, 0o777)
+    # A kernel that user can read (the test kernel may be in root's cache).
+    kernel = tmp_path / "bzImage"
+    shutil.copyfile(small_kernel(), kernel)
+    os.chmod(kernel, 0o644)
     r = subprocess.run(["setpriv", "--reuid=65534", "--regid=65534", "--clear-groups",
-                        vmtest_binary, "--filesystem", "virtiofs", "-k",
-                        small_kernel(), "true"],
+                        vmtest_binary, "--filesystem", "virtiofs", "-k", str(kernel), "true"],
                        cwd=tmp_path, capture_output=True, text=True, timeout=120,
                        env=dict(os.environ, HOME=str(tmp_path), XDG_CACHE_HOME=str(tmp_path)))
     assert r.returncode != 0
