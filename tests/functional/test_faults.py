@@ -9,6 +9,7 @@ read-only cache, spool or current directory."""
 import contextlib
 import hashlib
 import os
+import shutil
 import select
 import signal
 import subprocess
@@ -357,9 +358,33 @@ def start_and_wait(argv, cwd, env, line):
     return p
 
 
+def stacks(pid):
+    """Where a vmtest that does not end is stuck, for the failure's report:
+    each thread's name, kernel wait channel and system call (and gdb's
+    stacks where gdb is installed)."""
+    lines = []
+    for task in sorted(os.listdir("/proc/%d/task" % pid)):
+        info = []
+        for name in ("comm", "wchan", "syscall"):
+            try:
+                with open("/proc/%d/task/%s/%s" % (pid, task, name)) as f:
+                    info.append(f.read().strip())
+            except OSError as e:
+                info.append(str(e))
+        lines.append("thread %s: %s" % (task, " | ".join(info)))
+    if shutil.which("gdb"):
+        r = subprocess.run(["gdb", "-p", str(pid), "-batch", "-ex", "thread apply all bt"],
+                           capture_output=True, text=True, timeout=60)
+        lines.append(r.stdout[-6000:])
+    return "\n".join(lines)
+
+
 def finish(p, timeout=60):
     try:
         out, err = p.communicate(timeout=timeout)
+    except subprocess.TimeoutExpired:
+        print("vmtest (pid %d) did not end:\n%s" % (p.pid, stacks(p.pid)))
+        raise
     finally:
         if p.poll() is None:
             p.kill()
