@@ -8,6 +8,7 @@ import os
 import shutil
 import signal
 import subprocess
+import tempfile
 import time
 
 from conftest import debian_kernel, small_kernel
@@ -120,15 +121,17 @@ def test_a_daemon_killed_mid_run(vmtest_binary, tmp_path):
 def test_virtiofs_where_it_cannot_be_had(vmtest, vmtest_binary, tmp_path):
     """Not root (Debian 12's daemon runs only as root): one line, status 1,
     no VM.  A filesystem vmtest does not know: a usage error."""
-    os.chmod(tmp_path, 0o777)
-    # A kernel that user can read (the test kernel may be in root's cache).
-    kernel = tmp_path / "bzImage"
-    shutil.copyfile(small_kernel(), kernel)
-    os.chmod(kernel, 0o644)
-    r = subprocess.run(["setpriv", "--reuid=65534", "--regid=65534", "--clear-groups",
-                        vmtest_binary, "--filesystem", "virtiofs", "-k", str(kernel), "true"],
-                       cwd=tmp_path, capture_output=True, text=True, timeout=120,
-                       env=dict(os.environ, HOME=str(tmp_path), XDG_CACHE_HOME=str(tmp_path)))
+    # A directory and a kernel that user can reach (pytest's are root's own,
+    # and the test kernel may be in root's cache).
+    with tempfile.TemporaryDirectory(prefix="vmtest-nobody-") as where:
+        os.chmod(where, 0o777)
+        kernel = os.path.join(where, "bzImage")
+        shutil.copyfile(small_kernel(), kernel)
+        os.chmod(kernel, 0o644)
+        r = subprocess.run(["setpriv", "--reuid=65534", "--regid=65534", "--clear-groups",
+                            vmtest_binary, "--filesystem", "virtiofs", "-k", kernel, "true"],
+                           cwd=where, capture_output=True, text=True, timeout=120,
+                           env=dict(os.environ, HOME=where, XDG_CACHE_HOME=where))
     assert r.returncode != 0
     assert "runs only as root (use --filesystem 9p)" in r.stderr, r.stderr
     r = vmtest("--filesystem", "nfs", "-k", small_kernel(), "true", cwd=tmp_path)
