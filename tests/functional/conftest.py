@@ -19,6 +19,18 @@ def pytest_configure(config):
 guest_semantics = pytest.mark.guest_semantics
 
 
+def default_signals():
+    """For Popen's preexec_fn, in tests that signal vmtest: the signals a
+    user sends get their default action back.  vmtest keeps ignoring what
+    was ignored when it started, as well-behaved programs do, and a suite
+    started under nohup, or as a background job of a script (which ignores
+    SIGINT and SIGQUIT), would hand that on to it."""
+    import signal
+    for sig in (signal.SIGINT, signal.SIGTERM, signal.SIGHUP, signal.SIGQUIT, signal.SIGALRM,
+                signal.SIGXCPU, signal.SIGUSR1, signal.SIGUSR2):
+        signal.signal(sig, signal.SIG_DFL)
+
+
 def _binary():
     path = os.environ.get("VMTEST_BINARY")
     if not path:

@@ -18,7 +18,7 @@ import time
 import pexpect
 import pytest
 
-from conftest import small_kernel
+from conftest import default_signals, small_kernel
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 FAKE_QEMU = os.path.join(HERE, "fake_qemu.py")
@@ -43,7 +43,8 @@ def run_dirs(runtime):
 
 def start(binary, args, cwd, env):
     return subprocess.Popen([binary, *args], cwd=cwd, env=dict(os.environ, **env),
-                            stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                            preexec_fn=default_signals)
 
 
 def wait_line(p, line, timeout=120):

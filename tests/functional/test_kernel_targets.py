@@ -11,7 +11,7 @@ import time
 import pexpect
 import pytest
 
-from conftest import debian_kernel, guest_semantics, run_live, small_kernel
+from conftest import debian_kernel, default_signals, guest_semantics, run_live, small_kernel
 
 TINY = "tiny"
 DEBIAN = "debian"
@@ -269,7 +269,8 @@ def test_ctrl_c_and_timeout_leave_nothing_behind(vmtest, vmtest_binary, tmp_path
     # 130), no QEMU, no run directory.
     p = subprocess.Popen([vmtest_binary, "-k", small_kernel(), "echo started; sleep 600"],
                          cwd=project, env=dict(os.environ, **env),
-                         stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+                         stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                         preexec_fn=default_signals)
     try:
         assert p.stdout.readline() == b"started\n"
         assert _qemus_with(str(project))
