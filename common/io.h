@@ -1,7 +1,7 @@
 /* SPDX-License-Identifier: MIT */
 /*
  * io: write all of a buffer, through short writes (pipes, sockets, a full
- * pty) and EINTR.  Shared by vmtest and the guest init.
+ * pty) and EINTR; copy all of a file.  Shared by vmtest and the guest init.
  */
 #pragma once
 
@@ -30,4 +30,25 @@ static inline int io_write_all(int fd, const void *buf, size_t len)
 		len -= (size_t)n;
 	}
 	return 0;
+}
+
+/* All of the file in, from its start (whatever its offset), written to out: 0, or -errno. */
+static inline int io_copy_all(int in, int out)
+{
+	char buf[65536];
+	off_t off = 0;
+
+	for (;;) {
+		ssize_t n = pread(in, buf, sizeof(buf), off);
+		int r;
+
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n <= 0)
+			return n < 0 ? -errno : 0;
+		r = io_write_all(out, buf, (size_t)n);
+		if (r < 0)
+			return r;
+		off += n;
+	}
 }

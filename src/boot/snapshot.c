@@ -346,21 +346,6 @@ static bool snapshot_unchanged(const struct snapshot *s)
 	return true;
 }
 
-/* All of in (from its start) into out. */
-static int snapshot_copy_fd(int in, int out)
-{
-	char buf[65536];
-	off_t off = 0;
-	ssize_t n;
-
-	while ((n = pread(in, buf, sizeof(buf), off)) > 0) {
-		if (io_write_all(out, buf, (size_t)n) < 0)
-			return -errno;
-		off += n;
-	}
-	return n < 0 ? -errno : 0;
-}
-
 /* The snapshot's copy of a run's file, as the run's own (a new file). */
 static int snapshot_load_file(const struct snapshot *s, int i, const char *to, struct error *err)
 {
@@ -369,7 +354,7 @@ static int snapshot_load_file(const struct snapshot *s, int i, const char *to, s
 
 	unlink(to);
 	out = open(to, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0600);
-	r = out < 0 ? -errno : snapshot_copy_fd(s->fds[i], out);
+	r = out < 0 ? -errno : io_copy_all(s->fds[i], out);
 	if (r < 0)
 		return error_set_errno(err, -r, "copy %s/%s to %s", s->dir, snapshot_file_names[i], to);
 	return 0;
@@ -506,7 +491,7 @@ static int snapshot_copy_file(const char *from, int out)
 {
 	_cleanup_close_ int in = open(from, O_RDONLY | O_CLOEXEC);
 
-	return in < 0 ? -errno : snapshot_copy_fd(in, out);
+	return in < 0 ? -errno : io_copy_all(in, out);
 }
 
 struct snapshot_entry {

@@ -15,6 +15,7 @@
  * from copies of them.  The image itself is never written.
  */
 #include <errno.h>
+#include <fcntl.h>
 #include <poll.h>
 #include <stdbool.h>
 #include <sys/random.h>
@@ -401,22 +402,16 @@ static struct image_boot *image_boot(const struct target_run *run)
 	return run->kind_data;
 }
 
-/* The VARS template into the run's copy (a new file). */
+/* The VARS template into the run's copy (made anew). */
 static int image_fill_firmware_vars(const struct image_boot *b, struct error *err)
 {
-	_cleanup_fclose_ FILE *in = NULL, *out = NULL;
-	char buf[65536];
-	size_t n;
+	_cleanup_close_ int in = open(b->firmware.vars, O_RDONLY | O_CLOEXEC);
+	_cleanup_close_ int out = open(b->firmware_vars, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC,
+				       0600);
+	int r = in < 0 || out < 0 ? -errno : io_copy_all(in, out);
 
-	in = fopen(b->firmware.vars, "re");
-	out = fopen(b->firmware_vars, "we");
-	if (!in || !out)
-		return error_set_errno(err, errno, "copy %s", b->firmware.vars);
-	while ((n = fread(buf, 1, sizeof(buf), in)) > 0)
-		if (fwrite(buf, 1, n, out) != n)
-			return error_set_errno(err, errno, "write %s", b->firmware_vars);
-	if (ferror(in) || fflush(out) != 0)
-		return error_set_errno(err, errno, "copy %s", b->firmware.vars);
+	if (r < 0)
+		return error_set_errno(err, -r, "copy %s to %s", b->firmware.vars, b->firmware_vars);
 	return 0;
 }
 

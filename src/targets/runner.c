@@ -263,7 +263,6 @@ static int runner_warm_key(struct target_run *run, const struct target_kind_ops 
 		.for_key = true,
 	};
 	struct strv argv = { 0 };
-	const char *files[8] = { 0 };
 	size_t n = 0;
 	int r;
 
@@ -276,6 +275,7 @@ static int runner_warm_key(struct target_run *run, const struct target_kind_ops 
 	const char *booted[] = { run->target->kernel, plan.boot_kernel, plan.initrd,
 				 run->target->image,  plan.firmware_code, plan.firmware_vars,
 				 plan.firmware_bios };
+	const char *files[ARRAY_SIZE(booted) + 1] = { 0 };
 
 	for (size_t i = 0; i < ARRAY_SIZE(booted); i++)
 		if (booted[i])

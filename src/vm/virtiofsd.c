@@ -142,7 +142,7 @@ int virtiofsd_start(const char *binary, const char *run_dir, const struct virtio
 
 bool virtiofsd_exited(struct virtiofsd *d, char *ret_why, size_t why_len)
 {
-	int st = d->process.wstatus;
+	int st;
 
 	if (!qemu_process_exited(&d->process))
 		return false;

@@ -29,6 +29,12 @@ static const struct qemu_plan plan = {
 	.accel = QEMU_ACCEL_TCG,
 };
 
+/* A kernel target of 512 MiB with one read-write vm.mounts entry. */
+static const char kernel_512m_with_mount[] =
+	"[[target]]\nname = \"k\"\nkernel = \"bz\"\ncommand = \"true\"\n"
+	"[target.vm]\nmemory = \"512M\"\n[target.vm.mounts]\n"
+	"\"/a\" = { host_path = \"/h\", writable = true }\n";
+
 /* The argument right after the first occurrence of opt with prefix. */
 static const char *value_of(const struct strv *argv, const char *opt, const char *prefix)
 {
@@ -177,9 +183,7 @@ static void test_escaping(void **state)
  */
 static void test_warm_start(void **state)
 {
-	struct config *c = load("[[target]]\nname = \"k\"\nkernel = \"bz\"\ncommand = \"true\"\n"
-				"[target.vm]\nmemory = \"512M\"\n[target.vm.mounts]\n"
-				"\"/a\" = { host_path = \"/h\", writable = true }\n");
+	struct config *c = load(kernel_512m_with_mount);
 	struct qemu_plan warm = plan;
 	struct error err = { 0 };
 	struct strv argv = { 0 };
@@ -214,9 +218,7 @@ static void test_warm_start(void **state)
 /* virtiofs: each export from its daemon's socket, and guest RAM shared. */
 static void test_virtiofs(void **state)
 {
-	struct config *c = load("[[target]]\nname = \"k\"\nkernel = \"bz\"\ncommand = \"true\"\n"
-				"[target.vm]\nmemory = \"512M\"\n[target.vm.mounts]\n"
-				"\"/a\" = { host_path = \"/h\", writable = true }\n");
+	struct config *c = load(kernel_512m_with_mount);
 	struct qemu_plan vfs = plan;
 	struct error err = { 0 };
 	struct strv argv = { 0 };
