@@ -222,15 +222,16 @@ static json_t *agent_setup(struct agent *a, json_t *args, char *err, size_t err_
 	json_t *mounts = json_object_get(args, "mounts");
 	struct setup_request req = { .msize = 512000 };
 	size_t n = json_array_size(mounts);
-	const char *entropy_b64;
+	const char *entropy_b64, *filesystem;
 	char *entropy = NULL;
 	int r;
 
 	if (json_is_integer(json_object_get(args, "msize")))
 		req.msize = (unsigned)json_integer_value(json_object_get(args, "msize"));
 	req.has_shared = json_is_true(json_object_get(args, "shared"));
-	req.virtiofs = json_string_value(json_object_get(args, "filesystem")) &&
-		       strcmp(json_string_value(json_object_get(args, "filesystem")), "virtiofs") == 0;
+	filesystem = json_string_value(json_object_get(args, "filesystem"));
+	req.virtiofs = filesystem && strcmp(filesystem, "virtiofs") == 0;
+	req.virtiofs_or_9p = filesystem && strcmp(filesystem, "auto") == 0;
 	req.shared_host_path = json_string_value(json_object_get(args, "shared-host-path"));
 	req.mounts = calloc(n + 1, sizeof(*req.mounts));
 	if (!req.mounts) {
@@ -258,7 +259,10 @@ static json_t *agent_setup(struct agent *a, json_t *args, char *err, size_t err_
 	r = setup_run(&req, err, err_len);
 	free(entropy);
 	free(req.mounts);
-	return r < 0 ? NULL : json_object();
+	if (r < 0)
+		return NULL;
+	/* What it mounted: the host watches virtiofs's daemons only when used. */
+	return json_pack("{s:s}", "filesystem", req.virtiofs ? "virtiofs" : "9p");
 }
 
 static const struct agent_command agent_commands[] = {

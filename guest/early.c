@@ -168,7 +168,7 @@ void early_loopback_up(void)
 		log_msg("bring up lo: %s", strerror(errno));
 }
 
-static bool early_has_filesystem(const char *name)
+bool early_has_filesystem(const char *name)
 {
 	char line[128];
 	bool found = false;

@@ -21,5 +21,8 @@ int early_open_port(const char *name, int timeout_ms);
  * with virtiofs, its needs instead of 9p's. */
 void early_missing_options(char *buf, size_t len, bool virtiofs);
 
+/* Whether the kernel knows this filesystem type (/proc/filesystems). */
+bool early_has_filesystem(const char *name);
+
 /* Loopback up, so that tests that talk to 127.0.0.1 work. */
 void early_loopback_up(void);

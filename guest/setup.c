@@ -54,15 +54,41 @@ int setup_mkdir_p(const char *path, unsigned mode)
 	return 0;
 }
 
+/*
+ * Ask the kernel to look for PCI devices it has not seen: a guest restored
+ * from a snapshot gets its virtiofs devices only then (QEMU 7.2 cannot
+ * save them), and a rescan needs no hotplug support in the kernel.
+ */
+static void setup_pci_rescan(void)
+{
+	int fd = open("/sys/bus/pci/rescan", O_WRONLY | O_CLOEXEC);
+
+	if (fd < 0 || write(fd, "1", 1) != 1)
+		log_msg("rescan PCI: %s", strerror(errno));
+	if (fd >= 0)
+		close(fd);
+}
+
 /* One export, over 9p or virtiofs (whose cache mode the host's daemon sets). */
 static int setup_mount_share(const struct setup_request *req, const char *tag, const char *target,
 			     bool writable)
 {
+	static bool rescanned;
 	char options[256];
 	unsigned msize = req->msize;
 
-	if (req->virtiofs)
-		return mount(tag, target, "virtiofs", writable ? 0 : MS_RDONLY, NULL) < 0 ? -errno : 0;
+	if (req->virtiofs) {
+		unsigned long flags = writable ? 0 : MS_RDONLY;
+
+		if (mount(tag, target, "virtiofs", flags, NULL) == 0)
+			return 0;
+		/* An unknown tag: its device may be one the kernel has not found yet. */
+		if (errno != EINVAL || rescanned)
+			return -errno;
+		rescanned = true;
+		setup_pci_rescan();
+		return mount(tag, target, "virtiofs", flags, NULL) < 0 ? -errno : 0;
+	}
 
 	/* cache=loose for the read-only root (fast, nothing changes under it);
 	 * cache=mmap for shares the guest writes, so shared writable mmap works
@@ -72,13 +98,20 @@ static int setup_mount_share(const struct setup_request *req, const char *tag, c
 	return mount(tag, target, "9p", writable ? 0 : MS_RDONLY, options) < 0 ? -errno : 0;
 }
 
-static int setup_root(const struct setup_request *req, char *err, size_t err_len, bool *ret_overlay)
+static int setup_root(struct setup_request *req, char *err, size_t err_len, bool *ret_overlay)
 {
 	int r;
 
 	setup_mkdir_p(SETUP_LOWER, 0755);
 	setup_mkdir_p(SETUP_NEWROOT, 0755);
+	if (req->virtiofs_or_9p)
+		req->virtiofs = early_has_filesystem("virtiofs");
 	r = setup_mount_share(req, GUEST_TAG_ROOT, SETUP_LOWER, false);
+	if (r < 0 && req->virtiofs_or_9p && req->virtiofs) {
+		log_msg("mount the root over virtiofs: %s; over 9p instead", strerror(-r));
+		req->virtiofs = false;
+		r = setup_mount_share(req, GUEST_TAG_ROOT, SETUP_LOWER, false);
+	}
 	if (r < 0) {
 		char missing[256];
 
@@ -222,7 +255,7 @@ static void setup_clock_and_entropy(const struct setup_request *req)
 	}
 }
 
-int setup_run(const struct setup_request *req, char *err, size_t err_len)
+int setup_run(struct setup_request *req, char *err, size_t err_len)
 {
 	bool overlay;
 

@@ -22,6 +22,9 @@ struct setup_mount {
 struct setup_request {
 	unsigned msize;			/* 9p message size */
 	bool virtiofs;			/* the tags are virtiofs's, not 9p's */
+	/* Both are there: virtiofs when the kernel has it, else 9p.  setup_run
+	 * sets virtiofs to what it mounted. */
+	bool virtiofs_or_9p;
 	const char *shared_host_path;	/* also bind-mounted here; NULL: none */
 	bool has_shared;		/* GUEST_TAG_SHARED exists */
 	struct setup_mount *mounts;
@@ -32,7 +35,7 @@ struct setup_request {
 };
 
 /* 0, or -1 with a one-line explanation in err. */
-int setup_run(const struct setup_request *req, char *err, size_t err_len);
+int setup_run(struct setup_request *req, char *err, size_t err_len);
 
 /* mkdir -p; 0 or -errno. */
 int setup_mkdir_p(const char *path, unsigned mode);

@@ -169,43 +169,73 @@ static void qemu_add_9p(struct strv *argv, const struct qemu_plan *plan, const c
 	strv_addf(argv, "virtio-9p-%s,fsdev=%s,mount_tag=%s", plan->arch->virtio, id, tag);
 }
 
-/* One virtiofs export: its daemon (vm/virtiofsd.h) listens on the socket. */
+/*
+ * One virtiofs export: its daemon (vm/virtiofsd.h) listens on the socket.
+ * Over PCI, a root port of its own, which a snapshot keeps, for the device
+ * to be plugged into after a restore.
+ */
 static void qemu_add_virtiofs(struct strv *argv, const struct qemu_plan *plan, const char *id,
-			      const char *tag)
+			      const char *tag, unsigned n)
 {
-	char chardev[40], socket[48];
+	bool pci = strcmp(plan->arch->virtio, "pci") == 0;
+	char chardev[48], socket[48], port[48];
 
-	snprintf(chardev, sizeof(chardev), "vfs-%s", id);
+	snprintf(chardev, sizeof(chardev), QEMU_VIRTIOFS_CHARDEV, id);
 	snprintf(socket, sizeof(socket), QEMU_SOCKET_VIRTIOFS, id);
+	snprintf(port, sizeof(port), QEMU_VIRTIOFS_PORT, id);
+	if (pci) {
+		/* Chassis numbers of their own, past those a user's ports take. */
+		strv_add(argv, "-device");
+		strv_addf(argv, "pcie-root-port,id=%s,chassis=%u", port, 100 + n);
+	}
+	if (qemu_plan_leaves_out(plan))
+		return;
 	qemu_add_socket(argv, plan, chardev, socket, false);
 	strv_add(argv, "-device");
-	strv_addf(argv, "vhost-user-fs-%s,chardev=%s,tag=%s", plan->arch->virtio, chardev, tag);
-}
-
-static void qemu_add_export(struct strv *argv, const struct qemu_plan *plan, const char *id,
-			    const char *tag, const char *path, bool writable)
-{
-	if (plan->virtiofs)
-		qemu_add_virtiofs(argv, plan, id, tag);
+	if (pci)
+		strv_addf(argv, QEMU_VIRTIOFS_DEVICE ",chardev=%s,tag=%s,bus=%s", chardev, tag, port);
 	else
-		qemu_add_9p(argv, plan, id, tag, path, writable);
+		strv_addf(argv, "vhost-user-fs-%s,chardev=%s,tag=%s", plan->arch->virtio, chardev,
+			  tag);
 }
 
-static void qemu_add_shares(struct strv *argv, const struct target *t,
-			    const struct qemu_plan *plan)
+bool qemu_plan_leaves_out(const struct qemu_plan *plan)
 {
-	if (t->kind == TARGET_KERNEL)
-		qemu_add_export(argv, plan, "root", GUEST_TAG_ROOT, t->rootfs, false);
-	if (plan->shared_dir)
-		qemu_add_export(argv, plan, "shared", GUEST_TAG_SHARED, plan->shared_dir, true);
-	for (size_t i = 0; i < t->vm.n_mounts; i++) {
-		char id[32], tag[32];
+	return plan->virtiofs && (plan->migratable || plan->for_key);
+}
 
-		snprintf(id, sizeof(id), "m%zu", i);
-		snprintf(tag, sizeof(tag), GUEST_TAG_MOUNT_PREFIX "%zu", i);
-		qemu_add_export(argv, plan, id, tag,
-				plan->for_key ? "@mount" : t->vm.mounts[i].host_path,
-				t->vm.mounts[i].writable);
+/*
+ * The root (kernel targets), the shared directory and vm.mounts, over 9p,
+ * or over virtiofs (virtiofs true), or both.
+ */
+static void qemu_add_shares(struct strv *argv, const struct target *t,
+			    const struct qemu_plan *plan, bool virtiofs)
+{
+	if (!virtiofs && plan->no_9p)
+		return;
+	for (size_t i = 0; i < 2 + t->vm.n_mounts; i++) {
+		const char *id = "root", *tag = GUEST_TAG_ROOT, *path = t->rootfs;
+		bool writable = false;
+		char mount_id[32], mount_tag[32];
+
+		if (i == 0 && t->kind != TARGET_KERNEL)
+			continue;
+		if (i == 1) {
+			if (!plan->shared_dir)
+				continue;
+			id = "shared", tag = GUEST_TAG_SHARED, path = plan->shared_dir;
+			writable = true;
+		} else if (i > 1) {
+			snprintf(mount_id, sizeof(mount_id), "m%zu", i - 2);
+			snprintf(mount_tag, sizeof(mount_tag), GUEST_TAG_MOUNT_PREFIX "%zu", i - 2);
+			id = mount_id, tag = mount_tag;
+			path = plan->for_key ? "@mount" : t->vm.mounts[i - 2].host_path;
+			writable = t->vm.mounts[i - 2].writable;
+		}
+		if (virtiofs)
+			qemu_add_virtiofs(argv, plan, id, tag, (unsigned)i);
+		else
+			qemu_add_9p(argv, plan, id, tag, path, writable);
 	}
 }
 
@@ -263,9 +293,11 @@ int qemu_argv_build(const struct target *t, const struct qemu_plan *in, struct s
 	else
 		qemu_add_disk(&argv, t, plan);
 	qemu_add_control(&argv, t, plan);
-	qemu_add_shares(&argv, t, plan);
+	qemu_add_shares(&argv, t, plan, false);
 	for (size_t i = 0; i < t->vm.n_extra_args; i++)
 		strv_add(&argv, t->vm.extra_args[i]);
+	if (plan->virtiofs)
+		qemu_add_shares(&argv, t, plan, true);
 	if (argv.oom) {
 		strv_clear(&argv);
 		return error_set(err, ENOMEM, "out of memory");

@@ -32,6 +32,10 @@ enum qemu_accel {
 #define QEMU_SOCKET_ERROR "error.sock"	/* image targets' stderr */
 /* A virtiofs daemon's, by export: vfs-root.sock, vfs-shared.sock, vfs-m0.sock... */
 #define QEMU_SOCKET_VIRTIOFS "vfs-%s.sock"
+/* An export's chardev, and the PCIe root port its device is plugged into. */
+#define QEMU_VIRTIOFS_CHARDEV "vfs-%s"
+#define QEMU_VIRTIOFS_PORT "vfs-port-%s"
+#define QEMU_VIRTIOFS_DEVICE "vhost-user-fs-pci"
 
 /* 9p's message size; Linux 6.1 caps virtio's at 512000. */
 #define QEMU_9P_MSIZE 512000
@@ -54,11 +58,22 @@ struct qemu_plan {
 	bool incoming;			/* -incoming defer: a snapshot is loaded over QMP */
 	bool for_key;			/* host paths of vm.mounts as placeholders */
 	const char *disk_layer;		/* an image's qcow2 layer of this run, written instead of snapshot=on */
-	/* Kernel targets: the root and the shares over virtiofs, each from
-	 * its daemon's socket in the run directory (QEMU_SOCKET_VIRTIOFS),
-	 * instead of 9p; guest RAM is then shared memory, as vhost-user needs. */
+	/* Kernel targets: the root and the shares over virtiofs too, each
+	 * from its daemon's socket in the run directory (QEMU_SOCKET_VIRTIOFS),
+	 * its device in a PCIe root port of its own (QEMU_VIRTIOFS_PORT);
+	 * guest RAM is then shared memory, as vhost-user needs.  They come
+	 * last, after vm.extra_args. */
 	bool virtiofs;
+	bool no_9p;			/* virtiofs only: no 9p devices beside it */
+	/* A boot whose snapshot is saved or restored: the devices that block
+	 * a migration (vhost-user-fs, in QEMU 7.2) and their chardevs are left
+	 * out, their root ports kept; they are plugged in over QMP once the
+	 * guest answers.  for_key leaves them out too. */
+	bool migratable;
 };
+
+/* Whether the plan leaves out devices that the guest needs (migratable). */
+bool qemu_plan_leaves_out(const struct qemu_plan *plan);
 
 /*
  * The whole argv, starting with the target's qemu_command.  An image is

@@ -45,8 +45,12 @@ struct kernel_boot {
 	char *boot_kernel;	/* the bzImage, or the PVH ELF from the cache */
 	bool kernel_cached;	/* boot_kernel is a file of the cache */
 	char *initrd;
-	/* virtiofs: a daemon per export (root, shared, vm.mounts), and their pidfds */
+	/* virtiofs: a daemon per export (root, shared, vm.mounts), and their
+	 * pidfds.  Beside 9p unless virtiofs_only: the guest then takes
+	 * virtiofs when its kernel has it (virtiofs_used, from its answer). */
 	bool virtiofs;
+	bool virtiofs_only;
+	bool virtiofs_used;
 	char *virtiofsd;
 	struct virtiofsd *daemons;
 	size_t n_daemons;
@@ -167,13 +171,6 @@ static int kernel_start_daemons(struct target_run *run, struct kernel_boot *b,
 	int64_t deadline = clock_deadline(KERNEL_VIRTIOFSD_TIMEOUT_MS);
 	int r = 0;
 
-	unsigned long files = virtiofsd_files_limit();
-
-	if (files)
-		record_log(run->record, 0, "virtiofs: the daemons may keep only %lu files open "
-			   "(RLIMIT_NOFILE, and no CAP_SYS_RESOURCE to raise it), one per file or "
-			   "directory the guest holds: past that, the guest sees 'Too many open "
-			   "files' (docs/virtiofs.md)", files);
 	b->daemons = calloc(n, sizeof(*b->daemons));
 	b->daemon_fds = calloc(n + 1, sizeof(*b->daemon_fds));
 	if (!b->daemons || !b->daemon_fds)
@@ -219,28 +216,62 @@ static int kernel_start_daemons(struct target_run *run, struct kernel_boot *b,
 }
 
 /*
- * 9p or virtiofs.  virtiofs only when asked for (auto is 9p for now: it
- * would cost the warm start, docs/virtiofs.md), and then only where it can
- * be had: a daemon installed, and root (QEMU 7.2's runs only as root).
+ * 9p or virtiofs.  auto is virtiofs where it can be had and serves any
+ * walk 9p serves: root (QEMU 7.2's daemon runs only as root), a daemon
+ * installed, PCI (the guest finds the devices a restore adds by a PCI
+ * rescan), and daemons that may keep a file open per inode the guest
+ * holds.  9p is exported beside it, for kernels without virtiofs.
  */
 static int kernel_choose_filesystem(struct target_run *run, struct kernel_boot *b,
 				    struct error *err)
 {
+	enum vm_filesystem asked = kernel_filesystem_asked(run);
 	_cleanup_free_ char *binary = NULL;
+	unsigned long files;
 
-	if (kernel_filesystem_asked(run) != VM_FILESYSTEM_VIRTIOFS)
+	if (asked == VM_FILESYSTEM_9P)
 		return 0;
 	binary = virtiofsd_find();
-	if (!binary)
-		return error_set(err, ENOENT, "virtiofs was asked for, and there is no virtiofsd in "
-				 "/usr/libexec, /usr/lib/qemu or PATH (Debian: qemu-system-common; "
-				 "else use --filesystem 9p)");
-	if (geteuid() != 0)
-		return error_set(err, EPERM, "virtiofs was asked for, and %s runs only as root "
-				 "(use --filesystem 9p)", binary);
+	if (asked == VM_FILESYSTEM_VIRTIOFS) {
+		if (!binary)
+			return error_set(err, ENOENT, "virtiofs was asked for, and there is no "
+					 "virtiofsd in /usr/libexec, /usr/lib/qemu or PATH (Debian: "
+					 "qemu-system-common; else use --filesystem 9p)");
+		if (geteuid() != 0)
+			return error_set(err, EPERM, "virtiofs was asked for, and %s runs only as "
+					 "root (use --filesystem 9p)", binary);
+		b->virtiofs_only = true;
+		files = virtiofsd_files_limit();
+		if (files)
+			record_log(run->record, 0, "virtiofs: the daemons may keep only %lu files "
+				   "open (RLIMIT_NOFILE, and no CAP_SYS_RESOURCE to raise it), one per "
+				   "file or directory the guest holds: past that, the guest sees 'Too "
+				   "many open files' (docs/virtiofs.md)", files);
+	} else {
+		const char *why = NULL;
+
+		files = virtiofsd_files_limit();
+		if (!binary)
+			why = "no virtiofsd in /usr/libexec, /usr/lib/qemu or PATH";
+		else if (geteuid() != 0)
+			why = "virtiofsd runs only as root";
+		else if (strcmp(arch_find(run->target->arch)->virtio, "pci") != 0)
+			why = "virtio over channel I/O: no PCI rescan finds a device added at restore";
+		if (why || files) {
+			if (why)
+				record_log(run->record, 1, "9p (vm.filesystem = auto): %s", why);
+			else
+				record_log(run->record, 1, "9p (vm.filesystem = auto): a virtiofs daemon "
+					   "could keep only %lu files open (RLIMIT_NOFILE, and no "
+					   "CAP_SYS_RESOURCE to raise it), fewer than a walk of the "
+					   "root holds", files);
+			return 0;
+		}
+	}
 	b->virtiofs = true;
 	b->virtiofsd = TAKE_PTR(binary);
-	record_log(run->record, 1, "the root and the shares over virtiofs (%s)", b->virtiofsd);
+	record_log(run->record, 1, "the root and the shares over virtiofs (%s)%s", b->virtiofsd,
+		   b->virtiofs_only ? "" : ", and over 9p for a kernel without it");
 	return 0;
 }
 
@@ -303,13 +334,103 @@ static void kernel_plan(const struct target_run *run, struct qemu_plan *plan)
 	plan->boot_kernel = kernel_boot(run)->boot_kernel;
 	plan->initrd = kernel_boot(run)->initrd;
 	plan->virtiofs = kernel_boot(run)->virtiofs;
+	plan->no_9p = kernel_boot(run)->virtiofs_only;
+}
+
+static void kernel_stop_daemons(struct kernel_boot *b)
+{
+	for (size_t i = 0; i < b->n_daemons; i++)
+		virtiofsd_stop(&b->daemons[i]);
+	free(b->daemons);
+	free(b->daemon_fds);
+	b->daemons = NULL;
+	b->daemon_fds = NULL;
+	b->n_daemons = 0;
 }
 
 static const char *kernel_warm_off(const struct target_run *run)
 {
-	if (kernel_boot(run)->virtiofs)
-		return "virtiofs: QEMU 7.2 cannot save a guest with a vhost-user-fs device";
+	if (kernel_boot(run)->virtiofs && strcmp(arch_find(run->target->arch)->virtio, "pci") != 0)
+		return "virtiofs over channel I/O: QEMU 7.2 can neither save a vhost-user-fs "
+		       "device nor plug one into a restored guest without PCI";
 	return NULL;
+}
+
+/* A QMP command whose arguments are string pairs, ended by NULL. */
+static int kernel_qmp_strings(struct target_run *run, const char *command, const char *const *kv,
+			      struct error *err)
+{
+	_cleanup_json_ struct json_value *args = json_io_new_object();
+
+	for (size_t i = 0; args && kv[i]; i += 2)
+		if (json_io_set_string(args, kv[i], kv[i + 1]) < 0)
+			return error_set(err, ENOMEM, "out of memory");
+	if (!args)
+		return error_set(err, ENOMEM, "out of memory");
+	return qmp_execute(run->qmp, command, args, clock_deadline(run->setup_ms), NULL, err);
+}
+
+/*
+ * A warm boot's guest, saved or restored, has its virtiofs devices' root
+ * ports and not the devices (QEMU 7.2 cannot migrate them): plug each in,
+ * its chardev first, connected to its daemon.  The guest finds them when
+ * it mounts (a PCI rescan: no hotplug support needed in its kernel).
+ */
+static int kernel_plug_virtiofs(struct target_run *run, struct error *err)
+{
+	struct kernel_boot *b = kernel_boot(run);
+	int r = 0;
+
+	for (size_t i = 0; r >= 0 && i < b->n_daemons; i++) {
+		const struct virtiofsd *d = &b->daemons[i];
+		_cleanup_json_ struct json_value *args = json_io_new_object();
+		struct json_value *backend = json_io_new_object(), *data = json_io_new_object();
+		struct json_value *addr = json_io_new_object(), *unix_data = json_io_new_object();
+		char chardev[48], port[48], tag[48];
+
+		snprintf(chardev, sizeof(chardev), QEMU_VIRTIOFS_CHARDEV, d->id);
+		snprintf(port, sizeof(port), QEMU_VIRTIOFS_PORT, d->id);
+		if (strcmp(d->id, "root") == 0)
+			snprintf(tag, sizeof(tag), "%s", GUEST_TAG_ROOT);
+		else if (strcmp(d->id, "shared") == 0)
+			snprintf(tag, sizeof(tag), "%s", GUEST_TAG_SHARED);
+		else
+			snprintf(tag, sizeof(tag), GUEST_TAG_MOUNT_PREFIX "%s", d->id + 1);
+		/* {"id": C, "backend": {"type": "socket", "data": {"addr": {"type":
+		 *  "unix", "data": {"path": P}}, "server": false}}} */
+		r = args && backend && data && addr && unix_data ? 0 : -ENOMEM;
+		if (r >= 0)
+			r = json_io_set_string(unix_data, "path", d->socket);
+		if (r >= 0)
+			r = json_io_set_string(addr, "type", "unix");
+		if (r >= 0)
+			r = json_io_set(addr, "data", TAKE_PTR(unix_data));
+		if (r >= 0)
+			r = json_io_set(data, "addr", TAKE_PTR(addr));
+		if (r >= 0)
+			r = json_io_set_bool(data, "server", false);
+		if (r >= 0)
+			r = json_io_set_string(backend, "type", "socket");
+		if (r >= 0)
+			r = json_io_set(backend, "data", TAKE_PTR(data));
+		if (r >= 0)
+			r = json_io_set(args, "backend", TAKE_PTR(backend));
+		if (r >= 0)
+			r = json_io_set_string(args, "id", chardev);
+		json_io_unref(unix_data);
+		json_io_unref(addr);
+		json_io_unref(data);
+		json_io_unref(backend);
+		if (r < 0)
+			return error_set(err, ENOMEM, "out of memory");
+		r = qmp_execute(run->qmp, "chardev-add", args, clock_deadline(run->setup_ms), NULL,
+				err);
+		if (r >= 0)
+			r = kernel_qmp_strings(run, "device_add", (const char *const[]){
+				"driver", QEMU_VIRTIOFS_DEVICE, "chardev", chardev, "tag", tag,
+				"bus", port, NULL }, err);
+	}
+	return r;
 }
 
 /*
@@ -357,8 +478,8 @@ static int kernel_clock_and_entropy(struct json_value *args)
 }
 
 /* vmtest-setup's arguments: the shares to mount, and where. */
-static int kernel_setup_args(const struct config *config, const struct target *t, bool virtiofs,
-			     struct json_value **ret)
+static int kernel_setup_args(const struct config *config, const struct target *t,
+			     const char *filesystem, struct json_value **ret)
 {
 	_cleanup_json_ struct json_value *args = json_io_new_object();
 	struct json_value *mounts = json_io_new_array();
@@ -391,8 +512,8 @@ static int kernel_setup_args(const struct config *config, const struct target *t
 		json_io_unref(mounts);
 	if (r >= 0)
 		r = json_io_set_int(args, "msize", QEMU_9P_MSIZE);
-	if (r >= 0 && virtiofs)
-		r = json_io_set_string(args, "filesystem", "virtiofs");
+	if (r >= 0 && filesystem)
+		r = json_io_set_string(args, "filesystem", filesystem);
 	if (r >= 0)
 		r = kernel_clock_and_entropy(args);
 	if (r >= 0)
@@ -407,14 +528,34 @@ static int kernel_setup_args(const struct config *config, const struct target *t
 
 static int kernel_setup(struct target_run *run, struct error *err)
 {
-	_cleanup_json_ struct json_value *args = NULL;
-	int r = kernel_setup_args(run->config, run->target, kernel_boot(run)->virtiofs, &args);
+	struct kernel_boot *b = kernel_boot(run);
+	_cleanup_json_ struct json_value *args = NULL, *ret = NULL;
+	const char *filesystem = !b->virtiofs ? NULL : b->virtiofs_only ? "virtiofs" : "auto";
+	int r = kernel_setup_args(run->config, run->target, filesystem, &args);
 
 	if (r == -EILSEQ)
 		return error_set(err, EILSEQ, "a mount path is not valid UTF-8");
 	if (r < 0)
 		return error_set(err, ENOMEM, "out of memory");
-	r = qga_execute(run->qga, "vmtest-setup", args, clock_deadline(run->setup_ms), NULL, err);
+	if (b->virtiofs && run->argv_leaves_out) {
+		int64_t start = clock_now_ms();
+
+		r = kernel_plug_virtiofs(run, err);
+		if (r < 0)
+			return target_run_check(run, r, err);
+		record_log(run->record, 1, "plugged the virtiofs devices in, in %.2f s",
+			   (double)(clock_now_ms() - start) / 1000);
+	}
+	r = qga_execute(run->qga, "vmtest-setup", args, clock_deadline(run->setup_ms), &ret, err);
+	if (r >= 0 && b->virtiofs) {
+		/* An older init does not say: it mounted what it was asked to. */
+		const char *used = json_io_get_string(ret, "filesystem");
+
+		b->virtiofs_used = used ? strcmp(used, "virtiofs") == 0 : b->virtiofs_only;
+		if (!b->virtiofs_used)
+			record_log(run->record, 1, "the guest mounted 9p: its kernel has no virtiofs "
+				   "(CONFIG_VIRTIO_FS)");
+	}
 	return target_run_check(run, r, err);
 }
 
@@ -490,7 +631,8 @@ static int kernel_relay(struct target_run *run, uint32_t exec_id, bool tty, int6
 		.in_fd = -1,
 		.winch_fd = -1,
 		.tty_fd = STDIN_FILENO,
-		.watch_fds = kernel_boot(run)->daemon_fds,
+		/* A daemon's end matters only when the guest uses it. */
+		.watch_fds = kernel_boot(run)->virtiofs_used ? kernel_boot(run)->daemon_fds : NULL,
 	};
 	int r;
 
@@ -503,7 +645,7 @@ static int kernel_relay(struct target_run *run, uint32_t exec_id, bool tty, int6
 	r = output_relay(&relay, err);
 	terminal_restore();
 	/* A daemon's end may show first as QEMU's (vhost-user lost) or as silence. */
-	if (r < 0 && kernel_daemon_died(run, err))
+	if (r < 0 && kernel_boot(run)->virtiofs_used && kernel_daemon_died(run, err))
 		r = -ECHILD;
 	return r;
 }
@@ -574,10 +716,7 @@ static void kernel_clear(struct target_run *run)
 
 	if (!b)
 		return;
-	for (size_t i = 0; i < b->n_daemons; i++)
-		virtiofsd_stop(&b->daemons[i]);
-	free(b->daemons);
-	free(b->daemon_fds);
+	kernel_stop_daemons(b);
 	free(b->virtiofsd);
 	free(b->boot_kernel);
 	free(b->initrd);

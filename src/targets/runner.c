@@ -202,6 +202,7 @@ static int runner_build_argv(struct target_run *run, const struct target_kind_op
 	r = qemu_argv_build(run->target, &plan, &run->argv, err);
 	if (r < 0)
 		return r;
+	run->argv_leaves_out = qemu_plan_leaves_out(&plan);
 	line = shell_quote_argv((int)run->argv.len, run->argv.items);
 	if (!line)
 		return error_set(err, ENOMEM, "out of memory");

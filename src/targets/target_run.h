@@ -37,6 +37,9 @@ struct target_run {
 	char *run_dir;		/* private: sockets, QEMU's log; NULL for a dry run */
 	enum qemu_accel accel;
 	struct strv argv;
+	/* The guest boots without devices it needs, that block a migration
+	 * (qemu_plan_leaves_out): the kind plugs them in once it answers. */
+	bool argv_leaves_out;
 	struct console *console;
 	/* A write to the console's spool that failed before the console's
 	 * thread ran (a restored guest's boot log): said as the thread's are. */

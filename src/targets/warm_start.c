@@ -113,6 +113,7 @@ void warm_start_plan(const struct target_run *run, struct qemu_plan *plan)
 		return;
 	plan->ram_path = warm(run)->ram_path;
 	plan->incoming = warm(run)->mode == WARM_RESTORE;
+	plan->migratable = true;
 }
 
 const int *warm_start_fds(const struct target_run *run)

@@ -103,6 +103,7 @@ int virtiofsd_start(const char *binary, const char *run_dir, const struct virtio
 	int r;
 
 	*ret = (struct virtiofsd){ .process = { .pidfd = -1 } };
+	ret->id = strdup(id);
 	ret->what = strdup(e->what);
 	ret->socket = strdup(e->socket);
 	if (!writable && asprintf(&ret->view, "%s/vfs-%s", run_dir, id) < 0)
@@ -110,7 +111,7 @@ int virtiofsd_start(const char *binary, const char *run_dir, const struct virtio
 	if (asprintf(&log, "%s/virtiofsd-%s.log", run_dir, id) < 0)
 		log = NULL;
 	ret->pid_file = ret->socket ? virtiofsd_pid_file(ret->socket) : NULL;
-	if (!ret->what || !ret->socket || (!writable && !ret->view) || !log || !ret->pid_file)
+	if (!ret->id || !ret->what || !ret->socket || (!writable && !ret->view) || !log || !ret->pid_file)
 		return error_set(err, ENOMEM, "out of memory");
 	if (ret->view && mkdir(ret->view, 0700) < 0)
 		return error_set_errno(err, errno, "create %s", ret->view);
@@ -165,6 +166,7 @@ void virtiofsd_stop(struct virtiofsd *d)
 		unlink(d->pid_file);
 	if (d->view)
 		rmdir(d->view);
+	free(d->id);
 	free(d->what);
 	free(d->socket);
 	free(d->view);

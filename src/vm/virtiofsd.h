@@ -27,6 +27,7 @@
 
 struct virtiofsd {
 	struct qemu_process process;
+	char *id;		/* the export's, as given */
 	char *what;		/* for messages: "/" or "the shared directory /home/u/p" */
 	char *socket;		/* RUN/vfs-ID.sock */
 	char *view;		/* RUN/vfs-ID: a read-only export's place; NULL otherwise */

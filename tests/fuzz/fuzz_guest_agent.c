@@ -66,7 +66,7 @@ int exec_status(pid_t pid, struct exec_status *ret)
 	return 0;
 }
 
-int setup_run(const struct setup_request *req, char *err, size_t err_len)
+int setup_run(struct setup_request *req, char *err, size_t err_len)
 {
 	for (size_t i = 0; i < req->n_mounts; i++)
 		if (!req->mounts[i].tag || !req->mounts[i].path)

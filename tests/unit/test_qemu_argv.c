@@ -215,7 +215,20 @@ static void test_warm_start(void **state)
 	config_free(c);
 }
 
-/* virtiofs: each export from its daemon's socket, and guest RAM shared. */
+/* Where a value is in argv; argv->len when it is not. */
+static size_t position_of(const struct strv *argv, const char *prefix)
+{
+	size_t i = 0;
+
+	while (i < argv->len && strncmp(argv->items[i], prefix, strlen(prefix)) != 0)
+		i++;
+	return i;
+}
+
+/*
+ * virtiofs: each export from its daemon's socket, its device in a root
+ * port of its own, after vm.extra_args; guest RAM shared.
+ */
 static void test_virtiofs(void **state)
 {
 	struct config *c = load(kernel_512m_with_mount);
@@ -224,19 +237,46 @@ static void test_virtiofs(void **state)
 	struct strv argv = { 0 };
 
 	vfs.virtiofs = true;
+	vfs.no_9p = true;
 	assert_int_equal(qemu_argv_build(&c->targets[0], &vfs, &argv, &err), 0);
+	assert_false(qemu_plan_leaves_out(&vfs));
 	assert_null(value_of(&argv, "-fsdev", ""));
 	assert_string_equal(value_of(&argv, "-chardev", "socket,id=vfs-root,"),
 			    "socket,id=vfs-root,path=/tmp/vmtest-abc/vfs-root.sock");
+	assert_string_equal(value_of(&argv, "-device", "pcie-root-port,id=vfs-port-root"),
+			    "pcie-root-port,id=vfs-port-root,chassis=100");
+	assert_string_equal(value_of(&argv, "-device", "pcie-root-port,id=vfs-port-m0"),
+			    "pcie-root-port,id=vfs-port-m0,chassis=102");
 	assert_string_equal(value_of(&argv, "-device", "vhost-user-fs-pci,chardev=vfs-root"),
-			    "vhost-user-fs-pci,chardev=vfs-root,tag=vmtest-root");
+			    "vhost-user-fs-pci,chardev=vfs-root,tag=vmtest-root,bus=vfs-port-root");
 	assert_string_equal(value_of(&argv, "-device", "vhost-user-fs-pci,chardev=vfs-shared"),
-			    "vhost-user-fs-pci,chardev=vfs-shared,tag=vmtest-shared");
+			    "vhost-user-fs-pci,chardev=vfs-shared,tag=vmtest-shared,bus=vfs-port-shared");
 	assert_string_equal(value_of(&argv, "-device", "vhost-user-fs-pci,chardev=vfs-m0"),
-			    "vhost-user-fs-pci,chardev=vfs-m0,tag=vmtest-m0");
+			    "vhost-user-fs-pci,chardev=vfs-m0,tag=vmtest-m0,bus=vfs-port-m0");
 	assert_string_equal(value_of(&argv, "-object", "memory-backend"),
 			    "memory-backend-memfd,id=" QEMU_RAM_ID ",size=536870912,share=on");
 	assert_string_equal(value_of(&argv, "-machine", ""), "q35,i8042=off,memory-backend=" QEMU_RAM_ID);
+	strv_clear(&argv);
+
+	/* Beside 9p (auto): the 9p devices first, where a 9p-only guest has them. */
+	vfs.no_9p = false;
+	assert_int_equal(qemu_argv_build(&c->targets[0], &vfs, &argv, &err), 0);
+	assert_non_null(value_of(&argv, "-fsdev", "local,id=root,"));
+	assert_true(position_of(&argv, "virtio-9p-pci,fsdev=m0") <
+		    position_of(&argv, "pcie-root-port,id=vfs-port-root"));
+	strv_clear(&argv);
+
+	/* A warm boot: the root ports stay, the devices and their chardevs go. */
+	vfs.migratable = true;
+	vfs.ram_path = "/proc/self/fd/7";
+	assert_int_equal(qemu_argv_build(&c->targets[0], &vfs, &argv, &err), 0);
+	assert_true(qemu_plan_leaves_out(&vfs));
+	assert_non_null(value_of(&argv, "-device", "pcie-root-port,id=vfs-port-shared,"));
+	assert_null(value_of(&argv, "-device", "vhost-user-fs"));
+	assert_null(value_of(&argv, "-chardev", "socket,id=vfs-"));
+	assert_string_equal(value_of(&argv, "-object", "memory-backend"),
+			    "memory-backend-file,id=" QEMU_RAM_ID ",size=536870912,"
+			    "mem-path=/proc/self/fd/7,share=on");
 	strv_clear(&argv);
 	config_free(c);
 }
