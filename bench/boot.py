@@ -9,6 +9,9 @@ For each kernel, in one run and interleaved, this times:
   first  the same as the first run of a guest: a cold boot that saves the
          snapshot (the bench's cache has its snapshots removed before);
   cold   `vmtest --no-snapshot -k KERNEL -- true`: a cold boot, nothing saved;
+  A vfs  `vmtest --filesystem virtiofs -k KERNEL -- true`, warm (after an
+         untimed run that saves its snapshot): where vmtest can run
+         virtiofs daemons (root, a virtiofsd installed);
   B      the floor: the same QEMU booting the same file vmtest boots, with the
          same machine, accelerator, CPU, memory and kernel command line, into
          an initramfs whose /init powers off at once, with no devices beyond
@@ -336,6 +339,7 @@ class Kernel:
         self.qemu_argv = qemu_argv
         self.floor_initrd = floor_initrd
         self.a, self.first, self.cold, self.b, self.b_kernel, self.phases = [], [], [], [], [], []
+        self.a_vfs = []
 
     @property
     def name(self):
@@ -388,11 +392,17 @@ def measure(kernels, images, args, tmp):
             first = time_vmtest(args.vmtest, k.path, tmp, log)
             a = time_vmtest(args.vmtest, k.path, tmp, log)
             cold = time_vmtest(args.vmtest, k.path, tmp, log, "--no-snapshot")
+            a_vfs = None
+            if args.virtiofs:
+                time_vmtest(args.vmtest, k.path, tmp, log, "--filesystem", "virtiofs")
+                a_vfs = time_vmtest(args.vmtest, k.path, tmp, log, "--filesystem", "virtiofs")
             b, b_kernel = time_floor(k.floor_argv(serial), serial, os.path.join(tmp, "qemu.log"))
             p = time_phases(args.vmtest, k.path, tmp) if args.phases else None
             print("# %-9s %-28s A %6.2f s  first %6.2f s  cold %6.2f s  B %6.2f s"
                   % (label, k.name, a, first, cold, b), file=sys.stderr, flush=True)
             if timed:
+                if a_vfs is not None:
+                    k.a_vfs.append(a_vfs)
                 k.first.append(first)
                 k.cold.append(cold)
                 k.a.append(a)
@@ -439,12 +449,14 @@ def report(kernels, images, args, argv_line, load_before):
           "seconds" % (args.runs, args.warmup, ", phases" if args.phases else ""))
     print()
     rows = [("kernel", "A warm", "first", "cold", "B floor", "A/B", "cold/B", "first-cold",
-             "A min..max", "B min..max", "B in kernel")]
+             "A vfs", "vfs/B", "A min..max", "B min..max", "B in kernel")]
     for k in kernels:
+        vfs = ("%.2f" % med(k.a_vfs), "%.2f" % (med(k.a_vfs) / med(k.b))) if k.a_vfs \
+            else ("-", "-")
         rows.append((k.name, "%.2f" % med(k.a), "%.2f" % med(k.first), "%.2f" % med(k.cold),
                      "%.2f" % med(k.b), "%.2f" % (med(k.a) / med(k.b)),
                      "%.2f" % (med(k.cold) / med(k.b)),
-                     "%+.2f" % (med(k.first) - med(k.cold)),
+                     "%+.2f" % (med(k.first) - med(k.cold)), *vfs,
                      "%.2f..%.2f" % (min(k.a), max(k.a)),
                      "%.2f..%.2f" % (min(k.b), max(k.b)),
                      "%.2f" % med(k.b_kernel)))
@@ -454,6 +466,7 @@ def report(kernels, images, args, argv_line, load_before):
         print("# %s boots %s" % (k.name, k.booted))
     print("# A: vmtest -k KERNEL -- true, restored from its snapshot; first: the same with")
     print("# no snapshot yet (cold boot, then saved); cold: with --no-snapshot;")
+    print("# A vfs: A with --filesystem virtiofs (-: vmtest cannot run its daemons here);")
     print("# B: QEMU alone, same kernel file and options,")
     print("# /init = reboot(RB_POWER_OFF); 'B in kernel': the guest clock at power-off")
     if images:
@@ -495,6 +508,9 @@ def parse_args(argv):
                    help="a disk image to boot; repeatable (default: scripts/test-image.sh "
                         "bios); --image none for none")
     p.add_argument("--runs", type=int, default=7, help="timed runs of each (default 7)")
+    p.add_argument("--no-virtiofs", dest="virtiofs", action="store_false",
+                   help="skip the virtiofs column (it is skipped where vmtest cannot run "
+                        "virtiofs daemons: not root, or no virtiofsd)")
     p.add_argument("--warmup", type=int, default=1,
                    help="untimed rounds first (default 1)")
     p.add_argument("--no-phases", dest="phases", action="store_false",
@@ -517,7 +533,15 @@ def parse_args(argv):
     return args
 
 
+def virtiofs_available():
+    """What vmtest asks before it runs virtiofs daemons (docs/virtiofs.md)."""
+    return os.geteuid() == 0 and (
+        any(os.access(p, os.X_OK) for p in ("/usr/libexec/virtiofsd", "/usr/lib/qemu/virtiofsd"))
+        or shutil.which("virtiofsd") is not None)
+
+
 def prepare(args, tmp):
+    args.virtiofs = args.virtiofs and virtiofs_available()
     initrd = build_floor_initramfs(tmp)
     kernels = []
     for path in args.kernels:

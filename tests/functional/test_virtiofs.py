@@ -5,6 +5,7 @@ semantics; a daemon that dies mid-run is said, and leaves nothing behind.
 The behaviours shared with 9p are checked by
 test_kernel_targets.py::test_one_liner_on_host_userspace, on both kernels."""
 import os
+import re
 import shutil
 import signal
 import subprocess
@@ -137,3 +138,35 @@ def test_virtiofs_where_it_cannot_be_had(vmtest, vmtest_binary, tmp_path):
     r = vmtest("--filesystem", "nfs", "-k", small_kernel(), "true", cwd=tmp_path)
     assert r.returncode == 2
     assert "--filesystem 'nfs': expected auto, virtiofs or 9p" in r.stderr
+
+
+def daemon_holds_a_walk():
+    """What vmtest asks of auto's daemons: 1M files open, or the right to raise the limit."""
+    import resource
+    if resource.getrlimit(resource.RLIMIT_NOFILE)[1] >= 1048576:
+        return True
+    with open("/proc/self/status") as f:
+        capeff = [line for line in f if line.startswith("CapEff:")][0].split()[1]
+    return bool(int(capeff, 16) & (1 << 24))  # CAP_SYS_RESOURCE
+
+
+def test_auto_takes_virtiofs_where_it_serves_any_walk(vmtest, tmp_path):
+    """vm.filesystem = auto (the default): virtiofs for root with a daemon
+    that may open a file per inode of a walk of the root, else 9p, and -v
+    says why.  Either way the run works."""
+    daemon = any(os.access(p, os.X_OK) for p in
+                 ("/usr/libexec/virtiofsd", "/usr/lib/qemu/virtiofsd")) or \
+        shutil.which("virtiofsd")
+    expect = "virtiofs" if os.geteuid() == 0 and daemon and daemon_holds_a_walk() else "9p"
+    r = vmtest("-v", "-k", small_kernel(), "--",
+               "awk '$2 == \"/mnt/vmtest\" {print \"mount\", $3}' /proc/mounts",
+               cwd=tmp_path, timeout=300)
+    assert r.returncode == 0, r.stderr
+    assert "mount %s\n" % expect in r.stdout, (expect, r.stdout)
+    if expect == "9p":
+        assert re.search(r"9p \(vm.filesystem = auto\): (a virtiofs daemon could keep only "
+                         r"\d+ files open|no virtiofsd|virtiofsd runs only as root)", r.stderr), \
+            r.stderr
+    else:
+        assert "and over 9p for a kernel without it" in r.stderr, r.stderr
+    assert pid_files() == []
