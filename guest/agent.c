@@ -229,6 +229,7 @@ static json_t *agent_setup(struct agent *a, json_t *args, char *err, size_t err_
 	if (json_is_integer(json_object_get(args, "msize")))
 		req.msize = (unsigned)json_integer_value(json_object_get(args, "msize"));
 	req.has_shared = json_is_true(json_object_get(args, "shared"));
+	req.network = json_is_true(json_object_get(args, "network"));
 	filesystem = json_string_value(json_object_get(args, "filesystem"));
 	req.virtiofs = filesystem && strcmp(filesystem, "virtiofs") == 0;
 	req.virtiofs_or_9p = filesystem && strcmp(filesystem, "auto") == 0;

@@ -1,14 +1,20 @@
 // SPDX-License-Identifier: MIT
 #include "setup.h"
 
+#include <arpa/inet.h>
+#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <net/if.h>
+#include <net/route.h>
+#include <netinet/in.h>
 #include <linux/random.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <string.h>
 #include <sys/ioctl.h>
 #include <sys/mount.h>
+#include <sys/socket.h>
 #include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
@@ -255,6 +261,91 @@ static void setup_clock_and_entropy(const struct setup_request *req)
 	}
 }
 
+/*
+ * The guest's NIC: the first interface backed by a device (eth0 with
+ * virtio-net); lo and the kernel's tunnels (sit0, tunl0...) have none.
+ */
+static int setup_find_nic(char *name, size_t len)
+{
+	DIR *dir = opendir("/sys/class/net");
+	struct dirent *de;
+	int r = -ENODEV;
+
+	while (dir && (de = readdir(dir))) {
+		char device[300];
+
+		snprintf(device, sizeof(device), "/sys/class/net/%s/device", de->d_name);
+		if (de->d_name[0] == '.' || strlen(de->d_name) >= len || access(device, F_OK) < 0)
+			continue;
+		/* readdir's order is not the kernel's: take the smallest name. */
+		if (r < 0 || strcmp(de->d_name, name) < 0)
+			memcpy(name, de->d_name, strlen(de->d_name) + 1);
+		r = 0;
+	}
+	if (dir)
+		closedir(dir);
+	return r;
+}
+
+static void setup_sockaddr(struct sockaddr *sa, const char *dotted)
+{
+	struct sockaddr_in *in = (struct sockaddr_in *)(void *)sa;
+
+	memset(in, 0, sizeof(*in));
+	in->sin_family = AF_INET;
+	inet_pton(AF_INET, dotted, &in->sin_addr);
+}
+
+/*
+ * QEMU's user-mode network, as QEMU's DHCP server would set it up, without
+ * a DHCP client: 10.0.2.15/24, the gateway (the host) 10.0.2.2, DNS at
+ * 10.0.2.3, written to /etc/resolv.conf in the overlay (a symlink into
+ * /run, as systemd-resolved makes it, is replaced; the host's is untouched).
+ */
+static int setup_network(char *err, size_t err_len)
+{
+	struct ifreq ifr = { 0 };
+	struct rtentry route = { 0 };
+	char nic[IFNAMSIZ];
+	int fd, r = 0;
+	FILE *f;
+
+	if (setup_find_nic(nic, sizeof(nic)) < 0)
+		return setup_fail(err, err_len, "the guest has no network interface (the kernel "
+				  "lacks CONFIG_VIRTIO_NET?)");
+	fd = socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0);
+	if (fd < 0)
+		return setup_fail(err, err_len, "network: socket: %s", strerror(errno));
+	snprintf(ifr.ifr_name, sizeof(ifr.ifr_name), "%s", nic);
+	setup_sockaddr(&ifr.ifr_addr, "10.0.2.15");
+	if (ioctl(fd, SIOCSIFADDR, &ifr) < 0)
+		r = setup_fail(err, err_len, "network: set %s's address: %s", nic, strerror(errno));
+	setup_sockaddr(&ifr.ifr_netmask, "255.255.255.0");
+	if (r == 0 && ioctl(fd, SIOCSIFNETMASK, &ifr) < 0)
+		r = setup_fail(err, err_len, "network: set %s's netmask: %s", nic, strerror(errno));
+	if (r == 0 && ioctl(fd, SIOCGIFFLAGS, &ifr) < 0)
+		r = setup_fail(err, err_len, "network: %s's flags: %s", nic, strerror(errno));
+	ifr.ifr_flags |= IFF_UP | IFF_RUNNING;
+	if (r == 0 && ioctl(fd, SIOCSIFFLAGS, &ifr) < 0)
+		r = setup_fail(err, err_len, "network: bring %s up: %s", nic, strerror(errno));
+	setup_sockaddr(&route.rt_dst, "0.0.0.0");
+	setup_sockaddr(&route.rt_genmask, "0.0.0.0");
+	setup_sockaddr(&route.rt_gateway, "10.0.2.2");
+	route.rt_flags = RTF_UP | RTF_GATEWAY;
+	route.rt_dev = nic;
+	if (r == 0 && ioctl(fd, SIOCADDRT, &route) < 0 && errno != EEXIST)
+		r = setup_fail(err, err_len, "network: the default route: %s", strerror(errno));
+	close(fd);
+	if (r < 0)
+		return r;
+	if (unlink("/etc/resolv.conf") < 0 && errno != ENOENT)
+		log_msg("network: replace /etc/resolv.conf: %s", strerror(errno));
+	f = fopen("/etc/resolv.conf", "we");
+	if (!f || fputs("nameserver 10.0.2.3\n", f) < 0 || fclose(f) != 0)
+		log_msg("network: write /etc/resolv.conf: %s", strerror(errno));
+	return 0;
+}
+
 int setup_run(struct setup_request *req, char *err, size_t err_len)
 {
 	bool overlay;
@@ -264,6 +355,8 @@ int setup_run(struct setup_request *req, char *err, size_t err_len)
 	if (setup_root(req, err, err_len, &overlay) < 0 || setup_switch_root(err, err_len) < 0)
 		return -1;
 	setup_run_and_tmp();
+	if (req->network && setup_network(err, err_len) < 0)
+		return -1;
 	if (req->has_shared && setup_shared(req, err, err_len) < 0)
 		return -1;
 	return setup_user_mounts(req, err, err_len);

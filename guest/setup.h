@@ -25,6 +25,8 @@ struct setup_request {
 	/* Both are there: virtiofs when the kernel has it, else 9p.  setup_run
 	 * sets virtiofs to what it mounted. */
 	bool virtiofs_or_9p;
+	/* A NIC on QEMU's user-mode network: the standard addresses, no DHCP. */
+	bool network;
 	const char *shared_host_path;	/* also bind-mounted here; NULL: none */
 	bool has_shared;		/* GUEST_TAG_SHARED exists */
 	struct setup_mount *mounts;

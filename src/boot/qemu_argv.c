@@ -276,6 +276,36 @@ static void qemu_add_disk(struct strv *argv, const struct target *t, const struc
 	}
 }
 
+/*
+ * QEMU's user-mode network (slirp): the guest at 10.0.2.15, the host at
+ * 10.0.2.2, DNS at 10.0.2.3; host ports forwarded as asked.
+ */
+static void qemu_add_network(struct strv *argv, const struct qemu_plan *plan)
+{
+	_cleanup_free_ char *netdev = strdup("user,id=net0");
+
+	if (!plan->network)
+		return;
+	for (size_t i = 0; netdev && i < plan->n_forwards; i++) {
+		char rule[64];
+		char *longer;
+
+		vm_forward_format(&plan->forwards[i], rule, sizeof(rule));
+		if (asprintf(&longer, "%s,hostfwd=%s", netdev, rule) < 0)
+			longer = NULL;
+		free(netdev);
+		netdev = longer;
+	}
+	if (!netdev) {
+		argv->oom = 1;
+		return;
+	}
+	strv_add(argv, "-netdev");
+	strv_add(argv, netdev);
+	strv_add(argv, "-device");
+	strv_addf(argv, "virtio-net-%s,netdev=net0", plan->arch->virtio);
+}
+
 int qemu_argv_build(const struct target *t, const struct qemu_plan *in, struct strv *ret_argv,
 		    struct error *err)
 {
@@ -293,6 +323,7 @@ int qemu_argv_build(const struct target *t, const struct qemu_plan *in, struct s
 	else
 		qemu_add_disk(&argv, t, plan);
 	qemu_add_control(&argv, t, plan);
+	qemu_add_network(&argv, plan);
 	qemu_add_shares(&argv, t, plan, false);
 	for (size_t i = 0; i < t->vm.n_extra_args; i++)
 		strv_add(&argv, t->vm.extra_args[i]);

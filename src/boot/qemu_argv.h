@@ -57,6 +57,10 @@ struct qemu_plan {
 	const char *ram_path;		/* guest RAM in this file, shared; NULL: QEMU's own */
 	bool incoming;			/* -incoming defer: a snapshot is loaded over QMP */
 	bool for_key;			/* host paths of vm.mounts as placeholders */
+	/* A virtio NIC on QEMU's user-mode network, with these forwards. */
+	bool network;
+	const struct vm_forward *forwards;
+	size_t n_forwards;
 	const char *disk_layer;		/* an image's qcow2 layer of this run, written instead of snapshot=on */
 	/* Kernel targets: the root and the shares over virtiofs too, each
 	 * from its daemon's socket in the run directory (QEMU_SOCKET_VIRTIOFS),

@@ -23,6 +23,8 @@ enum {
 	OPT_TTY,
 	OPT_NO_SNAPSHOT,
 	OPT_FILESYSTEM,
+	OPT_NETWORK,
+	OPT_FORWARD,
 	OPT_UEFI,
 	OPT_NO_UI,
 	OPT_LOG,
@@ -52,6 +54,8 @@ static const struct option cli_long_options[] = {
 	{ "tty", no_argument, NULL, OPT_TTY },
 	{ "no-snapshot", no_argument, NULL, OPT_NO_SNAPSHOT },
 	{ "filesystem", required_argument, NULL, OPT_FILESYSTEM },
+	{ "network", required_argument, NULL, OPT_NETWORK },
+	{ "forward", required_argument, NULL, OPT_FORWARD },
 	{ "no-ui", no_argument, NULL, OPT_NO_UI },
 	{ "jobs", required_argument, NULL, 'j' },
 	{ "prefix", no_argument, NULL, OPT_PREFIX },
@@ -115,6 +119,11 @@ void cli_print_help(FILE *out)
 	      "                           guest nor save one (vm.snapshot = false)\n"
 	      "      --filesystem FS      how kernel targets see the host's files: virtiofs,\n"
 	      "                           9p or auto (default; vm.filesystem)\n"
+	      "      --network MODE       user: a NIC on QEMU's user-mode network (10.0.2.15,\n"
+	      "                           the host at 10.0.2.2); none (default): loopback only\n"
+	      "      --forward [tcp:|udp:][ADDR:]HOSTPORT:GUESTPORT\n"
+	      "                           forward a host port (on 127.0.0.1 unless ADDR) to\n"
+	      "                           the guest; implies --network user; repeatable\n"
 	      "\n"
 	      "  -j, --jobs N             run up to N targets at once (default: 1 under TCG,\n"
 	      "                           else CPUs / the largest num_cpus)\n"
@@ -185,6 +194,13 @@ static void cli_set(struct cli_options *o, int c, const char *arg)
 	case OPT_TTY: o->tty = true; break;
 	case OPT_NO_SNAPSHOT: o->no_snapshot = true; break;
 	case OPT_FILESYSTEM: o->filesystem = arg; break;
+	case OPT_NETWORK: o->network = arg; break;
+	case OPT_FORWARD:
+		/* cli_parse refuses more than fit. */
+		if (o->n_forwards < CLI_MAX_FORWARDS)
+			o->forwards[o->n_forwards] = arg;
+		o->n_forwards++;
+		break;
 	case OPT_NO_UI: o->no_ui = true; break;
 	case OPT_LOG: o->log_path = arg; break;
 	case 'j': o->jobs = arg; break;
@@ -218,9 +234,32 @@ int cli_parse(int argc, char **argv, struct cli_options *ret_options, struct err
 			return error_usage(err, "option '%s' needs a value", argv[optind - 1]);
 		cli_set(&o, c, optarg);
 	}
+	if (o.n_forwards > CLI_MAX_FORWARDS)
+		return error_usage(err, "--forward: at most %d of them", CLI_MAX_FORWARDS);
 	o.command = argv + optind;
 	o.command_len = argc - optind;
 	*ret_options = o;
+	return 0;
+}
+
+int cli_network(const struct cli_options *o, int *ret_network, struct vm_forward *ret_forwards,
+		struct error *err)
+{
+	*ret_network = -1;
+	if (o->network && (*ret_network = vm_network_parse(o->network)) < 0)
+		return error_usage(err, "--network '%s': expected none or user", o->network);
+	for (size_t i = 0; i < o->n_forwards; i++) {
+		char problem[160];
+
+		if (vm_forward_parse(o->forwards[i], &ret_forwards[i], problem, sizeof(problem)) < 0)
+			return error_usage(err, "--forward '%s': %s", o->forwards[i], problem);
+		for (size_t j = 0; j < i; j++)
+			if (vm_forward_clash(&ret_forwards[j], &ret_forwards[i]))
+				return error_usage(err, "--forward '%s': host port %u is forwarded twice",
+						   o->forwards[i], ret_forwards[i].host_port);
+	}
+	if (o->n_forwards && *ret_network == VM_NETWORK_NONE)
+		return error_usage(err, "--network none leaves no network for --forward");
 	return 0;
 }
 

@@ -13,6 +13,10 @@
 #include <stdio.h>
 
 #include "base/error.h"
+#include "config/config.h"
+
+/* --forward may be given this many times. */
+#define CLI_MAX_FORWARDS 32
 
 struct cli_options {
 	const char *config_path;	/* -c */
@@ -35,6 +39,9 @@ struct cli_options {
 	bool tty;			/* --tty */
 	bool no_snapshot;		/* --no-snapshot */
 	const char *filesystem;		/* --filesystem auto|virtiofs|9p */
+	const char *network;		/* --network none|user */
+	const char *forwards[CLI_MAX_FORWARDS];	/* --forward, in order */
+	size_t n_forwards;
 	bool no_ui;			/* --no-ui */
 	const char *jobs;		/* -j */
 	bool prefix;			/* --prefix */
@@ -69,6 +76,14 @@ int cli_mode(const struct cli_options *options, enum cli_mode *ret_mode, struct 
  */
 int cli_command_line(const struct cli_options *options, char **ret_line, bool *ret_interactive,
 		     struct error *err);
+
+/*
+ * --network and --forward, checked: *ret_network is an enum vm_network,
+ * -1 when not given; ret_forwards holds CLI_MAX_FORWARDS.  --forward
+ * implies --network user; --network none with it is a usage error.
+ */
+int cli_network(const struct cli_options *options, int *ret_network,
+		struct vm_forward *ret_forwards, struct error *err);
 
 /* "K/N" with 1 <= K <= N: the shard to run. */
 int cli_parse_shard(const char *text, unsigned *ret_k, unsigned *ret_n, struct error *err);

@@ -24,6 +24,7 @@
 struct scheduler {
 	const struct config *config;
 	struct runner_options ro;
+	struct vm_forward forwards[CLI_MAX_FORWARDS];	/* ro's */
 	struct view *view;
 	struct record_observer observer;	/* the view's */
 	struct report *report;
@@ -151,14 +152,17 @@ static bool scheduler_any_native(const struct config *config)
 
 /* The options every target shares, checked; the accelerator chosen once. */
 static int scheduler_options(const struct config *config, const struct cli_options *o,
-			     struct runner_options *ro, const char **ret_why, unsigned *ret_jobs,
-			     struct error *err)
+			     struct runner_options *ro, struct vm_forward *forwards,
+			     const char **ret_why, unsigned *ret_jobs, struct error *err)
 {
 	const char *asked = o->accel && *o->accel ? o->accel : getenv("VMTEST_ACCEL");
 
 	*ro = (struct runner_options){ .tty = o->tty, .no_snapshot = o->no_snapshot,
-					.accel_asked = asked, .filesystem = -1 };
+					.accel_asked = asked, .filesystem = -1,
+					.forwards = forwards, .n_forwards = o->n_forwards };
 	*ret_jobs = 0;
+	if (cli_network(o, &ro->network, forwards, err) < 0)
+		return -EINVAL;
 	if (o->filesystem && (ro->filesystem = vm_filesystem_parse(o->filesystem)) < 0)
 		return error_usage(err, "--filesystem '%s': expected auto, virtiofs or 9p",
 				   o->filesystem);
@@ -250,7 +254,7 @@ int scheduler_run(const struct config *config, const struct cli_options *o, enum
 	bool report_failed = false;
 	int r;
 
-	r = scheduler_options(config, o, &s.ro, &why, &jobs, err);
+	r = scheduler_options(config, o, &s.ro, s.forwards, &why, &jobs, err);
 	if (r >= 0)
 		r = scheduler_check(config, &s.ro, err);
 	if (r < 0)

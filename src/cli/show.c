@@ -64,9 +64,12 @@ static void show_accel_notice(const struct target *t, const char *why, struct vi
 int show_plan(const struct config *config, const struct cli_options *o, struct error *err)
 {
 	struct view_options vo = { .fd = STDERR_FILENO, .verbose = o->verbose };
+	struct vm_forward forwards[CLI_MAX_FORWARDS];
 	struct runner_options ro = {
 		.accel_asked = o->accel && *o->accel ? o->accel : getenv("VMTEST_ACCEL"),
 		.filesystem = o->filesystem ? vm_filesystem_parse(o->filesystem) : -1,
+		.forwards = forwards,
+		.n_forwards = o->n_forwards,
 	};
 	_cleanup_(view_freep) struct view *view = NULL;
 	struct record_observer observer;
@@ -76,6 +79,8 @@ int show_plan(const struct config *config, const struct cli_options *o, struct e
 	if (o->filesystem && ro.filesystem < 0)
 		return error_usage(err, "--filesystem '%s': expected auto, virtiofs or 9p",
 				   o->filesystem);
+	if (cli_network(o, &ro.network, forwards, err) < 0)
+		return -EINVAL;
 	r = view_new(&vo, &view, err);
 	if (r < 0)
 		return r;

@@ -1,6 +1,7 @@
 // SPDX-License-Identifier: MIT
 #include "config/config.h"
 
+#include <arpa/inet.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <stdarg.h>
@@ -75,6 +76,109 @@ int vm_filesystem_parse(const char *name)
 		if (strcmp(name, vm_filesystem_names[i]) == 0)
 			return (int)i;
 	return -1;
+}
+
+static const char *const vm_network_names[] = {
+	[VM_NETWORK_NONE] = "none",
+	[VM_NETWORK_USER] = "user",
+};
+
+const char *vm_network_name(enum vm_network network)
+{
+	return vm_network_names[network];
+}
+
+int vm_network_parse(const char *name)
+{
+	for (size_t i = 0; i < ARRAY_SIZE(vm_network_names); i++)
+		if (strcmp(name, vm_network_names[i]) == 0)
+			return (int)i;
+	return -1;
+}
+
+/* A port: 1 to 65535, digits only. */
+static bool vm_port_parse(const char *text, size_t len, unsigned *ret)
+{
+	unsigned long v = 0;
+
+	if (len == 0 || len > 5)
+		return false;
+	for (size_t i = 0; i < len; i++) {
+		if (text[i] < '0' || text[i] > '9')
+			return false;
+		v = v * 10 + (unsigned long)(text[i] - '0');
+	}
+	if (v < 1 || v > 65535)
+		return false;
+	*ret = (unsigned)v;
+	return true;
+}
+
+int vm_forward_parse(const char *spec, struct vm_forward *ret, char *problem, size_t problem_len)
+{
+	const char *fields[4];
+	size_t lens[4], n = 0;
+	const char *p = spec;
+	struct in_addr addr;
+	char address[sizeof(ret->host_addr)];
+
+	*ret = (struct vm_forward){ .host_addr = "127.0.0.1" };
+	for (;;) {
+		const char *colon = strchr(p, ':');
+
+		if (n == ARRAY_SIZE(fields))
+			goto bad;
+		fields[n] = p;
+		lens[n++] = colon ? (size_t)(colon - p) : strlen(p);
+		if (!colon)
+			break;
+		p = colon + 1;
+	}
+	if (n >= 3 && lens[0] == 3 && (strncmp(fields[0], "tcp", 3) == 0 ||
+				       strncmp(fields[0], "udp", 3) == 0)) {
+		ret->udp = fields[0][0] == 'u';
+		memmove(fields, fields + 1, (n - 1) * sizeof(*fields));
+		memmove(lens, lens + 1, (n - 1) * sizeof(*lens));
+		n--;
+	}
+	if (n == 3) {
+		if (lens[0] == 0 || lens[0] >= sizeof(address))
+			goto bad;
+		memcpy(address, fields[0], lens[0]);
+		address[lens[0]] = '\0';
+		if (inet_pton(AF_INET, address, &addr) != 1) {
+			snprintf(problem, problem_len, "'%s' is not an IPv4 address", address);
+			return -1;
+		}
+		snprintf(ret->host_addr, sizeof(ret->host_addr), "%s", address);
+		fields[0] = fields[1], lens[0] = lens[1];
+		fields[1] = fields[2], lens[1] = lens[2];
+		n = 2;
+	}
+	if (n != 2)
+		goto bad;
+	if (!vm_port_parse(fields[0], lens[0], &ret->host_port) ||
+	    !vm_port_parse(fields[1], lens[1], &ret->guest_port)) {
+		snprintf(problem, problem_len, "ports are numbers from 1 to 65535");
+		return -1;
+	}
+	return 0;
+bad:
+	snprintf(problem, problem_len, "expected [tcp:|udp:][ADDRESS:]HOSTPORT:GUESTPORT, "
+		 "such as 8080:80 or udp:0.0.0.0:5353:53");
+	return -1;
+}
+
+bool vm_forward_clash(const struct vm_forward *a, const struct vm_forward *b)
+{
+	return a->udp == b->udp && a->host_port == b->host_port &&
+	       strcmp(a->host_addr, b->host_addr) == 0;
+}
+
+void vm_forward_format(const struct vm_forward *f, char *buf, size_t len)
+{
+	snprintf(buf, len, "%s:%s:%u-:%u", f->udp ? "udp" : "tcp", f->host_addr, f->host_port,
+		 f->guest_port);
 }
 
 int config_check_arch(const char *arch, char *hint, size_t hint_len)
@@ -224,6 +328,7 @@ void config_target_clear(struct target *t)
 	for (size_t i = 0; i < t->vm.n_extra_args; i++)
 		free(t->vm.extra_args[i]);
 	free(t->vm.extra_args);
+	free(t->vm.forwards);
 	for (size_t i = 0; i < t->vm.n_mounts; i++) {
 		free(t->vm.mounts[i].guest_path);
 		free(t->vm.mounts[i].host_path);

@@ -47,6 +47,35 @@ enum vm_filesystem {
 const char *vm_filesystem_name(enum vm_filesystem fs);
 int vm_filesystem_parse(const char *name);
 
+/* The guest's network (vm.network): none but loopback, or QEMU's user-mode NAT. */
+enum vm_network {
+	VM_NETWORK_NONE,	/* "none" */
+	VM_NETWORK_USER,	/* "user" */
+};
+
+const char *vm_network_name(enum vm_network network);
+int vm_network_parse(const char *name);
+
+/* A host port forwarded to the guest (vm.forward, --forward). */
+struct vm_forward {
+	bool udp;
+	char host_addr[16];	/* dotted IPv4; "127.0.0.1" unless given */
+	unsigned host_port;
+	unsigned guest_port;
+};
+
+/*
+ * "[tcp:|udp:][ADDRESS:]HOSTPORT:GUESTPORT": 0, or -1 with the problem
+ * in one phrase.
+ */
+int vm_forward_parse(const char *spec, struct vm_forward *ret, char *problem, size_t problem_len);
+
+/* Whether two forwards would bind the same host socket. */
+bool vm_forward_clash(const struct vm_forward *a, const struct vm_forward *b);
+
+/* QEMU's hostfwd= form: "tcp:127.0.0.1:8080-:80". */
+void vm_forward_format(const struct vm_forward *f, char *buf, size_t len);
+
 struct vm_config {
 	unsigned num_cpus;
 	char *memory;		/* as written, for QEMU's -m */
@@ -61,6 +90,10 @@ struct vm_config {
 	struct origin persist_origin;
 	bool no_snapshot;	/* vm.snapshot = false: kernel targets always boot cold */
 	enum vm_filesystem filesystem;
+	enum vm_network network;	/* a forward makes it user */
+	struct vm_forward *forwards;
+	size_t n_forwards;
+	struct origin network_origin;	/* where "none" was said, for a forward's message */
 };
 
 enum target_kind {

@@ -358,8 +358,56 @@ static int vm_apply_filesystem(struct loader *ld, struct target *t, const struct
 	return 0;
 }
 
+static int vm_apply_network(struct loader *ld, struct target *t, const struct toml_entry *e,
+			    struct error *err)
+{
+	int network = vm_network_parse(e->value->u.string.ptr);
+
+	if (network < 0 || strlen(e->value->u.string.ptr) != e->value->u.string.len)
+		return loader_fail(ld, e->value->pos, err,
+				   "vm.network: expected \"none\" or \"user\"");
+	t->vm.network = (enum vm_network)network;
+	t->vm.network_origin = origin_at(e->value->pos);
+	return 0;
+}
+
+static int vm_apply_forward(struct loader *ld, struct target *t, const struct toml_entry *e,
+			    struct error *err)
+{
+	const struct toml_array *a = &e->value->u.array;
+
+	t->vm.forwards = calloc(a->len + 1, sizeof(*t->vm.forwards));
+	if (!t->vm.forwards)
+		return error_set(err, ENOMEM, "out of memory");
+	for (size_t i = 0; i < a->len; i++) {
+		const struct toml_value *item = a->items[i];
+		char problem[160];
+
+		if (item->type != TOML_STRING)
+			return loader_fail(ld, item->pos, err,
+					   "vm.forward: expected strings, got %s %s",
+					   config_type_article(item->type), toml_type_name(item->type));
+		if (strlen(item->u.string.ptr) != item->u.string.len ||
+		    vm_forward_parse(item->u.string.ptr, &t->vm.forwards[i], problem,
+				     sizeof(problem)) < 0)
+			return loader_fail(ld, item->pos, err, "vm.forward '%s': %s",
+					   item->u.string.ptr,
+					   strlen(item->u.string.ptr) != item->u.string.len
+						   ? "must not contain NUL characters" : problem);
+		for (size_t j = 0; j < i; j++)
+			if (vm_forward_clash(&t->vm.forwards[j], &t->vm.forwards[i]))
+				return loader_fail(ld, item->pos, err,
+						   "vm.forward '%s': host port %u is forwarded twice",
+						   item->u.string.ptr, t->vm.forwards[i].host_port);
+		t->vm.n_forwards = i + 1;
+	}
+	return 0;
+}
+
 static const struct key_spec vm_keys[] = {
 	{ "persist", TOML_BOOL, vm_apply_persist },
+	{ "network", TOML_STRING, vm_apply_network },
+	{ "forward", TOML_ARRAY, vm_apply_forward },
 	{ "filesystem", TOML_STRING, vm_apply_filesystem },
 	{ "snapshot", TOML_BOOL, vm_apply_snapshot },
 	{ "num_cpus", TOML_INTEGER, vm_apply_num_cpus },
@@ -522,6 +570,13 @@ static int loader_check_target(struct loader *ld, struct target *t, struct error
 				   "rootfs applies only to kernel targets");
 	if (!t->command)
 		return loader_fail(ld, t->origin.pos, err, "command is required");
+	/* A forward needs the user-mode network: it is implied, unless refused. */
+	if (t->vm.n_forwards && t->vm.network == VM_NETWORK_NONE &&
+	    t->vm.network_origin.pos.line)
+		return loader_fail(ld, t->vm.network_origin.pos, err,
+				   "vm.network = \"none\" leaves no network for vm.forward");
+	if (t->vm.n_forwards)
+		t->vm.network = VM_NETWORK_USER;
 	return config_fill_defaults(t, err);
 }
 

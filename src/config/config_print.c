@@ -58,6 +58,18 @@ static void config_print_vm(FILE *out, const struct vm_config *vm)
 		fputs("snapshot = false\n", out);
 	if (vm->filesystem != VM_FILESYSTEM_AUTO)
 		fprintf(out, "filesystem = \"%s\"\n", vm_filesystem_name(vm->filesystem));
+	if (vm->network != VM_NETWORK_NONE)
+		fprintf(out, "network = \"%s\"\n", vm_network_name(vm->network));
+	if (vm->n_forwards) {
+		fputs("forward = [", out);
+		for (size_t i = 0; i < vm->n_forwards; i++) {
+			const struct vm_forward *f = &vm->forwards[i];
+
+			fprintf(out, "%s\"%s:%s:%u:%u\"", i ? ", " : "", f->udp ? "udp" : "tcp",
+				f->host_addr, f->host_port, f->guest_port);
+		}
+		fputs("]\n", out);
+	}
 	fputs("extra_args = [", out);
 	for (size_t i = 0; i < vm->n_extra_args; i++) {
 		fputs(i ? ", " : "", out);

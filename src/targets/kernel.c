@@ -137,11 +137,13 @@ static int kernel_modules(struct target_run *run, const char *release, bool virt
 	size_t n = 0;
 	int r;
 
-	/* virtiofs (FUSE's and its own) only for the runs that use it. */
-	for (; n < arch->n_modules && n < ARRAY_SIZE(names) - 1; n++)
+	/* virtiofs (FUSE's and its own) and virtio-net only for the runs that use them. */
+	for (; n < arch->n_modules && n < ARRAY_SIZE(names) - 2; n++)
 		names[n] = arch->modules[n];
 	if (virtiofs)
 		names[n++] = "?virtiofs";
+	if (run->network)
+		names[n++] = "?virtio_net";
 	r = modules_load(t->rootfs, release, names, n, ret, err);
 
 	if (r != MODULES_NO_DIR)
@@ -479,7 +481,7 @@ static int kernel_clock_and_entropy(struct json_value *args)
 
 /* vmtest-setup's arguments: the shares to mount, and where. */
 static int kernel_setup_args(const struct config *config, const struct target *t,
-			     const char *filesystem, struct json_value **ret)
+			     const char *filesystem, bool network, struct json_value **ret)
 {
 	_cleanup_json_ struct json_value *args = json_io_new_object();
 	struct json_value *mounts = json_io_new_array();
@@ -518,6 +520,8 @@ static int kernel_setup_args(const struct config *config, const struct target *t
 		r = kernel_clock_and_entropy(args);
 	if (r >= 0)
 		r = json_io_set_bool(args, "shared", true);
+	if (r >= 0 && network)
+		r = json_io_set_bool(args, "network", true);
 	if (r >= 0)
 		r = json_io_set_string(args, "shared-host-path", config->base_dir);
 	if (r < 0)
@@ -531,7 +535,7 @@ static int kernel_setup(struct target_run *run, struct error *err)
 	struct kernel_boot *b = kernel_boot(run);
 	_cleanup_json_ struct json_value *args = NULL, *ret = NULL;
 	const char *filesystem = !b->virtiofs ? NULL : b->virtiofs_only ? "virtiofs" : "auto";
-	int r = kernel_setup_args(run->config, run->target, filesystem, &args);
+	int r = kernel_setup_args(run->config, run->target, filesystem, run->network, &args);
 
 	if (r == -EILSEQ)
 		return error_set(err, EILSEQ, "a mount path is not valid UTF-8");

@@ -1,12 +1,15 @@
 // SPDX-License-Identifier: MIT
 #include "targets/runner.h"
 
+#include <arpa/inet.h>
 #include <errno.h>
 #include <limits.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <netinet/in.h>
+#include <sys/socket.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -58,6 +61,12 @@ int runner_check(const struct config *config, const struct target *t,
 		return error_usage(err,
 				   "%s cannot be shared read-write at %s: it holds the root filesystem %s; run vmtest from a project directory",
 				   config->base_dir, GUEST_SHARED_PATH, t->rootfs ? t->rootfs : "/");
+	for (size_t i = 0; i < o->n_forwards; i++)
+		for (size_t j = 0; j < t->vm.n_forwards; j++)
+			if (vm_forward_clash(&o->forwards[i], &t->vm.forwards[j]))
+				return error_usage(err, "target '%s': --forward and vm.forward both "
+						   "forward host port %u", t->name,
+						   o->forwards[i].host_port);
 	return 0;
 }
 
@@ -79,6 +88,62 @@ static bool runner_shared_place(const char *base, void *data)
 }
 
 /* --- QEMU ---------------------------------------------------------------------- */
+
+/*
+ * The guest's NIC and forwards: --network over vm.network; a forward
+ * implies the network, and --network none takes the NIC and the target's
+ * forwards away.
+ */
+static int runner_network(struct target_run *run, struct error *err)
+{
+	const struct target *t = run->target;
+	const struct runner_options *o = run->options;
+	size_t n = 0;
+
+	if (o->network >= 0)
+		run->network = o->network == VM_NETWORK_USER;
+	else
+		run->network = t->vm.network == VM_NETWORK_USER || o->n_forwards;
+	if (!run->network)
+		return 0;
+	run->forwards = calloc(t->vm.n_forwards + o->n_forwards + 1, sizeof(*run->forwards));
+	if (!run->forwards)
+		return error_set(err, ENOMEM, "out of memory");
+	for (size_t i = 0; i < t->vm.n_forwards; i++)
+		run->forwards[n++] = t->vm.forwards[i];
+	for (size_t i = 0; i < o->n_forwards; i++)
+		run->forwards[n++] = o->forwards[i];
+	run->n_forwards = n;
+	return 0;
+}
+
+/*
+ * A forwarded host port that is taken would make QEMU exit ("Could not set
+ * up host forwarding rule"): said first, naming the port, and nothing is
+ * started.  As QEMU binds (SO_REUSEADDR), so a port in TIME_WAIT passes.
+ */
+static int runner_check_ports(struct target_run *run, struct error *err)
+{
+	for (size_t i = 0; i < run->n_forwards; i++) {
+		const struct vm_forward *f = &run->forwards[i];
+		struct sockaddr_in addr = { .sin_family = AF_INET, .sin_port = htons(f->host_port) };
+		int fd = socket(AF_INET, (f->udp ? SOCK_DGRAM : SOCK_STREAM) | SOCK_CLOEXEC, 0);
+		int one = 1, r = 0;
+
+		inet_pton(AF_INET, f->host_addr, &addr.sin_addr);
+		if (fd < 0 || setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one)) < 0 ||
+		    bind(fd, (struct sockaddr *)&addr, sizeof(addr)) < 0)
+			r = -errno;
+		if (fd >= 0)
+			close(fd);
+		if (r < 0)
+			return error_set(err, -r, "cannot forward %s port %u of %s to the guest's port "
+					 "%u: %s%s", f->udp ? "UDP" : "TCP", f->host_port, f->host_addr,
+					 f->guest_port, strerror(-r),
+					 r == -EADDRINUSE ? " (another program listens there)" : "");
+	}
+	return 0;
+}
 
 /*
  * What a QEMU that refuses us lacks, when its message says: some builds
@@ -196,6 +261,9 @@ static int runner_build_argv(struct target_run *run, const struct target_kind_op
 	_cleanup_free_ char *line = NULL;
 	int r;
 
+	plan.network = run->network;
+	plan.forwards = run->forwards;
+	plan.n_forwards = run->n_forwards;
 	kind->plan(run, &plan);
 	warm_start_plan(run, &plan);
 	strv_clear(&run->argv);
@@ -262,6 +330,10 @@ static int runner_warm_key(struct target_run *run, const struct target_kind_ops 
 		.accel = run->accel,
 		.ram_path = "@ram",
 		.for_key = true,
+		/* Forwards too: QEMU sets them up from its command line. */
+		.network = run->network,
+		.forwards = run->forwards,
+		.n_forwards = run->n_forwards,
 	};
 	struct strv argv = { 0 };
 	size_t n = 0;
@@ -311,8 +383,12 @@ static int runner_warm_choose(struct target_run *run, const struct target_kind_o
 static int runner_prepare(struct target_run *run, const struct target_kind_ops *kind, bool dry,
 			  struct error *err)
 {
-	int r = dry ? 0 : run_dir_make(runner_shared_place, run, &run->run_dir, err);
+	int r = runner_network(run, err);
 
+	if (r >= 0 && !dry)
+		r = runner_check_ports(run, err);
+	if (r >= 0 && !dry)
+		r = run_dir_make(runner_shared_place, run, &run->run_dir, err);
 	if (r >= 0)
 		r = kind->prepare(run, err);
 	if (r >= 0)
@@ -554,6 +630,8 @@ static void runner_clear(struct target_run *run, const struct target_kind_ops *k
 	run->run_dir = NULL;
 	free(run->boot_note);
 	run->boot_note = NULL;
+	free(run->forwards);
+	run->forwards = NULL;
 	strv_clear(&run->argv);
 }
 

@@ -28,6 +28,10 @@ struct runner_options {
 	bool tty;		/* run the command on a guest pty (--tty) */
 	bool no_snapshot;	/* --no-snapshot: boot cold, neither restore nor save */
 	int filesystem;		/* --filesystem: enum vm_filesystem; -1: the targets' own */
+	int network;		/* --network: enum vm_network; -1: the targets' own */
+	/* --forward: added to each target's vm.forward (and implying the network) */
+	const struct vm_forward *forwards;
+	size_t n_forwards;
 };
 
 /*

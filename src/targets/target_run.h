@@ -36,6 +36,11 @@ struct target_run {
 	struct record *record;
 	char *run_dir;		/* private: sockets, QEMU's log; NULL for a dry run */
 	enum qemu_accel accel;
+	/* The guest's NIC (vm.network, --network), and the host ports forwarded
+	 * to it: the target's and --forward's. */
+	bool network;
+	struct vm_forward *forwards;
+	size_t n_forwards;
 	struct strv argv;
 	/* The guest boots without devices it needs, that block a migration
 	 * (qemu_plan_leaves_out): the kind plugs them in once it answers. */

@@ -218,6 +218,32 @@ static void test_vm_values(void **state)
 	}
 	snprintf(text, sizeof(text), "%smounts.\"/d\" = \"x\"\n", head);
 	load_fails(text, "vmtest.toml:6:15: target 'a': vm.mounts: '/d' must be a table like { host_path = \"dir\", writable = false }, got a string");
+	/* The network, and forwards, which imply it. */
+	snprintf(text, sizeof(text), "%snetwork = \"bridge\"\n", head);
+	load_fails(text, "vmtest.toml:6:11: target 'a': vm.network: expected \"none\" or \"user\"");
+	snprintf(text, sizeof(text), "%sforward = [\"8080\"]\n", head);
+	load_fails(text, "vmtest.toml:6:12: target 'a': vm.forward '8080': expected "
+		   "[tcp:|udp:][ADDRESS:]HOSTPORT:GUESTPORT, such as 8080:80 or udp:0.0.0.0:5353:53");
+	snprintf(text, sizeof(text), "%sforward = [\"1:2\", \"tcp:0:2\"]\n", head);
+	load_fails(text, "vmtest.toml:6:19: target 'a': vm.forward 'tcp:0:2': ports are numbers from 1 to 65535");
+	snprintf(text, sizeof(text), "%sforward = [\"1:2\", \"tcp:127.0.0.1:1:3\"]\n", head);
+	load_fails(text, "vmtest.toml:6:19: target 'a': vm.forward 'tcp:127.0.0.1:1:3': host port 1 is forwarded twice");
+	snprintf(text, sizeof(text), "%snetwork = \"none\"\nforward = [\"1:2\"]\n", head);
+	load_fails(text, "vmtest.toml:6:11: target 'a': vm.network = \"none\" leaves no network for vm.forward");
+	snprintf(text, sizeof(text), "%sforward = [\"8080:80\", \"udp:0.0.0.0:5353:53\"]\n", head);
+	{
+		struct config *c = load_ok(text);
+		const struct vm_config *vm = &c->targets[0].vm;
+		char rule[64];
+
+		assert_int_equal(vm->network, VM_NETWORK_USER);
+		assert_int_equal(vm->n_forwards, 2);
+		vm_forward_format(&vm->forwards[0], rule, sizeof(rule));
+		assert_string_equal(rule, "tcp:127.0.0.1:8080-:80");
+		vm_forward_format(&vm->forwards[1], rule, sizeof(rule));
+		assert_string_equal(rule, "udp:0.0.0.0:5353-:53");
+		config_free(c);
+	}
 }
 
 static void test_timeout(void **state)
