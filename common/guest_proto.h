@@ -24,6 +24,8 @@
 
 #define GUEST_PORT_AGENT "org.qemu.guest_agent.0"
 #define GUEST_PORT_OUTPUT "org.vmtest.output.0"
+/* Kernel targets: the kernel's log records (guest/kmsg.h), to a file. */
+#define GUEST_PORT_KMSG "org.vmtest.kmsg.0"
 /* Image targets only: their stdout and stderr, raw, on two ports. */
 #define GUEST_PORT_ERROR "org.vmtest.error.0"
 

@@ -10,6 +10,7 @@
 
 #include "base64.h"
 #include "exec.h"
+#include "kmsg.h"
 #include "log.h"
 #include "setup.h"
 
@@ -257,6 +258,8 @@ static json_t *agent_setup(struct agent *a, json_t *args, char *err, size_t err_
 	entropy_b64 = json_string_value(json_object_get(args, "entropy"));
 	if (entropy_b64 && base64_decode(entropy_b64, &entropy, &req.entropy_len) == 0)
 		req.entropy = (const unsigned char *)entropy;
+	/* The kernel's log from its first record, the boot's included. */
+	kmsg_start();
 	r = setup_run(&req, err, err_len);
 	free(entropy);
 	free(req.mounts);

@@ -23,6 +23,7 @@
 #include "early.h"
 #include "exec.h"
 #include "guest_proto.h"
+#include "kmsg.h"
 #include "log.h"
 
 #define PORT_TIMEOUT_MS 10000
@@ -30,6 +31,8 @@
 
 static void init_power_off(void)
 {
+	/* The kernel's last records reach the host first. */
+	kmsg_forward();
 	sync();
 	reboot(RB_POWER_OFF);
 	/* Only reached if the kernel refused: PID 1 exiting panics, and
@@ -63,11 +66,12 @@ static void init_reap(int sfd)
 		exec_child_exited(pid, wstatus);
 }
 
-/* The main loop: the agent port, the signalfd, the commands' pipes, and
- * the output port while a command on a pty wants its keystrokes. */
+/* The main loop: the agent port, the signalfd, the commands' pipes, the
+ * kernel's log once set up, and the output port while a command on a pty
+ * wants its keystrokes. */
 static void init_serve(struct agent *agent, int agent_fd, int output_fd, int sfd)
 {
-	struct pollfd pfds[3 + 2 * EXEC_MAX_JOBS];
+	struct pollfd pfds[4 + 2 * EXEC_MAX_JOBS];
 	bool host_connected = true;
 
 	while (!agent_shutdown_requested(agent)) {
@@ -77,10 +81,11 @@ static void init_serve(struct agent *agent, int agent_fd, int output_fd, int sfd
 		pfds[0] = (struct pollfd){ .fd = sfd, .events = POLLIN };
 		pfds[1] = (struct pollfd){ .fd = host_connected ? agent_fd : -1, .events = POLLIN };
 		pfds[2] = (struct pollfd){ .fd = tty ? output_fd : -1, .events = POLLIN };
-		n = exec_fill_pollfds(pfds + 3, 2 * EXEC_MAX_JOBS);
+		pfds[3] = (struct pollfd){ .fd = kmsg_fd(), .events = POLLIN };
+		n = exec_fill_pollfds(pfds + 4, 2 * EXEC_MAX_JOBS);
 		/* With the host away a port reads as EOF at once: look again
 		 * in a while rather than spin. */
-		if (poll(pfds, 3 + n, host_connected ? -1 : 100) < 0 && errno != EINTR)
+		if (poll(pfds, 4 + n, host_connected ? -1 : 100) < 0 && errno != EINTR)
 			log_msg("poll: %s", strerror(errno));
 		if (pfds[0].revents & POLLIN)
 			init_reap(sfd);
@@ -88,7 +93,9 @@ static void init_serve(struct agent *agent, int agent_fd, int output_fd, int sfd
 			host_connected = agent_handle_input(agent);
 		if (pfds[2].revents & POLLIN)
 			exec_handle_port_input(output_fd);
-		exec_handle_pollfds(pfds + 3, n);
+		if (pfds[3].revents & POLLIN)
+			kmsg_forward();
+		exec_handle_pollfds(pfds + 4, n);
 	}
 }
 
@@ -121,6 +128,8 @@ int main(void)
 		log_msg("no virtio-serial port %s: commands' output will not reach the host",
 			GUEST_PORT_OUTPUT);
 	exec_set_output_fd(output_fd);
+	/* Only kernel targets' QEMU has it; an older vmtest's has not. */
+	kmsg_set_port(early_open_port(GUEST_PORT_KMSG, OUTPUT_PORT_TIMEOUT_MS));
 	agent = agent_new(agent_fd);
 	if (!agent || sfd < 0) {
 		log_msg("out of memory");

@@ -19,7 +19,8 @@ test_packages=(libcmocka-dev python3 python3-pytest python3-yaml clang libclang-
 	gcc-aarch64-linux-gnu libc6-dev-arm64-cross qemu-system-arm
 	gcc-s390x-linux-gnu libc6-dev-s390x-cross qemu-system-misc kmod
 	gcc-riscv64-linux-gnu libc6-dev-riscv64-cross valgrind strace procps dpkg-dev
-	linux-source-6.1 build-essential bc bison flex libelf-dev xz-utils)
+	linux-source-6.1 build-essential bc bison flex libelf-dev xz-utils
+	linux-headers-amd64)
 
 packages=("${build_packages[@]}" "${run_packages[@]}")
 case "$what" in
@@ -41,10 +42,27 @@ for p in "${packages[@]}"; do
 	status=$(dpkg-query -W -f='${db:Status-Status}' "$p" 2>/dev/null || true)
 	[ "$status" = installed ] || missing+=("$p")
 done
-[ ${#missing[@]} -eq 0 ] && exit 0
 
 sudo=
 [ "$(id -u)" = 0 ] || sudo=sudo
-echo "Installing with apt-get: ${missing[*]}"
-$sudo apt-get update -q
-DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -q --no-install-recommends "${missing[@]}"
+if [ ${#missing[@]} -gt 0 ]; then
+	echo "Installing with apt-get: ${missing[*]}"
+	$sudo apt-get update -q
+	DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -q --no-install-recommends "${missing[@]}"
+fi
+
+# The kernel-warning tests build a module for the newest kernel in /boot:
+# its headers must be that release's.  A machine whose linux-image-amd64
+# is older than the archive's gets the headers of its own release or, when
+# the archive no longer has them, both brought up to date.
+if [ "$what" = test ]; then
+	release=$(ls /boot/vmlinuz-* 2>/dev/null | sed 's|^/boot/vmlinuz-||' | sort -V | tail -n 1)
+	if [ -n "$release" ] && [ ! -d "/lib/modules/$release/build" ]; then
+		echo "Installing the headers of the kernel $release"
+		$sudo apt-get update -q
+		DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -q --no-install-recommends \
+			"linux-headers-$release" ||
+			DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -q \
+				--no-install-recommends linux-image-amd64 linux-headers-amd64
+	fi
+fi

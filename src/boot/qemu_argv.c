@@ -140,6 +140,19 @@ static void qemu_add_control(struct strv *argv, const struct target *t,
 	qemu_add_socket(argv, plan, "output", QEMU_SOCKET_OUTPUT, true);
 	strv_add(argv, "-device");
 	strv_add(argv, "virtserialport,bus=vser.0,chardev=output,name=" GUEST_PORT_OUTPUT);
+	if (t->kind == TARGET_KERNEL) {
+		/* The kernel's log records, which QEMU writes as they come. */
+		_cleanup_free_ char *dir = qemu_escape_value(plan->run_dir);
+
+		if (!dir) {
+			argv->oom = 1;
+			return;
+		}
+		strv_add(argv, "-chardev");
+		strv_addf(argv, "file,id=kmsg,path=%s/" QEMU_FILE_KMSG, dir);
+		strv_add(argv, "-device");
+		strv_add(argv, "virtserialport,bus=vser.0,chardev=kmsg,name=" GUEST_PORT_KMSG);
+	}
 	if (t->kind == TARGET_IMAGE) {
 		qemu_add_socket(argv, plan, "error", QEMU_SOCKET_ERROR, true);
 		strv_add(argv, "-device");

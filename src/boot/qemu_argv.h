@@ -30,6 +30,8 @@ enum qemu_accel {
 #define QEMU_SOCKET_OUTPUT "output.sock"
 #define QEMU_SOCKET_CONSOLE "console.sock"
 #define QEMU_SOCKET_ERROR "error.sock"	/* image targets' stderr */
+/* Kernel targets: the guest's kernel log records, as QEMU wrote them. */
+#define QEMU_FILE_KMSG "kmsg.log"
 /* A virtiofs daemon's, by export: vfs-root.sock, vfs-shared.sock, vfs-m0.sock... */
 #define QEMU_SOCKET_VIRTIOFS "vfs-%s.sock"
 /* An export's chardev, and the PCIe root port its device is plugged into. */

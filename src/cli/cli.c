@@ -24,6 +24,7 @@ enum {
 	OPT_NO_SNAPSHOT,
 	OPT_FILESYSTEM,
 	OPT_NETWORK,
+	OPT_KERNEL_WARNINGS,
 	OPT_FORWARD,
 	OPT_UEFI,
 	OPT_NO_UI,
@@ -55,6 +56,7 @@ static const struct option cli_long_options[] = {
 	{ "no-snapshot", no_argument, NULL, OPT_NO_SNAPSHOT },
 	{ "filesystem", required_argument, NULL, OPT_FILESYSTEM },
 	{ "network", required_argument, NULL, OPT_NETWORK },
+	{ "kernel-warnings", required_argument, NULL, OPT_KERNEL_WARNINGS },
 	{ "forward", required_argument, NULL, OPT_FORWARD },
 	{ "no-ui", no_argument, NULL, OPT_NO_UI },
 	{ "jobs", required_argument, NULL, 'j' },
@@ -119,6 +121,9 @@ void cli_print_help(FILE *out)
 	      "                           guest nor save one (vm.snapshot = false)\n"
 	      "      --filesystem FS      how kernel targets see the host's files: virtiofs,\n"
 	      "                           9p or auto (default; vm.filesystem)\n"
+	      "      --kernel-warnings fail|ignore  whether a warning of a kernel target's\n"
+	      "                           kernel (WARNING:, BUG:, KASAN:...) fails it (default\n"
+	      "                           fail; vm.kernel_warnings)\n"
 	      "      --network MODE       user: a NIC on QEMU's user-mode network (10.0.2.15,\n"
 	      "                           the host at 10.0.2.2); none (default): loopback only\n"
 	      "      --forward [tcp:|udp:][ADDR:]HOSTPORT:GUESTPORT\n"
@@ -195,6 +200,7 @@ static void cli_set(struct cli_options *o, int c, const char *arg)
 	case OPT_NO_SNAPSHOT: o->no_snapshot = true; break;
 	case OPT_FILESYSTEM: o->filesystem = arg; break;
 	case OPT_NETWORK: o->network = arg; break;
+	case OPT_KERNEL_WARNINGS: o->kernel_warnings = arg; break;
 	case OPT_FORWARD:
 		/* cli_parse refuses more than fit. */
 		if (o->n_forwards < CLI_MAX_FORWARDS)

@@ -40,6 +40,7 @@ struct cli_options {
 	bool no_snapshot;		/* --no-snapshot */
 	const char *filesystem;		/* --filesystem auto|virtiofs|9p */
 	const char *network;		/* --network none|user */
+	const char *kernel_warnings;	/* --kernel-warnings fail|ignore */
 	const char *forwards[CLI_MAX_FORWARDS];	/* --forward, in order */
 	size_t n_forwards;
 	bool no_ui;			/* --no-ui */

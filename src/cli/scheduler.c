@@ -158,11 +158,15 @@ static int scheduler_options(const struct config *config, const struct cli_optio
 	const char *asked = o->accel && *o->accel ? o->accel : getenv("VMTEST_ACCEL");
 
 	*ro = (struct runner_options){ .tty = o->tty, .no_snapshot = o->no_snapshot,
-					.accel_asked = asked, .filesystem = -1,
+					.accel_asked = asked, .filesystem = -1, .kernel_warnings = -1,
 					.forwards = forwards, .n_forwards = o->n_forwards };
 	*ret_jobs = 0;
 	if (cli_network(o, &ro->network, forwards, err) < 0)
 		return -EINVAL;
+	if (o->kernel_warnings &&
+	    (ro->kernel_warnings = vm_kernel_warnings_parse(o->kernel_warnings)) < 0)
+		return error_usage(err, "--kernel-warnings '%s': expected fail or ignore",
+				   o->kernel_warnings);
 	if (o->filesystem && (ro->filesystem = vm_filesystem_parse(o->filesystem)) < 0)
 		return error_usage(err, "--filesystem '%s': expected auto, virtiofs or 9p",
 				   o->filesystem);

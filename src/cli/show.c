@@ -69,6 +69,7 @@ int show_plan(const struct config *config, const struct cli_options *o, struct e
 		.accel_asked = o->accel && *o->accel ? o->accel : getenv("VMTEST_ACCEL"),
 		.filesystem = o->filesystem ? vm_filesystem_parse(o->filesystem) : -1,
 		.forwards = forwards,
+		.kernel_warnings = -1,
 		.n_forwards = o->n_forwards,
 	};
 	_cleanup_(view_freep) struct view *view = NULL;

@@ -78,6 +78,24 @@ int vm_filesystem_parse(const char *name)
 	return -1;
 }
 
+static const char *const vm_kernel_warnings_names[] = {
+	[VM_KERNEL_WARNINGS_FAIL] = "fail",
+	[VM_KERNEL_WARNINGS_IGNORE] = "ignore",
+};
+
+const char *vm_kernel_warnings_name(enum vm_kernel_warnings kw)
+{
+	return vm_kernel_warnings_names[kw];
+}
+
+int vm_kernel_warnings_parse(const char *name)
+{
+	for (size_t i = 0; i < ARRAY_SIZE(vm_kernel_warnings_names); i++)
+		if (strcmp(name, vm_kernel_warnings_names[i]) == 0)
+			return (int)i;
+	return -1;
+}
+
 static const char *const vm_network_names[] = {
 	[VM_NETWORK_NONE] = "none",
 	[VM_NETWORK_USER] = "user",
@@ -329,6 +347,9 @@ void config_target_clear(struct target *t)
 		free(t->vm.extra_args[i]);
 	free(t->vm.extra_args);
 	free(t->vm.forwards);
+	for (size_t i = 0; i < t->vm.n_allowed_warnings; i++)
+		free(t->vm.allowed_warnings[i]);
+	free(t->vm.allowed_warnings);
 	for (size_t i = 0; i < t->vm.n_mounts; i++) {
 		free(t->vm.mounts[i].guest_path);
 		free(t->vm.mounts[i].host_path);

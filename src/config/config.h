@@ -76,6 +76,15 @@ bool vm_forward_clash(const struct vm_forward *a, const struct vm_forward *b);
 /* QEMU's hostfwd= form: "tcp:127.0.0.1:8080-:80". */
 void vm_forward_format(const struct vm_forward *f, char *buf, size_t len);
 
+/* What a warning of a kernel target's kernel does to it (vm.kernel_warnings). */
+enum vm_kernel_warnings {
+	VM_KERNEL_WARNINGS_FAIL,	/* "fail": the target fails */
+	VM_KERNEL_WARNINGS_IGNORE,	/* "ignore" */
+};
+
+const char *vm_kernel_warnings_name(enum vm_kernel_warnings kw);
+int vm_kernel_warnings_parse(const char *name);
+
 struct vm_config {
 	unsigned num_cpus;
 	char *memory;		/* as written, for QEMU's -m */
@@ -94,6 +103,9 @@ struct vm_config {
 	struct vm_forward *forwards;
 	size_t n_forwards;
 	struct origin network_origin;	/* where "none" was said, for a forward's message */
+	enum vm_kernel_warnings kernel_warnings;
+	char **allowed_warnings;	/* PCRE2 patterns, checked; NULL-terminated or NULL */
+	size_t n_allowed_warnings;
 };
 
 enum target_kind {

@@ -1,8 +1,10 @@
 // SPDX-License-Identifier: MIT
 #include "config/config_load.h"
 
+#define PCRE2_CODE_UNIT_WIDTH 8
 #include <errno.h>
 #include <fcntl.h>
+#include <pcre2.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -404,7 +406,62 @@ static int vm_apply_forward(struct loader *ld, struct target *t, const struct to
 	return 0;
 }
 
+static int vm_apply_kernel_warnings(struct loader *ld, struct target *t,
+				    const struct toml_entry *e, struct error *err)
+{
+	int kw = vm_kernel_warnings_parse(e->value->u.string.ptr);
+
+	if (kw < 0 || strlen(e->value->u.string.ptr) != e->value->u.string.len)
+		return loader_fail(ld, e->value->pos, err,
+				   "vm.kernel_warnings: expected \"fail\" or \"ignore\"");
+	t->vm.kernel_warnings = (enum vm_kernel_warnings)kw;
+	return 0;
+}
+
+/* Patterns of known splats: PCRE2, as the targets' filter; a bad one is said where it is. */
+static int vm_apply_allowed_warnings(struct loader *ld, struct target *t,
+				     const struct toml_entry *e, struct error *err)
+{
+	const struct toml_array *a = &e->value->u.array;
+
+	t->vm.allowed_warnings = calloc(a->len + 1, sizeof(*t->vm.allowed_warnings));
+	if (!t->vm.allowed_warnings)
+		return error_set(err, ENOMEM, "out of memory");
+	for (size_t i = 0; i < a->len; i++) {
+		const struct toml_value *item = a->items[i];
+		PCRE2_UCHAR message[160];
+		PCRE2_SIZE offset;
+		pcre2_code *code;
+		int errcode;
+
+		if (item->type != TOML_STRING)
+			return loader_fail(ld, item->pos, err,
+					   "vm.allowed_warnings: expected strings, got %s %s",
+					   config_type_article(item->type), toml_type_name(item->type));
+		if (strlen(item->u.string.ptr) != item->u.string.len)
+			return loader_fail(ld, item->pos, err,
+					   "vm.allowed_warnings: must not contain NUL characters");
+		code = pcre2_compile((PCRE2_SPTR)item->u.string.ptr, PCRE2_ZERO_TERMINATED,
+				     PCRE2_MULTILINE, &errcode, &offset, NULL);
+		if (!code) {
+			pcre2_get_error_message(errcode, message, sizeof(message));
+			return loader_fail(ld, item->pos, err,
+					   "vm.allowed_warnings: '%s' is not a regular expression: %s "
+					   "at offset %zu", item->u.string.ptr, (char *)message,
+					   (size_t)offset);
+		}
+		pcre2_code_free(code);
+		t->vm.allowed_warnings[i] = strdup(item->u.string.ptr);
+		if (!t->vm.allowed_warnings[i])
+			return error_set(err, ENOMEM, "out of memory");
+		t->vm.n_allowed_warnings = i + 1;
+	}
+	return 0;
+}
+
 static const struct key_spec vm_keys[] = {
+	{ "kernel_warnings", TOML_STRING, vm_apply_kernel_warnings },
+	{ "allowed_warnings", TOML_ARRAY, vm_apply_allowed_warnings },
 	{ "persist", TOML_BOOL, vm_apply_persist },
 	{ "network", TOML_STRING, vm_apply_network },
 	{ "forward", TOML_ARRAY, vm_apply_forward },

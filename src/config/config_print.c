@@ -58,6 +58,17 @@ static void config_print_vm(FILE *out, const struct vm_config *vm)
 		fputs("snapshot = false\n", out);
 	if (vm->filesystem != VM_FILESYSTEM_AUTO)
 		fprintf(out, "filesystem = \"%s\"\n", vm_filesystem_name(vm->filesystem));
+	if (vm->kernel_warnings != VM_KERNEL_WARNINGS_FAIL)
+		fprintf(out, "kernel_warnings = \"%s\"\n", vm_kernel_warnings_name(vm->kernel_warnings));
+	if (vm->n_allowed_warnings) {
+		fputs("allowed_warnings = [", out);
+		for (size_t i = 0; i < vm->n_allowed_warnings; i++) {
+			if (i)
+				fputs(", ", out);
+			config_print_string(out, vm->allowed_warnings[i]);
+		}
+		fputs("]\n", out);
+	}
 	if (vm->network != VM_NETWORK_NONE)
 		fprintf(out, "network = \"%s\"\n", vm_network_name(vm->network));
 	if (vm->n_forwards) {

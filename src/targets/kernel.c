@@ -9,6 +9,7 @@
  */
 #include <dirent.h>
 #include <errno.h>
+#include <fcntl.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -26,6 +27,7 @@
 #include "boot/initramfs.h"
 #include "boot/kernel_image.h"
 #include "boot/modules.h"
+#include "targets/kernel_warnings.h"
 #include "targets/target_run.h"
 #include "vm/json_io.h"
 #include "vm/output.h"
@@ -714,6 +716,101 @@ static void kernel_shutdown(struct target_run *run)
 		target_run_stop_qemu(run);
 }
 
+/* A guest's log is its kernel's records: megabytes at most, for a chatty kernel. */
+#define KERNEL_LOG_MAX (64 << 20)
+
+/* The first max bytes of a file, malloc'd, NUL-terminated; -errno. */
+static int kernel_read_log(const char *path, size_t max, char **ret, size_t *ret_len)
+{
+	_cleanup_close_ int fd = open(path, O_RDONLY | O_CLOEXEC);
+	_cleanup_free_ char *buf = NULL;
+	size_t len = 0, size = 0;
+
+	if (fd < 0)
+		return -errno;
+	for (;;) {
+		ssize_t n;
+
+		if (len == size) {
+			char *more;
+
+			if (size >= max)
+				break;
+			size = size ? size * 2 : 65536;
+			if (size > max)
+				size = max;
+			more = realloc(buf, size + 1);
+			if (!more)
+				return -ENOMEM;
+			buf = more;
+		}
+		n = read(fd, buf + len, size - len);
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n < 0)
+			return -errno;
+		if (n == 0)
+			break;
+		len += (size_t)n;
+	}
+	if (!buf)
+		buf = calloc(1, 1);
+	if (!buf)
+		return -ENOMEM;
+	buf[len] = '\0';
+	*ret = TAKE_PTR(buf);
+	*ret_len = len;
+	return 0;
+}
+
+/*
+ * The guest kernel's splats, from the records the init sent (guest/kmsg.h),
+ * into the record: shown whole, and failing the target unless
+ * vm.kernel_warnings = "ignore" or an allowed pattern matches.
+ */
+static void kernel_ended(struct target_run *run)
+{
+	const struct target *t = run->target;
+	int asked = run->options->kernel_warnings;
+	bool fail = (asked >= 0 ? (enum vm_kernel_warnings)asked : t->vm.kernel_warnings) ==
+		    VM_KERNEL_WARNINGS_FAIL;
+	_cleanup_free_ char *path = target_run_path(run, QEMU_FILE_KMSG), *log = NULL;
+	struct kernel_warnings w;
+	size_t len = 0;
+	int r;
+
+	if (!path || kernel_read_log(path, KERNEL_LOG_MAX, &log, &len) < 0)
+		return;
+	r = kernel_warnings_find(log, len, t->vm.allowed_warnings, &w);
+	if (r < 0) {
+		record_log(run->record, 0, "could not look for kernel warnings: %s", strerror(-r));
+		return;
+	}
+	if (w.records_lost)
+		record_log(run->record, 0, "some of the guest kernel's log records were lost (its "
+			   "ring buffer overflowed before they were read): warnings among them were "
+			   "not seen");
+	if (w.allowed)
+		record_log(run->record, 1, "%zu kernel warning%s allowed by vm.allowed_warnings",
+			   w.allowed, w.allowed == 1 ? "" : "s");
+	for (size_t i = 0; i < w.n; i++) {
+		const char *text = w.items[i].text;
+
+		if (record_add_kernel_warning(run->record, w.items[i].title, text) < 0)
+			break;
+		record_log(run->record, fail ? 0 : 1, "the kernel warned%s:",
+			   fail ? "" : " (vm.kernel_warnings = ignore)");
+		while (*text) {
+			int n = (int)strcspn(text, "\n");
+
+			record_log(run->record, fail ? 0 : 1, "  %.*s", n, text);
+			text += n + (text[n] == '\n');
+		}
+	}
+	run->record->kernel_warnings_fail = fail && w.n;
+	kernel_warnings_clear(&w);
+}
+
 static void kernel_clear(struct target_run *run)
 {
 	struct kernel_boot *b = kernel_boot(run);
@@ -733,6 +830,7 @@ const struct target_kind_ops target_kernel_ops = {
 	.warm_start = true,
 	.warm_off = kernel_warm_off,
 	.prepare = kernel_prepare,
+	.ended = kernel_ended,
 	.plan = kernel_plan,
 	.started = kernel_started,
 	.silent_agent_hint = "",

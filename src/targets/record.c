@@ -87,8 +87,37 @@ struct record *record_free(struct record *r)
 		close(r->output_fd);
 	free(r->name);
 	free(r->qemu_line);
+	for (size_t i = 0; i < r->n_kernel_warnings; i++) {
+		free(r->kernel_warnings[i]);
+		free(r->kernel_warning_titles[i]);
+	}
+	free(r->kernel_warnings);
+	free(r->kernel_warning_titles);
 	free(r);
 	return NULL;
+}
+
+int record_add_kernel_warning(struct record *r, const char *title, const char *text)
+{
+	size_t n = r->n_kernel_warnings + 1;
+	char **texts = realloc(r->kernel_warnings, n * sizeof(*texts)), **titles;
+
+	if (!texts)
+		return -ENOMEM;
+	r->kernel_warnings = texts;
+	titles = realloc(r->kernel_warning_titles, n * sizeof(*titles));
+	if (!titles)
+		return -ENOMEM;
+	r->kernel_warning_titles = titles;
+	texts[n - 1] = strdup(text);
+	titles[n - 1] = strdup(title);
+	if (!texts[n - 1] || !titles[n - 1]) {
+		free(texts[n - 1]);
+		free(titles[n - 1]);
+		return -ENOMEM;
+	}
+	r->n_kernel_warnings = n;
+	return 0;
 }
 
 /*

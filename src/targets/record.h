@@ -65,6 +65,12 @@ struct record {
 	int exit_status;		/* what vmtest would exit with for this target alone */
 	char reason[2304];		/* why it failed ("Command failed with exit code: 3") */
 	char *qemu_line;		/* the QEMU command line, shell-quoted; NULL if none */
+	/* The guest kernel's splats (kernel targets), each whole; whether
+	 * they fail the target (vm.kernel_warnings). */
+	char **kernel_warnings;
+	char **kernel_warning_titles;	/* each one's first report line */
+	size_t n_kernel_warnings;
+	bool kernel_warnings_fail;
 	const struct record_observer *observer;
 };
 
@@ -87,6 +93,9 @@ void record_log(struct record *r, int level, const char *fmt, ...)
 
 /* Keep the QEMU command line (a copy). */
 void record_qemu_line(struct record *r, const char *line);
+
+/* A splat of the guest kernel's (copies); -ENOMEM or 0. */
+int record_add_kernel_warning(struct record *r, const char *title, const char *text);
 
 /* The end: outcome, status and reason (printf-style; NULL for none). */
 void record_end(struct record *r, enum record_outcome outcome, int exit_status,

@@ -624,6 +624,8 @@ static void runner_clear(struct target_run *run, const struct target_kind_ops *k
 			   "what is shown of it is incomplete", where, strerror(spool_errno));
 	}
 	warm_start_clear(run);
+	if (run->run_dir && kind->ended)
+		kind->ended(run);
 	kind->clear(run);
 	run_dir_remove(run->run_dir);
 	free(run->run_dir);
@@ -635,15 +637,38 @@ static void runner_clear(struct target_run *run, const struct target_kind_ops *k
 	strv_clear(&run->argv);
 }
 
+/*
+ * What the guest kernel's warnings add to a reason: "" when none fail the
+ * target, else "; the kernel warned: TITLE (and N more)".
+ */
+static void runner_warned(const struct record *record, char *buf, size_t len)
+{
+	size_t n = record->n_kernel_warnings;
+
+	buf[0] = '\0';
+	if (!record->kernel_warnings_fail || !n)
+		return;
+	snprintf(buf, len, "; the kernel warned: %s", record->kernel_warning_titles[0]);
+	if (n > 1)
+		snprintf(buf + strlen(buf), len - strlen(buf), " (and %zu more)", n - 1);
+}
+
 /* How the command ended, as vmtest reports it. */
 static void runner_verdict(struct record *record, const struct qga_exec_status *st)
 {
+	char warned[1024];
+
+	runner_warned(record, warned, sizeof(warned));
 	if (st->signal)
-		record_end(record, RECORD_FAILED, 128 + st->signal, "Command killed by signal %d",
-			   st->signal);
+		record_end(record, RECORD_FAILED, 128 + st->signal, "Command killed by signal %d%s",
+			   st->signal, warned);
 	else if (st->exitcode != 0)
-		record_end(record, RECORD_FAILED, st->exitcode, "Command failed with exit code: %d",
-			   st->exitcode);
+		record_end(record, RECORD_FAILED, st->exitcode,
+			   "Command failed with exit code: %d%s", st->exitcode, warned);
+	else if (warned[0])
+		/* The command passed: the kernel's warning is the failure. */
+		record_end(record, RECORD_FAILED, RUNNER_EXIT_KERNEL_WARNING, "Kernel warning: %s",
+			   warned + strlen("; the kernel warned: "));
 	else
 		record_end(record, RECORD_PASSED, 0, NULL);
 }
@@ -683,6 +708,7 @@ int runner_run(const struct config *config, const struct target *t,
 	};
 	struct qga_exec_status st = { 0 };
 	struct error err = { 0 };
+	char warned[1024];
 	int r;
 
 	r = runner_prepare(&run, kind, false, &err);
@@ -695,13 +721,14 @@ int runner_run(const struct config *config, const struct target *t,
 		return -EINTR;
 	}
 	runner_clear(&run, kind);
+	runner_warned(record, warned, sizeof(warned));
 	if (r < 0 && run.timed_out)
 		/* The target failed, the run did not. */
-		record_end(record, RECORD_TIMED_OUT, RUNNER_EXIT_TIMEOUT, "Timed out after %u s",
-			   run.timed_out);
+		record_end(record, RECORD_TIMED_OUT, RUNNER_EXIT_TIMEOUT, "Timed out after %u s%s",
+			   run.timed_out, warned);
 	else if (r < 0)
 		record_end(record, RECORD_ERROR, err.status ? (int)err.status : EXIT_STATUS_UNAVAILABLE,
-			   "vmtest: %s", err.msg);
+			   "vmtest: %s%s", err.msg, warned);
 	else
 		runner_verdict(record, &st);
 	qga_exec_status_clear(&st);

@@ -17,6 +17,8 @@
 
 /* As timeout(1): the status of a command stopped for taking too long. */
 #define RUNNER_EXIT_TIMEOUT 124
+/* A command that succeeded while the guest's kernel warned (EX_OSERR). */
+#define RUNNER_EXIT_KERNEL_WARNING 71
 
 struct runner_options {
 	int out_fd;		/* where the command's stdout goes */
@@ -29,6 +31,7 @@ struct runner_options {
 	bool no_snapshot;	/* --no-snapshot: boot cold, neither restore nor save */
 	int filesystem;		/* --filesystem: enum vm_filesystem; -1: the targets' own */
 	int network;		/* --network: enum vm_network; -1: the targets' own */
+	int kernel_warnings;	/* --kernel-warnings: enum vm_kernel_warnings; -1: the targets' */
 	/* --forward: added to each target's vm.forward (and implying the network) */
 	const struct vm_forward *forwards;
 	size_t n_forwards;

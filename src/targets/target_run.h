@@ -83,6 +83,9 @@ struct target_kind_ops {
 	int (*warm_fresh)(struct target_run *run, struct error *err);
 	/* What boots: files made or found before QEMU starts. */
 	int (*prepare)(struct target_run *run, struct error *err);
+	/* QEMU has stopped, whatever the outcome: what the guest left for the
+	 * verdict (a kernel target's warnings) into the record.  Optional. */
+	void (*ended)(struct target_run *run);
 	/* The kind's part of QEMU's command line. */
 	void (*plan)(const struct target_run *run, struct qemu_plan *plan);
 	/* QEMU has started and its common sockets are connected. */

@@ -28,6 +28,8 @@ struct report_case {
 	enum record_outcome status;
 	int exit_status;
 	char *reason;
+	char **kernel_warnings;		/* the record's, copied */
+	size_t n_kernel_warnings;
 	int64_t stage_ms[RECORD_N_STAGES];
 	int64_t total_ms;
 	off_t junit_off;		/* its <testcase> in the fragments file */
@@ -270,6 +272,18 @@ static void report_xml_cdata_spool(struct report_xml *x, int fd, size_t max)
 	report_xml_put(x, "]]>", 3);
 }
 
+/* Text as a CDATA section. */
+static void report_xml_cdata_text(struct report_xml *x, const char *text)
+{
+	report_xml_put(x, "<![CDATA[", 9);
+	x->cdata = true;
+	x->brackets = 0;
+	x->n_carry = 0;
+	report_xml_write(x, text, strlen(text));
+	x->cdata = false;
+	report_xml_put(x, "]]>", 3);
+}
+
 /* --- files ----------------------------------------------------------------- */
 
 static int report_check_writable(const char *path, const char *option, struct error *err)
@@ -429,8 +443,12 @@ struct report *report_free(struct report *rp)
 	host_dir_free(rp->out_dir);
 	free(rp->junit_name);
 	free(rp->json_name);
-	for (size_t i = 0; rp->cases && i < rp->config->n_targets; i++)
+	for (size_t i = 0; rp->cases && i < rp->config->n_targets; i++) {
 		free(rp->cases[i].reason);
+		for (size_t j = 0; j < rp->cases[i].n_kernel_warnings; j++)
+			free(rp->cases[i].kernel_warnings[j]);
+		free(rp->cases[i].kernel_warnings);
+	}
 	for (size_t i = 0; rp->dir_names && i < rp->config->n_targets; i++)
 		free(rp->dir_names[i]);
 	free(rp->cases);
@@ -464,6 +482,11 @@ static void report_junit_case(struct report *rp, const struct record *e)
 		report_xml_raw(&x, ">");
 		report_xml_cdata_spool(&x, e->outcome == RECORD_ERROR ? e->console_fd : e->output_fd,
 				       REPORT_TAIL_BYTES);
+		/* The kernel's splats, whole, after what the command printed. */
+		for (size_t i = 0; e->kernel_warnings_fail && i < e->n_kernel_warnings; i++) {
+			report_xml_cdata_text(&x, "\n--- kernel warning ---\n");
+			report_xml_cdata_text(&x, e->kernel_warnings[i]);
+		}
 		report_xml_raw(&x, "</failure>\n");
 	}
 	report_xml_raw(&x, "      <system-out>");
@@ -505,6 +528,17 @@ static struct json_value *report_json_case(const struct report *rp, size_t index
 	if (r >= 0)
 		r = c->reason ? json_io_set_string(o, "reason", c->reason)
 			      : json_io_set(o, "reason", json_io_new_null());
+	if (r >= 0) {
+		struct json_value *warnings = json_io_new_array();
+
+		r = warnings ? 0 : -ENOMEM;
+		for (size_t i = 0; r >= 0 && i < c->n_kernel_warnings; i++)
+			r = json_io_append_string(warnings, c->kernel_warnings[i]);
+		if (r >= 0)
+			r = json_io_set(o, "kernel_warnings", warnings);
+		else
+			json_io_unref(warnings);
+	}
 	if (r >= 0)
 		r = json_io_set_real(o, "time", (double)c->total_ms / 1000);
 	for (int s = 0; r >= 0 && s < RECORD_N_STAGES; s++)
@@ -559,6 +593,12 @@ int report_add(struct report *rp, const struct record *e, struct error *err)
 	c->status = e->outcome;
 	c->exit_status = e->exit_status;
 	c->reason = e->reason[0] ? strdup(e->reason) : NULL;
+	c->kernel_warnings = e->n_kernel_warnings
+				     ? calloc(e->n_kernel_warnings, sizeof(*c->kernel_warnings))
+				     : NULL;
+	for (size_t i = 0; c->kernel_warnings && i < e->n_kernel_warnings; i++)
+		if ((c->kernel_warnings[i] = strdup(e->kernel_warnings[i])))
+			c->n_kernel_warnings = i + 1;
 	memcpy(c->stage_ms, e->stage_ms, sizeof(c->stage_ms));
 	c->total_ms = e->total_ms;
 	if (rp->fragments_fd >= 0)

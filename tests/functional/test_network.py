@@ -12,7 +12,7 @@ import subprocess
 import threading
 import urllib.request
 
-from conftest import debian_kernel, small_kernel
+from conftest import debian_kernel, guest_semantics, small_kernel
 
 
 def free_port():
@@ -97,6 +97,7 @@ def run_forwarding(vmtest_binary, project, host_port, server):
     return seen, err, p.returncode, fetched
 
 
+@guest_semantics
 def test_the_guest_and_the_host_reach_each_other(vmtest_binary, tmp_path):
     """--forward gives the Debian kernel's guest a NIC: it fetches a file
     from a server on the host's loopback through 10.0.2.2, gets the
@@ -127,6 +128,7 @@ def test_the_guest_and_the_host_reach_each_other(vmtest_binary, tmp_path):
     assert resolv_digest() == before
 
 
+@guest_semantics
 def test_no_network_by_default(vmtest, tmp_path):
     """Loopback only, as in vmtest 0.18: no interface but lo."""
     r = vmtest("-k", debian_kernel(), "--", "ls /sys/class/net", cwd=tmp_path, timeout=300)
