@@ -114,11 +114,21 @@ static void qemu_add_boot(struct strv *argv, const struct target *t, const struc
 	strv_add(argv, "-initrd");
 	strv_add(argv, plan->initrd);
 	strv_add(argv, "-append");
-	if (t->kernel_args && *t->kernel_args)
-		strv_addf(argv, "console=%s " QEMU_KERNEL_CMDLINE " %s", plan->arch->console,
-			  t->kernel_args);
-	else
-		strv_addf(argv, "console=%s " QEMU_KERNEL_CMDLINE, plan->arch->console);
+	/* A debugger's breakpoints need the kernel where its symbols say. */
+	strv_addf(argv, "console=%s " QEMU_KERNEL_CMDLINE "%s%s%s", plan->arch->console,
+		  plan->gdb_port ? " nokaslr" : "", t->kernel_args && *t->kernel_args ? " " : "",
+		  t->kernel_args && *t->kernel_args ? t->kernel_args : "");
+}
+
+/* QEMU's gdb stub, on the loopback only (-s would listen on every address). */
+static void qemu_add_gdb(struct strv *argv, const struct qemu_plan *plan)
+{
+	if (!plan->gdb_port)
+		return;
+	strv_add(argv, "-gdb");
+	strv_addf(argv, "tcp:127.0.0.1:%u", plan->gdb_port);
+	if (plan->gdb_wait)
+		strv_add(argv, "-S");
 }
 
 /* The console goes to a socket vmtest listens on: QEMU connects before the
@@ -337,6 +347,7 @@ int qemu_argv_build(const struct target *t, const struct qemu_plan *in, struct s
 		qemu_add_disk(&argv, t, plan);
 	qemu_add_control(&argv, t, plan);
 	qemu_add_network(&argv, plan);
+	qemu_add_gdb(&argv, plan);
 	qemu_add_shares(&argv, t, plan, false);
 	for (size_t i = 0; i < t->vm.n_extra_args; i++)
 		strv_add(&argv, t->vm.extra_args[i]);

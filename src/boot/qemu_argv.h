@@ -59,6 +59,10 @@ struct qemu_plan {
 	const char *ram_path;		/* guest RAM in this file, shared; NULL: QEMU's own */
 	bool incoming;			/* -incoming defer: a snapshot is loaded over QMP */
 	bool for_key;			/* host paths of vm.mounts as placeholders */
+	/* QEMU's gdb stub on 127.0.0.1:gdb_port (0: none), the CPUs held
+	 * until the debugger lets them go (gdb_wait); kernels get nokaslr. */
+	unsigned gdb_port;
+	bool gdb_wait;
 	/* A virtio NIC on QEMU's user-mode network, with these forwards. */
 	bool network;
 	const struct vm_forward *forwards;

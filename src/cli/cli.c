@@ -25,6 +25,8 @@ enum {
 	OPT_FILESYSTEM,
 	OPT_NETWORK,
 	OPT_KERNEL_WARNINGS,
+	OPT_GDB,
+	OPT_GDB_WAIT,
 	OPT_FORWARD,
 	OPT_UEFI,
 	OPT_NO_UI,
@@ -57,6 +59,8 @@ static const struct option cli_long_options[] = {
 	{ "filesystem", required_argument, NULL, OPT_FILESYSTEM },
 	{ "network", required_argument, NULL, OPT_NETWORK },
 	{ "kernel-warnings", required_argument, NULL, OPT_KERNEL_WARNINGS },
+	{ "gdb", required_argument, NULL, OPT_GDB },
+	{ "gdb-wait", no_argument, NULL, OPT_GDB_WAIT },
 	{ "forward", required_argument, NULL, OPT_FORWARD },
 	{ "no-ui", no_argument, NULL, OPT_NO_UI },
 	{ "jobs", required_argument, NULL, 'j' },
@@ -124,6 +128,9 @@ void cli_print_help(FILE *out)
 	      "      --kernel-warnings fail|ignore  whether a warning of a kernel target's\n"
 	      "                           kernel (WARNING:, BUG:, KASAN:...) fails it (default\n"
 	      "                           fail; vm.kernel_warnings)\n"
+	      "      --gdb PORT           QEMU's gdb stub on 127.0.0.1:PORT (kernels boot with\n"
+	      "                           nokaslr); vmtest prints the gdb command to attach\n"
+	      "      --gdb-wait           with --gdb: hold the CPUs until gdb continues\n"
 	      "      --network MODE       user: a NIC on QEMU's user-mode network (10.0.2.15,\n"
 	      "                           the host at 10.0.2.2); none (default): loopback only\n"
 	      "      --forward [tcp:|udp:][ADDR:]HOSTPORT:GUESTPORT\n"
@@ -201,6 +208,8 @@ static void cli_set(struct cli_options *o, int c, const char *arg)
 	case OPT_FILESYSTEM: o->filesystem = arg; break;
 	case OPT_NETWORK: o->network = arg; break;
 	case OPT_KERNEL_WARNINGS: o->kernel_warnings = arg; break;
+	case OPT_GDB: o->gdb = arg; break;
+	case OPT_GDB_WAIT: o->gdb_wait = true; break;
 	case OPT_FORWARD:
 		/* cli_parse refuses more than fit. */
 		if (o->n_forwards < CLI_MAX_FORWARDS)

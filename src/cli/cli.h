@@ -41,6 +41,8 @@ struct cli_options {
 	const char *filesystem;		/* --filesystem auto|virtiofs|9p */
 	const char *network;		/* --network none|user */
 	const char *kernel_warnings;	/* --kernel-warnings fail|ignore */
+	const char *gdb;		/* --gdb PORT */
+	bool gdb_wait;			/* --gdb-wait */
 	const char *forwards[CLI_MAX_FORWARDS];	/* --forward, in order */
 	size_t n_forwards;
 	bool no_ui;			/* --no-ui */

@@ -163,6 +163,17 @@ static int scheduler_options(const struct config *config, const struct cli_optio
 	*ret_jobs = 0;
 	if (cli_network(o, &ro->network, forwards, err) < 0)
 		return -EINVAL;
+	if (o->gdb_wait && !o->gdb)
+		return error_usage(err, "--gdb-wait needs --gdb PORT");
+	if (o->gdb) {
+		char *end;
+		unsigned long port = strtoul(o->gdb, &end, 10);
+
+		if (!*o->gdb || *end || port < 1 || port > 65535)
+			return error_usage(err, "--gdb '%s': expected a port (1 to 65535)", o->gdb);
+		ro->gdb_port = (unsigned)port;
+		ro->gdb_wait = o->gdb_wait;
+	}
 	if (o->kernel_warnings &&
 	    (ro->kernel_warnings = vm_kernel_warnings_parse(o->kernel_warnings)) < 0)
 		return error_usage(err, "--kernel-warnings '%s': expected fail or ignore",

@@ -104,6 +104,7 @@ struct vm_config {
 	size_t n_forwards;
 	struct origin network_origin;	/* where "none" was said, for a forward's message */
 	enum vm_kernel_warnings kernel_warnings;
+	unsigned gdb_port;		/* vm.gdb: QEMU's gdb stub on 127.0.0.1; 0: none */
 	char **allowed_warnings;	/* PCRE2 patterns, checked; NULL-terminated or NULL */
 	size_t n_allowed_warnings;
 };

@@ -459,7 +459,20 @@ static int vm_apply_allowed_warnings(struct loader *ld, struct target *t,
 	return 0;
 }
 
+static int vm_apply_gdb(struct loader *ld, struct target *t, const struct toml_entry *e,
+			struct error *err)
+{
+	int64_t port = e->value->u.integer;
+
+	if (port < 1 || port > 65535)
+		return loader_fail(ld, e->value->pos, err,
+				   "vm.gdb: %lld is not a port (1 to 65535)", (long long)port);
+	t->vm.gdb_port = (unsigned)port;
+	return 0;
+}
+
 static const struct key_spec vm_keys[] = {
+	{ "gdb", TOML_INTEGER, vm_apply_gdb },
 	{ "kernel_warnings", TOML_STRING, vm_apply_kernel_warnings },
 	{ "allowed_warnings", TOML_ARRAY, vm_apply_allowed_warnings },
 	{ "persist", TOML_BOOL, vm_apply_persist },

@@ -47,6 +47,7 @@ struct kernel_boot {
 	char *boot_kernel;	/* the bzImage, or the PVH ELF from the cache */
 	bool kernel_cached;	/* boot_kernel is a file of the cache */
 	char *initrd;
+	char *symbols;		/* the kernel's vmlinux with symbols, for gdb; NULL: none found */
 	/* virtiofs: a daemon per export (root, shared, vm.mounts), and their
 	 * pidfds.  Beside 9p unless virtiofs_only: the guest then takes
 	 * virtiofs when its kernel has it (virtiofs_used, from its answer). */
@@ -280,6 +281,34 @@ static int kernel_choose_filesystem(struct target_run *run, struct kernel_boot *
 }
 
 /*
+ * An ELF with the kernel's symbols, for gdb: a vmlinux beside the kernel
+ * (a build tree), or Debian's debug package's.  The PVH ELF vmtest boots
+ * has none: it is stripped.
+ */
+static char *kernel_find_symbols(const struct target *t, const char *release)
+{
+	_cleanup_free_ char *dir = strdup(t->kernel);
+	char *slash = dir ? strrchr(dir, '/') : NULL, *path = NULL;
+
+	if (slash) {
+		*slash = '\0';
+		if (asprintf(&path, "%s/vmlinux", *dir ? dir : "/") >= 0 && access(path, R_OK) == 0)
+			return path;
+		free(path);
+	}
+	if (asprintf(&path, "/usr/lib/debug/boot/vmlinux-%s", release) >= 0 &&
+	    access(path, R_OK) == 0)
+		return path;
+	free(path);
+	return NULL;
+}
+
+static const char *kernel_symbols(const struct target_run *run)
+{
+	return kernel_boot(run) ? kernel_boot(run)->symbols : NULL;
+}
+
+/*
  * The kernel to boot and its initramfs.  A bzImage whose payload is a PVH
  * ELF boots as that ELF, decompressed once into the cache: under emulation
  * the kernel's own decompressor is most of the boot time.
@@ -304,6 +333,8 @@ static int kernel_prepare(struct target_run *run, struct error *err)
 		r = kernel_image_open(t->kernel, &image, err);
 	if (r >= 0)
 		r = kernel_release(t, image, err);
+	if (r >= 0)
+		b->symbols = kernel_find_symbols(t, image->release);
 	if (r >= 0) {
 		record_log(run->record, 1, "kernel %s: release %s", t->kernel, image->release);
 		r = kernel_modules(run, image->release, b->virtiofs, &modules, err);
@@ -821,6 +852,7 @@ static void kernel_clear(struct target_run *run)
 	free(b->virtiofsd);
 	free(b->boot_kernel);
 	free(b->initrd);
+	free(b->symbols);
 	free(b);
 	run->kind_data = NULL;
 }
@@ -831,6 +863,7 @@ const struct target_kind_ops target_kernel_ops = {
 	.warm_off = kernel_warm_off,
 	.prepare = kernel_prepare,
 	.ended = kernel_ended,
+	.symbols = kernel_symbols,
 	.plan = kernel_plan,
 	.started = kernel_started,
 	.silent_agent_hint = "",

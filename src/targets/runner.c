@@ -117,6 +117,22 @@ static int runner_network(struct target_run *run, struct error *err)
 	return 0;
 }
 
+/* How to attach gdb, said once QEMU's stub is planned. */
+static void runner_say_gdb(struct target_run *run, const struct target_kind_ops *kind)
+{
+	const char *symbols = kind->symbols ? kind->symbols(run) : NULL;
+	_cleanup_free_ char *quoted = symbols ? shell_quote_word(symbols) : NULL;
+
+	record_log(run->record, 0, "gdb stub on 127.0.0.1:%u%s; attach with: gdb%s%s -ex "
+		   "'target remote 127.0.0.1:%u'", run->gdb_port,
+		   run->options->gdb_wait ? ", the CPUs held until gdb continues" : "",
+		   quoted ? " " : "", quoted ? quoted : "", run->gdb_port);
+	if (!symbols && run->target->kind == TARGET_KERNEL)
+		record_log(run->record, 0, "no symbols for this kernel: a vmlinux beside it, or "
+			   "Debian's /usr/lib/debug/boot/vmlinux-RELEASE (linux-image-RELEASE-dbg), "
+			   "would give them");
+}
+
 /*
  * A forwarded host port that is taken would make QEMU exit ("Could not set
  * up host forwarding rule"): said first, naming the port, and nothing is
@@ -124,8 +140,10 @@ static int runner_network(struct target_run *run, struct error *err)
  */
 static int runner_check_ports(struct target_run *run, struct error *err)
 {
-	for (size_t i = 0; i < run->n_forwards; i++) {
-		const struct vm_forward *f = &run->forwards[i];
+	struct vm_forward gdb = { .host_addr = "127.0.0.1", .host_port = run->gdb_port };
+
+	for (size_t i = 0; i < run->n_forwards + (run->gdb_port ? 1 : 0); i++) {
+		const struct vm_forward *f = i < run->n_forwards ? &run->forwards[i] : &gdb;
 		struct sockaddr_in addr = { .sin_family = AF_INET, .sin_port = htons(f->host_port) };
 		int fd = socket(AF_INET, (f->udp ? SOCK_DGRAM : SOCK_STREAM) | SOCK_CLOEXEC, 0);
 		int one = 1, r = 0;
@@ -136,6 +154,9 @@ static int runner_check_ports(struct target_run *run, struct error *err)
 			r = -errno;
 		if (fd >= 0)
 			close(fd);
+		if (r < 0 && f == &gdb)
+			return error_set(err, -r, "cannot start the gdb stub on 127.0.0.1:%u: %s",
+					 run->gdb_port, strerror(-r));
 		if (r < 0)
 			return error_set(err, -r, "cannot forward %s port %u of %s to the guest's port "
 					 "%u: %s%s", f->udp ? "UDP" : "TCP", f->host_port, f->host_addr,
@@ -261,6 +282,8 @@ static int runner_build_argv(struct target_run *run, const struct target_kind_op
 	_cleanup_free_ char *line = NULL;
 	int r;
 
+	plan.gdb_port = run->gdb_port;
+	plan.gdb_wait = run->gdb_port && run->options->gdb_wait;
 	plan.network = run->network;
 	plan.forwards = run->forwards;
 	plan.n_forwards = run->n_forwards;
@@ -314,6 +337,8 @@ static const char *runner_warm_off(const struct target_run *run,
 		return "vm.extra_args set the machine, its memory or a snapshot of QEMU's own";
 	if (!cache_trust_available())
 		return "the kernel keyring is out of reach, so vmtest could not vouch for a snapshot";
+	if (run->gdb_port)
+		return "--gdb: the debugger follows the boot from its first instruction";
 	return kind->warm_off ? kind->warm_off(run) : NULL;
 }
 
@@ -385,6 +410,10 @@ static int runner_prepare(struct target_run *run, const struct target_kind_ops *
 {
 	int r = runner_network(run, err);
 
+	run->gdb_port = run->options->gdb_port ? run->options->gdb_port : run->target->vm.gdb_port;
+	/* Nor may the set-up's requests time out while gdb holds the guest. */
+	if (run->gdb_port)
+		run->setup_ms = -1;
 	if (r >= 0 && !dry)
 		r = runner_check_ports(run, err);
 	if (r >= 0 && !dry)
@@ -393,6 +422,8 @@ static int runner_prepare(struct target_run *run, const struct target_kind_ops *
 		r = kind->prepare(run, err);
 	if (r >= 0)
 		r = runner_accel(run, err);
+	if (r >= 0 && !dry && run->gdb_port)
+		runner_say_gdb(run, kind);
 	if (r >= 0 && !dry)
 		r = runner_warm_choose(run, kind, err);
 	if (r >= 0)
@@ -519,7 +550,8 @@ static int runner_boot_once(struct target_run *run, const struct target_kind_ops
 	if (r >= 0)
 		r = warm_start_load(run, err);
 	if (r >= 0) {
-		int64_t timeout_ms = timeout_s * 1000LL;
+		/* A debugger may hold the guest as long as it likes. */
+		int64_t timeout_ms = run->gdb_port ? -1 : timeout_s * 1000LL;
 
 		if (warm_start_restoring(run) && timeout_ms > WARM_RESTORE_TIMEOUT_MS)
 			timeout_ms = WARM_RESTORE_TIMEOUT_MS;

@@ -32,6 +32,8 @@ struct runner_options {
 	int filesystem;		/* --filesystem: enum vm_filesystem; -1: the targets' own */
 	int network;		/* --network: enum vm_network; -1: the targets' own */
 	int kernel_warnings;	/* --kernel-warnings: enum vm_kernel_warnings; -1: the targets' */
+	unsigned gdb_port;	/* --gdb: over the targets' vm.gdb; 0: theirs */
+	bool gdb_wait;		/* --gdb-wait */
 	/* --forward: added to each target's vm.forward (and implying the network) */
 	const struct vm_forward *forwards;
 	size_t n_forwards;

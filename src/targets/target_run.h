@@ -39,6 +39,7 @@ struct target_run {
 	/* The guest's NIC (vm.network, --network), and the host ports forwarded
 	 * to it: the target's and --forward's. */
 	bool network;
+	unsigned gdb_port;	/* QEMU's gdb stub (--gdb, vm.gdb); 0: none */
 	struct vm_forward *forwards;
 	size_t n_forwards;
 	struct strv argv;
@@ -90,6 +91,9 @@ struct target_kind_ops {
 	void (*plan)(const struct target_run *run, struct qemu_plan *plan);
 	/* QEMU has started and its common sockets are connected. */
 	int (*started)(struct target_run *run, int64_t deadline, struct error *err);
+	/* The file with the guest kernel's symbols, for gdb; NULL: none known.
+	 * Optional. */
+	const char *(*symbols)(const struct target_run *run);
 	/* Said when the agent never answered ("is qemu-ga installed ...?"). */
 	const char *silent_agent_hint;
 	/* The agent answers: mount the shares. */
