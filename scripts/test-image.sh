@@ -23,7 +23,8 @@
 # depends on) with console=ttyS0 quiet panic=-1 and an initramfs whose /init
 # is a busybox sh script.  It mounts /proc, /sys, /dev (devtmpfs), /run and
 # /tmp, loads virtio_pci, virtio_console, virtio_blk, virtio_rng,
-# 9pnet_virtio and 9p (with their modules.dep dependencies, in order) with
+# 9pnet_virtio, 9p and virtio_net (with their modules.dep dependencies, in
+# order; virtio_net for the network tests, which set its address themselves) with
 # insmod, waits up to 5 s for the virtio-serial port named
 # org.qemu.guest_agent.0 and runs qemu-ga on it in the foreground; it powers
 # off when that port never appears or qemu-ga exits.  Every busybox applet is
@@ -80,7 +81,7 @@ export SOURCE_DATE_EPOCH=946684800
 # with the kernel's own package (what linux-image-amd64 depends on).
 packages=(linux-image-amd64 busybox-static qemu-guest-agent grub-pc-bin
 	grub-efi-amd64-bin grub-common mtools dosfstools fdisk qemu-utils cpio gzip)
-modules=(virtio_pci virtio_console virtio_blk virtio_rng 9pnet_virtio 9p)
+modules=(virtio_pci virtio_console virtio_blk virtio_rng 9pnet_virtio 9p virtio_net)
 grub_modules_bios=(biosdisk part_msdos part_gpt fat normal linux configfile
 	search echo serial terminal)
 grub_modules_efi=(part_msdos part_gpt fat normal linux configfile search echo)

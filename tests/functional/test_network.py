@@ -176,3 +176,25 @@ def test_what_cannot_be_forwarded_is_said_before_a_vm_starts(vmtest, tmp_path):
     assert r.returncode == 69, r.stderr
     assert "the guest has no network interface (the kernel lacks CONFIG_VIRTIO_NET?)" \
         in r.stderr, r.stderr
+
+
+@guest_semantics
+def test_an_image_gets_the_nic_too(vmtest, tmp_path):
+    """An image target gets the same NIC; its own tools set it up (here
+    busybox's, with the standard address) and fetch from the host."""
+    from test_image_targets import test_image
+    www = tmp_path / "www"
+    www.mkdir()
+    (www / "from-host.txt").write_text("served to the image\n")
+    with Server(www) as server:
+        r = vmtest("--network", "user", "-i", test_image("bios"), "--",
+                   "ifconfig eth0 10.0.2.15 netmask 255.255.255.0 up && "
+                   "route add default gw 10.0.2.2 && "
+                   "wget -q -O - http://10.0.2.2:%d/from-host.txt" % server.port,
+                   cwd=tmp_path, timeout=300)
+    assert r.returncode == 0, r.stdout + r.stderr
+    assert r.stdout == "served to the image\n", r.stdout
+    # Without --network the image has no NIC.
+    r = vmtest("-i", test_image("bios"), "--", "ls /sys/class/net", cwd=tmp_path, timeout=300)
+    assert r.returncode == 0, r.stderr
+    assert "eth0" not in r.stdout.split(), r.stdout
