@@ -31,8 +31,8 @@
 
 static void init_power_off(void)
 {
-	/* The kernel's last records reach the host first. */
-	kmsg_forward();
+	/* The kernel's last records reach the host first, if it takes them. */
+	kmsg_drain(1000);
 	sync();
 	reboot(RB_POWER_OFF);
 	/* Only reached if the kernel refused: PID 1 exiting panics, and
@@ -71,7 +71,7 @@ static void init_reap(int sfd)
  * wants its keystrokes. */
 static void init_serve(struct agent *agent, int agent_fd, int output_fd, int sfd)
 {
-	struct pollfd pfds[4 + 2 * EXEC_MAX_JOBS];
+	struct pollfd pfds[5 + 2 * EXEC_MAX_JOBS];
 	bool host_connected = true;
 
 	while (!agent_shutdown_requested(agent)) {
@@ -81,11 +81,11 @@ static void init_serve(struct agent *agent, int agent_fd, int output_fd, int sfd
 		pfds[0] = (struct pollfd){ .fd = sfd, .events = POLLIN };
 		pfds[1] = (struct pollfd){ .fd = host_connected ? agent_fd : -1, .events = POLLIN };
 		pfds[2] = (struct pollfd){ .fd = tty ? output_fd : -1, .events = POLLIN };
-		pfds[3] = (struct pollfd){ .fd = kmsg_fd(), .events = POLLIN };
-		n = exec_fill_pollfds(pfds + 4, 2 * EXEC_MAX_JOBS);
+		kmsg_pollfds(pfds + 3);
+		n = exec_fill_pollfds(pfds + 5, 2 * EXEC_MAX_JOBS);
 		/* With the host away a port reads as EOF at once: look again
 		 * in a while rather than spin. */
-		if (poll(pfds, 4 + n, host_connected ? -1 : 100) < 0 && errno != EINTR)
+		if (poll(pfds, 5 + n, host_connected ? -1 : 100) < 0 && errno != EINTR)
 			log_msg("poll: %s", strerror(errno));
 		if (pfds[0].revents & POLLIN)
 			init_reap(sfd);
@@ -93,9 +93,8 @@ static void init_serve(struct agent *agent, int agent_fd, int output_fd, int sfd
 			host_connected = agent_handle_input(agent);
 		if (pfds[2].revents & POLLIN)
 			exec_handle_port_input(output_fd);
-		if (pfds[3].revents & POLLIN)
-			kmsg_forward();
-		exec_handle_pollfds(pfds + 4, n);
+		kmsg_handle(pfds + 3);
+		exec_handle_pollfds(pfds + 5, n);
 	}
 }
 

@@ -16,7 +16,8 @@
 # directory under /var/tmp.  Before the README's commands the machine gets
 # only what a freshly installed one already has: apt's package lists
 # (apt-get update).  Then it is entered with chroot, as root, under
-# `env -i` with a plain PATH and HOME, with /proc mounted, /sys and /dev
+# `env -i` with a plain PATH and HOME, with itself bound on itself (so that
+# its / is a mount point), /proc mounted, /sys and /dev
 # bound recursively (tmux and pexpect need /dev/pts, QEMU /dev/shm and
 # /dev/kvm when there is one) and the host's resolv.conf.
 #
@@ -133,6 +134,9 @@ if [ -f /etc/apt/sources.list.d/debian.sources ]; then
 fi
 cp -L /etc/resolv.conf "$root/etc/resolv.conf"
 
+# The root a mount point of its own, as a machine's / is: virtiofsd's
+# read-only view (a private mount namespace) needs "/" to be one.
+bind --bind "$root" "$root"
 bind -t proc proc "$root/proc"
 bind --rbind /sys "$root/sys"
 mount --make-rslave "$root/sys"
