@@ -32,6 +32,27 @@ static inline int io_write_all(int fd, const void *buf, size_t len)
 	return 0;
 }
 
+/* Up to size bytes into buf, through short reads and EINTR, stopping at
+ * end of file: 0 with *ret_len the bytes read, or -errno. */
+static inline int io_read_all(int fd, void *buf, size_t size, size_t *ret_len)
+{
+	size_t len = 0;
+
+	while (len < size) {
+		ssize_t n = read(fd, (char *)buf + len, size - len);
+
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n < 0)
+			return -errno;
+		if (n == 0)
+			break;
+		len += (size_t)n;
+	}
+	*ret_len = len;
+	return 0;
+}
+
 /* All of the file in, from its start (whatever its offset), written to out: 0, or -errno. */
 static inline int io_copy_all(int in, int out)
 {

@@ -14,6 +14,7 @@
 #include <unistd.h>
 
 #include "cleanup.h"
+#include "io.h"
 #include "boot/decompress.h"
 #include "boot/elf_file.h"
 
@@ -122,25 +123,6 @@ static int modules_open(const struct modules_ctx *x, const char *path, int flags
 	return fd < 0 ? -errno : fd;
 }
 
-static int modules_read_fd(int fd, size_t size, char *buf, size_t *ret_len)
-{
-	size_t len = 0;
-
-	while (len < size) {
-		ssize_t n = read(fd, buf + len, size - len);
-
-		if (n < 0 && errno == EINTR)
-			continue;
-		if (n < 0)
-			return -errno;
-		if (n == 0)
-			break;
-		len += (size_t)n;
-	}
-	*ret_len = len;
-	return 0;
-}
-
 /* A whole file of the rootfs, NUL-terminated, at most max bytes. */
 static int modules_read(const struct modules_ctx *x, const char *path, size_t max,
 			char **ret_buf, size_t *ret_len, struct error *err)
@@ -167,7 +149,7 @@ static int modules_read(const struct modules_ctx *x, const char *path, size_t ma
 	buf = malloc((size_t)st.st_size + 1);
 	if (!buf)
 		return error_set(err, ENOMEM, "out of memory");
-	r = modules_read_fd(fd, (size_t)st.st_size, buf, &len);
+	r = io_read_all(fd, buf, (size_t)st.st_size, &len);
 	if (r < 0)
 		return error_set_errno(err, -r, "%s", modules_show(x, path, shown, sizeof(shown)));
 	buf[len] = '\0';

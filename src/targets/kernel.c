@@ -13,12 +13,15 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <stdint.h>
 #include <sys/random.h>
+#include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
 
 #include "base64.h"
 #include "cleanup.h"
+#include "io.h"
 #include "guest_proto.h"
 #include "base/clock.h"
 #include "base/terminal.h"
@@ -750,47 +753,27 @@ static void kernel_shutdown(struct target_run *run)
 /* A guest's log is its kernel's records: megabytes at most, for a chatty kernel. */
 #define KERNEL_LOG_MAX (64 << 20)
 
-/* The first max bytes of a file, malloc'd, NUL-terminated; -errno. */
+/* The first max bytes of a file, malloc'd, NUL-terminated; -errno.  QEMU,
+ * its writer, has exited: its size is final. */
 static int kernel_read_log(const char *path, size_t max, char **ret, size_t *ret_len)
 {
 	_cleanup_close_ int fd = open(path, O_RDONLY | O_CLOEXEC);
 	_cleanup_free_ char *buf = NULL;
-	size_t len = 0, size = 0;
+	struct stat st;
+	size_t size;
+	int r;
 
-	if (fd < 0)
+	if (fd < 0 || fstat(fd, &st) < 0)
 		return -errno;
-	for (;;) {
-		ssize_t n;
-
-		if (len == size) {
-			char *more;
-
-			if (size >= max)
-				break;
-			size = size ? size * 2 : 65536;
-			if (size > max)
-				size = max;
-			more = realloc(buf, size + 1);
-			if (!more)
-				return -ENOMEM;
-			buf = more;
-		}
-		n = read(fd, buf + len, size - len);
-		if (n < 0 && errno == EINTR)
-			continue;
-		if (n < 0)
-			return -errno;
-		if (n == 0)
-			break;
-		len += (size_t)n;
-	}
-	if (!buf)
-		buf = calloc(1, 1);
+	size = (uint64_t)st.st_size < max ? (size_t)st.st_size : max;
+	buf = malloc(size + 1);
 	if (!buf)
 		return -ENOMEM;
-	buf[len] = '\0';
+	r = io_read_all(fd, buf, size, ret_len);
+	if (r < 0)
+		return r;
+	buf[*ret_len] = '\0';
 	*ret = TAKE_PTR(buf);
-	*ret_len = len;
 	return 0;
 }
 
