@@ -20,7 +20,7 @@ test_packages=(libcmocka-dev python3 python3-pytest python3-yaml clang libclang-
 	gcc-s390x-linux-gnu libc6-dev-s390x-cross qemu-system-misc kmod
 	gcc-riscv64-linux-gnu libc6-dev-riscv64-cross valgrind strace procps dpkg-dev
 	linux-source-6.1 build-essential bc bison flex libelf-dev xz-utils
-	linux-headers-amd64 gdb)
+	linux-headers-amd64 gdb python3-drgn)
 
 packages=("${build_packages[@]}" "${run_packages[@]}")
 case "$what" in
