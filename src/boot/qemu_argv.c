@@ -115,7 +115,8 @@ static void qemu_add_boot(struct strv *argv, const struct target *t, const struc
 	strv_add(argv, plan->initrd);
 	strv_add(argv, "-append");
 	/* A debugger's breakpoints need the kernel where its symbols say. */
-	strv_addf(argv, "console=%s " QEMU_KERNEL_CMDLINE "%s%s%s", plan->arch->console,
+	strv_addf(argv, "console=%s %s%s%s%s", plan->arch->console,
+		  plan->dump ? QEMU_KERNEL_CMDLINE_HOLD : QEMU_KERNEL_CMDLINE,
 		  plan->gdb_port ? " nokaslr" : "", t->kernel_args && *t->kernel_args ? " " : "",
 		  t->kernel_args && *t->kernel_args ? t->kernel_args : "");
 }
@@ -142,6 +143,14 @@ static void qemu_add_control(struct strv *argv, const struct target *t,
 	qemu_add_socket(argv, plan, "qmp", QEMU_SOCKET_QMP, true);
 	strv_add(argv, "-mon");
 	strv_add(argv, "chardev=qmp,mode=control");
+	if (plan->dump) {
+		qemu_add_socket(argv, plan, "qmpdump", QEMU_SOCKET_QMP_DUMP, true);
+		strv_add(argv, "-mon");
+		strv_add(argv, "chardev=qmpdump,mode=control");
+		/* The guest's VMCOREINFO (with its qemu_fw_cfg driver) into the dump. */
+		strv_add(argv, "-device");
+		strv_add(argv, "vmcoreinfo");
+	}
 	strv_add(argv, "-device");
 	strv_addf(argv, "virtio-serial-%s,id=vser", plan->arch->virtio);
 	qemu_add_socket(argv, plan, "agent", QEMU_SOCKET_AGENT, true);

@@ -59,6 +59,9 @@ struct qemu_plan {
 	const char *ram_path;		/* guest RAM in this file, shared; NULL: QEMU's own */
 	bool incoming;			/* -incoming defer: a snapshot is loaded over QMP */
 	bool for_key;			/* host paths of vm.mounts as placeholders */
+	/* Kernel targets: a guest whose memory is dumped at its panic (panic=0,
+	 * -device vmcoreinfo, a second QMP monitor). */
+	bool dump;
 	/* QEMU's gdb stub on 127.0.0.1:gdb_port (0: none), the CPUs held
 	 * until the debugger lets them go (gdb_wait); kernels get nokaslr. */
 	unsigned gdb_port;
@@ -101,6 +104,12 @@ int qemu_argv_build(const struct target *target, const struct qemu_plan *plan,
 /* The kernel command line vmtest uses after console=DEVICE, before the
  * target's kernel_args. */
 #define QEMU_KERNEL_CMDLINE "panic=-1 rdinit=/init quiet"
+/* The same for a guest to be dumped at its panic: it stays, spinning, and
+ * QEMU with it, until the dump is written (qemu_plan.dump). */
+#define QEMU_KERNEL_CMDLINE_HOLD "panic=0 rdinit=/init quiet"
+
+/* A second QMP monitor, for the dump at a panic (the runner's is busy). */
+#define QEMU_SOCKET_QMP_DUMP "qmp-dump.sock"
 
 /* value with every comma doubled (QEMU's key=value escaping); malloc'd. */
 char *qemu_escape_value(const char *value);

@@ -26,6 +26,7 @@ enum {
 	OPT_NETWORK,
 	OPT_KERNEL_WARNINGS,
 	OPT_GDB,
+	OPT_DUMP,
 	OPT_GDB_WAIT,
 	OPT_FORWARD,
 	OPT_UEFI,
@@ -60,6 +61,7 @@ static const struct option cli_long_options[] = {
 	{ "network", required_argument, NULL, OPT_NETWORK },
 	{ "kernel-warnings", required_argument, NULL, OPT_KERNEL_WARNINGS },
 	{ "gdb", required_argument, NULL, OPT_GDB },
+	{ "dump", required_argument, NULL, OPT_DUMP },
 	{ "gdb-wait", no_argument, NULL, OPT_GDB_WAIT },
 	{ "forward", required_argument, NULL, OPT_FORWARD },
 	{ "no-ui", no_argument, NULL, OPT_NO_UI },
@@ -129,6 +131,8 @@ void cli_print_help(FILE *out)
 	      "                           whether a warning of a kernel target's kernel\n"
 	      "                           (WARNING:, BUG:, KASAN:...) fails it (default fail;\n"
 	      "                           vm.kernel_warnings)\n"
+	      "      --dump DIR           a kernel target that panics leaves its memory in\n"
+	      "                           DIR/NAME/vmcore (as --output-dir does)\n"
 	      "      --gdb PORT           QEMU's gdb stub on 127.0.0.1:PORT (kernels boot with\n"
 	      "                           nokaslr); vmtest prints the gdb command to attach\n"
 	      "      --gdb-wait           with --gdb: hold the CPUs until gdb continues\n"
@@ -210,6 +214,7 @@ static void cli_set(struct cli_options *o, int c, const char *arg)
 	case OPT_NETWORK: o->network = arg; break;
 	case OPT_KERNEL_WARNINGS: o->kernel_warnings = arg; break;
 	case OPT_GDB: o->gdb = arg; break;
+	case OPT_DUMP: o->dump_dir = arg; break;
 	case OPT_GDB_WAIT: o->gdb_wait = true; break;
 	case OPT_FORWARD:
 		/* cli_parse refuses more than fit. */

@@ -52,6 +52,7 @@ struct cli_options {
 	const char *json_path;		/* --json */
 	const char *shard;		/* --shard K/N */
 	const char *output_dir;		/* --output-dir */
+	const char *dump_dir;		/* --dump */
 	const char *log_path;		/* --log */
 	bool help;
 	bool version;

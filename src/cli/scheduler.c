@@ -163,6 +163,7 @@ static int scheduler_options(const struct config *config, const struct cli_optio
 	*ret_jobs = 0;
 	if (cli_network(o, &ro->network, forwards, err) < 0)
 		return -EINVAL;
+	ro->dump = o->output_dir || o->dump_dir;
 	if (o->gdb_wait && !o->gdb)
 		return error_usage(err, "--gdb-wait needs --gdb PORT");
 	if (o->gdb) {
@@ -261,6 +262,7 @@ int scheduler_run(const struct config *config, const struct cli_options *o, enum
 		.junit_path = o->junit_path,
 		.json_path = o->json_path,
 		.output_dir = o->output_dir,
+		.dump_dir = o->dump_dir,
 		.suite_name = config->path ? config->path : "vmtest",
 	};
 	struct view_options vo;

@@ -143,13 +143,16 @@ static int kernel_modules(struct target_run *run, const char *release, bool virt
 	size_t n = 0;
 	int r;
 
-	/* virtiofs (FUSE's and its own) and virtio-net only for the runs that use them. */
-	for (; n < arch->n_modules && n < ARRAY_SIZE(names) - 2; n++)
+	/* virtiofs (FUSE's and its own), virtio-net and fw_cfg (the dump's
+	 * VMCOREINFO) only for the runs that use them. */
+	for (; n < arch->n_modules && n < ARRAY_SIZE(names) - 3; n++)
 		names[n] = arch->modules[n];
 	if (virtiofs)
 		names[n++] = "?virtiofs";
 	if (run->network)
 		names[n++] = "?virtio_net";
+	if (run->dump_fd >= 0)
+		names[n++] = "?qemu_fw_cfg";
 	r = modules_load(t->rootfs, release, names, n, ret, err);
 
 	if (r != MODULES_NO_DIR)

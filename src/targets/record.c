@@ -50,7 +50,7 @@ int record_new(size_t index, const char *name, const struct record_observer *obs
 
 	if (!r)
 		return error_set(err, ENOMEM, "out of memory");
-	*r = (struct record){ .index = index, .console_fd = -1, .output_fd = -1,
+	*r = (struct record){ .index = index, .console_fd = -1, .output_fd = -1, .vmcore_fd = -1,
 			      .outcome = RECORD_RUNNING };
 	r->name = strdup(name);
 	if (!r->name) {
@@ -85,6 +85,8 @@ struct record *record_free(struct record *r)
 		close(r->console_fd);
 	if (r->output_fd >= 0)
 		close(r->output_fd);
+	if (r->vmcore_fd >= 0)
+		close(r->vmcore_fd);
 	free(r->name);
 	free(r->qemu_line);
 	for (size_t i = 0; i < r->n_kernel_warnings; i++) {

@@ -55,6 +55,7 @@ struct record {
 	size_t index;			/* the target's place in the config */
 	char *name;			/* as written: sanitize before printing */
 	int console_fd, output_fd;	/* the spools, written from offset 0 */
+	int vmcore_fd;			/* the guest's dump at its panic; -1: none */
 	/* Written by the target's thread, read by the view's: read these two
 	 * with __atomic_load_n (record_current_stage). */
 	enum record_stage stage;

@@ -3,6 +3,7 @@
 
 #include <arpa/inet.h>
 #include <errno.h>
+#include <fcntl.h>
 #include <limits.h>
 #include <signal.h>
 #include <stdio.h>
@@ -10,6 +11,7 @@
 #include <string.h>
 #include <netinet/in.h>
 #include <sys/socket.h>
+#include <sys/stat.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -29,6 +31,8 @@
 
 #define RUNNER_CONNECT_TIMEOUT_MS 10000
 #define RUNNER_SETUP_TIMEOUT_MS 60000
+/* A dump reads all of guest memory; under TCG a 4 GB guest takes its while. */
+#define RUNNER_DUMP_TIMEOUT_MS 600000
 /* Each attempt to reach the agent while it boots: QEMU may be gone. */
 #define RUNNER_AGENT_ATTEMPT_MS 2000
 
@@ -115,6 +119,67 @@ static int runner_network(struct target_run *run, struct error *err)
 		run->forwards[n++] = o->forwards[i];
 	run->n_forwards = n;
 	return 0;
+}
+
+/* The dump's file, in the run's private directory, unlinked: the report copies it. */
+static int runner_open_dump(struct target_run *run, struct error *err)
+{
+	run->dump_fd = open(run->run_dir, O_TMPFILE | O_RDWR | O_CLOEXEC, 0600);
+	if (run->dump_fd < 0) {
+		_cleanup_free_ char *path = target_run_path(run, "vmcore.XXXXXX");
+
+		if (!path)
+			return error_set(err, ENOMEM, "out of memory");
+		run->dump_fd = mkostemp(path, O_CLOEXEC);
+		if (run->dump_fd >= 0)
+			unlink(path);
+	}
+	if (run->dump_fd < 0)
+		return error_set_errno(err, errno, "a file for the guest's dump in %s", run->run_dir);
+	return 0;
+}
+
+/*
+ * The guest panicked (the console's thread calls this, once, when the
+ * panic has been printed): its memory, kdump-compressed with its
+ * VMCOREINFO, into the dump's file through the second monitor, then QEMU
+ * is asked to quit, which ends the run as a panic always did.
+ */
+static void runner_dump_at_panic(void *data)
+{
+	struct target_run *run = data;
+	_cleanup_free_ char *path = target_run_path(run, QEMU_SOCKET_QMP_DUMP);
+	_cleanup_json_ struct json_value *args = json_io_new_object();
+	int64_t deadline = clock_deadline(RUNNER_DUMP_TIMEOUT_MS), start = clock_now_ms();
+	struct error err = { 0 };
+	struct qmp *qmp = NULL;
+	struct stat st;
+	int r = path && args ? 0 : error_set(&err, ENOMEM, "out of memory");
+
+	if (r >= 0)
+		r = qmp_connect(path, deadline, &qmp, &err);
+	if (r >= 0)
+		r = qmp_getfd(qmp, "vmcore", run->dump_fd, deadline, &err);
+	if (r >= 0 && (json_io_set_bool(args, "paging", false) < 0 ||
+		       json_io_set_string(args, "protocol", "fd:vmcore") < 0 ||
+		       json_io_set_string(args, "format", "kdump-zlib") < 0))
+		r = error_set(&err, ENOMEM, "out of memory");
+	/* Not detached: the command answers when the dump is written. */
+	if (r >= 0)
+		r = qmp_execute(qmp, "dump-guest-memory", args, deadline, NULL, &err);
+	if (r >= 0 && fstat(run->dump_fd, &st) == 0)
+		snprintf(run->dump_note, sizeof(run->dump_note),
+			 "dumped the panicked guest's memory (%.1f MB, kdump-compressed) in %.1f s",
+			 (double)st.st_size / (1 << 20), (double)(clock_now_ms() - start) / 1000);
+	else
+		snprintf(run->dump_note, sizeof(run->dump_note),
+			 "could not dump the panicked guest's memory: %s", err.msg);
+	if (qmp) {
+		struct error ignored = { 0 };
+
+		qmp_quit(qmp, clock_deadline(5000), &ignored);
+		qmp_free(qmp);
+	}
 }
 
 /* How to attach gdb, said once QEMU's stub is planned. */
@@ -282,6 +347,7 @@ static int runner_build_argv(struct target_run *run, const struct target_kind_op
 	_cleanup_free_ char *line = NULL;
 	int r;
 
+	plan.dump = run->dump_fd >= 0;
 	plan.gdb_port = run->gdb_port;
 	plan.gdb_wait = run->gdb_port && run->options->gdb_wait;
 	plan.network = run->network;
@@ -355,6 +421,7 @@ static int runner_warm_key(struct target_run *run, const struct target_kind_ops 
 		.accel = run->accel,
 		.ram_path = "@ram",
 		.for_key = true,
+		.dump = run->dump_fd >= 0,
 		/* Forwards too: QEMU sets them up from its command line. */
 		.network = run->network,
 		.forwards = run->forwards,
@@ -418,6 +485,8 @@ static int runner_prepare(struct target_run *run, const struct target_kind_ops *
 		r = runner_check_ports(run, err);
 	if (r >= 0 && !dry)
 		r = run_dir_make(runner_shared_place, run, &run->run_dir, err);
+	if (r >= 0 && !dry && run->options->dump && run->target->kind == TARGET_KERNEL)
+		r = runner_open_dump(run, err);
 	if (r >= 0)
 		r = kind->prepare(run, err);
 	if (r >= 0)
@@ -451,6 +520,8 @@ static int runner_start_qemu(struct target_run *run, const struct target_kind_op
 		r = kind->warm_fresh(run, err);
 	if (r >= 0)
 		r = console_start(console_sock, run->record->console_fd, &run->console, err);
+	if (r >= 0 && run->dump_fd >= 0)
+		console_on_panic(run->console, runner_dump_at_panic, run);
 	if (r < 0)
 		return r;
 	record_log(run->record, 1, "%s", run->record->qemu_line);
@@ -644,6 +715,25 @@ static int runner_boot(struct target_run *run, const struct target_kind_ops *kin
 
 /* --- the end --------------------------------------------------------------- */
 
+/* A dump that was written goes to the record, for the report; said either way. */
+static void runner_keep_dump(struct target_run *run)
+{
+	struct stat st;
+
+	if (run->dump_note[0])
+		record_log(run->record, 0, "%s", run->dump_note);
+	run->dump_note[0] = '\0';
+	if (run->dump_fd < 0)
+		return;
+	if (fstat(run->dump_fd, &st) == 0 && st.st_size > 0 && run->record->vmcore_fd < 0) {
+		run->record->vmcore_fd = run->dump_fd;
+		lseek(run->dump_fd, 0, SEEK_SET);
+	} else {
+		close(run->dump_fd);
+	}
+	run->dump_fd = -1;
+}
+
 static void runner_clear(struct target_run *run, const struct target_kind_ops *kind)
 {
 	int spool_errno = runner_end_vm(run);
@@ -666,6 +756,7 @@ static void runner_clear(struct target_run *run, const struct target_kind_ops *k
 	run->boot_note = NULL;
 	free(run->forwards);
 	run->forwards = NULL;
+	runner_keep_dump(run);
 	strv_clear(&run->argv);
 }
 
@@ -734,7 +825,7 @@ int runner_run(const struct config *config, const struct target *t,
 	const struct target_kind_ops *kind = runner_kind(t);
 	struct target_run run = {
 		.config = config, .target = t, .options = o, .record = record,
-		.qemu = { .pidfd = -1 }, .qemu_slot = -1, .output_fd = -1,
+		.qemu = { .pidfd = -1 }, .qemu_slot = -1, .output_fd = -1, .dump_fd = -1,
 		.setup_ms = o->boot_timeout_s ? o->boot_timeout_s * 1000LL : RUNNER_SETUP_TIMEOUT_MS,
 		.timeout_s = o->timeout_s ? o->timeout_s : t->timeout_s,
 	};
@@ -774,7 +865,7 @@ int runner_plan(const struct config *config, const struct target *t,
 	const struct target_kind_ops *kind = runner_kind(t);
 	struct target_run run = {
 		.config = config, .target = t, .options = o, .record = record,
-		.qemu = { .pidfd = -1 }, .qemu_slot = -1, .output_fd = -1,
+		.qemu = { .pidfd = -1 }, .qemu_slot = -1, .output_fd = -1, .dump_fd = -1,
 	};
 	int r = runner_prepare(&run, kind, true, err);
 

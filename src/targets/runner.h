@@ -33,6 +33,7 @@ struct runner_options {
 	int network;		/* --network: enum vm_network; -1: the targets' own */
 	int kernel_warnings;	/* --kernel-warnings: enum vm_kernel_warnings; -1: the targets' */
 	unsigned gdb_port;	/* --gdb: over the targets' vm.gdb; 0: theirs */
+	bool dump;		/* --dump or --output-dir: a kernel target's memory at a panic */
 	bool gdb_wait;		/* --gdb-wait */
 	/* --forward: added to each target's vm.forward (and implying the network) */
 	const struct vm_forward *forwards;

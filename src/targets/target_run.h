@@ -40,6 +40,10 @@ struct target_run {
 	 * to it: the target's and --forward's. */
 	bool network;
 	unsigned gdb_port;	/* QEMU's gdb stub (--gdb, vm.gdb); 0: none */
+	/* The dump at a panic: its file (unlinked; -1: none wanted), and what
+	 * became of it, written by the console's thread. */
+	int dump_fd;
+	char dump_note[sizeof(((struct error *)0)->msg) + 64];
 	struct vm_forward *forwards;
 	size_t n_forwards;
 	struct strv argv;

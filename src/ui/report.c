@@ -367,12 +367,13 @@ static int report_open_places(struct report *rp, const struct report_options *o,
 		r = host_file_open_parent(o->junit_path, &rp->junit_dir, &rp->junit_name, err);
 	if (r >= 0 && o->json_path)
 		r = host_file_open_parent(o->json_path, &rp->json_dir, &rp->json_name, err);
-	if (r >= 0 && o->output_dir)
-		r = host_dir_open(o->output_dir, true, &rp->out_dir, err);
+	if (r >= 0 && (o->output_dir || o->dump_dir))
+		r = host_dir_open(o->output_dir ? o->output_dir : o->dump_dir, true, &rp->out_dir,
+				  err);
 	if (r < 0)
 		return error_prefix(err, "%s", o->junit_path && !rp->junit_dir ? "--junit"
 					       : o->json_path && !rp->json_dir ? "--json"
-									: "--output-dir");
+					       : o->output_dir ? "--output-dir" : "--dump");
 	return 0;
 }
 
@@ -383,7 +384,7 @@ int report_new(const struct report_options *o, const struct config *config,
 	int r = 0;
 
 	*ret = NULL;
-	if (!o->junit_path && !o->json_path && !o->output_dir)
+	if (!o->junit_path && !o->json_path && !o->output_dir && !o->dump_dir)
 		return 0;
 	if (o->junit_path)
 		r = report_check_writable(o->junit_path, "--junit", err);
@@ -412,7 +413,7 @@ int report_new(const struct report_options *o, const struct config *config,
 		report_free(rp);
 		return error_set(err, ENOMEM, "out of memory");
 	}
-	for (size_t i = 0; o->output_dir && i < config->n_targets; i++) {
+	for (size_t i = 0; (o->output_dir || o->dump_dir) && i < config->n_targets; i++) {
 		rp->dir_names[i] = report_dir_name(rp->dir_names, i, config->targets[i].name);
 		if (!rp->dir_names[i]) {
 			report_free(rp);
@@ -555,6 +556,14 @@ static struct json_value *report_json_case(const struct report *rp, size_t index
 	return o;
 }
 
+/* The guest's memory at its panic (kdump-compressed), from the record's file. */
+static int report_write_vmcore(struct host_dir *dir, const struct record *e, struct error *err)
+{
+	int fd = e->vmcore_fd;
+
+	return host_dir_write(dir, "vmcore", report_fill_from_spool, &fd, err);
+}
+
 static int report_write_artifacts(struct report *rp, const struct record *e,
 				  struct error *err)
 {
@@ -576,8 +585,25 @@ static int report_write_artifacts(struct report *rp, const struct record *e,
 		r = host_dir_write_text(dir, "qemu-command-line", text, err);
 	if (r >= 0)
 		r = host_dir_write_text(dir, "result.json", result, err);
+	if (r >= 0 && e->vmcore_fd >= 0)
+		r = report_write_vmcore(dir, e, err);
 	host_dir_free(dir);
 	return r < 0 ? error_prefix(err, "--output-dir") : 0;
+}
+
+/* --dump without --output-dir: the vmcore alone, DIR/NAME/vmcore. */
+static int report_write_dump(struct report *rp, const struct record *e, struct error *err)
+{
+	struct host_dir *dir = NULL;
+	int r;
+
+	if (e->vmcore_fd < 0)
+		return 0;
+	r = host_dir_subdir(rp->out_dir, rp->dir_names[e->index], &dir, err);
+	if (r >= 0)
+		r = report_write_vmcore(dir, e, err);
+	host_dir_free(dir);
+	return r < 0 ? error_prefix(err, "--dump") : 0;
 }
 
 int report_add(struct report *rp, const struct record *e, struct error *err)
@@ -605,6 +631,8 @@ int report_add(struct report *rp, const struct record *e, struct error *err)
 		report_junit_case(rp, e);
 	if (rp->o.output_dir)
 		r = report_write_artifacts(rp, e, err);
+	else if (rp->o.dump_dir)
+		r = report_write_dump(rp, e, err);
 	pthread_mutex_unlock(&rp->lock);
 	return r;
 }

@@ -22,6 +22,7 @@ struct report_options {
 	const char *junit_path;
 	const char *json_path;
 	const char *output_dir;
+	const char *dump_dir;		/* --dump: vmcores only, when no output_dir */
 	const char *suite_name;		/* the testsuite's name: the config's file name */
 };
 

@@ -16,6 +16,7 @@
 
 #define CONSOLE_KEEP (256 * 1024)
 #define CONSOLE_PANIC "Kernel panic"
+#define CONSOLE_PANIC_END "---[ end Kernel panic"
 
 struct console {
 	int listen_fd;
@@ -28,6 +29,9 @@ struct console {
 	char *keep;		/* the last CONSOLE_KEEP bytes */
 	size_t keep_len;
 	long panic_at;		/* offset in keep of the panic line, or -1 */
+	void (*on_panic)(void *data);	/* console_on_panic's, called once */
+	void *on_panic_data;
+	bool panic_ended;	/* its "---[ end Kernel panic" has been seen */
 };
 
 static void console_keep(struct console *c, const char *data, size_t len)
@@ -53,7 +57,35 @@ static void console_keep(struct console *c, const char *data, size_t len)
 		if (hit)
 			c->panic_at = hit - c->keep;
 	}
+	if (c->panic_at >= 0 && !c->panic_ended)
+		c->panic_ended = memmem(c->keep + c->panic_at, c->keep_len - (size_t)c->panic_at,
+					CONSOLE_PANIC_END, strlen(CONSOLE_PANIC_END)) != NULL;
 	pthread_mutex_unlock(&c->lock);
+}
+
+void console_on_panic(struct console *c, void (*fn)(void *data), void *data)
+{
+	pthread_mutex_lock(&c->lock);
+	c->on_panic = fn;
+	c->on_panic_data = data;
+	pthread_mutex_unlock(&c->lock);
+}
+
+/* The panic's hook, once its end has been printed. */
+static void console_tell_panic(struct console *c)
+{
+	void (*fn)(void *) = NULL;
+	void *data = NULL;
+
+	pthread_mutex_lock(&c->lock);
+	if (c->panic_ended && c->on_panic) {
+		fn = c->on_panic;
+		data = c->on_panic_data;
+		c->on_panic = NULL;
+	}
+	pthread_mutex_unlock(&c->lock);
+	if (fn)
+		fn(data);
 }
 
 /* Wait for fd or for the stop request; false when asked to stop. */
@@ -95,6 +127,7 @@ static void *console_thread(void *arg)
 			c->log_fd = -1;
 		}
 		console_keep(c, buf, n);
+		console_tell_panic(c);
 	}
 	close(fd);
 	return NULL;

@@ -30,6 +30,13 @@ struct console *console_free(struct console *console);
 
 bool console_panicked(struct console *console);
 
+/*
+ * Call fn(data) once, from the console's thread, when the guest's panic
+ * has been printed whole ("---[ end Kernel panic"): the console goes on
+ * reading only when fn returns.  Set it before the guest runs.
+ */
+void console_on_panic(struct console *console, void (*fn)(void *data), void *data);
+
 /* Whether the spool has had all of the console so far (no write failed). */
 bool console_spool_whole(struct console *console);
 

@@ -3,7 +3,10 @@
 
 #include <errno.h>
 #include <stdlib.h>
+#include <stdio.h>
 #include <string.h>
+#include <sys/socket.h>
+#include <sys/uio.h>
 
 #include "cleanup.h"
 
@@ -124,6 +127,51 @@ int qmp_execute(struct qmp *qmp, const char *command, const struct json_value *a
 	if (r < 0)
 		return error_prefix(err, "QMP command '%s'", command);
 	return 0;
+}
+
+int qmp_getfd(struct qmp *qmp, const char *name, int fd, int64_t deadline, struct error *err)
+{
+	int64_t id = qmp->next_id++;
+	char line[256];
+	union {
+		char buf[CMSG_SPACE(sizeof(int))];
+		struct cmsghdr align;
+	} control = { 0 };
+	struct iovec iov;
+	struct msghdr msg = { .msg_iov = &iov, .msg_iovlen = 1, .msg_control = control.buf,
+			      .msg_controllen = sizeof(control.buf) };
+	struct cmsghdr *c = CMSG_FIRSTHDR(&msg);
+	int n = snprintf(line, sizeof(line),
+			 "{\"execute\": \"getfd\", \"arguments\": {\"fdname\": \"%s\"}, "
+			 "\"id\": %lld}\n", name, (long long)id);
+	int r = 0;
+
+	if (n < 0 || (size_t)n >= sizeof(line) || strpbrk(name, "\"\\"))
+		return error_set(err, EINVAL, "QMP getfd: a bad name");
+	c->cmsg_level = SOL_SOCKET;
+	c->cmsg_type = SCM_RIGHTS;
+	c->cmsg_len = CMSG_LEN(sizeof(int));
+	memcpy(CMSG_DATA(c), &fd, sizeof(int));
+	iov = (struct iovec){ line, (size_t)n };
+	/* The descriptor goes with the first byte; what is left, as usual. */
+	for (;;) {
+		ssize_t sent = sendmsg(qmp->io.fd, &msg, MSG_NOSIGNAL);
+
+		if (sent < 0 && errno == EINTR)
+			continue;
+		if (sent < 0 && errno == EAGAIN && clock_now_ms() < deadline) {
+			clock_sleep(5, deadline);
+			continue;
+		}
+		if (sent < 0)
+			return error_set(err, errno, "QMP getfd: %s", strerror(errno));
+		if (sent < n)
+			r = json_io_send_bytes(&qmp->io, line + sent, (size_t)(n - sent), deadline, err);
+		break;
+	}
+	if (r >= 0)
+		r = qmp_await(qmp, id, deadline, NULL, err);
+	return r < 0 ? error_prefix(err, "QMP command 'getfd'") : 0;
 }
 
 /* {"QMP": {"version": {"qemu": {"major": 7, "minor": 2, "micro": 0}, ...}}} */

@@ -60,6 +60,12 @@ int qmp_version(const struct qmp *qmp);
 int qmp_execute(struct qmp *qmp, const char *command, const struct json_value *args,
 		int64_t deadline, struct json_value **ret_return, struct error *err);
 
+/*
+ * Give QEMU a file descriptor under a name (getfd, the descriptor passed
+ * with SCM_RIGHTS), for commands that take "fd:NAME".
+ */
+int qmp_getfd(struct qmp *qmp, const char *name, int fd, int64_t deadline, struct error *err);
+
 /* Wait until event has been seen (at once if it already was). */
 int qmp_wait_event(struct qmp *qmp, enum qmp_event event, int64_t deadline,
 		   struct error *err);
