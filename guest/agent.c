@@ -6,6 +6,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/utsname.h>
 #include <unistd.h>
 
 #include "base64.h"
@@ -265,8 +266,15 @@ static json_t *agent_setup(struct agent *a, json_t *args, char *err, size_t err_
 	free(req.mounts);
 	if (r < 0)
 		return NULL;
-	/* What it mounted: the host watches virtiofs's daemons only when used. */
-	return json_pack("{s:s}", "filesystem", req.virtiofs ? "virtiofs" : "9p");
+	/* What it mounted: the host watches virtiofs's daemons only when used.
+	 * The kernel's version (uname -v), which a dump's header carries and
+	 * nothing else in QEMU's dump says. */
+	struct utsname uts;
+
+	if (uname(&uts) < 0)
+		uts.version[0] = '\0';
+	return json_pack("{s:s, s:s}", "filesystem", req.virtiofs ? "virtiofs" : "9p",
+			 "kernel-version", uts.version);
 }
 
 static const struct agent_command agent_commands[] = {

@@ -164,6 +164,7 @@ static int scheduler_options(const struct config *config, const struct cli_optio
 	if (cli_network(o, &ro->network, forwards, err) < 0)
 		return -EINVAL;
 	ro->dump = o->output_dir || o->dump_dir;
+	ro->dump_on_timeout = o->dump_dir != NULL;
 	if (o->gdb_wait && !o->gdb)
 		return error_usage(err, "--gdb-wait needs --gdb PORT");
 	if (o->gdb) {

@@ -10,8 +10,10 @@
 #include <stdlib.h>
 #include <string.h>
 #include <netinet/in.h>
+#include <pthread.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
+#include <sys/syscall.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -28,11 +30,13 @@
 #include "vm/json_io.h"
 #include "vm/output.h"
 #include "vm/run_dir.h"
+#include "vm/vmcore.h"
 
 #define RUNNER_CONNECT_TIMEOUT_MS 10000
 #define RUNNER_SETUP_TIMEOUT_MS 60000
 /* A dump reads all of guest memory; under TCG a 4 GB guest takes its while. */
 #define RUNNER_DUMP_TIMEOUT_MS 600000
+#define RUNNER_DUMP_FAILURE_LEN 256
 /* Each attempt to reach the agent while it boots: QEMU may be gone. */
 #define RUNNER_AGENT_ATTEMPT_MS 2000
 
@@ -121,65 +125,125 @@ static int runner_network(struct target_run *run, struct error *err)
 	return 0;
 }
 
-/* The dump's file, in the run's private directory, unlinked: the report copies it. */
-static int runner_open_dump(struct target_run *run, struct error *err)
+/* An unlinked file in the run's private directory, for a dump. */
+static int runner_dump_file(struct target_run *run, int *ret_fd, struct error *err)
 {
-	run->dump_fd = open(run->run_dir, O_TMPFILE | O_RDWR | O_CLOEXEC, 0600);
-	if (run->dump_fd < 0) {
+	int fd = open(run->run_dir, O_TMPFILE | O_RDWR | O_CLOEXEC, 0600);
+
+	if (fd < 0) {
 		_cleanup_free_ char *path = target_run_path(run, "vmcore.XXXXXX");
 
 		if (!path)
 			return error_set(err, ENOMEM, "out of memory");
-		run->dump_fd = mkostemp(path, O_CLOEXEC);
-		if (run->dump_fd >= 0)
+		fd = mkostemp(path, O_CLOEXEC);
+		if (fd >= 0)
 			unlink(path);
 	}
-	if (run->dump_fd < 0)
+	if (fd < 0)
 		return error_set_errno(err, errno, "a file for the guest's dump in %s", run->run_dir);
+	*ret_fd = fd;
 	return 0;
 }
 
-/*
- * The guest panicked (the console's thread calls this, once, when the
- * panic has been printed): its memory, kdump-compressed with its
- * VMCOREINFO, into the dump's file through the second monitor, then QEMU
- * is asked to quit, which ends the run as a panic always did.
- */
-static void runner_dump_at_panic(void *data)
+/* DUMP_COMPLETED's "error", when QEMU reports one. */
+static void runner_dump_event(enum qmp_event event, const char *name,
+			      const struct json_value *data, void *userdata)
 {
-	struct target_run *run = data;
+	char *failure = userdata;
+	const char *msg = data ? json_io_get_string(data, "error") : NULL;
+
+	(void)name;
+	if (event == QMP_EVENT_DUMP_COMPLETED && msg)
+		snprintf(failure, RUNNER_DUMP_FAILURE_LEN, "%s", msg);
+}
+
+/*
+ * The guest's memory, kdump-compressed with its VMCOREINFO, through the
+ * second monitor into a file of vmtest's (getfd): detached, so that QEMU's
+ * main loop serves the console and the first monitor while it writes, and
+ * then made the plain file crash and drgn open (vm/vmcore.h).  QEMU is
+ * asked to quit after, which ends the run as a panic always did.
+ */
+static int runner_dump_now(struct target_run *run, struct error *err)
+{
 	_cleanup_free_ char *path = target_run_path(run, QEMU_SOCKET_QMP_DUMP);
 	_cleanup_json_ struct json_value *args = json_io_new_object();
-	int64_t deadline = clock_deadline(RUNNER_DUMP_TIMEOUT_MS), start = clock_now_ms();
-	struct error err = { 0 };
-	struct qmp *qmp = NULL;
-	struct stat st;
-	int r = path && args ? 0 : error_set(&err, ENOMEM, "out of memory");
+	int64_t deadline = clock_deadline(RUNNER_DUMP_TIMEOUT_MS);
+	char failure[RUNNER_DUMP_FAILURE_LEN] = "";
+	_cleanup_qmp_ struct qmp *qmp = NULL;
+	int plain = -1, r = path && args ? 0 : error_set(err, ENOMEM, "out of memory");
 
 	if (r >= 0)
-		r = qmp_connect(path, deadline, &qmp, &err);
-	if (r >= 0)
-		r = qmp_getfd(qmp, "vmcore", run->dump_fd, deadline, &err);
+		r = qmp_connect(path, deadline, &qmp, err);
+	if (r >= 0) {
+		qmp_on_event(qmp, runner_dump_event, failure);
+		r = qmp_getfd(qmp, "vmcore", run->dump_fd, deadline, err);
+	}
 	if (r >= 0 && (json_io_set_bool(args, "paging", false) < 0 ||
+		       json_io_set_bool(args, "detach", true) < 0 ||
 		       json_io_set_string(args, "protocol", "fd:vmcore") < 0 ||
 		       json_io_set_string(args, "format", "kdump-zlib") < 0))
-		r = error_set(&err, ENOMEM, "out of memory");
-	/* Not detached: the command answers when the dump is written. */
+		r = error_set(err, ENOMEM, "out of memory");
 	if (r >= 0)
-		r = qmp_execute(qmp, "dump-guest-memory", args, deadline, NULL, &err);
-	if (r >= 0 && fstat(run->dump_fd, &st) == 0)
-		snprintf(run->dump_note, sizeof(run->dump_note),
-			 "dumped the panicked guest's memory (%.1f MB, kdump-compressed) in %.1f s",
-			 (double)st.st_size / (1 << 20), (double)(clock_now_ms() - start) / 1000);
-	else
-		snprintf(run->dump_note, sizeof(run->dump_note),
-			 "could not dump the panicked guest's memory: %s", err.msg);
-	if (qmp) {
-		struct error ignored = { 0 };
-
-		qmp_quit(qmp, clock_deadline(5000), &ignored);
-		qmp_free(qmp);
+		r = qmp_execute(qmp, "dump-guest-memory", args, deadline, NULL, err);
+	if (r >= 0)
+		r = qmp_wait_event(qmp, QMP_EVENT_DUMP_COMPLETED, deadline, err);
+	if (r >= 0 && failure[0])
+		r = error_set(err, EIO, "QEMU: %s", failure);
+	/* QEMU goes, dump or not: a guest held at its panic would hang the run.
+	 * Only signalled here: the runner's thread reaps it. */
+	if (!qmp || qmp_quit(qmp, clock_deadline(5000), &(struct error){ 0 }) < 0)
+		if (run->qemu.pidfd >= 0)
+			syscall(SYS_pidfd_send_signal, run->qemu.pidfd, SIGKILL, NULL, 0);
+	if (r >= 0)
+		r = runner_dump_file(run, &plain, err);
+	if (r >= 0)
+		r = vmcore_finish(run->dump_fd, plain, run->kernel_version, err);
+	if (r < 0) {
+		if (plain >= 0)
+			close(plain);
+		return r;
 	}
+	close(run->dump_fd);
+	run->dump_fd = plain;
+	return r;
+}
+
+/*
+ * Dump once, why being "panicked" or "timed out"; said in dump_note.  The
+ * lock holds off the end of the VM (runner_end_vm) while the dump runs,
+ * and after that end nothing dumps.
+ */
+static void runner_dump(struct target_run *run, const char *why)
+{
+	int64_t start = clock_now_ms();
+	struct error err = { 0 };
+	struct stat st;
+
+	pthread_mutex_lock(&run->dump_lock);
+	if (run->dump_fd >= 0 && !run->dump_closed) {
+		int r;
+
+		run->dump_closed = true;
+		r = runner_dump_now(run, &err);
+		if (r >= 0 && fstat(run->dump_fd, &st) == 0)
+			snprintf(run->dump_note, sizeof(run->dump_note),
+				 "dumped the %s guest's memory (%.1f MB, kdump-compressed) in %.1f s%s",
+				 why, (double)st.st_size / (1 << 20),
+				 (double)(clock_now_ms() - start) / 1000,
+				 r == 1 ? ", without VMCOREINFO: the guest kernel has no "
+					  "qemu_fw_cfg driver (CONFIG_FW_CFG_SYSFS)" : "");
+		else
+			snprintf(run->dump_note, sizeof(run->dump_note),
+				 "could not dump the %s guest's memory: %s", why, err.msg);
+	}
+	pthread_mutex_unlock(&run->dump_lock);
+}
+
+/* The console's thread calls this once the panic has been printed whole. */
+static void runner_dump_at_panic(void *data)
+{
+	runner_dump(data, "panicked");
 }
 
 /* How to attach gdb, said once QEMU's stub is planned. */
@@ -486,7 +550,7 @@ static int runner_prepare(struct target_run *run, const struct target_kind_ops *
 	if (r >= 0 && !dry)
 		r = run_dir_make(runner_shared_place, run, &run->run_dir, err);
 	if (r >= 0 && !dry && run->options->dump && run->target->kind == TARGET_KERNEL)
-		r = runner_open_dump(run, err);
+		r = runner_dump_file(run, &run->dump_fd, err);
 	if (r >= 0)
 		r = kind->prepare(run, err);
 	if (r >= 0)
@@ -647,6 +711,10 @@ static int runner_end_vm(struct target_run *run)
 {
 	int spool_errno;
 
+	/* A dump being written finishes first; none starts after. */
+	pthread_mutex_lock(&run->dump_lock);
+	run->dump_closed = true;
+	pthread_mutex_unlock(&run->dump_lock);
 	interrupt_track_qemu(&run->qemu_slot, 0);
 	qemu_process_clear(&run->qemu);
 	/* QEMU is gone: the console has all it will get. */
@@ -811,6 +879,9 @@ static int runner_live(struct target_run *run, const struct target_kind_ops *kin
 		record_stage(run->record, RECORD_STAGE_COMMAND);
 		r = kind->exec(run, st, err);
 	}
+	/* --dump: a guest that hung is worth a look too. */
+	if (r < 0 && run->timed_out && run->options->dump_on_timeout && !interrupt_requested())
+		runner_dump(run, "timed-out");
 	if (r >= 0) {
 		/* From here QEMU is stopped on purpose: no signal needs to kill it. */
 		interrupt_track_qemu(&run->qemu_slot, 0);
@@ -826,6 +897,7 @@ int runner_run(const struct config *config, const struct target *t,
 	struct target_run run = {
 		.config = config, .target = t, .options = o, .record = record,
 		.qemu = { .pidfd = -1 }, .qemu_slot = -1, .output_fd = -1, .dump_fd = -1,
+		.dump_lock = PTHREAD_MUTEX_INITIALIZER,
 		.setup_ms = o->boot_timeout_s ? o->boot_timeout_s * 1000LL : RUNNER_SETUP_TIMEOUT_MS,
 		.timeout_s = o->timeout_s ? o->timeout_s : t->timeout_s,
 	};
@@ -866,6 +938,7 @@ int runner_plan(const struct config *config, const struct target *t,
 	struct target_run run = {
 		.config = config, .target = t, .options = o, .record = record,
 		.qemu = { .pidfd = -1 }, .qemu_slot = -1, .output_fd = -1, .dump_fd = -1,
+		.dump_lock = PTHREAD_MUTEX_INITIALIZER,
 	};
 	int r = runner_prepare(&run, kind, true, err);
 

@@ -34,6 +34,7 @@ struct runner_options {
 	int kernel_warnings;	/* --kernel-warnings: enum vm_kernel_warnings; -1: the targets' */
 	unsigned gdb_port;	/* --gdb: over the targets' vm.gdb; 0: theirs */
 	bool dump;		/* --dump or --output-dir: a kernel target's memory at a panic */
+	bool dump_on_timeout;	/* --dump: and when its command times out */
 	bool gdb_wait;		/* --gdb-wait */
 	/* --forward: added to each target's vm.forward (and implying the network) */
 	const struct vm_forward *forwards;

@@ -13,6 +13,7 @@
  */
 #pragma once
 
+#include <pthread.h>
 #include <stdbool.h>
 #include <stdint.h>
 
@@ -40,10 +41,15 @@ struct target_run {
 	 * to it: the target's and --forward's. */
 	bool network;
 	unsigned gdb_port;	/* QEMU's gdb stub (--gdb, vm.gdb); 0: none */
-	/* The dump at a panic: its file (unlinked; -1: none wanted), and what
-	 * became of it, written by the console's thread. */
+	/* The guest's memory at a panic (or a timeout, with --dump): its file
+	 * (unlinked; -1: none wanted), and what became of it, written by the
+	 * thread that dumped; the guest kernel's `uname -v`, which the dump's
+	 * header carries, as its init said at setup ("": not yet). */
 	int dump_fd;
 	char dump_note[sizeof(((struct error *)0)->msg) + 64];
+	char kernel_version[65];
+	pthread_mutex_t dump_lock;	/* held while a dump is written */
+	bool dump_closed;		/* dumped, or the VM is ending: no dump now */
 	struct vm_forward *forwards;
 	size_t n_forwards;
 	struct strv argv;

@@ -30,6 +30,7 @@ static const struct {
 	{ "GUEST_PANICKED", QMP_EVENT_GUEST_PANICKED },
 	{ "STOP", QMP_EVENT_STOP },
 	{ "RESET", QMP_EVENT_RESET },
+	{ "DUMP_COMPLETED", QMP_EVENT_DUMP_COMPLETED },
 };
 
 static enum qmp_event qmp_event_from_name(const char *name)
@@ -219,12 +220,15 @@ int qmp_connect(const char *path, int64_t deadline, struct qmp **ret, struct err
 int qmp_wait_event(struct qmp *qmp, enum qmp_event event, int64_t deadline,
 		   struct error *err)
 {
+	/* Message by message: qmp_recv would hold on to the next reply, and
+	 * none may come.  A late reply to a command that timed out is dropped. */
 	while (!qmp_event_seen(qmp, event)) {
 		_cleanup_json_ struct json_value *msg = NULL;
-		int r = qmp_recv(qmp, deadline, &msg, err);
+		int r = json_io_recv(&qmp->io, deadline, &msg, err);
 
 		if (r < 0)
 			return error_prefix(err, "waiting for a QMP event");
+		qmp_handle_event(qmp, msg);
 	}
 	return 0;
 }

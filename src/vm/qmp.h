@@ -22,15 +22,15 @@
 
 /*
  * The events a caller can wait for; everything else is QMP_EVENT_OTHER.
- * Nothing waits for one yet: they are here for what reacts to a guest's
- * panic (pausing it to dump its memory, docs/ and issue 18), and tested
- * against a real QEMU in test_qmp.c.
+ * DUMP_COMPLETED ends a detached dump-guest-memory (the runner's vmcore);
+ * the others are tested against a real QEMU in test_qmp.c.
  */
 enum qmp_event {
 	QMP_EVENT_SHUTDOWN,
 	QMP_EVENT_GUEST_PANICKED,
 	QMP_EVENT_STOP,
 	QMP_EVENT_RESET,
+	QMP_EVENT_DUMP_COMPLETED,
 	QMP_EVENT_OTHER,
 };
 

@@ -384,6 +384,60 @@ static void test_qmp_fake_stale_reply_and_event(void **state)
 	fake_finish(pid);
 }
 
+/* A detached dump: its reply at once, its DUMP_COMPLETED later, and then
+ * nothing more (QEMU waits for the next command). */
+static int fake_qemu_dump(int fd)
+{
+	char req[512];
+
+	if (fake_printf(fd, "{\"QMP\": {\"version\": {\"qemu\": {\"micro\": 0, \"minor\": 2, "
+			"\"major\": 7}, \"package\": \"\"}, \"capabilities\": []}}\r\n") < 0)
+		return 1;
+	if (fake_read(fd, req, sizeof(req)) < 0 || !strstr(req, "qmp_capabilities") ||
+	    fake_printf(fd, "{\"return\": {}, \"id\": %lld}\r\n", fake_id(req)) < 0)
+		return 1;
+	if (fake_read(fd, req, sizeof(req)) < 0 || !strstr(req, "dump-guest-memory") ||
+	    fake_printf(fd, "{\"return\": {}, \"id\": %lld}\r\n", fake_id(req)) < 0)
+		return 1;
+	usleep(200 * 1000);
+	if (fake_printf(fd, "{\"timestamp\": {\"seconds\": 1, \"microseconds\": 2}, "
+			"\"event\": \"DUMP_COMPLETED\", \"data\": {\"result\": {\"total\": 8, "
+			"\"status\": \"failed\", \"completed\": 4}, \"error\": \"disk full\"}}\r\n") < 0)
+		return 1;
+	/* Held open: an answer that waits for a reply would wait for ever. */
+	return fake_read(fd, req, sizeof(req)) < 0 || !strstr(req, "\"quit\"");
+}
+
+static void dump_error(enum qmp_event event, const char *name, const struct json_value *data,
+		       void *userdata)
+{
+	if (event == QMP_EVENT_DUMP_COMPLETED && data && json_io_get_string(data, "error"))
+		snprintf(userdata, 64, "%s", json_io_get_string(data, "error"));
+}
+
+/* qmp_wait_event returns on the event itself, with no reply after it. */
+static void test_qmp_fake_event_after_reply(void **state)
+{
+	struct error err = { 0 };
+	struct qmp *qmp = NULL;
+	char path[160], failure[64] = "";
+	pid_t pid;
+
+	snprintf(path, sizeof(path), "%s/fake.sock", env.dir);
+	pid = fake_start(path, fake_qemu_dump);
+	assert_int_equal(qmp_connect(path, clock_deadline(5000), &qmp, &err), 0);
+	qmp_on_event(qmp, dump_error, failure);
+	assert_int_equal(qmp_execute(qmp, "dump-guest-memory", NULL, clock_deadline(5000), NULL,
+				     &err), 0);
+	assert_false(qmp_event_seen(qmp, QMP_EVENT_DUMP_COMPLETED));
+	assert_int_equal(qmp_wait_event(qmp, QMP_EVENT_DUMP_COMPLETED, clock_deadline(3000), &err),
+			 0);
+	assert_string_equal(failure, "disk full");
+	assert_int_equal(qmp_quit(qmp, clock_deadline(5000), &err), 0);
+	qmp_free(qmp);
+	fake_finish(pid);
+}
+
 static int fake_not_qmp(int fd)
 {
 	return fake_printf(fd, "{\"hello\": \"world\"}\n") < 0;
@@ -412,6 +466,7 @@ int main(void)
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_qmp_connect_deadline),
 		cmocka_unit_test(test_qmp_fake_stale_reply_and_event),
+		cmocka_unit_test(test_qmp_fake_event_after_reply),
 		cmocka_unit_test(test_qmp_fake_not_qmp),
 		vm_test(test_qmp_query),
 		vm_test(test_qmp_errors),
