@@ -556,12 +556,21 @@ static struct json_value *report_json_case(const struct report *rp, size_t index
 	return o;
 }
 
+/* The guest's memory for its owner alone: it holds whatever the guest
+ * read, and the guest read the host's files with vmtest's rights. */
+static int report_fill_private(int out, void *arg, struct error *err)
+{
+	if (fchmod(out, 0600) < 0)
+		return error_set_errno(err, errno, "fchmod");
+	return report_fill_from_spool(out, arg, err);
+}
+
 /* The guest's memory at its panic (kdump-compressed), from the record's file. */
 static int report_write_vmcore(struct host_dir *dir, const struct record *e, struct error *err)
 {
 	int fd = e->vmcore_fd;
 
-	return host_dir_write(dir, "vmcore", report_fill_from_spool, &fd, err);
+	return host_dir_write(dir, "vmcore", report_fill_private, &fd, err);
 }
 
 static int report_write_artifacts(struct report *rp, const struct record *e,

@@ -59,6 +59,7 @@ def test_panic_and_timeout_leave_a_vmcore_drgn_opens(vmtest, tmp_path):
 
     for name in ["panics", "hangs"]:
         path = tmp_path / "dumps" / name / "vmcore"
+        assert path.stat().st_mode & 0o777 == 0o600   # the guest's memory: its owner's alone
         info = vmcoreinfo(path)
         assert info["OSRELEASE"] == release, name
         prog = drgn.Program()

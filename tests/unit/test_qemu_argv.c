@@ -84,6 +84,53 @@ static void test_kernel_target(void **state)
 	config_free(c);
 }
 
+/* The kernel developer's toolbox: a dump at a panic, gdb's stub, a NIC. */
+static void test_dump_gdb_network(void **state)
+{
+	struct config *c = load("[[target]]\nname = \"k\"\nkernel = \"bz\"\ncommand = \"true\"\n");
+	const struct vm_forward forwards[] = {
+		{ .host_addr = "127.0.0.1", .host_port = 8080, .guest_port = 80 },
+		{ .udp = true, .host_addr = "0.0.0.0", .host_port = 5353, .guest_port = 53 },
+	};
+	struct qemu_plan p = plan;
+	struct error err = { 0 };
+	struct strv argv = { 0 };
+
+	/* None of it by default. */
+	assert_int_equal(qemu_argv_build(&c->targets[0], &p, &argv, &err), 0);
+	assert_null(value_of(&argv, "-device", "vmcoreinfo"));
+	assert_null(value_of(&argv, "-chardev", "socket,id=qmpdump,"));
+	assert_null(value_of(&argv, "-gdb", ""));
+	assert_null(value_of(&argv, "-netdev", ""));
+	strv_clear(&argv);
+
+	p.dump = true;
+	p.gdb_port = 1234;
+	p.gdb_wait = true;
+	p.network = true;
+	p.forwards = forwards;
+	p.n_forwards = 2;
+	assert_int_equal(qemu_argv_build(&c->targets[0], &p, &argv, &err), 0);
+	/* Held at a panic for the dump; gdb's symbols where they say. */
+	assert_string_equal(value_of(&argv, "-append", ""),
+			    "console=ttyS0 " QEMU_KERNEL_CMDLINE_HOLD " nokaslr");
+	assert_non_null(value_of(&argv, "-device", "vmcoreinfo"));
+	assert_string_equal(value_of(&argv, "-chardev", "socket,id=qmpdump,"),
+			    "socket,id=qmpdump,path=/tmp/vmtest-abc/" QEMU_SOCKET_QMP_DUMP
+			    ",server=on,wait=off");
+	assert_non_null(value_of(&argv, "-mon", "chardev=qmpdump,mode=control"));
+	/* Loopback only, never -s; -S holds the CPUs. */
+	assert_string_equal(value_of(&argv, "-gdb", ""), "tcp:127.0.0.1:1234");
+	assert_non_null(value_of(&argv, "-S", ""));
+	assert_string_equal(value_of(&argv, "-netdev", ""),
+			    "user,id=net0,hostfwd=tcp:127.0.0.1:8080-:80,"
+			    "hostfwd=udp:0.0.0.0:5353-:53");
+	assert_string_equal(value_of(&argv, "-device", "virtio-net-"),
+			    "virtio-net-pci,netdev=net0");
+	strv_clear(&argv);
+	config_free(c);
+}
+
 /* Each architecture: its machine, CPU, console and virtio transport. */
 static void test_architectures(void **state)
 {
@@ -334,6 +381,7 @@ int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_kernel_target),
+		cmocka_unit_test(test_dump_gdb_network),
 		cmocka_unit_test(test_architectures),
 		cmocka_unit_test(test_kvm),
 		cmocka_unit_test(test_escaping),
