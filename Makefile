@@ -90,9 +90,9 @@ toml-conformance: asan-build
 
 functional: build asan-build fixtures
 	$(with_fixtures) VMTEST_BINARY=$(CURDIR)/$(BUILD)/vmtest \
-		$(PYTHON) -m pytest -q --durations=10 tests/functional
+		$(PYTHON) -m pytest -q --durations=25 tests/functional
 	$(with_fixtures) VMTEST_BINARY=$(CURDIR)/$(ASAN_BUILD)/vmtest \
-		$(PYTHON) -m pytest -q --durations=10 tests/functional -m "not guest_semantics" \
+		$(PYTHON) -m pytest -q --durations=25 tests/functional -m "not guest_semantics" \
 		--deselect tests/functional/test_faults.py::test_core_path_under_valgrind
 
 # Each fuzz target runs for FUZZ_SECONDS; new inputs land in $(FUZZ_BUILD),
