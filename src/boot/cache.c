@@ -7,11 +7,14 @@
 #include <linux/keyctl.h>
 #include <pthread.h>
 #include <pwd.h>
+#include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/syscall.h>
+#include <sys/un.h>
 #include <unistd.h>
 
 #include "cleanup.h"
@@ -270,12 +273,42 @@ static size_t cache_trust_drop(char *text, size_t len, const char *path, size_t 
 	return out - start;
 }
 
+/*
+ * Every vmtest process of the user rewrites the same key: one at a time,
+ * or a record written meanwhile by another is lost (and its file made
+ * again).  The lock is a name in the abstract socket namespace, which
+ * bind() takes for one socket only and which goes with its holder, even
+ * one that is killed; no guest reaches it, unlike a lock file in a cache
+ * a guest may share.  Waited for 2 s at most, then done without: someone
+ * holding it for ever costs records, not the run.
+ */
+static int cache_trust_hold(void)
+{
+	struct sockaddr_un addr = { .sun_family = AF_UNIX };
+	int fd = socket(AF_UNIX, SOCK_DGRAM | SOCK_CLOEXEC, 0);
+	int n = snprintf(addr.sun_path + 1, sizeof(addr.sun_path) - 1, "vmtest-cache-trust-%u",
+			 (unsigned)getuid());
+	socklen_t len = (socklen_t)(offsetof(struct sockaddr_un, sun_path) + 1 + (size_t)n);
+
+	for (int i = 0; fd >= 0 && i < 400; i++) {
+		if (bind(fd, (struct sockaddr *)&addr, len) == 0)
+			return fd;
+		if (errno != EADDRINUSE)
+			break;
+		usleep(5000);
+	}
+	if (fd >= 0)
+		close(fd);
+	return -1;
+}
+
 void cache_trust(int fd, const char *path)
 {
 	_cleanup_free_ char *text = NULL;
 	char line[PATH_MAX + 128];
 	struct stat st;
 	size_t len, n;
+	int held;
 
 	if (!cache_trust_available() || strchr(path, '\n') || fstat(fd, &st) < 0 ||
 	    !S_ISREG(st.st_mode))
@@ -283,12 +316,15 @@ void cache_trust(int fd, const char *path)
 	cache_trust_line(&st, path, line, sizeof(line));
 	n = strlen(line);
 	pthread_mutex_lock(&cache_trust_lock);
+	held = cache_trust_hold();
 	text = cache_trust_read(&len);
 	if (text && n < CACHE_TRUST_MAX) {
 		len = cache_trust_drop(text, len, path, n);
 		memcpy(text + len, line, n);
 		syscall(SYS_add_key, "user", CACHE_TRUST_KEY, text, len + n, KEY_SPEC_USER_KEYRING);
 	}
+	if (held >= 0)
+		close(held);
 	pthread_mutex_unlock(&cache_trust_lock);
 }
 

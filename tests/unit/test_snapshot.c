@@ -17,6 +17,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include "boot/cache.h"
@@ -232,6 +233,58 @@ static void test_concurrent_and_full(void **state)
 	close(ram);
 }
 
+/*
+ * Several processes record files at once, as parallel vmtest runs do: the
+ * key is read, changed and written by each, and no record may be lost
+ * (one lost is a file made again, a snapshot saved again).
+ */
+static void test_trust_from_several_processes(void **state)
+{
+	enum { PROCS = 8, FILES = 12 };
+	pid_t pids[PROCS];
+	char path[PATH_MAX], go;
+	int start[2];
+
+	if (!cache_trust_available())
+		fail_msg("the kernel keyring is out of reach: cache files cannot be trusted here");
+	assert_int_equal(pipe(start), 0);
+	for (int p = 0; p < PROCS; p++) {
+		pids[p] = fork();
+		assert_true(pids[p] >= 0);
+		if (pids[p] == 0) {
+			/* All at once: each waits for the parent's end to close. */
+			close(start[1]);
+			if (read(start[0], &go, 1) != 0)
+				_exit(1);
+			for (int f = 0; f < FILES; f++) {
+				int fd;
+
+				snprintf(path, sizeof(path), "%s/trust-%d-%d", dir, p, f);
+				fd = open(path, O_WRONLY | O_CREAT | O_TRUNC, 0600);
+				if (fd < 0 || write(fd, path, strlen(path)) < 0)
+					_exit(1);
+				cache_trust(fd, path);
+				close(fd);
+			}
+			_exit(0);
+		}
+	}
+	close(start[0]);
+	close(start[1]);
+	for (int p = 0; p < PROCS; p++) {
+		int status;
+
+		assert_int_equal(waitpid(pids[p], &status, 0), pids[p]);
+		assert_true(WIFEXITED(status) && WEXITSTATUS(status) == 0);
+	}
+	for (int p = 0; p < PROCS; p++)
+		for (int f = 0; f < FILES; f++) {
+			snprintf(path, sizeof(path), "%s/trust-%d-%d", dir, p, f);
+			if (!cache_trusted(path))
+				fail_msg("the record of %s was lost", path);
+		}
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -239,6 +292,7 @@ int main(void)
 		cmocka_unit_test(test_round_trip),
 		cmocka_unit_test(test_run_files),
 		cmocka_unit_test(test_concurrent_and_full),
+		cmocka_unit_test(test_trust_from_several_processes),
 	};
 	int r;
 
