@@ -328,6 +328,12 @@ void cache_trust(int fd, const char *path)
 	pthread_mutex_unlock(&cache_trust_lock);
 }
 
+bool cache_same_file(const struct stat *a, const struct stat *b)
+{
+	return a->st_dev == b->st_dev && a->st_ino == b->st_ino && a->st_size == b->st_size &&
+	       a->st_ctim.tv_sec == b->st_ctim.tv_sec && a->st_ctim.tv_nsec == b->st_ctim.tv_nsec;
+}
+
 bool cache_trusted(const char *path)
 {
 	_cleanup_free_ char *text = NULL;

@@ -22,6 +22,7 @@
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <sys/stat.h>
 
 #include "base/error.h"
 
@@ -57,3 +58,6 @@ void cache_trust(int fd, const char *path);
 
 /* Whether path is a regular file vmtest recorded, unchanged since. */
 bool cache_trusted(const char *path);
+
+/* Whether a and b are one file, unchanged: device, inode, size, change time. */
+bool cache_same_file(const struct stat *a, const struct stat *b);

@@ -200,12 +200,6 @@ struct snapshot *snapshot_close(struct snapshot *s)
 	return NULL;
 }
 
-static bool snapshot_same_file(const struct stat *a, const struct stat *b)
-{
-	return a->st_dev == b->st_dev && a->st_ino == b->st_ino && a->st_size == b->st_size &&
-	       a->st_ctim.tv_sec == b->st_ctim.tv_sec && a->st_ctim.tv_nsec == b->st_ctim.tv_nsec;
-}
-
 /* Open one file and check it is the one vmtest recorded. */
 static int snapshot_open_file(struct snapshot *s, int i, char *why, size_t why_len)
 {
@@ -220,7 +214,7 @@ static int snapshot_open_file(struct snapshot *s, int i, char *why, size_t why_l
 			 snapshot_file_names[i], strerror(errno));
 		return 0;
 	}
-	if (!cache_trusted(path) || stat(path, &st) < 0 || !snapshot_same_file(&st, &s->st[i])) {
+	if (!cache_trusted(path) || stat(path, &st) < 0 || !cache_same_file(&st, &s->st[i])) {
 		snprintf(why, why_len, "the snapshot %s is not one vmtest wrote, or it changed since",
 			 s->dir);
 		return 0;
@@ -340,7 +334,7 @@ static bool snapshot_unchanged(const struct snapshot *s)
 		struct stat st;
 
 		if (s->fds[i] >= 0 &&
-		    (fstat(s->fds[i], &st) < 0 || !snapshot_same_file(&st, &s->st[i])))
+		    (fstat(s->fds[i], &st) < 0 || !cache_same_file(&st, &s->st[i])))
 			return false;
 	}
 	return true;

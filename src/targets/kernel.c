@@ -45,11 +45,26 @@ extern char **environ;
 /* A daemon must listen this soon: it starts in tens of milliseconds. */
 #define KERNEL_VIRTIOFSD_TIMEOUT_MS 10000
 
+/*
+ * path, a file of the cache, into *st as it is now, if vmtest wrote it
+ * (cache_trusted) and it did not change while that was checked.
+ */
+static bool kernel_pin(const char *path, struct stat *st)
+{
+	struct stat again;
+
+	return stat(path, st) == 0 && cache_trusted(path) && stat(path, &again) == 0 &&
+	       cache_same_file(st, &again);
+}
+
 /* What a kernel target boots. */
 struct kernel_boot {
 	char *boot_kernel;	/* the bzImage, or the PVH ELF from the cache */
 	bool kernel_cached;	/* boot_kernel is a file of the cache */
 	char *initrd;
+	/* The cache's files QEMU is to read, as vmtest checked them
+	 * (kernel_pin); kernel_started compares. */
+	struct stat boot_kernel_st, initrd_st;
 	char *symbols;		/* the kernel's vmlinux with symbols, for gdb; NULL: none found */
 	/* virtiofs: a daemon per export (root, shared, vm.mounts), and their
 	 * pidfds.  Beside 9p unless virtiofs_only: the guest then takes
@@ -364,6 +379,12 @@ static int kernel_prepare(struct target_run *run, struct error *err)
 	if (!b->boot_kernel)
 		return error_set(err, ENOMEM, "out of memory");
 	record_log(run->record, 1, "booting %s with %s", b->boot_kernel, b->initrd);
+	if (cache_trust_available() &&
+	    ((b->kernel_cached && !kernel_pin(b->boot_kernel, &b->boot_kernel_st)) ||
+	     !kernel_pin(b->initrd, &b->initrd_st)))
+		return error_set(err, ESTALE, "vmtest's cache changed while vmtest prepared the boot "
+				 "(%s, %s): a guest sharing the cache read-write may have written it",
+				 b->boot_kernel, b->initrd);
 	/* A dry run starts nothing. */
 	if (b->virtiofs && run->run_dir)
 		return kernel_start_daemons(run, b, b->virtiofsd, err);
@@ -476,18 +497,24 @@ static int kernel_plug_virtiofs(struct target_run *run, struct error *err)
 
 /*
  * QEMU has read the kernel and the initramfs once it answers on QMP.  Were
- * they still the files vmtest checked?  A guest of another run, sharing
- * the cache, could have swapped one in between; a swap changes what
- * cache_trusted sees, even if swapped back.
+ * they still the files vmtest checked (kernel_pin)?  A guest of another
+ * run, sharing the cache, could have swapped one in between; a swap
+ * changes the file's identity, its change time at least, even if swapped
+ * back.  The identity, not the keyring again: another run may have pushed
+ * the file's record out of the keyring meanwhile, which changes nothing
+ * in the file.
  */
 static int kernel_started(struct target_run *run, int64_t deadline, struct error *err)
 {
 	const struct kernel_boot *b = kernel_boot(run);
+	struct stat st;
 
 	(void)deadline; /* nothing to connect: the output port serves kernel targets whole */
 	if (!cache_trust_available())
 		return 0;
-	if ((b->kernel_cached && !cache_trusted(b->boot_kernel)) || !cache_trusted(b->initrd))
+	if ((b->kernel_cached && (stat(b->boot_kernel, &st) < 0 ||
+				  !cache_same_file(&st, &b->boot_kernel_st))) ||
+	    stat(b->initrd, &st) < 0 || !cache_same_file(&st, &b->initrd_st))
 		return error_set(err, ESTALE, "vmtest's cache changed while QEMU was reading it "
 				 "(%s, %s): a guest sharing the cache read-write may have written it",
 				 b->boot_kernel, b->initrd);
