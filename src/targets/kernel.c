@@ -496,25 +496,35 @@ static int kernel_plug_virtiofs(struct target_run *run, struct error *err)
 }
 
 /*
+ * Whether path is still a file vmtest wrote: the one it checked before QEMU
+ * started (pinned), or one that vmtest wrote since, as another target of
+ * the run (or another run) does that makes the same file at the same time.
+ * A swap by a guest gives neither: it changes the file's identity, its
+ * change time at least, even if swapped back.  The identity first: another
+ * run may have pushed the file's record out of the keyring meanwhile, which
+ * changes nothing in the file.
+ */
+static bool kernel_still_trusted(const char *path, const struct stat *pinned)
+{
+	struct stat st;
+
+	return (stat(path, &st) == 0 && cache_same_file(&st, pinned)) || cache_trusted(path);
+}
+
+/*
  * QEMU has read the kernel and the initramfs once it answers on QMP.  Were
- * they still the files vmtest checked (kernel_pin)?  A guest of another
- * run, sharing the cache, could have swapped one in between; a swap
- * changes the file's identity, its change time at least, even if swapped
- * back.  The identity, not the keyring again: another run may have pushed
- * the file's record out of the keyring meanwhile, which changes nothing
- * in the file.
+ * they still files vmtest wrote?  A guest of another run, sharing the
+ * cache, could have swapped one in between.
  */
 static int kernel_started(struct target_run *run, int64_t deadline, struct error *err)
 {
 	const struct kernel_boot *b = kernel_boot(run);
-	struct stat st;
 
 	(void)deadline; /* nothing to connect: the output port serves kernel targets whole */
 	if (!cache_trust_available())
 		return 0;
-	if ((b->kernel_cached && (stat(b->boot_kernel, &st) < 0 ||
-				  !cache_same_file(&st, &b->boot_kernel_st))) ||
-	    stat(b->initrd, &st) < 0 || !cache_same_file(&st, &b->initrd_st))
+	if ((b->kernel_cached && !kernel_still_trusted(b->boot_kernel, &b->boot_kernel_st)) ||
+	    !kernel_still_trusted(b->initrd, &b->initrd_st))
 		return error_set(err, ESTALE, "vmtest's cache changed while QEMU was reading it "
 				 "(%s, %s): a guest sharing the cache read-write may have written it",
 				 b->boot_kernel, b->initrd);
