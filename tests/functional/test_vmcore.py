@@ -3,6 +3,7 @@
 its memory in --dump DIR/NAME/vmcore, kdump-compressed, with the guest's
 VMCOREINFO; drgn (Debian's python3-drgn) opens it and reads, through the
 dump's own page tables, the release the guest printed before it crashed.
+The two targets share one kernel and start on a cold cache.
 With --dump a target that times out leaves one too (with --output-dir
 alone it does not: test_ci.py's "times out" target has no vmcore)."""
 import struct
@@ -46,7 +47,10 @@ def c_string(data):
 def test_panic_and_timeout_leave_a_vmcore_drgn_opens(vmtest, tmp_path):
     kernel = debian_kernel()
     (tmp_path / "vmtest.toml").write_text(CONFIG.format(kernel=kernel))
-    r = vmtest("-j", "2", "--dump", "dumps", cwd=tmp_path, timeout=900)
+    # A cache of its own, cold: both targets make the kernel's files at
+    # once, and neither may take the other's for a guest's swap.
+    r = vmtest("-j", "2", "--dump", "dumps", cwd=tmp_path, timeout=900,
+               env={"XDG_CACHE_HOME": str(tmp_path / "cache")})
     assert r.returncode == 1, r.stdout + r.stderr
     out = r.stdout + r.stderr
     assert "the guest kernel panicked: Kernel panic - not syncing: sysrq triggered crash" in out
