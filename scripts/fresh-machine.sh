@@ -81,6 +81,9 @@ if ! command -v debootstrap >/dev/null; then
 fi
 
 root=$(mktemp -d /var/tmp/vmtest-fresh-XXXXXX)
+# mktemp makes it 0700; a machine's / is 0755, and the tests run programs
+# as nobody, who must reach /usr/lib.
+chmod 755 "$root"
 mounts=()
 
 cleanup() {
