@@ -221,10 +221,10 @@ static void runner_dump(struct target_run *run, const char *why)
 	struct stat st;
 
 	pthread_mutex_lock(&run->dump_lock);
-	if (run->dump_fd >= 0 && !run->dump_closed) {
+	if (run->dump_fd >= 0 && !run->dump_closed && !run->dumped) {
 		int r;
 
-		run->dump_closed = true;
+		run->dumped = true;
 		r = runner_dump_now(run, &err);
 		if (r >= 0 && fstat(run->dump_fd, &st) == 0)
 			snprintf(run->dump_note, sizeof(run->dump_note),
@@ -586,6 +586,10 @@ static int runner_start_qemu(struct target_run *run, const struct target_kind_op
 		r = console_start(console_sock, run->record->console_fd, &run->console, err);
 	if (r >= 0 && run->dump_fd >= 0)
 		console_on_panic(run->console, runner_dump_at_panic, run);
+	/* A new VM (after a restore that failed, say) may be dumped again. */
+	pthread_mutex_lock(&run->dump_lock);
+	run->dump_closed = false;
+	pthread_mutex_unlock(&run->dump_lock);
 	if (r < 0)
 		return r;
 	record_log(run->record, 1, "%s", run->record->qemu_line);

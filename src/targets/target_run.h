@@ -49,7 +49,8 @@ struct target_run {
 	char dump_note[sizeof(((struct error *)0)->msg) + 64];
 	char kernel_version[65];
 	pthread_mutex_t dump_lock;	/* held while a dump is written */
-	bool dump_closed;		/* dumped, or the VM is ending: no dump now */
+	bool dump_closed;		/* the VM is ending: no dump now */
+	bool dumped;			/* a dump was made: no other */
 	struct vm_forward *forwards;
 	size_t n_forwards;
 	struct strv argv;
