@@ -627,9 +627,13 @@ static int kernel_setup(struct target_run *run, struct error *err)
 			   (double)(clock_now_ms() - start) / 1000);
 	}
 	r = qga_execute(run->qga, "vmtest-setup", args, clock_deadline(run->setup_ms), &ret, err);
-	if (r >= 0 && json_io_get_string(ret, "kernel-version"))
+	if (r >= 0 && json_io_get_string(ret, "kernel-version")) {
+		/* The dump, on the console's thread, reads it under this lock. */
+		pthread_mutex_lock(&run->dump_lock);
 		snprintf(run->kernel_version, sizeof(run->kernel_version), "%s",
 			 json_io_get_string(ret, "kernel-version"));
+		pthread_mutex_unlock(&run->dump_lock);
+	}
 	if (r >= 0 && b->virtiofs) {
 		/* An older init does not say: it mounted what it was asked to. */
 		const char *used = json_io_get_string(ret, "filesystem");
