@@ -127,8 +127,8 @@ int host_dir_subdir(struct host_dir *d, const char *name, struct host_dir **ret,
 }
 
 /* A new regular file in d, for us alone: O_EXCL on a random name, no link followed. */
-static int host_dir_temp(struct host_dir *d, const char *name, char *tmp, size_t size,
-			 struct error *err)
+static int host_dir_temp(struct host_dir *d, const char *name, mode_t mode, char *tmp,
+			 size_t size, struct error *err)
 {
 	for (int attempt = 0; attempt < 16; attempt++) {
 		unsigned long long rnd = 0;
@@ -137,7 +137,7 @@ static int host_dir_temp(struct host_dir *d, const char *name, char *tmp, size_t
 		if (getrandom(&rnd, sizeof(rnd), 0) != sizeof(rnd))
 			rnd ^= (unsigned long long)getpid() << 20 ^ (unsigned long long)attempt;
 		snprintf(tmp, size, ".%.64s.tmp-%016llx", name, rnd);
-		fd = openat(d->fd, tmp, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0644);
+		fd = openat(d->fd, tmp, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, mode);
 		if (fd >= 0)
 			return fd;
 		if (errno != EEXIST)
@@ -163,15 +163,15 @@ static int host_dir_commit(struct host_dir *d, const char *tmp, const char *name
 	}
 }
 
-int host_dir_write(struct host_dir *d, const char *name, host_file_fill fill, void *arg,
-		   struct error *err)
+int host_dir_write_mode(struct host_dir *d, const char *name, mode_t mode, host_file_fill fill,
+			void *arg, struct error *err)
 {
 	char tmp[128];
 	int fd, r;
 
 	if (host_dir_changed(d))
 		return host_dir_error(d, name, 0, err);
-	fd = host_dir_temp(d, name, tmp, sizeof(tmp), err);
+	fd = host_dir_temp(d, name, mode, tmp, sizeof(tmp), err);
 	if (fd < 0)
 		return fd;
 	r = fill(fd, arg, err);
@@ -184,6 +184,21 @@ int host_dir_write(struct host_dir *d, const char *name, host_file_fill fill, vo
 		return r;
 	}
 	return host_dir_commit(d, tmp, name, err);
+}
+
+int host_dir_write(struct host_dir *d, const char *name, host_file_fill fill, void *arg,
+		   struct error *err)
+{
+	return host_dir_write_mode(d, name, 0644, fill, arg, err);
+}
+
+int host_dir_remove(struct host_dir *d, const char *name, struct error *err)
+{
+	if (host_dir_changed(d))
+		return host_dir_error(d, name, 0, err);
+	if (unlinkat(d->fd, name, 0) < 0 && errno != ENOENT)
+		return host_dir_error(d, name, errno, err);
+	return 0;
 }
 
 static int host_file_fill_text(int fd, void *arg, struct error *err)
@@ -206,7 +221,7 @@ int host_dir_create(struct host_dir *d, const char *name, int *ret_fd, struct er
 	char tmp[128];
 	int fd, r;
 
-	fd = host_dir_temp(d, name, tmp, sizeof(tmp), err);
+	fd = host_dir_temp(d, name, 0644, tmp, sizeof(tmp), err);
 	if (fd < 0)
 		return fd;
 	r = host_dir_commit(d, tmp, name, err);

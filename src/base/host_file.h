@@ -16,6 +16,7 @@
 #pragma once
 
 #include <stdbool.h>
+#include <sys/types.h>
 
 #include "base/error.h"
 
@@ -52,6 +53,14 @@ typedef int (*host_file_fill)(int fd, void *arg, struct error *err);
  */
 int host_dir_write(struct host_dir *d, const char *name, host_file_fill fill, void *arg,
 		   struct error *err);
+
+/* The same, the file made with mode (before the umask) from the start:
+ * 0600 for what only its owner may read, with no moment at 0644. */
+int host_dir_write_mode(struct host_dir *d, const char *name, mode_t mode, host_file_fill fill,
+			void *arg, struct error *err);
+
+/* Remove the file name (one component) of d, if there is one. */
+int host_dir_remove(struct host_dir *d, const char *name, struct error *err);
 
 /* host_dir_write of a string. */
 int host_dir_write_text(struct host_dir *d, const char *name, const char *text,

@@ -157,6 +157,13 @@ static void runner_dump_event(enum qmp_event event, const char *name,
 		snprintf(failure, RUNNER_DUMP_FAILURE_LEN, "%s", msg);
 }
 
+/* Only signalled here, on any thread: the runner's thread reaps QEMU. */
+static void runner_kill_qemu(struct target_run *run)
+{
+	if (run->qemu.pidfd >= 0)
+		syscall(SYS_pidfd_send_signal, run->qemu.pidfd, SIGKILL, NULL, 0);
+}
+
 /*
  * The guest's memory, kdump-compressed with its VMCOREINFO, through the
  * second monitor into a file of vmtest's (getfd): detached, so that QEMU's
@@ -190,11 +197,9 @@ static int runner_dump_now(struct target_run *run, struct error *err)
 		r = qmp_wait_event(qmp, QMP_EVENT_DUMP_COMPLETED, deadline, err);
 	if (r >= 0 && failure[0])
 		r = error_set(err, EIO, "QEMU: %s", failure);
-	/* QEMU goes, dump or not: a guest held at its panic would hang the run.
-	 * Only signalled here: the runner's thread reaps it. */
+	/* QEMU goes, dump or not: a guest held at its panic would hang the run. */
 	if (!qmp || qmp_quit(qmp, clock_deadline(5000), &(struct error){ 0 }) < 0)
-		if (run->qemu.pidfd >= 0)
-			syscall(SYS_pidfd_send_signal, run->qemu.pidfd, SIGKILL, NULL, 0);
+		runner_kill_qemu(run);
 	if (r >= 0)
 		r = runner_dump_file(run, &plain, err);
 	if (r >= 0)
@@ -210,9 +215,12 @@ static int runner_dump_now(struct target_run *run, struct error *err)
 }
 
 /*
- * Dump once, why being "panicked" or "timed out"; said in dump_note.  The
- * lock holds off the end of the VM (runner_end_vm) while the dump runs,
- * and after that end nothing dumps.
+ * Dump once a run, why being "panicked" or "timed-out"; said in
+ * dump_note.  The lock holds off the end of the VM (runner_end_vm) while
+ * the dump runs, and after that end nothing dumps.  A dump that failed
+ * leaves no file: half a dump, or the flattened stream, would only
+ * mislead.  A guest that panics again (a cold boot after a restore whose
+ * guest panicked) is not dumped, but its QEMU goes all the same.
  */
 static void runner_dump(struct target_run *run, const char *why)
 {
@@ -221,11 +229,20 @@ static void runner_dump(struct target_run *run, const char *why)
 	struct stat st;
 
 	pthread_mutex_lock(&run->dump_lock);
-	if (run->dump_fd >= 0 && !run->dump_closed && !run->dumped) {
+	if (run->dump_closed) {
+		/* The VM ends anyway. */
+	} else if (run->dump_fd < 0 || run->dumped) {
+		if (strcmp(why, "panicked") == 0)
+			runner_kill_qemu(run);
+	} else {
 		int r;
 
 		run->dumped = true;
 		r = runner_dump_now(run, &err);
+		if (r < 0) {
+			close(run->dump_fd);
+			run->dump_fd = -1;
+		}
 		if (r >= 0 && fstat(run->dump_fd, &st) == 0)
 			snprintf(run->dump_note, sizeof(run->dump_note),
 				 "dumped the %s guest's memory (%.1f MB, kdump-compressed) in %.1f s%s",
@@ -549,8 +566,15 @@ static int runner_prepare(struct target_run *run, const struct target_kind_ops *
 		r = runner_check_ports(run, err);
 	if (r >= 0 && !dry)
 		r = run_dir_make(runner_shared_place, run, &run->run_dir, err);
-	if (r >= 0 && !dry && run->options->dump && run->target->kind == TARGET_KERNEL)
-		r = runner_dump_file(run, &run->dump_fd, err);
+	if (r >= 0 && !dry && run->options->dump && run->target->kind == TARGET_KERNEL) {
+		/* QEMU's vmcoreinfo device needs fw_cfg (s390x has none), and
+		 * only x86_64's dumps are tried (docs/vmcore.md). */
+		if (strcmp(run->target->arch, "x86_64") == 0)
+			r = runner_dump_file(run, &run->dump_fd, err);
+		else
+			record_log(run->record, 1, "no vmcore for a %s guest: vmtest dumps x86_64 "
+				   "kernels only", run->target->arch);
+	}
 	if (r >= 0)
 		r = kind->prepare(run, err);
 	if (r >= 0)

@@ -50,7 +50,7 @@ struct target_run {
 	char kernel_version[65];
 	pthread_mutex_t dump_lock;	/* held while a dump is written */
 	bool dump_closed;		/* the VM is ending: no dump now */
-	bool dumped;			/* a dump was made: no other */
+	bool dumped;			/* a dump was tried: no other */
 	struct vm_forward *forwards;
 	size_t n_forwards;
 	struct strv argv;

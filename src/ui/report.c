@@ -314,9 +314,15 @@ static int report_fill_from_spool(int out, void *arg, struct error *err)
 	off_t off = 0;
 	ssize_t n;
 
-	while (fd >= 0 && (n = pread(fd, buf, sizeof(buf), off)) > 0) {
-		int r = io_write_all(out, buf, (size_t)n);
+	while (fd >= 0 && (n = pread(fd, buf, sizeof(buf), off)) != 0) {
+		int r;
 
+		if (n < 0 && errno == EINTR)
+			continue;
+		/* A spool that cannot be read back: not a short file said whole. */
+		if (n < 0)
+			return error_set_errno(err, errno, "reading back the spool file");
+		r = io_write_all(out, buf, (size_t)n);
 		if (r < 0)
 			return error_set_errno(err, -r, "write");
 		off += n;
@@ -556,21 +562,14 @@ static struct json_value *report_json_case(const struct report *rp, size_t index
 	return o;
 }
 
-/* The guest's memory for its owner alone: it holds whatever the guest
- * read, and the guest read the host's files with vmtest's rights. */
-static int report_fill_private(int out, void *arg, struct error *err)
-{
-	if (fchmod(out, 0600) < 0)
-		return error_set_errno(err, errno, "fchmod");
-	return report_fill_from_spool(out, arg, err);
-}
-
-/* The guest's memory at its panic (kdump-compressed), from the record's file. */
+/* The guest's memory (kdump-compressed), from the record's file, for its
+ * owner alone: it holds whatever the guest read, and the guest read the
+ * host's files with vmtest's rights. */
 static int report_write_vmcore(struct host_dir *dir, const struct record *e, struct error *err)
 {
 	int fd = e->vmcore_fd;
 
-	return host_dir_write(dir, "vmcore", report_fill_private, &fd, err);
+	return host_dir_write_mode(dir, "vmcore", 0600, report_fill_from_spool, &fd, err);
 }
 
 static int report_write_artifacts(struct report *rp, const struct record *e,
@@ -596,6 +595,9 @@ static int report_write_artifacts(struct report *rp, const struct record *e,
 		r = host_dir_write_text(dir, "result.json", result, err);
 	if (r >= 0 && e->vmcore_fd >= 0)
 		r = report_write_vmcore(dir, e, err);
+	/* An earlier run's would pass for this one's. */
+	else if (r >= 0)
+		r = host_dir_remove(dir, "vmcore", err);
 	host_dir_free(dir);
 	return r < 0 ? error_prefix(err, "--output-dir") : 0;
 }

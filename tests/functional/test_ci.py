@@ -52,6 +52,9 @@ def test_parallel_targets_and_reports(vmtest, tmp_path):
     (project / "vmtest.toml").write_text(FOUR_TARGETS.format(
         small=small_kernel(), debian=debian_kernel(), empty=empty))
     (project / "out").mkdir()
+    # An earlier run's vmcore: this run has none, and must not seem to.
+    (project / "artifacts" / "passes").mkdir(parents=True)
+    (project / "artifacts" / "passes" / "vmcore").write_text("an earlier run's\n")
     start = time.monotonic()
     r = vmtest("-j", "2", "--junit", "out/junit.xml", "--json", "out/results.json",
                "--output-dir", "artifacts", cwd=project, timeout=600)
