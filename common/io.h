@@ -32,6 +32,28 @@ static inline int io_write_all(int fd, const void *buf, size_t len)
 	return 0;
 }
 
+/* All of buf at offset off of fd, through short writes and EINTR: 0, or
+ * -errno (-ENOSPC for a write that took nothing, as io_write_all). */
+static inline int io_pwrite_all(int fd, const void *buf, size_t len, off_t off)
+{
+	const char *p = buf;
+
+	while (len) {
+		ssize_t n = pwrite(fd, p, len, off);
+
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n < 0)
+			return -errno;
+		if (n == 0)
+			return -ENOSPC;
+		p += n;
+		len -= (size_t)n;
+		off += n;
+	}
+	return 0;
+}
+
 /* Up to size bytes into buf, through short reads and EINTR, stopping at
  * end of file: 0 with *ret_len the bytes read, or -errno. */
 static inline int io_read_all(int fd, void *buf, size_t size, size_t *ret_len)

@@ -426,23 +426,6 @@ static bool snapshot_page_zero(const unsigned char *page)
 	return memcmp(page, zero, SNAPSHOT_PAGE) == 0;
 }
 
-/* 0, or -errno: a short write is retried, so a full disk says ENOSPC. */
-static int snapshot_pwrite_all(int fd, const unsigned char *buf, size_t len, off_t off)
-{
-	while (len) {
-		ssize_t n = pwrite(fd, buf, len, off);
-
-		if (n < 0 && errno == EINTR)
-			continue;
-		if (n <= 0)
-			return n < 0 ? -errno : -EIO;
-		buf += n;
-		len -= (size_t)n;
-		off += n;
-	}
-	return 0;
-}
-
 /* RAM into out, sparse: the data extents of ram_fd without their zero pages. */
 static int snapshot_write_ram(int ram_fd, uint64_t size, int out)
 {
@@ -471,7 +454,7 @@ static int snapshot_write_ram(int ram_fd, uint64_t size, int out)
 			while (run < hole && !snapshot_page_zero(map + run))
 				run += SNAPSHOT_PAGE;
 			if (run > off)
-				r = snapshot_pwrite_all(out, map + off, (size_t)(run - off), off);
+				r = io_pwrite_all(out, map + off, (size_t)(run - off), off);
 			off = run + SNAPSHOT_PAGE;
 		}
 		if (r >= 0 && off >= (off_t)size)

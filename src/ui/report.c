@@ -306,28 +306,14 @@ static int report_check_writable(const char *path, const char *option, struct er
 	return 0;
 }
 
-/* The spool's whole content into a new file. */
+/* The spool's whole content into a new file (none: empty).  A spool that
+ * cannot be read back fails too: not a short file said whole. */
 static int report_fill_from_spool(int out, void *arg, struct error *err)
 {
 	int fd = *(int *)arg;
-	char buf[65536];
-	off_t off = 0;
-	ssize_t n;
+	int r = fd >= 0 ? io_copy_all(fd, out) : 0;
 
-	while (fd >= 0 && (n = pread(fd, buf, sizeof(buf), off)) != 0) {
-		int r;
-
-		if (n < 0 && errno == EINTR)
-			continue;
-		/* A spool that cannot be read back: not a short file said whole. */
-		if (n < 0)
-			return error_set_errno(err, errno, "reading back the spool file");
-		r = io_write_all(out, buf, (size_t)n);
-		if (r < 0)
-			return error_set_errno(err, -r, "write");
-		off += n;
-	}
-	return 0;
+	return r < 0 ? error_set_errno(err, -r, "copying the spool file") : 0;
 }
 
 /* A name fit for a directory: [A-Za-z0-9._-], the rest '_'; unique. */

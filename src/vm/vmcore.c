@@ -10,6 +10,7 @@
 #include <unistd.h>
 
 #include "cleanup.h"
+#include "io.h"
 
 /* makedumpfile's flattened format: a header block, then records. */
 #define FLAT_HEADER_SIZE 4096
@@ -44,24 +45,6 @@ static int vmcore_pread(int fd, void *buf, size_t len, off_t off)
 		if (n == 0)
 			return -EIO;
 		buf = (char *)buf + n;
-		len -= (size_t)n;
-		off += n;
-	}
-	return 0;
-}
-
-static int vmcore_pwrite(int fd, const void *buf, size_t len, off_t off)
-{
-	while (len) {
-		ssize_t n = pwrite(fd, buf, len, off);
-
-		if (n < 0 && errno == EINTR)
-			continue;
-		if (n < 0)
-			return -errno;
-		if (n == 0)
-			return -ENOSPC;
-		buf = (const char *)buf + n;
 		len -= (size_t)n;
 		off += n;
 	}
@@ -132,7 +115,7 @@ static int vmcore_unflatten(int flat_fd, int out_fd, struct error *err)
 				return error_set(err, r == -EIO ? EPROTO : -r,
 						 "QEMU's dump ends inside a record (at %lld)",
 						 (long long)at);
-			r = vmcore_pwrite(out_fd, buf, n, off);
+			r = io_pwrite_all(out_fd, buf, n, off);
 			if (r < 0)
 				return error_set_errno(err, -r, "writing the dump");
 			at += (off_t)n;
@@ -229,7 +212,7 @@ static int vmcore_complete_uts(int fd, const char *version, struct error *err)
 	if (!version || !*version)
 		version = "unknown";
 	vmcore_uts_fill(head, KDUMP_UTS_VERSION, version, strlen(version));
-	r = vmcore_pwrite(fd, head, sizeof(head), 0);
+	r = io_pwrite_all(fd, head, sizeof(head), 0);
 	return r < 0 ? error_set_errno(err, -r, "writing the dump's header") : without;
 }
 
