@@ -126,6 +126,22 @@ int host_dir_subdir(struct host_dir *d, const char *name, struct host_dir **ret,
 	return host_dir_new(fd, path, ret, err);
 }
 
+int host_unlinked_file(const char *dir)
+{
+	_cleanup_free_ char *path = NULL;
+	int fd = open(dir, O_TMPFILE | O_RDWR | O_CLOEXEC, 0600);
+
+	if (fd >= 0)
+		return fd;
+	if (asprintf(&path, "%s/.vmtest-XXXXXX", dir) < 0)
+		return -ENOMEM;
+	fd = mkostemp(path, O_CLOEXEC);
+	if (fd < 0)
+		return -errno;
+	unlink(path);
+	return fd;
+}
+
 /* A new regular file in d, for us alone: O_EXCL on a random name, no link followed. */
 static int host_dir_temp(struct host_dir *d, const char *name, mode_t mode, char *tmp,
 			 size_t size, struct error *err)

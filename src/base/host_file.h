@@ -20,6 +20,13 @@
 
 #include "base/error.h"
 
+/*
+ * A new file in dir for vmtest alone (0600), already unlinked: O_TMPFILE
+ * where the file system has it, else a random name removed at once.  The
+ * descriptor, or -errno.
+ */
+int host_unlinked_file(const char *dir);
+
 /* A directory the user named, and what it was when it was opened. */
 struct host_dir;
 

@@ -10,6 +10,7 @@
 #include <unistd.h>
 
 #include "base/clock.h"
+#include "base/host_file.h"
 
 static const char *const record_stage_names[] = {
 	[RECORD_STAGE_NONE] = "",
@@ -23,24 +24,13 @@ const char *record_stage_name(enum record_stage stage)
 	return stage < RECORD_N_STAGES ? record_stage_names[stage] : "";
 }
 
-/* An unlinked file, for us alone: O_TMPFILE where the file system has it. */
+/* An unlinked file, for us alone: in the runtime directory, else /tmp. */
 static int record_spool_open(void)
 {
 	const char *dir = getenv("XDG_RUNTIME_DIR");
-	int fd = -1;
+	int fd = dir && *dir ? host_unlinked_file(dir) : -1;
 
-	if (dir && *dir)
-		fd = open(dir, O_TMPFILE | O_RDWR | O_CLOEXEC, 0600);
-	if (fd < 0)
-		fd = open("/tmp", O_TMPFILE | O_RDWR | O_CLOEXEC, 0600);
-	if (fd < 0) {
-		char path[] = "/tmp/vmtest-spool-XXXXXX";
-
-		fd = mkostemp(path, O_CLOEXEC);
-		if (fd >= 0)
-			unlink(path);
-	}
-	return fd;
+	return fd >= 0 ? fd : host_unlinked_file("/tmp");
 }
 
 int record_new(size_t index, const char *name, const struct record_observer *observer,

@@ -20,6 +20,7 @@
 #include "cleanup.h"
 #include "guest_proto.h"
 #include "base/clock.h"
+#include "base/host_file.h"
 #include "base/shell_quote.h"
 #include "base/unix_socket.h"
 #include "boot/arch.h"
@@ -128,19 +129,10 @@ static int runner_network(struct target_run *run, struct error *err)
 /* An unlinked file in the run's private directory, for a dump. */
 static int runner_dump_file(struct target_run *run, int *ret_fd, struct error *err)
 {
-	int fd = open(run->run_dir, O_TMPFILE | O_RDWR | O_CLOEXEC, 0600);
+	int fd = host_unlinked_file(run->run_dir);
 
-	if (fd < 0) {
-		_cleanup_free_ char *path = target_run_path(run, "vmcore.XXXXXX");
-
-		if (!path)
-			return error_set(err, ENOMEM, "out of memory");
-		fd = mkostemp(path, O_CLOEXEC);
-		if (fd >= 0)
-			unlink(path);
-	}
 	if (fd < 0)
-		return error_set_errno(err, errno, "a file for the guest's dump in %s", run->run_dir);
+		return error_set_errno(err, -fd, "a file for the guest's dump in %s", run->run_dir);
 	*ret_fd = fd;
 	return 0;
 }
