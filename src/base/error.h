@@ -17,6 +17,9 @@ enum exit_status {
 	EXIT_STATUS_FAILED = 1,		/* several targets, not all passed */
 	EXIT_STATUS_USAGE = 2,		/* bad command line or configuration */
 	EXIT_STATUS_UNAVAILABLE = 69,	/* EX_UNAVAILABLE: the VM could not run the command */
+	/* One kernel target whose command succeeded while its kernel warned (EX_OSERR). */
+	EXIT_STATUS_KERNEL_WARNING = 71,
+	EXIT_STATUS_TIMEOUT = 124,	/* as timeout(1): a command stopped for taking too long */
 };
 
 struct error {

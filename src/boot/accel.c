@@ -6,7 +6,7 @@
 #include <string.h>
 #include <unistd.h>
 
-#include "config/config.h"
+#include "base/arch.h"
 
 static bool accel_path_exists(const char *path)
 {
@@ -23,31 +23,44 @@ static const char *accel_kvm_problem(void)
 	close(fd);
 	if (accel_path_exists("/sys/module/kvm_pvm"))
 		return "/dev/kvm is PVM nested virtualisation, under which ordinary kernels hang";
-	if (strcmp(config_host_arch(), "x86_64") == 0 &&
+	if (strcmp(arch_host(), "x86_64") == 0 &&
 	    !accel_path_exists("/sys/module/kvm_intel") && !accel_path_exists("/sys/module/kvm_amd"))
 		return "neither kvm_intel nor kvm_amd is loaded";
 	return NULL;
 }
 
-int accel_choose(const char *requested, enum qemu_accel *ret_accel, const char **ret_why,
-		 struct error *err)
+int accel_request_parse(const char *option, enum accel_request *ret, struct error *err)
+{
+	const char *word = option && *option ? option : getenv("VMTEST_ACCEL");
+
+	if (!word || !*word || strcmp(word, "auto") == 0)
+		*ret = ACCEL_REQUEST_AUTO;
+	else if (strcmp(word, "kvm") == 0)
+		*ret = ACCEL_REQUEST_KVM;
+	else if (strcmp(word, "tcg") == 0)
+		*ret = ACCEL_REQUEST_TCG;
+	else
+		return error_usage(err, "unknown accelerator '%s' (kvm, tcg or auto)", word);
+	return 0;
+}
+
+void accel_choose(enum accel_request request, enum qemu_accel *ret_accel, const char **ret_why)
 {
 	const char *problem;
 
-	if (!requested || !*requested)
-		requested = getenv("VMTEST_ACCEL");
 	*ret_why = NULL;
-	if (requested && *requested && strcmp(requested, "auto") != 0) {
-		if (strcmp(requested, "kvm") == 0)
-			*ret_accel = QEMU_ACCEL_KVM;
-		else if (strcmp(requested, "tcg") == 0)
-			*ret_accel = QEMU_ACCEL_TCG;
-		else
-			return error_usage(err, "unknown accelerator '%s' (kvm, tcg or auto)", requested);
-		return 0;
+	switch (request) {
+	case ACCEL_REQUEST_KVM:
+		*ret_accel = QEMU_ACCEL_KVM;
+		return;
+	case ACCEL_REQUEST_TCG:
+		*ret_accel = QEMU_ACCEL_TCG;
+		return;
+	case ACCEL_REQUEST_AUTO:
+	default:
+		problem = accel_kvm_problem();
+		*ret_accel = problem ? QEMU_ACCEL_TCG : QEMU_ACCEL_KVM;
+		*ret_why = problem;
+		return;
 	}
-	problem = accel_kvm_problem();
-	*ret_accel = problem ? QEMU_ACCEL_TCG : QEMU_ACCEL_KVM;
-	*ret_why = problem;
-	return 0;
 }

@@ -16,7 +16,7 @@
 
 #include "base/error.h"
 #include "base/strv.h"
-#include "boot/arch.h"
+#include "base/arch.h"
 #include "config/config.h"
 
 enum qemu_accel {

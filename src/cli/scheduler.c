@@ -9,6 +9,7 @@
 #include <unistd.h>
 
 #include "cleanup.h"
+#include "base/arch.h"
 #include "base/duration.h"
 #include "boot/accel.h"
 #include "targets/record.h"
@@ -23,7 +24,7 @@
 /* What the targets of a run share, workers included. */
 struct scheduler {
 	const struct config *config;
-	struct runner_options ro;
+	struct run_options ro;
 	struct vm_forward forwards[CLI_MAX_FORWARDS];	/* ro's */
 	struct view *view;
 	struct record_observer observer;	/* the view's */
@@ -145,21 +146,18 @@ static unsigned scheduler_default_jobs(const struct config *config, enum qemu_ac
 static bool scheduler_any_native(const struct config *config)
 {
 	for (size_t i = 0; i < config->n_targets; i++)
-		if (strcmp(config->targets[i].arch, config_host_arch()) == 0)
+		if (strcmp(config->targets[i].arch, arch_host()) == 0)
 			return true;
 	return false;
 }
 
-/* The options every target shares, checked; the accelerator chosen once. */
-static int scheduler_options(const struct config *config, const struct cli_options *o,
-			     struct runner_options *ro, struct vm_forward *forwards,
-			     const char **ret_why, unsigned *ret_jobs, struct error *err)
+int scheduler_run_options(const struct cli_options *o, struct run_options *ro,
+			  struct vm_forward *forwards, const char **ret_why, unsigned *ret_jobs,
+			  struct error *err)
 {
-	const char *asked = o->accel && *o->accel ? o->accel : getenv("VMTEST_ACCEL");
-
-	*ro = (struct runner_options){ .tty = o->tty, .no_snapshot = o->no_snapshot,
-					.accel_asked = asked, .filesystem = -1, .kernel_warnings = -1,
-					.forwards = forwards, .n_forwards = o->n_forwards };
+	*ro = (struct run_options){ .tty = o->tty, .no_snapshot = o->no_snapshot,
+				    .filesystem = -1, .kernel_warnings = -1, .forwards = forwards,
+				    .n_forwards = o->n_forwards };
 	*ret_jobs = 0;
 	if (cli_network(o, &ro->network, forwards, err) < 0)
 		return -EINVAL;
@@ -194,11 +192,14 @@ static int scheduler_options(const struct config *config, const struct cli_optio
 	if (*ret_jobs > 1 && o->tty)
 		return error_usage(err, "--tty needs the terminal for one target at a time: not with -j %u",
 				   *ret_jobs);
-	return accel_choose(o->accel, &ro->accel, ret_why, err);
+	if (accel_request_parse(o->accel, &ro->accel_request, err) < 0)
+		return -EINVAL;
+	accel_choose(ro->accel_request, &ro->accel, ret_why);
+	return 0;
 }
 
 /* Refuse what can be refused before the first VM starts. */
-static int scheduler_check(const struct config *config, const struct runner_options *ro,
+static int scheduler_check(const struct config *config, const struct run_options *ro,
 			   struct error *err)
 {
 	for (size_t i = 0; i < config->n_targets; i++) {
@@ -233,7 +234,7 @@ static void scheduler_warn_writable_root(const struct config *config)
  * on stdout as they run, or only through the spools when the view shows
  * them later (the live view, several at once, --prefix).
  */
-static void scheduler_streams(const struct view_options *vo, struct runner_options *ro)
+static void scheduler_streams(const struct view_options *vo, struct run_options *ro)
 {
 	if (vo->oneliner) {
 		ro->out_fd = STDOUT_FILENO;
@@ -272,7 +273,7 @@ int scheduler_run(const struct config *config, const struct cli_options *o, enum
 	bool report_failed = false;
 	int r;
 
-	r = scheduler_options(config, o, &s.ro, s.forwards, &why, &jobs, err);
+	r = scheduler_run_options(o, &s.ro, s.forwards, &why, &jobs, err);
 	if (r >= 0)
 		r = scheduler_check(config, &s.ro, err);
 	if (r < 0)

@@ -9,6 +9,17 @@
 #include "base/error.h"
 #include "cli/cli.h"
 #include "config/config.h"
+#include "targets/run_options.h"
+
+/*
+ * The options every target of a run shares, from the command line, each
+ * checked (status 2); the accelerator chosen once, and when not KVM by
+ * itself, why; -j's count (0: not given).  forwards: room for --forward's
+ * (CLI_MAX_FORWARDS), which ro points to.
+ */
+int scheduler_run_options(const struct cli_options *options, struct run_options *ro,
+			  struct vm_forward *forwards, const char **ret_why, unsigned *ret_jobs,
+			  struct error *err);
 
 /*
  * Run the targets.  *ret_status is what vmtest exits with: one target, its

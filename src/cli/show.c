@@ -8,7 +8,8 @@
 #include <unistd.h>
 
 #include "cleanup.h"
-#include "boot/accel.h"
+#include "base/arch.h"
+#include "cli/scheduler.h"
 #include "targets/record.h"
 #include "targets/runner.h"
 #include "ui/sanitize.h"
@@ -33,7 +34,7 @@ void show_list(const struct config *config)
  * shown in the line's place, not an error of the dry run.
  */
 static int show_target_plan(const struct config *config, const struct target *t,
-			    struct runner_options *ro, const struct record_observer *observer,
+			    struct run_options *ro, const struct record_observer *observer,
 			    char **ret_line, struct error *err)
 {
 	struct record *record = NULL;
@@ -55,7 +56,7 @@ static int show_target_plan(const struct config *config, const struct target *t,
 static void show_accel_notice(const struct target *t, const char *why, struct view *view,
 			      bool *told)
 {
-	if (why && !*told && strcmp(t->arch, config_host_arch()) == 0) {
+	if (why && !*told && strcmp(t->arch, arch_host()) == 0) {
 		view_log(view, 0, "using TCG emulation: %s", why);
 		*told = true;
 	}
@@ -65,24 +66,17 @@ int show_plan(const struct config *config, const struct cli_options *o, struct e
 {
 	struct view_options vo = { .fd = STDERR_FILENO, .verbose = o->verbose };
 	struct vm_forward forwards[CLI_MAX_FORWARDS];
-	struct runner_options ro = {
-		.accel_asked = o->accel && *o->accel ? o->accel : getenv("VMTEST_ACCEL"),
-		.filesystem = o->filesystem ? vm_filesystem_parse(o->filesystem) : -1,
-		.forwards = forwards,
-		.kernel_warnings = -1,
-		.n_forwards = o->n_forwards,
-	};
+	struct run_options ro;
 	_cleanup_(view_freep) struct view *view = NULL;
 	struct record_observer observer;
+	const char *why = NULL;
 	bool told = false;
+	unsigned jobs;
 	int r;
 
-	if (o->filesystem && ro.filesystem < 0)
-		return error_usage(err, "--filesystem '%s': expected auto, virtiofs or 9p",
-				   o->filesystem);
-	if (cli_network(o, &ro.network, forwards, err) < 0)
-		return -EINVAL;
-	r = view_new(&vo, &view, err);
+	r = scheduler_run_options(o, &ro, forwards, &why, &jobs, err);
+	if (r >= 0)
+		r = view_new(&vo, &view, err);
 	if (r < 0)
 		return r;
 	view_observe(view, &observer);
@@ -94,11 +88,8 @@ int show_plan(const struct config *config, const struct cli_options *o, struct e
 	for (size_t i = 0; i < config->n_targets; i++) {
 		const struct target *t = &config->targets[i];
 		_cleanup_free_ char *line = NULL;
-		const char *why = NULL;
 
-		r = accel_choose(o->accel, &ro.accel, &why, err);
-		if (r >= 0)
-			r = show_target_plan(config, t, &ro, &observer, &line, err);
+		r = show_target_plan(config, t, &ro, &observer, &line, err);
 		if (r < 0)
 			return error_prefix(err, "target '%s'", t->name);
 		show_accel_notice(t, why, view, &told);

@@ -9,17 +9,14 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
-#include <sys/utsname.h>
 #include <unistd.h>
 
 #include "cleanup.h"
+#include "base/arch.h"
 #include "base/duration.h"
 #include "base/size.h"
 #include "base/suggest.h"
 #include "config/config_load.h"
-
-const char *const config_arches[] = { "x86_64", "aarch64", "s390x", "riscv64" };
-const size_t config_n_arches = ARRAY_SIZE(config_arches);
 
 /*
  * base_dir/path with "." components and repeated slashes dropped, so
@@ -199,40 +196,12 @@ void vm_forward_format(const struct vm_forward *f, char *buf, size_t len)
 		 f->guest_port);
 }
 
-int config_check_arch(const char *arch, char *hint, size_t hint_len)
-{
-	const char *near;
-
-	for (size_t i = 0; i < config_n_arches; i++)
-		if (strcmp(arch, config_arches[i]) == 0)
-			return 0;
-	near = suggest_nearest(arch, config_arches, config_n_arches);
-	snprintf(hint, hint_len, "unknown architecture '%s'%s%s%s (vmtest supports x86_64, aarch64, s390x, riscv64)",
-		 arch, near ? "; did you mean '" : "", near ? near : "", near ? "'?" : "");
-	return -EINVAL;
-}
-
-const char *config_host_arch(void)
-{
-	static struct utsname u;
-	static const struct {
-		const char *uname, *qemu;
-	} aliases[] = { { "arm64", "aarch64" }, { "amd64", "x86_64" } };
-
-	if (!u.machine[0] && uname(&u) < 0)
-		return "x86_64";
-	for (size_t i = 0; i < ARRAY_SIZE(aliases); i++)
-		if (strcmp(u.machine, aliases[i].uname) == 0)
-			return aliases[i].qemu;
-	return u.machine;
-}
-
 int config_fill_defaults(struct target *t, struct error *err)
 {
 	if (t->kind == TARGET_KERNEL && !t->rootfs)
 		t->rootfs = strdup(CONFIG_DEFAULT_ROOTFS);
 	if (!t->arch)
-		t->arch = strdup(config_host_arch());
+		t->arch = strdup(arch_host());
 	if (t->arch && !t->qemu_command && asprintf(&t->qemu_command, "qemu-system-%s", t->arch) < 0)
 		t->qemu_command = NULL;
 	if (!t->vm.num_cpus)
@@ -300,7 +269,7 @@ int config_new_oneliner(const struct oneliner *spec, const char *base_dir,
 	r |= oneliner_strdup(spec->command, &t->command);
 	if (r < 0)
 		goto oom;
-	if (t->arch && config_check_arch(t->arch, problem, sizeof(problem)) < 0) {
+	if (t->arch && arch_check_name(t->arch, problem, sizeof(problem)) < 0) {
 		config_free(config);
 		return error_usage(err, "-a: %s", problem);
 	}

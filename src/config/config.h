@@ -197,9 +197,3 @@ bool config_in_writable_share(const struct config *config, const struct target *
 /* The resolved target as TOML that vmtest would read back unchanged. */
 void config_print_target(FILE *out, const struct config *config, const struct target *target);
 
-/* The architecture vmtest runs on, in QEMU's naming ("x86_64", "aarch64"). */
-const char *config_host_arch(void);
-
-/* Architectures a target may name. */
-extern const char *const config_arches[];
-extern const size_t config_n_arches;

@@ -13,6 +13,7 @@
 #include <unistd.h>
 
 #include "cleanup.h"
+#include "base/arch.h"
 #include "base/duration.h"
 #include "base/size.h"
 #include "base/suggest.h"
@@ -534,7 +535,7 @@ static int target_apply_arch(struct loader *ld, struct target *t, const struct t
 
 	if (r < 0)
 		return r;
-	if (config_check_arch(t->arch, problem, sizeof(problem)) < 0)
+	if (arch_check_name(t->arch, problem, sizeof(problem)) < 0)
 		return loader_fail(ld, e->value->pos, err, "arch: %s", problem);
 	return 0;
 }

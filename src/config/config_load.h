@@ -25,8 +25,5 @@
  */
 char *config_resolve_path(const char *base_dir, const char *path);
 
-/* 0 for an architecture vmtest knows, else -EINVAL and hint says so. */
-int config_check_arch(const char *arch, char *hint, size_t hint_len);
-
 /* Every field a target left out, at its default. */
 int config_fill_defaults(struct target *t, struct error *err);

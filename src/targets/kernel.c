@@ -25,25 +25,23 @@
 #include "guest_proto.h"
 #include "base/clock.h"
 #include "base/terminal.h"
-#include "boot/arch.h"
+#include "base/arch.h"
 #include "boot/cache.h"
+#include "boot/guest_init.h"
 #include "boot/initramfs.h"
 #include "boot/kernel_image.h"
 #include "boot/modules.h"
+#include "targets/kernel_fs.h"
 #include "targets/kernel_warnings.h"
 #include "targets/target_run.h"
 #include "vm/json_io.h"
 #include "vm/output.h"
-#include "vm/virtiofsd.h"
 
 #define KERNEL_SHUTDOWN_TIMEOUT_MS 5000
 /* What the guest's RNG is reseeded with: more than the 32 bytes its CRNG needs. */
 #define KERNEL_ENTROPY_BYTES 64
 
 extern char **environ;
-
-/* A daemon must listen this soon: it starts in tens of milliseconds. */
-#define KERNEL_VIRTIOFSD_TIMEOUT_MS 10000
 
 /*
  * path, a file of the cache, into *st as it is now, if vmtest wrote it
@@ -66,16 +64,7 @@ struct kernel_boot {
 	 * (kernel_pin); kernel_started compares. */
 	struct stat boot_kernel_st, initrd_st;
 	char *symbols;		/* the kernel's vmlinux with symbols, for gdb; NULL: none found */
-	/* virtiofs: a daemon per export (root, shared, vm.mounts), and their
-	 * pidfds.  Beside 9p unless virtiofs_only: the guest then takes
-	 * virtiofs when its kernel has it (virtiofs_used, from its answer). */
-	bool virtiofs;
-	bool virtiofs_only;
-	bool virtiofs_used;
-	char *virtiofsd;
-	struct virtiofsd *daemons;
-	size_t n_daemons;
-	int *daemon_fds;
+	struct kernel_fs fs;	/* 9p or virtiofs, and virtiofs's daemons */
 };
 
 static struct kernel_boot *kernel_boot(const struct target_run *run)
@@ -166,7 +155,7 @@ static int kernel_modules(struct target_run *run, const char *release, bool virt
 		names[n++] = "?virtiofs";
 	if (run->network)
 		names[n++] = "?virtio_net";
-	if (run->dump_fd >= 0)
+	if (dump_wanted(&run->dump))
 		names[n++] = "?qemu_fw_cfg";
 	r = modules_load(t->rootfs, release, names, n, ret, err);
 
@@ -178,126 +167,6 @@ static int kernel_modules(struct target_run *run, const char *release, bool virt
 		     kernel_rootfs_prefix(t), release) < 0)
 		run->boot_note = NULL;
 	*ret = modules_list_free(*ret);
-	return 0;
-}
-
-/* The filesystem asked for: --filesystem, else vm.filesystem. */
-static enum vm_filesystem kernel_filesystem_asked(const struct target_run *run)
-{
-	return run->options->filesystem >= 0 ? (enum vm_filesystem)run->options->filesystem
-					     : run->target->vm.filesystem;
-}
-
-/* One daemon per export, each serving what the guest mounts from it. */
-static int kernel_start_daemons(struct target_run *run, struct kernel_boot *b,
-				const char *binary, struct error *err)
-{
-	const struct target *t = run->target;
-	size_t n = 2 + t->vm.n_mounts;
-	int64_t deadline = clock_deadline(KERNEL_VIRTIOFSD_TIMEOUT_MS);
-	int r = 0;
-
-	b->daemons = calloc(n, sizeof(*b->daemons));
-	b->daemon_fds = calloc(n + 1, sizeof(*b->daemon_fds));
-	if (!b->daemons || !b->daemon_fds)
-		return error_set(err, ENOMEM, "out of memory");
-	for (size_t i = 0; r >= 0 && i < n; i++) {
-		_cleanup_free_ char *what = NULL, *socket = NULL;
-		char socket_name[48];
-		/* Only the root is overlayfs's lower layer (virtiofsd.h). */
-		struct virtiofsd_export e = { .submounts = i > 0 };
-		char mount_id[32];
-
-		if (i == 0) {
-			e.id = "root", e.source = t->rootfs;
-			r = asprintf(&what, "the root filesystem %s", t->rootfs);
-		} else if (i == 1) {
-			if (!run->config->base_dir)
-				continue;
-			e.id = "shared", e.source = run->config->base_dir, e.writable = true;
-			r = asprintf(&what, "the shared directory %s", e.source);
-		} else {
-			const struct mount *m = &t->vm.mounts[i - 2];
-
-			snprintf(mount_id, sizeof(mount_id), "m%zu", i - 2);
-			e.id = mount_id, e.source = m->host_path, e.writable = m->writable;
-			r = asprintf(&what, "vm.mounts '%s' (%s)", m->guest_path, m->host_path);
-		}
-		if (r < 0)
-			return error_set(err, ENOMEM, "out of memory");
-		e.what = what;
-		snprintf(socket_name, sizeof(socket_name), QEMU_SOCKET_VIRTIOFS, e.id);
-		socket = target_run_path(run, socket_name);
-		if (!socket)
-			return error_set(err, ENOMEM, "out of memory");
-		e.socket = socket;
-		r = virtiofsd_start(binary, run->run_dir, &e, deadline, &b->daemons[b->n_daemons],
-				    err);
-		b->n_daemons++;
-	}
-	for (size_t i = 0; i < b->n_daemons; i++)
-		b->daemon_fds[i] = b->daemons[i].process.pidfd;
-	b->daemon_fds[b->n_daemons] = -1;
-	return r;
-}
-
-/*
- * 9p or virtiofs.  auto is virtiofs where it can be had and serves any
- * walk 9p serves: root (QEMU 7.2's daemon runs only as root), a daemon
- * installed, PCI (the guest finds the devices a restore adds by a PCI
- * rescan), and daemons that may keep a file open per inode the guest
- * holds.  9p is exported beside it, for kernels without virtiofs.
- */
-static int kernel_choose_filesystem(struct target_run *run, struct kernel_boot *b,
-				    struct error *err)
-{
-	enum vm_filesystem asked = kernel_filesystem_asked(run);
-	_cleanup_free_ char *binary = NULL;
-	unsigned long files;
-
-	if (asked == VM_FILESYSTEM_9P)
-		return 0;
-	binary = virtiofsd_find();
-	if (asked == VM_FILESYSTEM_VIRTIOFS) {
-		if (!binary)
-			return error_set(err, ENOENT, "virtiofs was asked for, and there is no "
-					 "virtiofsd in /usr/libexec, /usr/lib/qemu or PATH (Debian: "
-					 "qemu-system-common; else use --filesystem 9p)");
-		if (geteuid() != 0)
-			return error_set(err, EPERM, "virtiofs was asked for, and %s runs only as "
-					 "root (use --filesystem 9p)", binary);
-		b->virtiofs_only = true;
-		files = virtiofsd_files_limit();
-		if (files)
-			record_log(run->record, 0, "virtiofs: the daemons may keep only %lu files "
-				   "open (RLIMIT_NOFILE, and no CAP_SYS_RESOURCE to raise it), one per "
-				   "file or directory the guest holds: past that, the guest sees 'Too "
-				   "many open files' (docs/virtiofs.md)", files);
-	} else {
-		const char *why = NULL;
-
-		files = virtiofsd_files_limit();
-		if (!binary)
-			why = "no virtiofsd in /usr/libexec, /usr/lib/qemu or PATH";
-		else if (geteuid() != 0)
-			why = "virtiofsd runs only as root";
-		else if (strcmp(arch_find(run->target->arch)->virtio, "pci") != 0)
-			why = "virtio over channel I/O: no PCI rescan finds a device added at restore";
-		if (why || files) {
-			if (why)
-				record_log(run->record, 1, "9p (vm.filesystem = auto): %s", why);
-			else
-				record_log(run->record, 1, "9p (vm.filesystem = auto): a virtiofs daemon "
-					   "could keep only %lu files open (RLIMIT_NOFILE, and no "
-					   "CAP_SYS_RESOURCE to raise it), fewer than a walk of the "
-					   "root holds", files);
-			return 0;
-		}
-	}
-	b->virtiofs = true;
-	b->virtiofsd = TAKE_PTR(binary);
-	record_log(run->record, 1, "the root and the shares over virtiofs (%s)%s", b->virtiofsd,
-		   b->virtiofs_only ? "" : ", and over 9p for a kernel without it");
 	return 0;
 }
 
@@ -339,6 +208,8 @@ static int kernel_prepare(struct target_run *run, struct error *err)
 	const struct target *t = run->target;
 	const struct arch *arch = arch_find(t->arch);
 	_cleanup_free_ char *cache = NULL, *elf = NULL;
+	const unsigned char *init = NULL;
+	size_t init_len = 0;
 	struct kernel_image *image = NULL;
 	struct modules_list *modules = NULL;
 	struct kernel_boot *b = calloc(1, sizeof(*b));
@@ -347,7 +218,7 @@ static int kernel_prepare(struct target_run *run, struct error *err)
 	if (!b)
 		return error_set(err, ENOMEM, "out of memory");
 	run->kind_data = b;
-	r = kernel_choose_filesystem(run, b, err);
+	r = kernel_fs_choose(run, &b->fs, err);
 	if (r >= 0)
 		r = kernel_cache_dir(run, &cache, err);
 	if (r >= 0)
@@ -358,7 +229,7 @@ static int kernel_prepare(struct target_run *run, struct error *err)
 		b->symbols = kernel_find_symbols(t, image->release);
 	if (r >= 0) {
 		record_log(run->record, 1, "kernel %s: release %s", t->kernel, image->release);
-		r = kernel_modules(run, image->release, b->virtiofs, &modules, err);
+		r = kernel_modules(run, image->release, b->fs.virtiofs, &modules, err);
 	}
 	if (r >= 0 && image->kind == KERNEL_IMAGE_BZIMAGE) {
 		struct error pvh_err = { 0 };
@@ -368,9 +239,10 @@ static int kernel_prepare(struct target_run *run, struct error *err)
 			record_log(run->record, 1, "booting the bzImage itself: %s", pvh_err.msg);
 	}
 	kernel_image_free(image);
+	if (r >= 0 && !guest_init_find(arch, &init, &init_len))
+		r = error_set(err, ENOENT, "this vmtest has no guest init for %s", t->arch);
 	if (r >= 0)
-		r = initramfs_get(cache, arch->init_start, (size_t)(arch->init_end - arch->init_start),
-				  modules, &b->initrd, err);
+		r = initramfs_get(cache, init, init_len, modules, &b->initrd, err);
 	modules_list_free(modules);
 	if (r < 0)
 		return r;
@@ -386,113 +258,20 @@ static int kernel_prepare(struct target_run *run, struct error *err)
 				 "(%s, %s): a guest sharing the cache read-write may have written it",
 				 b->boot_kernel, b->initrd);
 	/* A dry run starts nothing. */
-	if (b->virtiofs && run->run_dir)
-		return kernel_start_daemons(run, b, b->virtiofsd, err);
-	return 0;
+	return run->run_dir ? kernel_fs_start(run, &b->fs, err) : 0;
 }
 
 static void kernel_plan(const struct target_run *run, struct qemu_plan *plan)
 {
 	plan->boot_kernel = kernel_boot(run)->boot_kernel;
 	plan->initrd = kernel_boot(run)->initrd;
-	plan->virtiofs = kernel_boot(run)->virtiofs;
-	plan->no_9p = kernel_boot(run)->virtiofs_only;
-}
-
-static void kernel_stop_daemons(struct kernel_boot *b)
-{
-	for (size_t i = 0; i < b->n_daemons; i++)
-		virtiofsd_stop(&b->daemons[i]);
-	free(b->daemons);
-	free(b->daemon_fds);
-	b->daemons = NULL;
-	b->daemon_fds = NULL;
-	b->n_daemons = 0;
+	plan->virtiofs = kernel_boot(run)->fs.virtiofs;
+	plan->no_9p = kernel_boot(run)->fs.virtiofs_only;
 }
 
 static const char *kernel_warm_off(const struct target_run *run)
 {
-	if (kernel_boot(run)->virtiofs && strcmp(arch_find(run->target->arch)->virtio, "pci") != 0)
-		return "virtiofs over channel I/O: QEMU 7.2 can neither save a vhost-user-fs "
-		       "device nor plug one into a restored guest without PCI";
-	return NULL;
-}
-
-/* A QMP command whose arguments are string pairs, ended by NULL. */
-static int kernel_qmp_strings(struct target_run *run, const char *command, const char *const *kv,
-			      struct error *err)
-{
-	_cleanup_json_ struct json_value *args = json_io_new_object();
-
-	for (size_t i = 0; args && kv[i]; i += 2)
-		if (json_io_set_string(args, kv[i], kv[i + 1]) < 0)
-			return error_set(err, ENOMEM, "out of memory");
-	if (!args)
-		return error_set(err, ENOMEM, "out of memory");
-	return qmp_execute(run->qmp, command, args, clock_deadline(run->setup_ms), NULL, err);
-}
-
-/*
- * A warm boot's guest, saved or restored, has its virtiofs devices' root
- * ports and not the devices (QEMU 7.2 cannot migrate them): plug each in,
- * its chardev first, connected to its daemon.  The guest finds them when
- * it mounts (a PCI rescan: no hotplug support needed in its kernel).
- */
-static int kernel_plug_virtiofs(struct target_run *run, struct error *err)
-{
-	struct kernel_boot *b = kernel_boot(run);
-	int r = 0;
-
-	for (size_t i = 0; r >= 0 && i < b->n_daemons; i++) {
-		const struct virtiofsd *d = &b->daemons[i];
-		_cleanup_json_ struct json_value *args = json_io_new_object();
-		struct json_value *backend = json_io_new_object(), *data = json_io_new_object();
-		struct json_value *addr = json_io_new_object(), *unix_data = json_io_new_object();
-		char chardev[48], port[48], tag[48];
-
-		snprintf(chardev, sizeof(chardev), QEMU_VIRTIOFS_CHARDEV, d->id);
-		snprintf(port, sizeof(port), QEMU_VIRTIOFS_PORT, d->id);
-		if (strcmp(d->id, "root") == 0)
-			snprintf(tag, sizeof(tag), "%s", GUEST_TAG_ROOT);
-		else if (strcmp(d->id, "shared") == 0)
-			snprintf(tag, sizeof(tag), "%s", GUEST_TAG_SHARED);
-		else
-			snprintf(tag, sizeof(tag), GUEST_TAG_MOUNT_PREFIX "%s", d->id + 1);
-		/* {"id": C, "backend": {"type": "socket", "data": {"addr": {"type":
-		 *  "unix", "data": {"path": P}}, "server": false}}} */
-		r = args && backend && data && addr && unix_data ? 0 : -ENOMEM;
-		if (r >= 0)
-			r = json_io_set_string(unix_data, "path", d->socket);
-		if (r >= 0)
-			r = json_io_set_string(addr, "type", "unix");
-		if (r >= 0)
-			r = json_io_set(addr, "data", TAKE_PTR(unix_data));
-		if (r >= 0)
-			r = json_io_set(data, "addr", TAKE_PTR(addr));
-		if (r >= 0)
-			r = json_io_set_bool(data, "server", false);
-		if (r >= 0)
-			r = json_io_set_string(backend, "type", "socket");
-		if (r >= 0)
-			r = json_io_set(backend, "data", TAKE_PTR(data));
-		if (r >= 0)
-			r = json_io_set(args, "backend", TAKE_PTR(backend));
-		if (r >= 0)
-			r = json_io_set_string(args, "id", chardev);
-		json_io_unref(unix_data);
-		json_io_unref(addr);
-		json_io_unref(data);
-		json_io_unref(backend);
-		if (r < 0)
-			return error_set(err, ENOMEM, "out of memory");
-		r = qmp_execute(run->qmp, "chardev-add", args, clock_deadline(run->setup_ms), NULL,
-				err);
-		if (r >= 0)
-			r = kernel_qmp_strings(run, "device_add", (const char *const[]){
-				"driver", QEMU_VIRTIOFS_DEVICE, "chardev", chardev, "tag", tag,
-				"bus", port, NULL }, err);
-	}
-	return r;
+	return kernel_fs_warm_off(run, &kernel_boot(run)->fs);
 }
 
 /*
@@ -610,39 +389,27 @@ static int kernel_setup(struct target_run *run, struct error *err)
 {
 	struct kernel_boot *b = kernel_boot(run);
 	_cleanup_json_ struct json_value *args = NULL, *ret = NULL;
-	const char *filesystem = !b->virtiofs ? NULL : b->virtiofs_only ? "virtiofs" : "auto";
-	int r = kernel_setup_args(run->config, run->target, filesystem, run->network, &args);
+	int r = kernel_setup_args(run->config, run->target, kernel_fs_setup_name(&b->fs),
+				  run->network, &args);
 
 	if (r == -EILSEQ)
 		return error_set(err, EILSEQ, "a mount path is not valid UTF-8");
 	if (r < 0)
 		return error_set(err, ENOMEM, "out of memory");
-	if (b->virtiofs && run->argv_leaves_out) {
+	if (b->fs.virtiofs && run->argv_leaves_out) {
 		int64_t start = clock_now_ms();
 
-		r = kernel_plug_virtiofs(run, err);
+		r = kernel_fs_plug(run, &b->fs, err);
 		if (r < 0)
 			return target_run_check(run, r, err);
 		record_log(run->record, 1, "plugged the virtiofs devices in, in %.2f s",
 			   (double)(clock_now_ms() - start) / 1000);
 	}
 	r = qga_execute(run->qga, "vmtest-setup", args, clock_deadline(run->setup_ms), &ret, err);
-	if (r >= 0 && json_io_get_string(ret, "kernel-version")) {
-		/* The dump, on the console's thread, reads it under this lock. */
-		pthread_mutex_lock(&run->dump_lock);
-		snprintf(run->kernel_version, sizeof(run->kernel_version), "%s",
-			 json_io_get_string(ret, "kernel-version"));
-		pthread_mutex_unlock(&run->dump_lock);
-	}
-	if (r >= 0 && b->virtiofs) {
-		/* An older init does not say: it mounted what it was asked to. */
-		const char *used = json_io_get_string(ret, "filesystem");
-
-		b->virtiofs_used = used ? strcmp(used, "virtiofs") == 0 : b->virtiofs_only;
-		if (!b->virtiofs_used)
-			record_log(run->record, 1, "the guest mounted 9p: its kernel has no virtiofs "
-				   "(CONFIG_VIRTIO_FS)");
-	}
+	if (r >= 0 && json_io_get_string(ret, "kernel-version"))
+		dump_set_kernel_version(run, json_io_get_string(ret, "kernel-version"));
+	if (r >= 0)
+		kernel_fs_mounted(run, &b->fs, json_io_get_string(ret, "filesystem"));
 	return target_run_check(run, r, err);
 }
 
@@ -682,24 +449,6 @@ static const char **kernel_environment(struct target_run *run)
 	return envp;
 }
 
-/* Whether a virtiofs daemon exited under the guest; err then says which, and how. */
-static bool kernel_daemon_died(struct target_run *run, struct error *err)
-{
-	struct kernel_boot *b = kernel_boot(run);
-
-	for (size_t i = 0; i < b->n_daemons; i++) {
-		char why[64];
-
-		if (!virtiofsd_exited(&b->daemons[i], why, sizeof(why)))
-			continue;
-		*err = (struct error){ 0 };
-		error_set(err, ECHILD, "the virtiofs daemon serving %s %s while the command ran: the "
-			  "guest's files there could no longer be reached", b->daemons[i].what, why);
-		return true;
-	}
-	return false;
-}
-
 /*
  * The command's output records relayed to the terminal and the spool,
  * until deadline: the command's timeout, counted from its start.
@@ -707,7 +456,7 @@ static bool kernel_daemon_died(struct target_run *run, struct error *err)
 static int kernel_relay(struct target_run *run, uint32_t exec_id, bool tty, int64_t deadline,
 			struct error *err)
 {
-	const struct runner_options *o = run->options;
+	const struct run_options *o = run->options;
 	struct output_relay relay = {
 		.port_fd = run->output_fd,
 		.exec_id = exec_id,
@@ -718,8 +467,7 @@ static int kernel_relay(struct target_run *run, uint32_t exec_id, bool tty, int6
 		.in_fd = -1,
 		.winch_fd = -1,
 		.tty_fd = STDIN_FILENO,
-		/* A daemon's end matters only when the guest uses it. */
-		.watch_fds = kernel_boot(run)->virtiofs_used ? kernel_boot(run)->daemon_fds : NULL,
+		.watch_fds = kernel_fs_watch_fds(&kernel_boot(run)->fs),
 	};
 	int r;
 
@@ -732,7 +480,7 @@ static int kernel_relay(struct target_run *run, uint32_t exec_id, bool tty, int6
 	r = output_relay(&relay, err);
 	terminal_restore();
 	/* A daemon's end may show first as QEMU's (vhost-user lost) or as silence. */
-	if (r < 0 && kernel_boot(run)->virtiofs_used && kernel_daemon_died(run, err))
+	if (r < 0 && kernel_fs_daemon_died(&kernel_boot(run)->fs, err))
 		r = -ECHILD;
 	return r;
 }
@@ -882,8 +630,7 @@ static void kernel_clear(struct target_run *run)
 
 	if (!b)
 		return;
-	kernel_stop_daemons(b);
-	free(b->virtiofsd);
+	kernel_fs_clear(&b->fs);
 	free(b->boot_kernel);
 	free(b->initrd);
 	free(b->symbols);
@@ -891,13 +638,32 @@ static void kernel_clear(struct target_run *run)
 	run->kind_data = NULL;
 }
 
+/* A guest init must be had for the target's architecture. */
+static int kernel_check(const struct target *t, const struct run_options *o, struct error *err)
+{
+	const struct arch *arch = arch_find(t->arch);
+	const unsigned char *init;
+	size_t len;
+
+	(void)o;
+	if (arch && guest_init_find(arch, &init, &len))
+		return 0;
+	return error_usage(err, "target '%s': this vmtest has no guest init for %s: it is built "
+			   "when %s is installed (make build says why it was not)", t->name, t->arch,
+			   arch ? arch->cross_package : "a cross compiler");
+}
+
 const struct target_kind_ops target_kernel_ops = {
 	.name = "kernel",
+	.check = kernel_check,
+	.dumps = true,
 	.warm_start = true,
 	.warm_off = kernel_warm_off,
 	.prepare = kernel_prepare,
 	.ended = kernel_ended,
 	.symbols = kernel_symbols,
+	.symbols_hint = "no symbols for this kernel: a vmlinux beside it, or Debian's "
+			"/usr/lib/debug/boot/vmlinux-RELEASE (linux-image-RELEASE-dbg), would give them",
 	.plan = kernel_plan,
 	.started = kernel_started,
 	.silent_agent_hint = "",

@@ -22,18 +22,28 @@
 #include "boot/qemu_argv.h"
 #include "boot/snapshot.h"
 #include "config/config.h"
+#include "targets/dump.h"
 #include "targets/record.h"
-#include "targets/runner.h"
+#include "targets/run_options.h"
 #include "vm/console.h"
 #include "vm/interrupt.h"
 #include "vm/qemu_process.h"
 #include "vm/qga.h"
 #include "vm/qmp.h"
 
+/* QEMU's sockets close a moment before it can be reaped: how long a broken
+ * connection waits for its exit, so that a QEMU that died is named as such. */
+#define TARGET_RUN_EXIT_GRACE_MS 2000
+/* How long QMP's quit may take before QEMU is signalled. */
+#define TARGET_RUN_QUIT_MS 1000
+/* The boot's deadline when --boot-timeout is not given. */
+#define TARGET_RUN_BOOT_TIMEOUT_KVM_S 60
+#define TARGET_RUN_BOOT_TIMEOUT_TCG_S 180
+
 struct target_run {
 	const struct config *config;
 	const struct target *target;
-	const struct runner_options *options;
+	const struct run_options *options;
 	struct record *record;
 	char *run_dir;		/* private: sockets, QEMU's log; NULL for a dry run */
 	enum qemu_accel accel;
@@ -41,16 +51,7 @@ struct target_run {
 	 * to it: the target's and --forward's. */
 	bool network;
 	unsigned gdb_port;	/* QEMU's gdb stub (--gdb, vm.gdb); 0: none */
-	/* The guest's memory at a panic (or a timeout, with --dump): its file
-	 * (unlinked; -1: none wanted), and what became of it, written by the
-	 * thread that dumped; the guest kernel's `uname -v`, which the dump's
-	 * header carries, as its init said at setup ("": not yet). */
-	int dump_fd;
-	char dump_note[sizeof(((struct error *)0)->msg) + 64];
-	char kernel_version[65];
-	pthread_mutex_t dump_lock;	/* held while a dump is written */
-	bool dump_closed;		/* the VM is ending: no dump now */
-	bool dumped;			/* a dump was tried: no other */
+	struct dump_state dump;	/* the guest's memory at a panic (dump.h) */
 	struct vm_forward *forwards;
 	size_t n_forwards;
 	struct strv argv;
@@ -81,6 +82,10 @@ struct target_run {
 
 struct target_kind_ops {
 	const char *name;
+	/* What this kind refuses before any VM starts (status 2).  Optional. */
+	int (*check)(const struct target *t, const struct run_options *o, struct error *err);
+	/* Whether its guest's memory can be dumped at a panic (dump.h). */
+	bool dumps;
 	/* Whether a snapshot of a booted guest can stand in for its boot
 	 * (warm_start.h): the guest is the same up to the agent's answer. */
 	bool warm_start;
@@ -102,9 +107,10 @@ struct target_kind_ops {
 	void (*plan)(const struct target_run *run, struct qemu_plan *plan);
 	/* QEMU has started and its common sockets are connected. */
 	int (*started)(struct target_run *run, int64_t deadline, struct error *err);
-	/* The file with the guest kernel's symbols, for gdb; NULL: none known.
-	 * Optional. */
+	/* The file with the guest kernel's symbols, for gdb; NULL: none known
+	 * (and symbols_hint, when set, says where they would be).  Optional. */
 	const char *(*symbols)(const struct target_run *run);
+	const char *symbols_hint;
 	/* Said when the agent never answered ("is qemu-ga installed ...?"). */
 	const char *silent_agent_hint;
 	/* The agent answers: mount the shares. */
@@ -119,6 +125,9 @@ struct target_kind_ops {
 
 extern const struct target_kind_ops target_kernel_ops;
 extern const struct target_kind_ops target_image_ops;
+
+/* The operations of t's kind. */
+const struct target_kind_ops *target_run_kind(const struct target *t);
 
 /* A file of the run directory, malloc'd; NULL when out of memory. */
 char *target_run_path(const struct target_run *run, const char *name);

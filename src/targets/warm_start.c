@@ -68,8 +68,13 @@ static int warm_new_ram(struct target_run *run, struct error *err)
 	return 0;
 }
 
-int warm_start_choose(struct target_run *run, uint64_t key, const struct snapshot_files *files,
-		      const char *why_off, struct error *err)
+/*
+ * How this run boots, for a guest whose snapshot key is key (0: warm
+ * starts are off, and why_off says why, for -v).  files: the run's files
+ * that its guest's boot writes (NULL: none), paths that stay valid.
+ */
+static int warm_choose(struct target_run *run, uint64_t key, const struct snapshot_files *files,
+		       const char *why_off, struct error *err)
 {
 	struct warm_start *w;
 	char why[512] = "";
@@ -105,6 +110,109 @@ int warm_start_choose(struct target_run *run, uint64_t key, const struct snapsho
 		snapshot_remove(w->cache_dir, key);
 	}
 	return warm_new_ram(run, err);
+}
+
+/*
+ * Whether extra_args touch what a warm start sets itself: the machine and
+ * its memory (a second -m or -machine would not match the memory backend),
+ * or a snapshot of QEMU's own.
+ */
+static bool warm_extra_args_own_memory(const struct target *t)
+{
+	static const char *const options[] = { "-m", "-M", "-machine", "-mem-path", "-mem-prealloc",
+					       "-numa", "-incoming", "-loadvm" };
+
+	for (size_t i = 0; i < t->vm.n_extra_args; i++) {
+		const char *a = t->vm.extra_args[i];
+
+		if (strstr(a, "memory-backend"))
+			return true;
+		for (size_t j = 0; j < ARRAY_SIZE(options); j++)
+			if (strcmp(a, options[j]) == 0 ||
+			    (strncmp(a, options[j], strlen(options[j])) == 0 &&
+			     a[strlen(options[j])] == '='))
+				return true;
+	}
+	return false;
+}
+
+/* Why this run boots cold whatever the cache holds; NULL: it need not. */
+static const char *warm_off(const struct target_run *run, const struct target_kind_ops *kind)
+{
+	if (run->options->no_snapshot)
+		return "--no-snapshot";
+	if (run->target->vm.no_snapshot)
+		return "vm.snapshot = false";
+	if (warm_extra_args_own_memory(run->target))
+		return "vm.extra_args set the machine, its memory or a snapshot of QEMU's own";
+	if (!cache_trust_available())
+		return "the kernel keyring is out of reach, so vmtest could not vouch for a snapshot";
+	if (run->gdb_port)
+		return "--gdb: the debugger follows the boot from its first instruction";
+	return kind->warm_off ? kind->warm_off(run) : NULL;
+}
+
+/*
+ * The snapshot key of this target's guest: its QEMU command line without
+ * the run's own paths, and the files it boots.
+ */
+static int warm_key(struct target_run *run, const struct target_kind_ops *kind,
+		    uint64_t *ret_key, struct error *err)
+{
+	struct qemu_plan plan = {
+		.run_dir = "@run",
+		.shared_dir = run->config->base_dir ? "@shared" : NULL,
+		.accel = run->accel,
+		.ram_path = "@ram",
+		.for_key = true,
+		.dump = dump_wanted(&run->dump),
+		/* Forwards too: QEMU sets them up from its command line. */
+		.network = run->network,
+		.forwards = run->forwards,
+		.n_forwards = run->n_forwards,
+	};
+	struct strv argv = { 0 };
+	size_t n = 0;
+	int r;
+
+	kind->plan(run, &plan);
+	r = qemu_argv_build(run->target, &plan, &argv, err);
+	if (r < 0)
+		return r;
+	/* The files booted, as they are now: a name need not change with its
+	 * contents.  For an image, its UEFI variables are the template's. */
+	const char *booted[] = { run->target->kernel, plan.boot_kernel, plan.initrd,
+				 run->target->image,  plan.firmware_code, plan.firmware_vars,
+				 plan.firmware_bios };
+	const char *files[ARRAY_SIZE(booted) + 1] = { 0 };
+
+	for (size_t i = 0; i < ARRAY_SIZE(booted); i++)
+		if (booted[i])
+			files[n++] = booted[i];
+	*ret_key = snapshot_key(argv.items, files, run->accel == QEMU_ACCEL_KVM);
+	strv_clear(&argv);
+	return 0;
+}
+
+int warm_start_decide(struct target_run *run, const struct target_kind_ops *kind,
+		      struct error *err)
+{
+	struct snapshot_files files = { 0 };
+	const char *off;
+	uint64_t key = 0;
+	int r;
+
+	if (!kind->warm_start)
+		return 0;
+	off = warm_off(run, kind);
+	if (off)
+		return warm_choose(run, 0, NULL, off, err);
+	r = warm_key(run, kind, &key, err);
+	if (kind->warm_files)
+		kind->warm_files(run, &files);
+	if (r >= 0)
+		r = warm_choose(run, key, &files, "the snapshot key could not be computed", err);
+	return r;
 }
 
 void warm_start_plan(const struct target_run *run, struct qemu_plan *plan)
@@ -147,8 +255,9 @@ int warm_start_before_qemu(struct target_run *run, struct error *err)
 		return r;
 	/* The boot the snapshot was taken from is this guest's boot: its
 	 * console, kernel warnings included, is this run's too. */
-	if (io_write_all(run->record->console_fd, boot_log, boot_log_len) < 0)
-		run->console_errno = errno;
+	r = io_write_all(run->record->console_fd, boot_log, boot_log_len);
+	if (r < 0)
+		run->console_errno = -r;
 	record_log(run->record, 1, "restoring the snapshot %016llx (its memory read in %.2f s)",
 		   (unsigned long long)w->key, (double)(clock_now_ms() - start) / 1000);
 	return 0;

@@ -34,14 +34,17 @@
 #define WARM_RESTORE_TIMEOUT_MS 30000
 
 struct target_run;
+struct target_kind_ops;
 
 /*
- * Decide how this run boots, for a guest whose snapshot key is key (0:
- * warm starts are off, and why_off says why, for -v).  files: the run's
- * files that its guest's boot writes (NULL: none), paths that stay valid.
+ * Decide how this run boots: cold when a warm start is off (--no-snapshot,
+ * vm.snapshot = false, extra_args that own the memory, no keyring to vouch
+ * for a snapshot, --gdb, the kind's own reasons: said with -v), else from
+ * the snapshot of the guest's key when there is a good one, else cold to
+ * save one.
  */
-int warm_start_choose(struct target_run *run, uint64_t key, const struct snapshot_files *files,
-		      const char *why_off, struct error *err);
+int warm_start_decide(struct target_run *run, const struct target_kind_ops *kind,
+		      struct error *err);
 
 /* The warm start's part of QEMU's command line (nothing when off). */
 void warm_start_plan(const struct target_run *run, struct qemu_plan *plan);

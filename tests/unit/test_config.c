@@ -8,6 +8,7 @@
 
 #include <string.h>
 
+#include "base/arch.h"
 #include "config/config.h"
 #include "config/filter.h"
 
@@ -44,7 +45,7 @@ static void test_kernel_target_defaults(void **state)
 	assert_int_equal(t->kind, TARGET_KERNEL);
 	assert_string_equal(t->kernel, "/base/bzImage");
 	assert_string_equal(t->rootfs, "/");
-	assert_string_equal(t->arch, config_host_arch());
+	assert_string_equal(t->arch, arch_host());
 	assert_true(strncmp(t->qemu_command, "qemu-system-", 12) == 0);
 	assert_string_equal(t->qemu_command + 12, t->arch);
 	assert_null(t->kernel_args);

@@ -20,7 +20,7 @@
 
 #include "cleanup.h"
 #include "compress_fixture.h"
-#include "boot/arch.h"
+#include "base/arch.h"
 #include "boot/kernel_image.h"
 #include "boot/modules.h"
 
@@ -347,13 +347,15 @@ static void test_debian_vmtest_set(void **state)
 	assert_int_equal(modules_load("/", release, arch->modules, arch->n_modules, &l, &err), 0);
 	clock_gettime(CLOCK_MONOTONIC, &t1);
 	assert_dep_order(l, release);
+	/* Debian's kernel has each as a module, the optional ones ('?') too. */
 	for (size_t i = 0; i < arch->n_modules; i++) {
+		const char *name = arch->modules[i] + (arch->modules[i][0] == '?');
 		bool found = false;
 
 		for (size_t j = 0; j < l->n; j++)
-			found |= strcmp(l->files[j].name, arch->modules[i]) == 0;
+			found |= strcmp(l->files[j].name, name) == 0;
 		if (!found)
-			fail_msg("%s not in the list", arch->modules[i]);
+			fail_msg("%s not in the list", name);
 	}
 	for (size_t i = 0; i < l->n; i++) {
 		bytes += l->files[i].len;

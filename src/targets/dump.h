@@ -1,0 +1,68 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * dump: a kernel target's memory when its kernel panics (--dump,
+ * --output-dir), or when its command times out (--dump): kdump-compressed
+ * with the kernel's VMCOREINFO through a QMP monitor of its own, made the
+ * plain file crash and drgn open (vm/vmcore.h), and kept in the record for
+ * the report (DIR/NAME/vmcore).  One dump a run.
+ */
+#pragma once
+
+#include <pthread.h>
+#include <stdbool.h>
+
+#include "base/error.h"
+
+/* Why a guest is dumped. */
+enum dump_reason {
+	DUMP_PANICKED,
+	DUMP_TIMED_OUT,
+};
+
+struct dump_state {
+	/* The dump's file (unlinked; -1: no dump wanted), and what became of
+	 * it, written by the thread that dumped. */
+	int fd;
+	char note[2048 + 64];
+	/* The guest kernel's `uname -v`, which the dump's header carries, as
+	 * its init said at set-up ("": not yet). */
+	char kernel_version[65];
+	pthread_mutex_t lock;	/* held while a dump is written */
+	bool closed;		/* the VM is ending: no dump now */
+	bool dumped;		/* a dump was tried: no other */
+};
+
+#define DUMP_STATE_INIT { .fd = -1, .lock = PTHREAD_MUTEX_INITIALIZER }
+
+struct target_run;
+
+/*
+ * Whether this run of a kind that dumps keeps its guest's memory, and the
+ * file for it: with --dump or --output-dir, on x86_64 (QEMU's vmcoreinfo
+ * device needs fw_cfg; docs/vmcore.md).
+ */
+int dump_prepare(struct target_run *run, struct error *err);
+
+static inline bool dump_wanted(const struct dump_state *d)
+{
+	return d->fd >= 0;
+}
+
+/* The guest's `uname -v`, from the set-up's answer. */
+void dump_set_kernel_version(struct target_run *run, const char *version);
+
+/* A VM starts (one after a restore that failed may be dumped too), or is
+ * about to end: a dump being written finishes first, none starts after. */
+void dump_vm_started(struct target_run *run);
+void dump_vm_ending(struct target_run *run);
+
+/*
+ * Dump the guest now, from any thread (a panic is seen on the console's),
+ * and then end QEMU: quit, else SIGKILL through its pidfd, so that a
+ * guest held at its panic cannot hang the run.  Said in the note; a dump
+ * that failed leaves no file.
+ */
+void dump_guest(struct target_run *run, enum dump_reason why);
+
+/* The dump that was written goes to the record; the note is said either way. */
+void dump_keep(struct target_run *run);
