@@ -9,13 +9,16 @@
 #include <stddef.h>
 #include <unistd.h>
 
-/* 0, or -errno (-ENOSPC for a write that took nothing); nothing for fd < 0. */
+/*
+ * 0, or -errno (-ENOSPC for a write that took nothing, -EBADF for fd < 0).
+ * errno is not the answer: read the return value.
+ */
 static inline int io_write_all(int fd, const void *buf, size_t len)
 {
 	const char *p = buf;
 
 	if (fd < 0)
-		return 0;
+		return -EBADF;
 	while (len) {
 		/* At most 1 GiB a call: larger writes are cut short anyway. */
 		ssize_t n = write(fd, p, len > (1u << 30) ? (1u << 30) : len);
@@ -38,6 +41,8 @@ static inline int io_pwrite_all(int fd, const void *buf, size_t len, off_t off)
 {
 	const char *p = buf;
 
+	if (fd < 0)
+		return -EBADF;
 	while (len) {
 		ssize_t n = pwrite(fd, p, len, off);
 

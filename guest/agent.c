@@ -40,6 +40,7 @@ static void agent_send(struct agent *a, json_t *reply, bool delimited)
 {
 	char *text = json_dumps(reply, JSON_COMPACT);
 	static const char delimiter = (char)AGENT_DELIMITER;
+	int r;
 
 	if (!text) {
 		/* The host waits for an answer: give it one it can read. */
@@ -47,13 +48,18 @@ static void agent_send(struct agent *a, json_t *reply, bool delimited)
 					  "\"out of memory in the guest's agent\"}}\n";
 
 		log_msg("out of memory for a reply");
-		if (io_write_all(a->fd, oom, sizeof(oom) - 1) < 0)
-			log_msg("write to the agent port: %s", strerror(errno));
+		r = io_write_all(a->fd, oom, sizeof(oom) - 1);
+		if (r < 0)
+			log_msg("write to the agent port: %s", strerror(-r));
 		return;
 	}
-	if ((delimited && io_write_all(a->fd, &delimiter, 1) < 0) ||
-	    io_write_all(a->fd, text, strlen(text)) < 0 || io_write_all(a->fd, "\n", 1) < 0)
-		log_msg("write to the agent port: %s", strerror(errno));
+	r = delimited ? io_write_all(a->fd, &delimiter, 1) : 0;
+	if (r >= 0)
+		r = io_write_all(a->fd, text, strlen(text));
+	if (r >= 0)
+		r = io_write_all(a->fd, "\n", 1);
+	if (r < 0)
+		log_msg("write to the agent port: %s", strerror(-r));
 	free(text);
 }
 

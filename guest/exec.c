@@ -50,13 +50,16 @@ static struct job *exec_find(pid_t pid)
 static void exec_send_record(uint8_t type, pid_t pid, const void *data, size_t len)
 {
 	uint8_t header[GUEST_RECORD_HEADER_SIZE];
+	int r;
 
 	if (output_fd < 0)
 		return;
 	guest_record_encode(header, type, (uint32_t)pid, (uint32_t)len);
-	if (io_write_all(output_fd, header, sizeof(header)) < 0 ||
-	    (len && io_write_all(output_fd, data, len) < 0))
-		log_msg("write to the output port: %s", strerror(errno));
+	r = io_write_all(output_fd, header, sizeof(header));
+	if (r >= 0 && len)
+		r = io_write_all(output_fd, data, len);
+	if (r < 0)
+		log_msg("write to the output port: %s", strerror(-r));
 }
 
 static void exec_capture(struct capture *c, const char *data, size_t len)

@@ -390,9 +390,11 @@ int snapshot_load(const struct snapshot *s, int ram_fd, const struct snapshot_fi
 	state_fd = snapshot_memfd("vmtest-state", 0, err);
 	if (state_fd < 0)
 		return state_fd;
-	if (io_write_all(state_fd, state, (size_t)s->st[SNAPSHOT_STATE].st_size) < 0 ||
-	    lseek(state_fd, 0, SEEK_SET) < 0)
-		return error_set_errno(err, errno, "keep the snapshot's state in memory");
+	r = io_write_all(state_fd, state, (size_t)s->st[SNAPSHOT_STATE].st_size);
+	if (r >= 0 && lseek(state_fd, 0, SEEK_SET) < 0)
+		r = -errno;
+	if (r < 0)
+		return error_set_errno(err, -r, "keep the snapshot's state in memory");
 	/* Used: the least recently used go first. */
 	utimensat(AT_FDCWD, s->dir, NULL, 0);
 	*ret_state_fd = TAKE_FD(state_fd);
@@ -581,8 +583,8 @@ static int snapshot_write_files(const char *tmp, int ram_fd, uint64_t ram_size,
 	r = snapshot_write_ram(ram_fd, ram_size, fds[SNAPSHOT_RAM]);
 	if (r >= 0)
 		r = snapshot_copy_file(state_path, fds[SNAPSHOT_STATE]);
-	if (r >= 0 && io_write_all(fds[SNAPSHOT_CONSOLE], boot_log, boot_log_len) < 0)
-		r = -errno;
+	if (r >= 0)
+		r = io_write_all(fds[SNAPSHOT_CONSOLE], boot_log, boot_log_len);
 	for (int i = SNAPSHOT_DISK; r >= 0 && i < SNAPSHOT_N_FILES; i++)
 		if (fds[i] >= 0)
 			r = snapshot_copy_file(snapshot_run_path(files, i), fds[i]);

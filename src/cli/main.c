@@ -49,6 +49,26 @@ static void main_open_standard_fds(void)
 	}
 }
 
+/*
+ * What main printed itself (--help, --version, --list, --dry-run) reached
+ * stdout, as a host command checks: a full disk or a closed terminal is
+ * said, and 69, rather than a silent 0.
+ */
+static int main_close_stdout(int status)
+{
+	int e = 0;
+
+	if (fflush(stdout) != 0 || ferror(stdout))
+		e = errno ? errno : EIO;
+	if (!e)
+		return status;
+	/* A closed pipe is SIGPIPE's, as for any host command. */
+	if (e == EPIPE)
+		interrupt_exit();
+	fprintf(stderr, "vmtest: cannot write stdout: %s\n", strerror(e));
+	return EXIT_STATUS_UNAVAILABLE;
+}
+
 /* List, print or run what was selected; the exit status, or < 0 and err. */
 static int main_act(const struct cli_options *o, enum cli_mode mode,
 		    const struct config *config, int *ret_status, struct error *err)
@@ -81,11 +101,11 @@ int main(int argc, char **argv)
 		return main_fail(&err);
 	if (options.help) {
 		cli_print_help(stdout);
-		return EXIT_STATUS_OK;
+		return main_close_stdout(EXIT_STATUS_OK);
 	}
 	if (options.version) {
 		printf("vmtest %s\n", VMTEST_VERSION);
-		return EXIT_STATUS_OK;
+		return main_close_stdout(EXIT_STATUS_OK);
 	}
 	if (cli_mode(&options, &mode, &err) < 0 || load_targets(&options, mode, &config, &err) < 0)
 		return main_fail(&err);
@@ -93,5 +113,5 @@ int main(int argc, char **argv)
 	config_free(config);
 	/* Interrupted: end as a host command would, by the signal itself. */
 	interrupt_exit();
-	return r < 0 ? main_fail(&err) : status;
+	return main_close_stdout(r < 0 ? main_fail(&err) : status);
 }

@@ -265,8 +265,10 @@ static int image_flush(struct image_pending *p, int fd, int copy_fd,
 
 		n = nl ? (size_t)(nl - p->buf) + 1 : 0;
 	}
-	io_write_all(fd, p->buf, n);
+	/* The spool first: it stays whole when the user's stream fails. */
 	r = output_copy(copy_fd, p->buf, n, err);
+	if (r >= 0)
+		r = output_to_user(fd, p->buf, n, err);
 	memmove(p->buf, p->buf + n, p->len - n);
 	p->len -= n;
 	return r;
@@ -387,11 +389,13 @@ static int image_run(struct qga *qga, const struct target *t, const struct image
 		r = qga_exec_wait(qga, pid, deadline, ret_status, err);
 	if (r < 0)
 		return r;
-	io_write_all(io->out_fds[0], ret_status->out_data, ret_status->out_len);
-	io_write_all(io->out_fds[1], ret_status->err_data, ret_status->err_len);
 	r = output_copy(io->copy_fd, ret_status->out_data, ret_status->out_len, err);
 	if (r >= 0)
 		r = output_copy(io->copy_fd, ret_status->err_data, ret_status->err_len, err);
+	if (r >= 0)
+		r = output_to_user(io->out_fds[0], ret_status->out_data, ret_status->out_len, err);
+	if (r >= 0)
+		r = output_to_user(io->out_fds[1], ret_status->err_data, ret_status->err_len, err);
 	return r < 0 ? r : 0;
 }
 

@@ -490,11 +490,17 @@ int runner_run(const struct config *config, const struct target *t,
 	r = runner_prepare(&run, kind, false, &err);
 	if (r >= 0)
 		r = runner_live(&run, kind, &st, &err);
-	/* Stopped by an interrupt, not failed: nothing to report.  A command
-	 * that had ended keeps its verdict, whatever came after. */
+	/* Stopped by a signal, not failed: nothing to report.  Stopped because
+	 * a destination failed (a full stdout, --log): reported as stopped, so
+	 * that the reports hold every target that ran.  A command that had
+	 * ended keeps its verdict, whatever came after. */
 	if (r < 0 && interrupt_requested()) {
 		runner_clear(&run, kind);
-		return -EINTR;
+		if (interrupt_signal() || !interrupt_failure())
+			return -EINTR;
+		record_end(record, RECORD_ERROR, EXIT_STATUS_UNAVAILABLE,
+			   "vmtest: the run was stopped: %s", interrupt_failure());
+		return 0;
 	}
 	runner_clear(&run, kind);
 	runner_warned(record, warned, sizeof(warned));

@@ -25,8 +25,9 @@ int runner_check(const struct config *config, const struct target *target,
 /*
  * Run one target, which runner_check accepted; its record ends passed,
  * failed, timed out, or in error when the VM could not run the command
- * (the reason says why).  Returns < 0 (-EINTR) only when the run was
- * interrupted (vm/interrupt.h): the record then stays unended.
+ * (the reason says why; also when the run was stopped because a
+ * destination failed, vm/interrupt.h).  Returns < 0 (-EINTR) only when a
+ * signal interrupted the run: the record then stays unended.
  */
 int runner_run(const struct config *config, const struct target *target,
 	       const struct run_options *options, struct record *record);

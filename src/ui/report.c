@@ -63,6 +63,7 @@ static const char *const report_status_names[] = {
 /* A writer of XML character data that may be fed in pieces. */
 struct report_xml {
 	int fd;				/* < 0: into mem */
+	int error;			/* the first write to fd that failed: its errno */
 	char *mem;
 	size_t mem_len, mem_cap;
 	bool cdata;			/* inside <![CDATA[ ]]>: "]]>" must be split */
@@ -76,7 +77,10 @@ struct report_xml {
 static void report_xml_out(struct report_xml *x, const char *s, size_t n)
 {
 	if (x->fd >= 0) {
-		io_write_all(x->fd, s, n);
+		int r = x->error ? 0 : io_write_all(x->fd, s, n);
+
+		if (r < 0)
+			x->error = -r;
 		return;
 	}
 	if (x->mem_len + n + 1 > x->mem_cap) {
@@ -264,7 +268,14 @@ static void report_xml_cdata_spool(struct report_xml *x, int fd, size_t max)
 	x->cdata = true;
 	x->brackets = 0;
 	x->n_carry = 0;
-	while (size > 0 && (n = pread(fd, buf, sizeof(buf), off)) > 0) {
+	while (size > 0 && (n = pread(fd, buf, sizeof(buf), off)) != 0) {
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n < 0) {
+			/* Said as a failed write: the report would be cut short. */
+			x->error = x->error ? x->error : errno;
+			break;
+		}
 		report_xml_write(x, buf, (size_t)n);
 		off += n;
 	}
@@ -453,7 +464,8 @@ struct report *report_free(struct report *rp)
 	return NULL;
 }
 
-static void report_junit_case(struct report *rp, const struct record *e)
+/* The target's <testcase> into the fragments file; -errno when it could not be written. */
+static int report_junit_case(struct report *rp, const struct record *e, struct error *err)
 {
 	const struct target *t = &rp->config->targets[e->index];
 	struct report_xml x = { .fd = rp->fragments_fd };
@@ -492,7 +504,11 @@ static void report_junit_case(struct report *rp, const struct record *e)
 	}
 	report_xml_raw(&x, "    </testcase>\n");
 	report_xml_flush(&x);
+	if (x.error)
+		return error_set_errno(err, x.error, "--junit %s: cannot keep a test case in a "
+				       "temporary file", rp->o.junit_path);
 	c->junit_len = (size_t)(lseek(rp->fragments_fd, 0, SEEK_END) - c->junit_off);
+	return 0;
 }
 
 /* One target's facts, for --json and its result.json. */
@@ -625,10 +641,10 @@ int report_add(struct report *rp, const struct record *e, struct error *err)
 	memcpy(c->stage_ms, e->stage_ms, sizeof(c->stage_ms));
 	c->total_ms = e->total_ms;
 	if (rp->fragments_fd >= 0)
-		report_junit_case(rp, e);
-	if (rp->o.output_dir)
+		r = report_junit_case(rp, e, err);
+	if (r >= 0 && rp->o.output_dir)
 		r = report_write_artifacts(rp, e, err);
-	else if (rp->o.dump_dir)
+	else if (r >= 0 && rp->o.dump_dir)
 		r = report_write_dump(rp, e, err);
 	pthread_mutex_unlock(&rp->lock);
 	return r;
@@ -661,7 +677,7 @@ static int report_fill_junit(int fd, void *arg, struct error *err)
 	report_xml_attr(&x, "timestamp", stamp);
 	report_xml_raw(&x, ">\n");
 	report_xml_flush(&x);
-	for (size_t i = 0; i < rp->config->n_targets; i++) {
+	for (size_t i = 0; !x.error && i < rp->config->n_targets; i++) {
 		struct report_case *c = &rp->cases[i];
 		char buf[65536];
 		size_t left = c->junit_len;
@@ -672,8 +688,10 @@ static int report_fill_junit(int fd, void *arg, struct error *err)
 					  off);
 			int r;
 
+			if (n < 0 && errno == EINTR)
+				continue;
 			if (n <= 0)
-				break;
+				return error_set_errno(err, n < 0 ? errno : EIO, "reading back a test case");
 			r = io_write_all(fd, buf, (size_t)n);
 			if (r < 0)
 				return error_set_errno(err, -r, "write");
@@ -683,6 +701,8 @@ static int report_fill_junit(int fd, void *arg, struct error *err)
 	}
 	report_xml_raw(&x, "  </testsuite>\n</testsuites>\n");
 	report_xml_flush(&x);
+	if (x.error)
+		return error_set_errno(err, x.error, "write");
 	if (fsync(fd) < 0)
 		return error_set_errno(err, errno, "write");
 	return 0;

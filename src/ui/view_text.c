@@ -4,6 +4,7 @@
  * write, spools read line by line or shown whole, colour when allowed.
  */
 #include <errno.h>
+#include <signal.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -14,6 +15,8 @@
 #include "io.h"
 #include "ui/sanitize.h"
 #include "ui/view_internal.h"
+#include "vm/interrupt.h"
+#include "vm/output.h"
 
 void view_text_add(struct view_text *t, const char *s, size_t n)
 {
@@ -50,10 +53,19 @@ void view_text_addf(struct view_text *t, const char *fmt, ...)
 	va_end(ap);
 }
 
+/*
+ * A stream that refuses the view's text (a full disk, a terminal gone)
+ * stops the run, as a failed --log does: a host command whose output
+ * cannot be written ends.  A closed pipe is SIGPIPE's, which ends it too.
+ */
 void view_text_flush(struct view_text *t, int fd)
 {
-	if (t->len)
-		io_write_all(fd, t->p, t->len);
+	int r = t->len ? io_write_all(fd, t->p, t->len) : 0;
+	char name[32];
+
+	if (r < 0 && !(r == -EPIPE && interrupt_signal() == SIGPIPE))
+		interrupt_fail("cannot write %s: %s", output_stream_name(fd, name, sizeof(name)),
+			       strerror(-r));
 	free(t->p);
 	*t = (struct view_text){ 0 };
 }

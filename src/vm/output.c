@@ -4,6 +4,7 @@
 #include <errno.h>
 #include <limits.h>
 #include <poll.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdbool.h>
 #include <stdlib.h>
@@ -18,6 +19,7 @@
 #include "io.h"
 #include "base/clock.h"
 #include "base/terminal.h"
+#include "vm/interrupt.h"
 
 void output_spool_dir(int fd, char *where, size_t size)
 {
@@ -37,6 +39,34 @@ void output_spool_dir(int fd, char *where, size_t size)
 	} else {
 		snprintf(where, size, "its directory");
 	}
+}
+
+const char *output_stream_name(int fd, char *buf, size_t size)
+{
+	if (fd == STDOUT_FILENO)
+		return "stdout";
+	if (fd == STDERR_FILENO)
+		return "stderr";
+	snprintf(buf, size, "file descriptor %d", fd);
+	return buf;
+}
+
+int output_to_user(int fd, const void *buf, size_t len, struct error *err)
+{
+	char name[32];
+	int r;
+
+	if (fd < 0 || !len)
+		return 0;
+	r = io_write_all(fd, buf, len);
+	if (r == -EPIPE && interrupt_signal() == SIGPIPE)
+		return error_set(err, EINTR, "interrupted");
+	if (r < 0) {
+		error_set_errno(err, -r, "cannot write the command's output to %s",
+				output_stream_name(fd, name, sizeof(name)));
+		err->status = EXIT_STATUS_UNAVAILABLE;
+	}
+	return r;
 }
 
 int output_copy(int fd, const void *buf, size_t len, struct error *err)
@@ -130,13 +160,14 @@ static ssize_t output_consume(const struct output_relay *r, const uint8_t *buf, 
 				*ret_end = true;
 				return (ssize_t)at;
 			}
-			if (h.type == GUEST_RECORD_STDOUT)
-				io_write_all(r->out_fd, buf + at, h.len);
-			else if (h.type == GUEST_RECORD_STDERR)
-				io_write_all(r->err_fd, buf + at, h.len);
+			/* The spool first: it stays whole when the user's stream fails. */
 			if (h.type == GUEST_RECORD_STDOUT || h.type == GUEST_RECORD_STDERR) {
 				int c = output_copy(r->copy_fd, buf + at, h.len, err);
 
+				if (c >= 0)
+					c = output_to_user(h.type == GUEST_RECORD_STDOUT ? r->out_fd
+										       : r->err_fd,
+							   buf + at, h.len, err);
 				if (c < 0)
 					return c;
 			}

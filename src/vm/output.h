@@ -11,7 +11,17 @@
 
 #include "base/error.h"
 
+/*
+ * The command's output to the user's stream fd (vmtest's stdout or stderr;
+ * nothing when fd < 0), as a host command writes it: a write that fails
+ * (a full disk, a closed terminal) is an error naming the stream, status
+ * 69, and the caller ends the command.  A closed pipe is SIGPIPE's
+ * (vm/interrupt.h): -EINTR then, and the run ends by that signal.
+ */
+int output_to_user(int fd, const void *buf, size_t len, struct error *err);
 
+/* "stdout", "stderr" or "file descriptor N", for messages. */
+const char *output_stream_name(int fd, char *buf, size_t size);
 
 /*
  * Append to the view's spool (nothing when fd < 0).  Unlike the terminal,
@@ -41,8 +51,9 @@ struct output_relay {
 };
 
 /*
- * Copy the command's records to out_fd and err_fd until its END record.
- * Gives up at the deadline with -ETIMEDOUT, or with -EPIPE when the guest
- * side closes (QEMU is gone).
+ * Copy the command's records to the spool and then to out_fd and err_fd
+ * until its END record.  Gives up at the deadline with -ETIMEDOUT, with
+ * -EPIPE when the guest side closes (QEMU is gone), or at the first write
+ * the user's stream refuses (output_to_user).
  */
 int output_relay(const struct output_relay *relay, struct error *err);

@@ -1,18 +1,23 @@
 // SPDX-License-Identifier: MIT
-/* The small pure helpers: shell quoting, sizes, suggestions, host kernel. */
+/* The small pure helpers: shell quoting, sizes, suggestions, host kernel,
+ * write-all and the architectures. */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>
 #include <cmocka.h>
 
+#include <errno.h>
 #include <fcntl.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "io.h"
+#include "base/arch.h"
 #include "base/shell_quote.h"
 #include "base/size.h"
 #include "base/suggest.h"
@@ -138,6 +143,44 @@ static void test_kernel_find_host(void **state)
 	assert_int_equal(system(want), 0);
 }
 
+/* The answer is the return value, never errno: a caller that read errno
+ * after a full disk's short write said "Success". */
+static void test_io_write_all(void **state)
+{
+	int full = open("/dev/full", O_WRONLY | O_CLOEXEC);
+	int fds[2];
+
+	(void)state;
+	assert_int_equal(io_write_all(-1, "x", 1), -EBADF);
+	assert_int_equal(io_pwrite_all(-1, "x", 1, 0), -EBADF);
+	assert_true(full >= 0);
+	errno = 0;
+	assert_int_equal(io_write_all(full, "x", 1), -ENOSPC);
+	close(full);
+	assert_int_equal(pipe(fds), 0);
+	close(fds[0]);
+	signal(SIGPIPE, SIG_IGN);
+	assert_int_equal(io_write_all(fds[1], "x", 1), -EPIPE);
+	close(fds[1]);
+	assert_int_equal(io_write_all(STDOUT_FILENO, "", 0), 0);
+}
+
+/* One table, one host: the aliases some kernels use, found once. */
+static void test_arch(void **state)
+{
+	char hint[256];
+
+	(void)state;
+	assert_non_null(arch_find(arch_host()));
+	assert_ptr_equal(arch_host(), arch_host());
+	assert_int_equal(arch_check_name("aarch64", hint, sizeof(hint)), 0);
+	assert_int_equal(arch_check_name("arm64", hint, sizeof(hint)), -EINVAL);
+	assert_non_null(strstr(hint, "unknown architecture 'arm64'"));
+	assert_int_equal(arch_check_name("s390", hint, sizeof(hint)), -EINVAL);
+	assert_non_null(strstr(hint, "did you mean 's390x'?"));
+	assert_null(arch_find(NULL));
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -146,6 +189,8 @@ int main(void)
 		cmocka_unit_test(test_size),
 		cmocka_unit_test(test_suggest),
 		cmocka_unit_test(test_kernel_find_host),
+		cmocka_unit_test(test_io_write_all),
+		cmocka_unit_test(test_arch),
 	};
 
 	return cmocka_run_group_tests_name("util", tests, NULL, NULL);

@@ -1,0 +1,91 @@
+# SPDX-License-Identifier: MIT
+"""vmtest as a transparent wrapper that never loses output: a stdout or
+stderr that refuses the command's output ends the run with one line and
+status 69, as a host command's write error ends it, for kernel and image
+targets, one-liners and configs; what vmtest prints itself (--list,
+--help) is checked too; the spool and the reports stay whole."""
+import os
+import subprocess
+import xml.etree.ElementTree as ET
+
+from conftest import small_kernel
+from test_image_targets import test_image
+
+SAID = "vmtest: cannot write the command's output to %s: No space left on device\n"
+
+
+def run_to(vmtest_binary, argv, cwd, stdout=None, stderr=None, timeout=180):
+    """vmtest with its stdout or stderr on a file of ours (/dev/full, say);
+    what it wrote to the other one, and its status."""
+    out = open(stdout or os.devnull, "wb")
+    err = open(stderr or os.devnull, "wb")
+    try:
+        p = subprocess.run([vmtest_binary, *argv], cwd=cwd, stdin=subprocess.DEVNULL,
+                           stdout=out if stdout else subprocess.PIPE,
+                           stderr=err if stderr else subprocess.PIPE, timeout=timeout)
+    finally:
+        out.close()
+        err.close()
+    said = (p.stderr if stdout else p.stdout).decode(errors="replace")
+    # Where there is no KVM, the notice that says so is not what is tested.
+    said = "".join(l for l in said.splitlines(True) if not l.startswith("vmtest: using TCG"))
+    return said, p.returncode
+
+
+def test_full_stdout_and_stderr(vmtest_binary, tmp_path):
+    """seq 1 100000 > /dev/full exits 1 on the host with "write error": in a
+    guest, vmtest exits 69 with one line naming the stream, for a kernel
+    target and an image target, stdout or stderr."""
+    kernel = small_kernel()
+    image = test_image("bios")
+    for target in (["-k", kernel], ["-i", image]):
+        err, status = run_to(vmtest_binary, [*target, "--", "seq", "1", "100000"], tmp_path,
+                             stdout="/dev/full")
+        assert status == 69, err
+        assert err.count("vmtest: cannot write") == 1, err
+        assert SAID % "stdout" in err, err
+        assert "PASS" not in err
+        # The same for stderr: vmtest's own lines go there too, so nothing
+        # can be said; the status says it.
+        out, status = run_to(vmtest_binary, [*target, "--", "sh", "-c", "seq 1 100000 >&2"],
+                             tmp_path, stderr="/dev/full")
+        assert (status, out) == (69, ""), out
+    # A command that writes nothing to a full stream passes, as on the host.
+    err, status = run_to(vmtest_binary, ["-k", kernel, "--", "true"], tmp_path,
+                         stdout="/dev/full")
+    assert status == 0, err
+
+
+def test_full_stdout_keeps_the_reports(vmtest_binary, tmp_path):
+    """The command's output up to the failed write is in its spool, so in
+    the JUnit report and --output-dir, which stay whole; a config's run
+    stops with one line, its running target reported as stopped."""
+    kernel = small_kernel()
+    err, status = run_to(vmtest_binary, ["--junit", "j.xml", "--output-dir", "out", "-k", kernel,
+                                         "--", "seq", "1", "100000"], tmp_path,
+                         stdout="/dev/full")
+    assert status == 69, err
+    expected = "".join("%d\n" % i for i in range(1, 100001))
+    name = os.path.basename(kernel)
+    kept = (tmp_path / "out" / name / "output.log").read_text()
+    assert kept and expected.startswith(kept), kept[-100:]
+    case = ET.parse(tmp_path / "j.xml").getroot().find("testsuite/testcase")
+    assert case.find("failure").get("message") == SAID.rstrip("\n") % "stdout"
+    assert case.find("system-out").text == kept
+
+    (tmp_path / "vmtest.toml").write_text(
+        '[[target]]\nname = "first"\nkernel = "%s"\ncommand = "seq 1 20000"\n'
+        '[[target]]\nname = "second"\nkernel = "%s"\ncommand = "echo second"\n'
+        % (kernel, kernel))
+    err, status = run_to(vmtest_binary, ["--junit", "c.xml"], tmp_path, stdout="/dev/full")
+    assert (status, err) == (69, "vmtest: cannot write stdout: No space left on device; the run "
+                                 "was stopped\n")
+    cases = list(ET.parse(tmp_path / "c.xml").getroot().iter("testcase"))
+    assert [c.get("name") for c in cases] == ["first"]
+    assert cases[0].find("failure").get("message") == \
+        "vmtest: the run was stopped: cannot write stdout: No space left on device"
+    # What vmtest prints itself is checked as well.
+    err, status = run_to(vmtest_binary, ["--list"], tmp_path, stdout="/dev/full")
+    assert (status, err) == (69, "vmtest: cannot write stdout: No space left on device\n")
+    err, status = run_to(vmtest_binary, ["--help"], tmp_path, stdout="/dev/full")
+    assert (status, err) == (69, "vmtest: cannot write stdout: No space left on device\n")
