@@ -115,8 +115,7 @@ static void qemu_add_boot(struct strv *argv, const struct target *t, const struc
 	strv_add(argv, plan->initrd);
 	strv_add(argv, "-append");
 	/* A debugger's breakpoints need the kernel where its symbols say. */
-	strv_addf(argv, "console=%s %s%s%s%s", plan->arch->console,
-		  plan->dump ? QEMU_KERNEL_CMDLINE_HOLD : QEMU_KERNEL_CMDLINE,
+	strv_addf(argv, "console=%s %s%s%s%s", plan->arch->console, QEMU_KERNEL_CMDLINE,
 		  plan->gdb_port ? " nokaslr" : "", t->kernel_args && *t->kernel_args ? " " : "",
 		  t->kernel_args && *t->kernel_args ? t->kernel_args : "");
 }
@@ -143,10 +142,12 @@ static void qemu_add_control(struct strv *argv, const struct target *t,
 	qemu_add_socket(argv, plan, "qmp", QEMU_SOCKET_QMP, true);
 	strv_add(argv, "-mon");
 	strv_add(argv, "chardev=qmp,mode=control");
+	qemu_add_socket(argv, plan, "qmpwatch", QEMU_SOCKET_QMP_WATCH, true);
+	strv_add(argv, "-mon");
+	strv_add(argv, "chardev=qmpwatch,mode=control");
 	if (plan->dump) {
-		qemu_add_socket(argv, plan, "qmpdump", QEMU_SOCKET_QMP_DUMP, true);
-		strv_add(argv, "-mon");
-		strv_add(argv, "chardev=qmpdump,mode=control");
+		strv_add(argv, "-action");
+		strv_add(argv, QEMU_ACTION_HOLD);
 		/* The guest's VMCOREINFO (with its qemu_fw_cfg driver) into the dump. */
 		strv_add(argv, "-device");
 		strv_add(argv, "vmcoreinfo");
@@ -362,6 +363,12 @@ int qemu_argv_build(const struct target *t, const struct qemu_plan *in, struct s
 		strv_add(&argv, t->vm.extra_args[i]);
 	if (plan->virtiofs)
 		qemu_add_shares(&argv, t, plan, true);
+	/* The kernel's word of its panic (GUEST_PANICKED), never the console's
+	 * text.  Last, so that no device a guest knew moves to another slot. */
+	if (plan->arch->panic_device) {
+		strv_add(&argv, "-device");
+		strv_add(&argv, plan->arch->panic_device);
+	}
 	if (argv.oom) {
 		strv_clear(&argv);
 		return error_set(err, ENOMEM, "out of memory");

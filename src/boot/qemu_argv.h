@@ -102,14 +102,18 @@ int qemu_argv_build(const struct target *target, const struct qemu_plan *plan,
 #define QEMU_RAM_ID "vmtest.ram"
 
 /* The kernel command line vmtest uses after console=DEVICE, before the
- * target's kernel_args. */
+ * target's kernel_args: at a panic the kernel resets the machine (panic=-1),
+ * which QEMU, with -no-reboot, turns into its exit. */
 #define QEMU_KERNEL_CMDLINE "panic=-1 rdinit=/init quiet"
-/* The same for a guest to be dumped at its panic: it stays, spinning, and
- * QEMU with it, until the dump is written (qemu_plan.dump). */
-#define QEMU_KERNEL_CMDLINE_HOLD "panic=0 rdinit=/init quiet"
 
-/* A second QMP monitor, for the dump at a panic (the runner's is busy). */
-#define QEMU_SOCKET_QMP_DUMP "qmp-dump.sock"
+/* A guest to be dumped at its panic pauses instead, QEMU with it, until the
+ * dump is written (qemu_plan.dump): at its pvpanic notice, or at the reset
+ * of a kernel without pvpanic (which -no-reboot makes a shutdown). */
+#define QEMU_ACTION_HOLD "panic=pause,shutdown=pause"
+
+/* A second QMP monitor, read by a thread of its own (vm/qmp_watch.h): how
+ * the guest ends, as it happens, and the dump at a panic. */
+#define QEMU_SOCKET_QMP_WATCH "qmp-watch.sock"
 
 /* value with every comma doubled (QEMU's key=value escaping); malloc'd. */
 char *qemu_escape_value(const char *value);

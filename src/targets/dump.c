@@ -24,6 +24,7 @@
 
 static const char *const dump_reason_words[] = {
 	[DUMP_PANICKED] = "panicked",
+	[DUMP_RESET] = "reset",
 	[DUMP_TIMED_OUT] = "timed-out",
 };
 
@@ -93,28 +94,33 @@ static void dump_kill_qemu(struct target_run *run)
 		syscall(SYS_pidfd_send_signal, run->qemu.pidfd, SIGKILL, NULL, 0);
 }
 
-/*
- * The guest's memory, kdump-compressed with its VMCOREINFO, through the
- * second monitor into a file of vmtest's (getfd): detached, so that QEMU's
- * main loop serves the console and the first monitor while it writes, and
- * then made the plain file crash and drgn open (vm/vmcore.h).  QEMU is
- * asked to quit after, which ends the run as a panic always did.
- */
-static int dump_now(struct target_run *run, struct error *err)
+/* QEMU goes, dump or not: a guest held at its panic would hang the run. */
+static void dump_end_qemu(struct target_run *run, struct qmp *qmp)
 {
-	_cleanup_free_ char *path = target_run_path(run, QEMU_SOCKET_QMP_DUMP);
+	if (!qmp || qmp_quit(qmp, clock_deadline(DUMP_QUIT_MS), &(struct error){ 0 }) < 0)
+		dump_kill_qemu(run);
+}
+
+/*
+ * The guest's memory, kdump-compressed with its VMCOREINFO, into a file of
+ * vmtest's (getfd): detached, so that QEMU's main loop serves the console
+ * and the other monitor while it writes, and then made the plain file
+ * crash and drgn open (vm/vmcore.h).  QEMU is asked to quit after, which
+ * ends the run as a panic always did.
+ */
+static int dump_now(struct target_run *run, struct qmp *qmp, struct error *err)
+{
 	_cleanup_json_ struct json_value *args = json_io_new_object();
 	int64_t deadline = clock_deadline(DUMP_TIMEOUT_MS);
 	char failure[DUMP_FAILURE_LEN] = "";
-	_cleanup_qmp_ struct qmp *qmp = NULL;
-	int plain = -1, r = path && args ? 0 : error_set(err, ENOMEM, "out of memory");
+	qmp_event_fn saved_fn;
+	void *saved_data;
+	int plain = -1, r = args ? 0 : error_set(err, ENOMEM, "out of memory");
 
+	qmp_event_handler(qmp, &saved_fn, &saved_data);
+	qmp_on_event(qmp, dump_event, failure);
 	if (r >= 0)
-		r = qmp_connect(path, deadline, &qmp, err);
-	if (r >= 0) {
-		qmp_on_event(qmp, dump_event, failure);
 		r = qmp_getfd(qmp, "vmcore", run->dump.fd, deadline, err);
-	}
 	if (r >= 0 && (json_io_set_bool(args, "paging", false) < 0 ||
 		       json_io_set_bool(args, "detach", true) < 0 ||
 		       json_io_set_string(args, "protocol", "fd:vmcore") < 0 ||
@@ -126,9 +132,8 @@ static int dump_now(struct target_run *run, struct error *err)
 		r = qmp_wait_event(qmp, QMP_EVENT_DUMP_COMPLETED, deadline, err);
 	if (r >= 0 && failure[0])
 		r = error_set(err, EIO, "QEMU: %s", failure);
-	/* QEMU goes, dump or not: a guest held at its panic would hang the run. */
-	if (!qmp || qmp_quit(qmp, clock_deadline(DUMP_QUIT_MS), &(struct error){ 0 }) < 0)
-		dump_kill_qemu(run);
+	qmp_on_event(qmp, saved_fn, saved_data);
+	dump_end_qemu(run, qmp);
 	if (r >= 0)
 		r = dump_file(run, &plain, err);
 	if (r >= 0)
@@ -150,7 +155,7 @@ static int dump_now(struct target_run *run, struct error *err)
  * that panics again (a cold boot after a restore whose guest panicked) is
  * not dumped, but its QEMU goes all the same.
  */
-void dump_guest(struct target_run *run, enum dump_reason why)
+void dump_guest(struct target_run *run, struct qmp *qmp, enum dump_reason why)
 {
 	struct dump_state *d = &run->dump;
 	const char *word = dump_reason_words[why];
@@ -163,11 +168,10 @@ void dump_guest(struct target_run *run, enum dump_reason why)
 	if (d->closed) {
 		/* The VM ends anyway. */
 	} else if (d->fd < 0 || d->dumped) {
-		if (why == DUMP_PANICKED)
-			dump_kill_qemu(run);
+		dump_end_qemu(run, qmp);
 	} else {
 		d->dumped = true;
-		r = dump_now(run, &err);
+		r = dump_now(run, qmp, &err);
 		if (r < 0) {
 			close(d->fd);
 			d->fd = -1;

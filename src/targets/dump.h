@@ -15,8 +15,9 @@
 
 /* Why a guest is dumped. */
 enum dump_reason {
-	DUMP_PANICKED,
-	DUMP_TIMED_OUT,
+	DUMP_PANICKED,		/* its kernel's panic, as QEMU heard it (vm/qmp_watch.h) */
+	DUMP_RESET,		/* it reset itself: a kernel without pvpanic at its panic */
+	DUMP_TIMED_OUT,		/* its command's timeout, with --dump */
 };
 
 struct dump_state {
@@ -34,6 +35,7 @@ struct dump_state {
 
 #define DUMP_STATE_INIT { .fd = -1, .lock = PTHREAD_MUTEX_INITIALIZER }
 
+struct qmp;
 struct target_run;
 
 /*
@@ -57,12 +59,14 @@ void dump_vm_started(struct target_run *run);
 void dump_vm_ending(struct target_run *run);
 
 /*
- * Dump the guest now, from any thread (a panic is seen on the console's),
- * and then end QEMU: quit, else SIGKILL through its pidfd, so that a
- * guest held at its panic cannot hang the run.  Said in the note; a dump
- * that failed leaves no file.
+ * Dump the guest now through qmp, a monitor the calling thread owns (the
+ * QMP watch's at a panic, the runner's at a timeout), and then end QEMU:
+ * quit, else SIGKILL through its pidfd, so that a guest held at its panic
+ * cannot hang the run.  Said in the note; a dump that failed leaves no
+ * file.  Without a dump to make (none wanted, one made already), QEMU is
+ * ended all the same.
  */
-void dump_guest(struct target_run *run, enum dump_reason why);
+void dump_guest(struct target_run *run, struct qmp *qmp, enum dump_reason why);
 
 /* The dump that was written goes to the record; the note is said either way. */
 void dump_keep(struct target_run *run);

@@ -524,7 +524,7 @@ static int kernel_exec(struct target_run *run, struct qga_exec_status *ret_statu
 		return r;
 	/* A guest held at its panic for its dump outlives the command's deadline:
 	 * it panicked, it did not time out. */
-	if (r == -ETIMEDOUT && run->console && console_panicked(run->console))
+	if (r == -ETIMEDOUT && target_run_kernel_died(run))
 		return target_run_check(run, r, err);
 	if (r == -ETIMEDOUT) {
 		/* Past a deadline, starting or running: the command timed out (if it has a timeout). */

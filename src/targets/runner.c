@@ -158,10 +158,23 @@ static int runner_prepare(struct target_run *run, const struct target_kind_ops *
 	return r;
 }
 
-/* The console's thread calls this once the panic has been printed whole. */
-static void runner_dump_at_panic(void *data)
+/*
+ * The QMP watch's thread calls this when the guest ends.  A guest to be
+ * dumped is paused by QEMU at its panic, its reset or its power-off
+ * (QEMU_ACTION_HOLD): dumped, or let go, here.  Others end by themselves.
+ */
+static void runner_guest_ended(void *data, enum qmp_watch_end end, struct qmp *qmp)
 {
-	dump_guest(data, DUMP_PANICKED);
+	struct target_run *run = data;
+
+	if (!dump_wanted(&run->dump))
+		return;
+	if (end == QMP_WATCH_PANICKED)
+		dump_guest(run, qmp, DUMP_PANICKED);
+	else if (end == QMP_WATCH_RESET)
+		dump_guest(run, qmp, DUMP_RESET);
+	else if (end == QMP_WATCH_POWERED_OFF)
+		qmp_quit(qmp, clock_deadline(TARGET_RUN_QUIT_MS), &(struct error){ 0 });
 }
 
 /* --- booting ----------------------------------------------------------------- */
@@ -184,8 +197,6 @@ static int runner_start_qemu(struct target_run *run, const struct target_kind_op
 		r = kind->warm_fresh(run, err);
 	if (r >= 0)
 		r = console_start(console_sock, run->record->console_fd, &run->console, err);
-	if (r >= 0 && dump_wanted(&run->dump))
-		console_on_panic(run->console, runner_dump_at_panic, run);
 	/* A new VM (after a restore that failed, say) may be dumped again. */
 	dump_vm_started(run);
 	if (r < 0)
@@ -195,7 +206,7 @@ static int runner_start_qemu(struct target_run *run, const struct target_kind_op
 	if (r < 0)
 		return r;
 	/* A request between fork and here is seen when the pid is tracked. */
-	interrupt_track_qemu(&run->qemu_slot, run->qemu.pid);
+	interrupt_track_qemu(&run->qemu_slot, run->qemu.pidfd);
 	return 0;
 }
 
@@ -205,13 +216,16 @@ static int runner_connect(struct target_run *run, const struct target_kind_ops *
 {
 	int64_t deadline = clock_deadline(RUNNER_CONNECT_TIMEOUT_MS);
 	_cleanup_free_ char *qmp = target_run_path(run, QEMU_SOCKET_QMP);
+	_cleanup_free_ char *watch = target_run_path(run, QEMU_SOCKET_QMP_WATCH);
 	_cleanup_free_ char *agent = target_run_path(run, QEMU_SOCKET_AGENT);
 	_cleanup_free_ char *output = target_run_path(run, QEMU_SOCKET_OUTPUT);
 	int r;
 
-	if (!qmp || !agent || !output)
+	if (!qmp || !watch || !agent || !output)
 		return error_set(err, ENOMEM, "out of memory");
 	r = qmp_connect(qmp, deadline, &run->qmp, err);
+	if (r >= 0)
+		r = qmp_watch_start(watch, deadline, runner_guest_ended, run, &run->watch, err);
 	if (r >= 0)
 		r = qga_connect(agent, deadline, &run->qga, err);
 	if (r >= 0) {
@@ -249,7 +263,7 @@ static int runner_wait_agent(struct target_run *run, int64_t deadline, struct er
 			r = qga_sync_delimited(run->qga, attempt, err);
 		if (r < 0 && r != -ETIMEDOUT && r != -EAGAIN && err->msg[0])
 			snprintf(run->agent_trouble, sizeof(run->agent_trouble), "%s", err->msg);
-		if (r >= 0 || qemu_process_exited(&run->qemu) || console_panicked(run->console) ||
+		if (r >= 0 || qemu_process_exited(&run->qemu) || target_run_kernel_died(run) ||
 		    interrupt_requested())
 			return r;
 		if (clock_now_ms() >= deadline)
@@ -301,6 +315,8 @@ static int runner_boot_once(struct target_run *run, const struct target_kind_ops
 		else
 			record_log(run->record, 1, "guest agent answered after %.2f s",
 				   (double)(clock_now_ms() - start) / 1000);
+		/* From here what runs in the guest may print anything to its console. */
+		run->agent_answered = r >= 0;
 	}
 	return target_run_check(run, r, err);
 }
@@ -313,9 +329,11 @@ static int runner_end_vm(struct target_run *run)
 {
 	int spool_errno;
 
-	/* A dump being written finishes first; none starts after. */
+	/* A dump being written finishes first; none starts after.  The watch's
+	 * thread, which may end QEMU through its pidfd, goes before that does. */
 	dump_vm_ending(run);
-	interrupt_track_qemu(&run->qemu_slot, 0);
+	run->watch = qmp_watch_free(run->watch);
+	interrupt_track_qemu(&run->qemu_slot, -1);
 	qemu_process_clear(&run->qemu);
 	/* QEMU is gone: the console has all it will get. */
 	spool_errno = run->console ? console_stop(run->console) : 0;
@@ -333,12 +351,13 @@ static int runner_end_vm(struct target_run *run)
 /* What a failed boot left, so that another can start in the same run directory. */
 static void runner_unboot(struct target_run *run)
 {
-	static const char *const sockets[] = { QEMU_SOCKET_QMP, QEMU_SOCKET_AGENT,
+	static const char *const sockets[] = { QEMU_SOCKET_QMP, QEMU_SOCKET_QMP_WATCH, QEMU_SOCKET_AGENT,
 					       QEMU_SOCKET_OUTPUT, QEMU_SOCKET_CONSOLE,
 					       QEMU_SOCKET_ERROR };
 
 	runner_end_vm(run);
 	memset(run->agent_trouble, 0, sizeof(run->agent_trouble));
+	run->agent_answered = false;
 	/* The next boot listens on the same names. */
 	for (size_t i = 0; i < ARRAY_SIZE(sockets); i++) {
 		_cleanup_free_ char *path = target_run_path(run, sockets[i]);
@@ -463,10 +482,10 @@ static int runner_live(struct target_run *run, const struct target_kind_ops *kin
 	}
 	/* --dump: a guest that hung is worth a look too. */
 	if (r < 0 && run->timed_out && run->options->dump_on_timeout && !interrupt_requested())
-		dump_guest(run, DUMP_TIMED_OUT);
+		dump_guest(run, run->qmp, DUMP_TIMED_OUT);
 	if (r >= 0) {
 		/* From here QEMU is stopped on purpose: no signal needs to kill it. */
-		interrupt_track_qemu(&run->qemu_slot, 0);
+		interrupt_track_qemu(&run->qemu_slot, -1);
 		kind->shutdown(run);
 	}
 	return r;

@@ -44,16 +44,43 @@ static const char *target_run_qemu_hint(const char *log)
 	return "";
 }
 
-/*
- * After a step failed with r: whether QEMU is the cause (it exited, or the
- * guest panicked).  Its sockets close a moment before it can be reaped, so
- * a broken connection waits a little for it.
- */
+bool target_run_kernel_died(struct target_run *run)
+{
+	enum qmp_watch_end end = qmp_watch_state(run->watch);
+
+	if (end == QMP_WATCH_PANICKED || end == QMP_WATCH_RESET)
+		return true;
+	return !run->agent_answered && run->console && console_panicked(run->console);
+}
+
+/* Its sockets close a moment before it can be reaped, so a broken
+ * connection waits a little for it. */
 bool target_run_qemu_failed(struct target_run *run, int r)
 {
 	if (r == -EPIPE || r == -ECONNRESET)
 		qemu_process_wait(&run->qemu, TARGET_RUN_EXIT_GRACE_MS);
-	return qemu_process_exited(&run->qemu) || (run->console && console_panicked(run->console));
+	return qemu_process_exited(&run->qemu) || target_run_kernel_died(run);
+}
+
+/*
+ * The kernel's death, in the console's words where it has them: QEMU says
+ * that it panicked, the console's last panic line says what of.  A reset
+ * without a panic line is a reboot or a triple fault.  NULL: it did not die.
+ */
+static int target_run_kernel_death(struct target_run *run, struct error *err)
+{
+	enum qmp_watch_end end = qmp_watch_state(run->watch);
+	_cleanup_free_ char *line = run->console ? console_panic_line(run->console) : NULL;
+
+	if (end == QMP_WATCH_PANICKED || (line && (end == QMP_WATCH_RESET || !run->agent_answered)))
+		return error_set(err, EIO, "the guest kernel panicked%s%s", line ? ": " : "",
+				 line ? line : " (its pvpanic device told QEMU; the console says no more)");
+	if (end == QMP_WATCH_RESET)
+		return error_set(err, EIO, "the guest reset itself before the command ended (a "
+				 "reboot, or a fault the kernel could not recover from)");
+	if (!run->agent_answered && run->console && console_panicked(run->console))
+		return error_set(err, EIO, "the guest kernel panicked");
+	return 0;
 }
 
 /* How QEMU ended, in its own words when it left any. */
@@ -77,17 +104,13 @@ static int target_run_qemu_ended(const struct target_run *run, const char *log,
 int target_run_fail_qemu(struct target_run *run, struct error *err)
 {
 	_cleanup_free_ char *log = qemu_process_log_tail(&run->qemu, 2000);
-	_cleanup_free_ char *panic = run->console ? console_panic_text(run->console, 4000) : NULL;
 	_cleanup_free_ char *init = run->console ? console_lines_with(run->console, "vmtest-init: ")
 						 : NULL;
+	/* The console, shown with the error, has the rest. */
+	int r = target_run_kernel_death(run, err);
 
-	if (panic) {
-		/* The console, shown with the error, has the rest. */
-		char *line = strstr(panic, "Kernel panic");
-
-		line[strcspn(line, "\r\n")] = '\0';
-		return error_set(err, EIO, "the guest kernel panicked: %s", line);
-	}
+	if (r < 0)
+		return r;
 	qemu_process_wait(&run->qemu, TARGET_RUN_EXIT_GRACE_MS);
 	if (!qemu_process_exited(&run->qemu))
 		return error_set(err, EIO, "QEMU stopped answering, but did not exit");

@@ -30,6 +30,7 @@
 #include "vm/qemu_process.h"
 #include "vm/qga.h"
 #include "vm/qmp.h"
+#include "vm/qmp_watch.h"
 
 /* QEMU's sockets close a moment before it can be reaped: how long a broken
  * connection waits for its exit, so that a QEMU that died is named as such. */
@@ -59,6 +60,8 @@ struct target_run {
 	 * (qemu_plan_leaves_out): the kind plugs them in once it answers. */
 	bool argv_leaves_out;
 	struct console *console;
+	struct qmp_watch *watch;	/* how the guest ends, as QEMU hears it */
+	bool agent_answered;	/* the guest booted: its console's word no longer counts */
 	/* A write to the console's spool that failed before the console's
 	 * thread ran (a restored guest's boot log): said as the thread's are. */
 	int console_errno;
@@ -133,8 +136,15 @@ const struct target_kind_ops *target_run_kind(const struct target *t);
 char *target_run_path(const struct target_run *run, const char *name);
 
 /*
+ * Whether the guest's kernel died: it panicked or reset itself, as QEMU
+ * heard it (vm/qmp_watch.h); or, while the guest boots, before anything
+ * of the user's runs there, its console says "Kernel panic".
+ */
+bool target_run_kernel_died(struct target_run *run);
+
+/*
  * After a step failed with r: whether QEMU is the cause (it exited, or the
- * guest panicked), and then the error that says what happened to it.
+ * guest's kernel died), and then the error that says what happened to it.
  */
 bool target_run_qemu_failed(struct target_run *run, int r);
 int target_run_fail_qemu(struct target_run *run, struct error *err);

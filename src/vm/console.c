@@ -16,7 +16,8 @@
 
 #define CONSOLE_KEEP (256 * 1024)
 #define CONSOLE_PANIC "Kernel panic"
-#define CONSOLE_PANIC_END "---[ end Kernel panic"
+/* The most of a panic's line that an error message carries. */
+#define CONSOLE_PANIC_LINE_MAX 512
 
 struct console {
 	int listen_fd;
@@ -28,14 +29,15 @@ struct console {
 	pthread_mutex_t lock;
 	char *keep;		/* the last CONSOLE_KEEP bytes */
 	size_t keep_len;
-	long panic_at;		/* offset in keep of the panic line, or -1 */
-	void (*on_panic)(void *data);	/* console_on_panic's, called once */
-	void *on_panic_data;
-	bool panic_ended;	/* its "---[ end Kernel panic" has been seen */
+	bool panic_seen;	/* "Kernel panic" has been on the console */
 };
 
+/* The console's bytes into the ring; whether "Kernel panic" came, even
+ * across two reads. */
 static void console_keep(struct console *c, const char *data, size_t len)
 {
+	size_t plen = strlen(CONSOLE_PANIC), from;
+
 	pthread_mutex_lock(&c->lock);
 	if (len > CONSOLE_KEEP) {
 		data += len - CONSOLE_KEEP;
@@ -46,46 +48,18 @@ static void console_keep(struct console *c, const char *data, size_t len)
 
 		memmove(c->keep, c->keep + drop, c->keep_len - drop);
 		c->keep_len -= drop;
-		if (c->panic_at >= 0)
-			c->panic_at = c->panic_at >= (long)drop ? c->panic_at - (long)drop : 0;
 	}
+	from = c->keep_len > plen - 1 ? c->keep_len - (plen - 1) : 0;
 	memcpy(c->keep + c->keep_len, data, len);
 	c->keep_len += len;
-	if (c->panic_at < 0) {
-		char *hit = memmem(c->keep, c->keep_len, CONSOLE_PANIC, strlen(CONSOLE_PANIC));
-
-		if (hit)
-			c->panic_at = hit - c->keep;
-	}
-	if (c->panic_at >= 0 && !c->panic_ended)
-		c->panic_ended = memmem(c->keep + c->panic_at, c->keep_len - (size_t)c->panic_at,
-					CONSOLE_PANIC_END, strlen(CONSOLE_PANIC_END)) != NULL;
+	if (!c->panic_seen)
+		c->panic_seen = memmem(c->keep + from, c->keep_len - from, CONSOLE_PANIC, plen) != NULL;
 	pthread_mutex_unlock(&c->lock);
 }
 
-void console_on_panic(struct console *c, void (*fn)(void *data), void *data)
+void console_feed(struct console *c, const char *data, size_t len)
 {
-	pthread_mutex_lock(&c->lock);
-	c->on_panic = fn;
-	c->on_panic_data = data;
-	pthread_mutex_unlock(&c->lock);
-}
-
-/* The panic's hook, once its end has been printed. */
-static void console_tell_panic(struct console *c)
-{
-	void (*fn)(void *) = NULL;
-	void *data = NULL;
-
-	pthread_mutex_lock(&c->lock);
-	if (c->panic_ended && c->on_panic) {
-		fn = c->on_panic;
-		data = c->on_panic_data;
-		c->on_panic = NULL;
-	}
-	pthread_mutex_unlock(&c->lock);
-	if (fn)
-		fn(data);
+	console_keep(c, data, len);
 }
 
 /* Wait for fd or for the stop request; false when asked to stop. */
@@ -127,7 +101,6 @@ static void *console_thread(void *arg)
 			c->log_fd = -1;
 		}
 		console_keep(c, buf, n);
-		console_tell_panic(c);
 	}
 	close(fd);
 	return NULL;
@@ -154,6 +127,23 @@ static int console_listen(const char *path, struct error *err)
 	return fd;
 }
 
+struct console *console_new_unattached(void)
+{
+	struct console *c = calloc(1, sizeof(*c));
+
+	if (!c)
+		return NULL;
+	c->listen_fd = c->stop_fd = c->log_fd = -1;
+	c->stopped = true;
+	pthread_mutex_init(&c->lock, NULL);
+	c->keep = malloc(CONSOLE_KEEP);
+	if (!c->keep) {
+		free(c);
+		return NULL;
+	}
+	return c;
+}
+
 int console_start(const char *socket_path, int log_fd, struct console **ret,
 		  struct error *err)
 {
@@ -162,7 +152,6 @@ int console_start(const char *socket_path, int log_fd, struct console **ret,
 
 	if (!c)
 		return error_set(err, ENOMEM, "out of memory");
-	c->panic_at = -1;
 	c->stop_fd = c->log_fd = -1;
 	pthread_mutex_init(&c->lock, NULL);
 	c->keep = malloc(CONSOLE_KEEP);
@@ -214,8 +203,10 @@ struct console *console_free(struct console *c)
 	if (!c)
 		return NULL;
 	console_stop(c);
-	close(c->listen_fd);
-	close(c->stop_fd);
+	if (c->listen_fd >= 0)
+		close(c->listen_fd);
+	if (c->stop_fd >= 0)
+		close(c->stop_fd);
 	if (c->log_fd >= 0)
 		close(c->log_fd);
 	pthread_mutex_destroy(&c->lock);
@@ -239,29 +230,37 @@ bool console_panicked(struct console *c)
 	bool panicked;
 
 	pthread_mutex_lock(&c->lock);
-	panicked = c->panic_at >= 0;
+	panicked = c->panic_seen;
 	pthread_mutex_unlock(&c->lock);
 	return panicked;
 }
 
-char *console_panic_text(struct console *c, size_t max)
+/* The last line holding "Kernel panic", from those words to its end. */
+char *console_panic_line(struct console *c)
 {
+	size_t plen = strlen(CONSOLE_PANIC), len;
+	const char *hit = NULL, *p, *end;
 	char *out = NULL;
 
 	pthread_mutex_lock(&c->lock);
-	if (c->panic_at >= 0) {
-		size_t from = (size_t)c->panic_at;
+	end = c->keep + c->keep_len;
+	for (p = c->keep; p < end;) {
+		const char *next = memmem(p, (size_t)(end - p), CONSOLE_PANIC, plen);
 
-		/* From the start of the panic's line. */
-		while (from > 0 && c->keep[from - 1] != '\n')
-			from--;
-		out = malloc(max + 1);
-		if (out) {
-			size_t len = c->keep_len - from < max ? c->keep_len - from : max;
-
-			memcpy(out, c->keep + from, len);
-			out[len] = '\0';
-		}
+		if (!next)
+			break;
+		hit = next;
+		p = next + plen;
+	}
+	if (hit) {
+		len = (size_t)(end - hit) < CONSOLE_PANIC_LINE_MAX ? (size_t)(end - hit)
+								     : CONSOLE_PANIC_LINE_MAX;
+		for (size_t i = 0; i < len; i++)
+			if (hit[i] == '\n' || hit[i] == '\r' || hit[i] == '\0') {
+				len = i;
+				break;
+			}
+		out = strndup(hit, len);
 	}
 	pthread_mutex_unlock(&c->lock);
 	return out;

@@ -4,6 +4,11 @@
  * whole life of QEMU, so that QEMU never blocks on it whatever the main
  * thread is waiting for.  Every byte goes to a log file; the last lines
  * stay in memory for error messages; a "Kernel panic" line is noticed.
+ *
+ * The console is text anyone in the guest may write: what it says names
+ * what happened, it never decides that something did (a panic is QEMU's
+ * word, vm/qmp_watch.h), except while the guest boots, before anything of
+ * the user's runs in it.
  */
 #pragma once
 
@@ -28,14 +33,14 @@ int console_stop(struct console *console);
 /* Stop reading (after QEMU is gone) and free. */
 struct console *console_free(struct console *console);
 
+/* Whether "Kernel panic" has been on the console. */
 bool console_panicked(struct console *console);
 
-/*
- * Call fn(data) once, from the console's thread, when the guest's panic
- * has been printed whole ("---[ end Kernel panic"): the console goes on
- * reading only when fn returns.  Set it before the guest runs.
- */
-void console_on_panic(struct console *console, void (*fn)(void *data), void *data);
+/* For tests: a console with no socket and no thread, fed by console_feed. */
+struct console *console_new_unattached(void);
+
+/* What the thread does with each read: keep it, and notice a panic. */
+void console_feed(struct console *console, const char *data, size_t len);
 
 /* Whether the spool has had all of the console so far (no write failed). */
 bool console_spool_whole(struct console *console);
@@ -44,5 +49,8 @@ bool console_spool_whole(struct console *console);
 /* The lines holding prefix, without it, joined by "; "; NULL if none. */
 char *console_lines_with(struct console *console, const char *prefix);
 
-/* From the "Kernel panic" line on (at most max bytes); NULL if none. */
-char *console_panic_text(struct console *console, size_t max);
+/*
+ * The last line of the console holding "Kernel panic", from those words to
+ * its end (at most 512 bytes, no newline), malloc'd; NULL if none is kept.
+ */
+char *console_panic_line(struct console *console);

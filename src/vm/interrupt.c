@@ -7,6 +7,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/syscall.h>
 #include <unistd.h>
 
 #include "cleanup.h"
@@ -23,17 +24,26 @@ static const int interrupt_set[] = {
 #define INTERRUPT_MAX_QEMUS 256
 
 static volatile sig_atomic_t interrupt_signo;
-static volatile pid_t interrupt_qemu_pids[INTERRUPT_MAX_QEMUS];
+/* Each running QEMU's pidfd + 1 (0: a free slot).  A pidfd names its
+ * process for good: one reaped meanwhile is ESRCH, never another process
+ * that took its pid. */
+static volatile int interrupt_qemu_pidfds[INTERRUPT_MAX_QEMUS];
 static int interrupt_failed;		/* set once, atomically */
 static char interrupt_message[512];
+
+/* Async-signal-safe: a system call per QEMU. */
+static void interrupt_kill(int pidfd)
+{
+	syscall(SYS_pidfd_send_signal, pidfd, SIGKILL, NULL, 0);
+}
 
 static void interrupt_kill_all(void)
 {
 	for (size_t i = 0; i < INTERRUPT_MAX_QEMUS; i++) {
-		pid_t pid = __atomic_load_n(&interrupt_qemu_pids[i], __ATOMIC_SEQ_CST);
+		int slot = __atomic_load_n(&interrupt_qemu_pidfds[i], __ATOMIC_SEQ_CST);
 
-		if (pid > 0)
-			kill(pid, SIGKILL);
+		if (slot > 0)
+			interrupt_kill(slot - 1);
 	}
 }
 
@@ -101,25 +111,25 @@ const char *interrupt_failure(void)
 	return __atomic_load_n(&interrupt_failed, __ATOMIC_SEQ_CST) == 2 ? interrupt_message : NULL;
 }
 
-void interrupt_track_qemu(interrupt_slot *slot, pid_t pid)
+void interrupt_track_qemu(interrupt_slot *slot, int pidfd)
 {
-	if (pid > 0 && *slot < 0) {
+	if (pidfd >= 0 && *slot < 0) {
 		for (int i = 0; i < INTERRUPT_MAX_QEMUS; i++) {
-			pid_t free_slot = 0;
+			int free_slot = 0;
 
-			if (__atomic_compare_exchange_n(&interrupt_qemu_pids[i], &free_slot, pid, false,
-							__ATOMIC_SEQ_CST, __ATOMIC_SEQ_CST)) {
+			if (__atomic_compare_exchange_n(&interrupt_qemu_pidfds[i], &free_slot, pidfd + 1,
+							false, __ATOMIC_SEQ_CST, __ATOMIC_SEQ_CST)) {
 				*slot = i;
-				/* A request that came before the pid was known finds it here. */
+				/* A request that came before QEMU was known finds it here. */
 				if (interrupt_requested())
-					kill(pid, SIGKILL);
+					interrupt_kill(pidfd);
 				return;
 			}
 		}
 		return; /* more than 256 at once: PDEATHSIG still stops it with us */
 	}
-	if (pid <= 0 && *slot >= 0) {
-		__atomic_store_n(&interrupt_qemu_pids[*slot], 0, __ATOMIC_SEQ_CST);
+	if (pidfd < 0 && *slot >= 0) {
+		__atomic_store_n(&interrupt_qemu_pidfds[*slot], 0, __ATOMIC_SEQ_CST);
 		*slot = -1;
 	}
 }

@@ -4,8 +4,8 @@
  * two reasons: a signal whose default action would end vmtest (Ctrl-C,
  * Ctrl-\, a closed pipe on stdout, SIGTERM, a timer, a resource limit...),
  * or a destination the user asked vmtest to write (--log, a report) that
- * failed.  Either way every QEMU is killed at once (the handler knows their
- * pids), the targets wind down through their usual clean-up, and main ends
+ * failed.  Either way every QEMU is killed at once (the handler holds their
+ * pidfds), the targets wind down through their usual clean-up, and main ends
  * the way a host command would: by the same signal, or with status 69.
  *
  * Synchronous faults (SIGSEGV, SIGBUS, SIGFPE, SIGILL) are not handled
@@ -41,8 +41,11 @@ void interrupt_fail(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 /* The message of interrupt_fail, or NULL. */
 const char *interrupt_failure(void);
 
-/* Tell the handler about a QEMU (pid > 0), or that it is gone (pid 0). */
-void interrupt_track_qemu(interrupt_slot *slot, pid_t pid);
+/*
+ * Tell the handler about a QEMU, by its pidfd, or (-1) that it is gone:
+ * before that pidfd is closed, so that its number is never another file's.
+ */
+void interrupt_track_qemu(interrupt_slot *slot, int pidfd);
 
 /*
  * After clean-up, end as a host command would have: say what happened on

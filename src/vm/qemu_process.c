@@ -255,14 +255,23 @@ bool qemu_process_wait(struct qemu_process *q, int timeout_ms)
 	return true;
 }
 
+/* Through the pidfd where there is one; the pid is not reaped before this
+ * thread reaps it, so it is QEMU's either way. */
+static void qemu_process_signal(const struct qemu_process *q, int sig)
+{
+	if ((q->pidfd < 0 || syscall(SYS_pidfd_send_signal, q->pidfd, sig, NULL, 0) < 0) &&
+	    q->pid > 0)
+		kill(q->pid, sig);
+}
+
 void qemu_process_stop(struct qemu_process *q)
 {
 	if (qemu_process_exited(q))
 		return;
-	kill(q->pid, SIGTERM);
+	qemu_process_signal(q, SIGTERM);
 	if (qemu_process_wait(q, 3000))
 		return;
-	kill(q->pid, SIGKILL);
+	qemu_process_signal(q, SIGKILL);
 	qemu_process_wait(q, 10000);
 }
 

@@ -58,6 +58,12 @@ void qmp_on_event(struct qmp *qmp, qmp_event_fn fn, void *userdata)
 	qmp->userdata = userdata;
 }
 
+void qmp_event_handler(const struct qmp *qmp, qmp_event_fn *ret_fn, void **ret_userdata)
+{
+	*ret_fn = qmp->on_event;
+	*ret_userdata = qmp->userdata;
+}
+
 bool qmp_event_seen(const struct qmp *qmp, enum qmp_event event)
 {
 	return qmp->seen & (1u << event);
@@ -215,6 +221,26 @@ int qmp_connect(const char *path, int64_t deadline, struct qmp **ret, struct err
 		return error_prefix(err, "QMP %s", path);
 	*ret = TAKE_PTR(qmp);
 	return 0;
+}
+
+int qmp_fd(const struct qmp *qmp)
+{
+	return qmp->io.fd;
+}
+
+int qmp_pump(struct qmp *qmp, struct error *err)
+{
+	for (;;) {
+		_cleanup_json_ struct json_value *msg = NULL;
+		/* A deadline already past: what has come, and no wait. */
+		int r = json_io_recv(&qmp->io, clock_now_ms(), &msg, err);
+
+		if (r == -ETIMEDOUT)
+			return 0;
+		if (r < 0)
+			return r;
+		qmp_handle_event(qmp, msg);
+	}
 }
 
 int qmp_wait_event(struct qmp *qmp, enum qmp_event event, int64_t deadline,

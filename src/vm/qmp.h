@@ -22,7 +22,8 @@
 
 /*
  * The events a caller can wait for; everything else is QMP_EVENT_OTHER.
- * DUMP_COMPLETED ends a detached dump-guest-memory (the runner's vmcore);
+ * DUMP_COMPLETED ends a detached dump-guest-memory (targets/dump.c);
+ * GUEST_PANICKED and SHUTDOWN tell how a guest ended (vm/qmp_watch.h);
  * the others are tested against a real QEMU in test_qmp.c.
  */
 enum qmp_event {
@@ -47,6 +48,9 @@ struct qmp *qmp_free(struct qmp *qmp);
 
 void qmp_on_event(struct qmp *qmp, qmp_event_fn fn, void *userdata);
 
+/* The handler set, so that a caller that sets its own for a while can put it back. */
+void qmp_event_handler(const struct qmp *qmp, qmp_event_fn *ret_fn, void **ret_userdata);
+
 bool qmp_event_seen(const struct qmp *qmp, enum qmp_event event);
 
 /* QEMU's version from the greeting, as major * 10000 + minor * 100 + micro. */
@@ -65,6 +69,16 @@ int qmp_execute(struct qmp *qmp, const char *command, const struct json_value *a
  * with SCM_RIGHTS), for commands that take "fd:NAME".
  */
 int qmp_getfd(struct qmp *qmp, const char *name, int fd, int64_t deadline, struct error *err);
+
+/* The connection's socket, for a caller's poll(). */
+int qmp_fd(const struct qmp *qmp);
+
+/*
+ * Handle what QEMU has sent so far, without waiting: events go to the
+ * handler, late replies are dropped.  0, or < 0 (-ECONNRESET once QEMU has
+ * closed the connection).
+ */
+int qmp_pump(struct qmp *qmp, struct error *err);
 
 /* Wait until event has been seen (at once if it already was). */
 int qmp_wait_event(struct qmp *qmp, enum qmp_event event, int64_t deadline,

@@ -99,7 +99,14 @@ static void test_dump_gdb_network(void **state)
 	/* None of it by default. */
 	assert_int_equal(qemu_argv_build(&c->targets[0], &p, &argv, &err), 0);
 	assert_null(value_of(&argv, "-device", "vmcoreinfo"));
-	assert_null(value_of(&argv, "-chardev", "socket,id=qmpdump,"));
+	assert_null(value_of(&argv, "-action", ""));
+	/* The watch's monitor is always there; pvpanic comes last. */
+	assert_string_equal(value_of(&argv, "-chardev", "socket,id=qmpwatch,"),
+			    "socket,id=qmpwatch,path=/tmp/vmtest-abc/" QEMU_SOCKET_QMP_WATCH
+			    ",server=on,wait=off");
+	assert_non_null(value_of(&argv, "-mon", "chardev=qmpwatch,mode=control"));
+	assert_string_equal(argv.items[argv.len - 1], "pvpanic-pci");
+	assert_string_equal(argv.items[argv.len - 2], "-device");
 	assert_null(value_of(&argv, "-gdb", ""));
 	assert_null(value_of(&argv, "-netdev", ""));
 	strv_clear(&argv);
@@ -111,14 +118,11 @@ static void test_dump_gdb_network(void **state)
 	p.forwards = forwards;
 	p.n_forwards = 2;
 	assert_int_equal(qemu_argv_build(&c->targets[0], &p, &argv, &err), 0);
-	/* Held at a panic for the dump; gdb's symbols where they say. */
+	/* Held at a panic for the dump (QEMU pauses); gdb's symbols where they say. */
 	assert_string_equal(value_of(&argv, "-append", ""),
-			    "console=ttyS0 " QEMU_KERNEL_CMDLINE_HOLD " nokaslr");
+			    "console=ttyS0 " QEMU_KERNEL_CMDLINE " nokaslr");
+	assert_string_equal(value_of(&argv, "-action", ""), QEMU_ACTION_HOLD);
 	assert_non_null(value_of(&argv, "-device", "vmcoreinfo"));
-	assert_string_equal(value_of(&argv, "-chardev", "socket,id=qmpdump,"),
-			    "socket,id=qmpdump,path=/tmp/vmtest-abc/" QEMU_SOCKET_QMP_DUMP
-			    ",server=on,wait=off");
-	assert_non_null(value_of(&argv, "-mon", "chardev=qmpdump,mode=control"));
 	/* Loopback only, never -s; -S holds the CPUs. */
 	assert_string_equal(value_of(&argv, "-gdb", ""), "tcp:127.0.0.1:1234");
 	assert_non_null(value_of(&argv, "-S", ""));
