@@ -112,17 +112,13 @@ int record_add_kernel_warning(struct record *r, const char *title, const char *t
 	return 0;
 }
 
-/*
- * The time spent in the current stage, added to it.  The view's thread
- * reads the stage and when it started while this thread moves on: both
- * are written atomically.
- */
+/* The time spent in the current stage, added to it. */
 static void record_close_stage(struct record *r)
 {
 	int64_t now = clock_now_ms();
 
 	r->stage_ms[r->stage] += now - r->stage_start_ms;
-	__atomic_store_n(&r->stage_start_ms, now, __ATOMIC_RELEASE);
+	r->stage_start_ms = now;
 }
 
 void record_stage(struct record *r, enum record_stage stage)
@@ -130,7 +126,7 @@ void record_stage(struct record *r, enum record_stage stage)
 	enum record_stage before = r->stage;
 
 	record_close_stage(r);
-	__atomic_store_n(&r->stage, stage, __ATOMIC_RELEASE);
+	r->stage = stage;
 	if (before != RECORD_STAGE_NONE)
 		record_log(r, 1, "%s took %.2f s", record_stage_name(before),
 			   (double)r->stage_ms[before] / 1000);

@@ -8,7 +8,8 @@
  * The runner writes a record; the view and the reports only read it (they
  * get it const).  The view follows a target as it goes through an
  * observer, called by the record whenever it changes, from the thread that
- * runs the target.
+ * runs the target: an observer copies what it needs and returns, never
+ * waiting on a terminal (ui/view.c).
  *
  * Spools are unlinked files (in $XDG_RUNTIME_DIR, else /tmp): what a
  * target prints is never held in memory, and nothing is left behind.
@@ -56,8 +57,6 @@ struct record {
 	char *name;			/* as written: sanitize before printing */
 	int console_fd, output_fd;	/* the spools, written from offset 0 */
 	int vmcore_fd;			/* the guest's dump at its panic; -1: none */
-	/* Written by the target's thread, read by the view's: read these two
-	 * with __atomic_load_n (record_current_stage). */
 	enum record_stage stage;
 	int64_t start_ms, stage_start_ms;	/* base/clock.h */
 	int64_t stage_ms[RECORD_N_STAGES];	/* time spent in each stage */
@@ -102,13 +101,6 @@ int record_add_kernel_warning(struct record *r, const char *title, const char *t
 void record_end(struct record *r, enum record_outcome outcome, int exit_status,
 		const char *reason_fmt, ...) __attribute__((format(printf, 4, 5)));
 
-/* The stage a record is in and since when, from any thread. */
-static inline enum record_stage record_current_stage(const struct record *r,
-						     int64_t *ret_since_ms)
-{
-	*ret_since_ms = __atomic_load_n(&r->stage_start_ms, __ATOMIC_ACQUIRE);
-	return __atomic_load_n(&r->stage, __ATOMIC_ACQUIRE);
-}
 
 /* The stage's name, as the view prints it ("Setting up VM"). */
 const char *record_stage_name(enum record_stage stage);

@@ -3,7 +3,9 @@
  * view_internal: what the view's files share (ui/view.c, the core that
  * follows the records; view_live.c, the live area on a terminal;
  * view_plain.c, the plain format and --prefix; view_log.c, the --log
- * file).  Everything here runs with the view's lock held.
+ * file).  Everything here runs on the view's own thread, the one thread
+ * that writes to the terminal, the view's stream and the log: the targets'
+ * threads only queue what happened (view.c), and never wait on a terminal.
  */
 #pragma once
 
@@ -46,10 +48,25 @@ struct view_text {
 	size_t len, cap;
 };
 
-/* What the view keeps of a target it shows; the rest is its record's. */
+/*
+ * What the view knows of a target's record, copied when the target's
+ * thread told it: the record itself may be gone by the time the view
+ * draws.  The spools are the view's own descriptors of the same files.
+ */
+struct view_record {
+	int console_fd, output_fd;
+	enum record_stage stage;
+	int64_t stage_start_ms;		/* base/clock.h */
+	enum record_outcome outcome;
+	int64_t total_ms;		/* once ended */
+	char *reason;			/* NULL: none */
+};
+
+/* What the view keeps of a target it shows. */
 struct view_target {
 	struct view *view;
-	const struct record *rec;
+	const struct record *key;	/* the record it follows: compared, never read */
+	struct view_record rec;
 	char *name;			/* the record's, sanitized */
 	struct view_tail window_tail;	/* the spool the window shows */
 	struct view_tail log_tails[2];	/* console and output, for the log */
@@ -60,20 +77,31 @@ struct view_target {
 	bool direct;			/* a one-liner's command writes to the terminal */
 };
 
+struct view_event;
+
 struct view {
 	struct view_options o;
+	/* The queue the targets' threads fill and the view's thread empties,
+	 * under the lock (held only to queue and to take). */
 	pthread_mutex_t lock;
 	pthread_cond_t wake;
+	pthread_cond_t done;		/* an event marked to be waited for was drawn */
+	struct view_event *head, *tail;
+	uint64_t queued, done_seq;	/* events queued and drawn so far, for view_sync */
 	pthread_t thread;
 	bool thread_started;
 	bool stopping;
+	/* The targets the targets' threads told of, by record (under the lock). */
+	struct view_target **known;
+	size_t n_known, cap_known;
+	/* The view thread's own from here. */
 	int log_fd;
 	int64_t run_start;
 
 	/* Every target whose record the view follows, and those running (on
 	 * the live area), in the order they started. */
 	struct view_target **targets;
-	size_t n_targets;
+	size_t n_targets, cap_targets;
 	struct view_target **active;
 	size_t n_active, cap_active;
 
@@ -121,7 +149,7 @@ void view_text_tail_finish(struct view_tail *tail, view_line_fn fn, struct view_
 void view_text_spool(struct view *v, struct view_text *text, int fd, size_t max, bool sanitize);
 
 /* The reason a target failed, as the view shows it; NULL when it passed. */
-const char *view_text_reason(const struct record *r);
+const char *view_text_reason(const struct view_target *t);
 
 /* --- the live area (view_live.c) ----------------------------------------- */
 

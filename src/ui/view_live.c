@@ -94,8 +94,8 @@ static void view_live_draw_block(struct view *v, struct view_target *t, struct v
 {
 	char head[128], elapsed[32];
 	unsigned shown, first, pending = t->window_tail.len ? 1 : 0;
-	int64_t since;
-	enum record_stage stage = record_current_stage(t->rec, &since);
+	int64_t since = t->rec.stage_start_ms;
+	enum record_stage stage = t->rec.stage;
 
 	snprintf(head, sizeof(head), "%s=> ", view_text_sgr(v, SGR_BOLD));
 	view_live_draw_line(v, text, head, 3, t->name, strlen(t->name), NULL);
@@ -155,7 +155,7 @@ void view_live_redraw(struct view *v)
 void view_live_end(struct view_target *t, struct view_text *text)
 {
 	struct view *v = t->view;
-	const struct record *r = t->rec;
+	const struct view_record *r = &t->rec;
 	char took[32];
 
 	view_text_duration(r->total_ms, took, sizeof(took));
@@ -178,8 +178,8 @@ void view_live_end(struct view_target *t, struct view_text *text)
 		view_text_addf(text, "===> %s\n", record_stage_name(r->stage));
 		view_text_spool(v, text, r->output_fd, (size_t)-1 / 2, true);
 	}
-	if (view_text_reason(r))
-		view_text_addf(text, "%s\n", view_text_reason(r));
+	if (view_text_reason(t))
+		view_text_addf(text, "%s\n", view_text_reason(t));
 	view_text_addf(text, "%sFAILED%s (%s)\n", view_text_sgr(v, SGR_BOLD SGR_RED),
 		       view_text_sgr(v, SGR_RESET), took);
 }

@@ -35,7 +35,7 @@ static bool view_plain_spool_empty(int fd)
 void view_plain_end(struct view_target *t, struct view_text *text)
 {
 	struct view *v = t->view;
-	const struct record *r = t->rec;
+	const struct view_record *r = &t->rec;
 
 	if (v->o.whole_blocks) {
 		/* The block whole: the stages it reached, then its output. */
@@ -49,8 +49,8 @@ void view_plain_end(struct view_target *t, struct view_text *text)
 		view_text_spool(v, text, r->console_fd, VIEW_PLAIN_CONSOLE_MAX, false);
 		view_text_add(text, "---\n", 4);
 	}
-	if (view_text_reason(r))
-		view_text_addf(text, "%s\n", view_text_reason(r));
+	if (view_text_reason(t))
+		view_text_addf(text, "%s\n", view_text_reason(t));
 	view_text_add(text, r->outcome == RECORD_PASSED ? "PASS\n" : "FAILED\n",
 		      r->outcome == RECORD_PASSED ? 5 : 7);
 }

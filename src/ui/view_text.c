@@ -172,7 +172,7 @@ void view_text_spool(struct view *v, struct view_text *text, int fd, size_t max,
 }
 
 /* The reason a target failed, as the view shows it; NULL when it passed. */
-const char *view_text_reason(const struct record *r)
+const char *view_text_reason(const struct view_target *t)
 {
-	return r->reason[0] ? r->reason : NULL;
+	return t->rec.reason && t->rec.reason[0] ? t->rec.reason : NULL;
 }

@@ -4,8 +4,10 @@ stderr that refuses the command's output ends the run with one line and
 status 69, as a host command's write error ends it, for kernel and image
 targets, one-liners and configs; what vmtest prints itself (--list,
 --help) is checked too; the spool and the reports stay whole."""
+import json
 import os
 import subprocess
+import time
 import xml.etree.ElementTree as ET
 
 from conftest import small_kernel
@@ -89,3 +91,58 @@ def test_full_stdout_keeps_the_reports(vmtest_binary, tmp_path):
     assert (status, err) == (69, "vmtest: cannot write stdout: No space left on device\n")
     err, status = run_to(vmtest_binary, ["--help"], tmp_path, stdout="/dev/full")
     assert (status, err) == (69, "vmtest: cannot write stdout: No space left on device\n")
+
+
+HELD_CONFIG = """\
+[[target]]
+name = "one"
+kernel = "{kernel}"
+command = "sleep 2; echo done-one"
+timeout = {timeout}
+
+[[target]]
+name = "two"
+kernel = "{kernel}"
+command = "sleep 2; echo done-two"
+timeout = {timeout}
+"""
+
+
+def test_a_held_terminal_holds_no_target(vmtest_binary, tmp_path):
+    """The terminal held (Ctrl-S in a tmux pane: the pty stops taking
+    output) for longer than the targets' timeout while two -j targets run:
+    they run on, end, and are reported in time with their right status,
+    while the view waits for the terminal; released, it shows them whole."""
+    from test_terminal_view import Tmux
+    timeout = 15
+    (tmp_path / "vmtest.toml").write_text(HELD_CONFIG.format(kernel=small_kernel(),
+                                                             timeout=timeout))
+    t = Tmux("held", 80, 30)
+    try:
+        t.start("%s -j 2 --json r.json" % vmtest_binary, tmp_path)
+        t.wait_for(r"^=> (one|two)")
+        t.key("C-s")
+        held = time.monotonic()
+        # The report is written when both targets have ended, before the
+        # view has drawn their ends: with the terminal held, it comes all
+        # the same, in about the targets' own time.
+        report = tmp_path / "r.json"
+        deadline = held + 60
+        while not report.exists():
+            assert time.monotonic() < deadline, "the targets did not end while the terminal " \
+                                                "was held:\n" + t.screen()
+            time.sleep(0.1)
+        # Held past the timeout, to be sure nothing was counted against it.
+        while time.monotonic() - held < timeout + 3:
+            time.sleep(0.2)
+        assert "vmtest-exit=" not in t.screen()
+        t.key("C-q")
+        screen = t.wait_for(r"^vmtest-exit=\d+", timeout=60)
+    finally:
+        t.kill()
+    assert "vmtest-exit=0" in screen, screen
+    doc = json.loads(report.read_text())
+    assert [x["status"] for x in doc["targets"]] == ["passed", "passed"], doc
+    for x in doc["targets"]:
+        assert x["time"] < timeout, doc
+    assert screen.count("PASS") == 2, screen
