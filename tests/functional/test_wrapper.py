@@ -10,7 +10,7 @@ import subprocess
 import time
 import xml.etree.ElementTree as ET
 
-from conftest import small_kernel
+from conftest import debian_kernel, small_kernel
 from test_image_targets import test_image
 
 SAID = "vmtest: cannot write the command's output to %s: No space left on device\n"
@@ -146,3 +146,33 @@ def test_a_held_terminal_holds_no_target(vmtest_binary, tmp_path):
     for x in doc["targets"]:
         assert x["time"] < timeout, doc
     assert screen.count("PASS") == 2, screen
+
+
+FAKE_PANIC = """\
+echo 'Kernel panic - not syncing: printed by a test' > /dev/console
+{long}echo '---[ end Kernel panic - not syncing: printed by a test ]---' > /dev/console
+echo '<0>Kernel panic - not syncing: written to kmsg' > /dev/kmsg
+echo still here
+exit 5
+"""
+
+
+def test_panic_text_from_the_guest_is_not_a_panic(vmtest_binary, tmp_path):
+    """Text a guest process writes to its console or to /dev/kmsg, the
+    kernel's panic words included, after a 10 kB line or not, decides
+    nothing: the command runs on, nothing is dumped, the status is the
+    command's.  On a kernel with pvpanic (Debian's) and one without (the
+    small kernel)."""
+    long_line = "head -c 10240 /dev/zero | tr '\\\\0' x > /dev/console\n"
+    for kernel in (debian_kernel(), small_kernel()):
+        for long in ("", long_line, long_line.replace("/dev/console", "/dev/console; "
+                                                      "printf x > /dev/console")):
+            dumps = tmp_path / ("dumps-%d" % len(long))
+            (tmp_path / "fake.sh").write_text(FAKE_PANIC.format(long=long))
+            p = subprocess.run([vmtest_binary, "--dump", str(dumps), "-k", kernel, "--",
+                                "sh", "fake.sh"], cwd=tmp_path, capture_output=True, text=True,
+                               timeout=180)
+            assert p.returncode == 5, p.stderr
+            assert p.stdout == "still here\n", p.stderr
+            assert "panicked" not in p.stderr
+            assert not dumps.exists() or not any(dumps.rglob("vmcore")), p.stderr
