@@ -211,7 +211,10 @@ def test_errors_are_explained(vmtest, tmp_path):
 
 
 def test_guest_panic_is_explained(vmtest, tmp_path):
-    r = vmtest("-k", debian_kernel(), "echo before; echo c > /proc/sysrq-trigger; echo after",
+    # The pause lets the init forward "before" first: what a command wrote in
+    # the instant before its kernel died may still be in the guest.
+    r = vmtest("-k", debian_kernel(), "echo before; sleep 0.5; echo c > /proc/sysrq-trigger; "
+               "echo after",
                cwd=tmp_path, timeout=300)
     assert r.returncode == 69
     assert r.stdout == "before\n"
