@@ -98,13 +98,17 @@ def main():
     console.connect(chardevs["console"][0])
     console.sendall(b"fake_qemu: a guest that only answers its agent port\r\n")
     keep.append(console)
-    for name in ("qmp", "agent", "output"):
+    # The runner's monitor and the watch's (vm/qmp_watch.h), both QMP.
+    for name in ("qmp", "qmpwatch", "agent", "output"):
+        if name not in chardevs:
+            continue
         server = listen(chardevs[name][0])
         sel.register(server, selectors.EVENT_READ, ("listen", name))
     buffers = {}
     while True:
         for key, _ in sel.select():
             kind, name = key.data
+            name = "qmp" if name == "qmpwatch" else name
             if kind == "listen":
                 conn, _ = key.fileobj.accept()
                 buffers[conn] = b""
