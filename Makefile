@@ -14,7 +14,7 @@ comma := ,
 FIXTURES = $(BUILD)/fixtures.env
 with_fixtures = set -a && . ./$(FIXTURES) && set +a &&
 
-.PHONY: all build asan-build demo check deps deps-test fixtures unit asan functional toml-conformance fuzz bench clean
+.PHONY: all build asan-build demo foreign check deps deps-test fixtures unit asan functional toml-conformance fuzz bench clean
 
 all: build
 
@@ -61,6 +61,12 @@ demo: deps
 	ln -sfn "$$(scripts/test-image.sh bios)" $(BUILD)/demo/disk.qcow2
 	cd $(BUILD)/demo && ../vmtest -- sh -c 'echo "Hello from $$(uname -r), $$(nproc) CPUs"'
 	cd $(BUILD)/demo && ../vmtest
+
+# Guest inits for aarch64, s390x and riscv64 too, and the QEMUs that run
+# them (docs/foreign-arches.md): after make demo, or on its own.
+foreign:
+	scripts/install-deps.sh foreign
+	$(MAKE) --no-print-directory build
 
 check: deps-test
 	$(MAKE) --no-print-directory fixtures

@@ -6,7 +6,8 @@
 #
 #   scripts/fresh-machine.sh [--demo-only] [--keep] [--then 'COMMAND']
 #
-#   --demo-only   stop after `make demo` (a quick pass: ~10 minutes)
+#   --demo-only   stop after `make demo`, then `make foreign` (a quick pass:
+#                 ~15 minutes)
 #   --keep        leave the root in place afterwards (its path is printed)
 #   --then CMD    run CMD in the clone after the README's commands (for
 #                 example 'make check' again, to time a warm second run)
@@ -161,9 +162,21 @@ msg "a clone of $(git -C "$checkout" rev-parse --short HEAD) in $root/root/vmtes
 for c in "${commands[@]}"; do
 	timed "$c" inside "cd /root/vmtest && $c"
 	if [ $demo_only = yes ] && [ "$c" = "make demo" ]; then
+		# The one command docs/foreign-arches.md gives after the demo.
+		timed "make foreign" inside "cd /root/vmtest && make foreign"
 		break
 	fi
 done
+# Either way the build now has every guest init: after make check (which
+# installs the test packages after make demo's build was configured),
+# or after make foreign.
+check_inits() {
+	local said
+	said=$(inside "/root/vmtest/build/vmtest --version")
+	printf '%s\n' "$said" >&2
+	grep -qx 'guest inits: x86_64 aarch64 s390x riscv64' <<<"$said"
+}
+timed "every guest init built (vmtest --version)" check_inits
 [ -z "$then_cmd" ] || timed "$then_cmd (again)" inside "cd /root/vmtest && $then_cmd"
 
 msg "wall time of each step:"

@@ -1,6 +1,8 @@
 #!/bin/bash
 # Install, from Debian's archive, what vmtest needs to build and run
-# ("run") or also to test ("test").  Idempotent and quick when everything
+# ("run"), also to build and run guests of other architectures ("foreign":
+# the cross compilers of their guest inits and their QEMUs), or also to
+# test ("test", which includes "foreign").  Idempotent and quick when everything
 # is already there: apt-get runs only for packages that are missing.
 set -euo pipefail
 
@@ -9,16 +11,20 @@ what=${1:-run}
 build_packages=(gcc make meson ninja-build pkg-config
 	libjansson-dev libpcre2-dev liblzma-dev libzstd-dev zlib1g-dev)
 run_packages=(qemu-system-x86 qemu-utils ovmf)
+# Each foreign init's cross compiler and C library (base/arch.c names
+# them), dpkg-dev to unpack riscv64's jansson from source, and the QEMUs
+# that run those guests.
+foreign_packages=(gcc-aarch64-linux-gnu libc6-dev-arm64-cross gcc-s390x-linux-gnu
+	libc6-dev-s390x-cross gcc-riscv64-linux-gnu libc6-dev-riscv64-cross dpkg-dev
+	qemu-system-arm qemu-system-misc)
 # Everything the tests and their fixtures use, so that one configuration of
 # the build sees it all: procps (pgrep), strace, dpkg-dev (apt-get source for
 # the riscv64 init's jansson), and what scripts/test-kernel.sh's kernel
 # builds need.
-test_packages=(libcmocka-dev python3 python3-pytest python3-yaml clang libclang-rt-14-dev
+test_packages=(libcmocka-dev python3 python3-pytest python3-pytest-xdist python3-yaml clang libclang-rt-14-dev
 	linux-image-amd64 tmux qemu-guest-agent cpio python3-pexpect golang-github-burntsushi-toml-dev
 	busybox-static grub-pc-bin grub-efi-amd64-bin mtools dosfstools fdisk
-	gcc-aarch64-linux-gnu libc6-dev-arm64-cross qemu-system-arm
-	gcc-s390x-linux-gnu libc6-dev-s390x-cross qemu-system-misc kmod
-	gcc-riscv64-linux-gnu libc6-dev-riscv64-cross valgrind strace procps dpkg-dev
+	"${foreign_packages[@]}" kmod valgrind strace procps
 	linux-source-6.1 build-essential bc bison flex libelf-dev xz-utils
 	linux-headers-amd64 gdb python3-drgn)
 
@@ -30,9 +36,10 @@ run)
 		packages+=(linux-image-amd64)
 	fi
 	;;
+foreign) packages+=("${foreign_packages[@]}") ;;
 test) packages+=("${test_packages[@]}") ;;
 *)
-	echo "usage: $0 run|test" >&2
+	echo "usage: $0 run|foreign|test" >&2
 	exit 2
 	;;
 esac

@@ -1,9 +1,12 @@
 // SPDX-License-Identifier: MIT
 #include "boot/guest_init.h"
 
+#include <stdio.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "cleanup.h"
+#include "version.h"
 
 extern const unsigned char guest_init_start[], guest_init_end[];
 #define FOREIGN_INIT(a)                                     \
@@ -48,4 +51,51 @@ bool guest_init_find(const struct arch *arch, const unsigned char **ret_data, si
 		return true;
 	}
 	return false;
+}
+
+/* Whether the build tried, and failed: the cross compiler was there. */
+static bool guest_init_build_failed(const struct arch *arch)
+{
+	for (size_t i = 0; i < ARRAY_SIZE(guest_inits); i++)
+		if (guest_inits[i].arch && strcmp(guest_inits[i].arch, arch->name) == 0)
+			return guest_inits[i].end <= guest_inits[i].start;
+	return false;
+}
+
+void guest_init_missing(const struct arch *arch, char *buf, size_t size)
+{
+	const unsigned char *data;
+	size_t len;
+	bool tree = access(VMTEST_SOURCE_DIR "/Makefile", R_OK) == 0;
+
+	if (guest_init_find(arch, &data, &len)) {
+		snprintf(buf, size, "%s", "");
+		return;
+	}
+	if (guest_init_build_failed(arch))
+		snprintf(buf, size, "its build failed when vmtest was built (its messages say why: "
+			 "%s%s)", tree ? "make -C " VMTEST_SOURCE_DIR " foreign" : "build vmtest again",
+			 tree ? " shows them again" : "");
+	else if (tree)
+		snprintf(buf, size, "%s was not installed when vmtest was built; to install it and "
+			 "build again, run: make -C " VMTEST_SOURCE_DIR " foreign", arch->cross_package);
+	else
+		snprintf(buf, size, "%s was not installed when vmtest was built; install it and %s, "
+			 "then build vmtest again", arch->cross_package, arch->cross_libc_package);
+}
+
+void guest_init_list(char *buf, size_t size)
+{
+	static const char *const names[] = { "x86_64", "aarch64", "s390x", "riscv64" };
+	size_t used = 0;
+
+	buf[0] = '\0';
+	for (size_t i = 0; i < ARRAY_SIZE(names); i++) {
+		const unsigned char *data;
+		size_t len;
+
+		if (guest_init_find(arch_find(names[i]), &data, &len) && used < size)
+			used += (size_t)snprintf(buf + used, size - used, "%s%s", used ? " " : "",
+						 names[i]);
+	}
 }

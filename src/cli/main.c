@@ -12,6 +12,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "boot/guest_init.h"
 #include "cli/cli.h"
 #include "cli/load.h"
 #include "cli/scheduler.h"
@@ -104,7 +105,10 @@ int main(int argc, char **argv)
 		return main_close_stdout(EXIT_STATUS_OK);
 	}
 	if (options.version) {
-		printf("vmtest %s\n", VMTEST_VERSION);
+		char inits[128];
+
+		guest_init_list(inits, sizeof(inits));
+		printf("vmtest %s\nguest inits: %s\n", VMTEST_VERSION, inits);
 		return main_close_stdout(EXIT_STATUS_OK);
 	}
 	if (cli_mode(&options, &mode, &err) < 0 || load_targets(&options, mode, &config, &err) < 0)

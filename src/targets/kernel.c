@@ -643,14 +643,15 @@ static int kernel_check(const struct target *t, const struct run_options *o, str
 {
 	const struct arch *arch = arch_find(t->arch);
 	const unsigned char *init;
+	char why[512];
 	size_t len;
 
 	(void)o;
-	if (arch && guest_init_find(arch, &init, &len))
+	if (!arch || guest_init_find(arch, &init, &len))
 		return 0;
-	return error_usage(err, "target '%s': this vmtest has no guest init for %s: it is built "
-			   "when %s is installed (make build says why it was not)", t->name, t->arch,
-			   arch ? arch->cross_package : "a cross compiler");
+	guest_init_missing(arch, why, sizeof(why));
+	return error_usage(err, "target '%s': this vmtest has no guest init for %s: %s", t->name,
+			   t->arch, why);
 }
 
 const struct target_kind_ops target_kernel_ops = {

@@ -18,6 +18,9 @@
 #include <stdbool.h>
 #include <stddef.h>
 
+/* How a panic's report starts: the kernel's words. */
+#define KERNEL_PANIC_TITLE "Kernel panic - not syncing"
+
 struct kernel_warning {
 	char *title;	/* the record that opens the report ("WARNING: CPU: 0 PID: 1 at ...") */
 	char *text;	/* the splat's records' text, a line each, from its "[ cut here ]" */

@@ -17,6 +17,7 @@
 #include "base/unix_socket.h"
 #include "boot/guest_init.h"
 #include "targets/dump.h"
+#include "targets/kernel_warnings.h"
 #include "targets/network.h"
 #include "targets/target_run.h"
 #include "targets/warm_start.h"
@@ -433,14 +434,26 @@ static void runner_clear(struct target_run *run, const struct target_kind_ops *k
  * What the guest kernel's warnings add to a reason: "" when none fail the
  * target, else "; the kernel warned: TITLE (and N more)".
  */
-static void runner_warned(const struct record *record, char *buf, size_t len)
+static void runner_warned(const struct record *record, bool panic_said, char *buf, size_t len)
 {
-	size_t n = record->n_kernel_warnings;
+	const char *first = NULL;
+	size_t n = 0;
 
 	buf[0] = '\0';
-	if (!record->kernel_warnings_fail || !n)
+	if (!record->kernel_warnings_fail)
 		return;
-	snprintf(buf, len, "; the kernel warned: %s", record->kernel_warning_titles[0]);
+	/* A panic that is the reason already is not said twice (its record can
+	 * reach the log from another CPU before the kernel stops). */
+	for (size_t i = 0; i < record->n_kernel_warnings; i++) {
+		if (panic_said && strncmp(record->kernel_warning_titles[i], KERNEL_PANIC_TITLE,
+					  strlen(KERNEL_PANIC_TITLE)) == 0)
+			continue;
+		first = first ? first : record->kernel_warning_titles[i];
+		n++;
+	}
+	if (!n)
+		return;
+	snprintf(buf, len, "; the kernel warned: %s", first);
 	if (n > 1)
 		snprintf(buf + strlen(buf), len - strlen(buf), " (and %zu more)", n - 1);
 }
@@ -450,7 +463,7 @@ static void runner_verdict(struct record *record, const struct qga_exec_status *
 {
 	char warned[1024];
 
-	runner_warned(record, warned, sizeof(warned));
+	runner_warned(record, false, warned, sizeof(warned));
 	if (st->signal)
 		record_end(record, RECORD_FAILED, 128 + st->signal, "Command killed by signal %d%s",
 			   st->signal, warned);
@@ -522,7 +535,7 @@ int runner_run(const struct config *config, const struct target *t,
 		return 0;
 	}
 	runner_clear(&run, kind);
-	runner_warned(record, warned, sizeof(warned));
+	runner_warned(record, r < 0 && run.kernel_died, warned, sizeof(warned));
 	if (r < 0 && run.timed_out)
 		/* The target failed, the run did not. */
 		record_end(record, RECORD_TIMED_OUT, EXIT_STATUS_TIMEOUT, "Timed out after %u s%s",

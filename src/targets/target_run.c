@@ -109,6 +109,7 @@ int target_run_fail_qemu(struct target_run *run, struct error *err)
 	/* The console, shown with the error, has the rest. */
 	int r = target_run_kernel_death(run, err);
 
+	run->kernel_died = r < 0;
 	if (r < 0)
 		return r;
 	qemu_process_wait(&run->qemu, TARGET_RUN_EXIT_GRACE_MS);

@@ -62,6 +62,7 @@ struct target_run {
 	struct console *console;
 	struct qmp_watch *watch;	/* how the guest ends, as QEMU hears it */
 	bool agent_answered;	/* the guest booted: its console's word no longer counts */
+	bool kernel_died;	/* the error said is the kernel's death (a panic, a reset) */
 	/* A write to the console's spool that failed before the console's
 	 * thread ran (a restored guest's boot log): said as the thread's are. */
 	int console_errno;

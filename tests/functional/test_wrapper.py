@@ -176,3 +176,14 @@ def test_panic_text_from_the_guest_is_not_a_panic(vmtest_binary, tmp_path):
             assert p.stdout == "still here\n", p.stderr
             assert "panicked" not in p.stderr
             assert not dumps.exists() or not any(dumps.rglob("vmcore")), p.stderr
+
+
+def test_a_reset_is_said_as_one(vmtest, tmp_path):
+    """A guest that resets itself mid-command, with no panic on its console,
+    is said to have reset, not to have panicked or powered off."""
+    r = vmtest("-k", debian_kernel(), "echo b > /proc/sysrq-trigger; echo after", cwd=tmp_path,
+               timeout=180)
+    assert r.returncode == 69, r.stderr
+    assert r.stdout == ""
+    assert ("vmtest: the guest reset itself before the command ended (a reboot, or a fault the "
+            "kernel could not recover from)\n") in r.stderr, r.stderr
