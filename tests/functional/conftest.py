@@ -133,3 +133,14 @@ def run_live(argv, cwd, ready, go_file, timeout=240):
             p.kill()
             p.wait()
     return seen, err, p.returncode
+
+
+@pytest.fixture(autouse=True)
+def _coverage_per_test(request, monkeypatch):
+    """With VMTEST_COVERAGE_DIR set (scripts/asan-subset.py), each test's
+    vmtest processes, built with coverage, write their counts under a
+    directory of the test's own, so that what each test covers is known."""
+    base = os.environ.get("VMTEST_COVERAGE_DIR")
+    if base:
+        name = "".join(c if c.isalnum() or c in "._-" else "_" for c in request.node.nodeid)
+        monkeypatch.setenv("GCOV_PREFIX", os.path.join(base, name))
