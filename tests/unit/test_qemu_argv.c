@@ -76,9 +76,11 @@ static void test_kernel_target(void **state)
 			    "socket,id=console,path=/tmp/vmtest-abc/console.sock");
 	assert_non_null(value_of(&argv, "-nodefaults", ""));
 	assert_non_null(value_of(&argv, "-no-reboot", ""));
-	/* extra_args come last, verbatim. */
-	assert_string_equal(argv.items[argv.len - 3], "-s");
-	assert_string_equal(argv.items[argv.len - 1], "guest_errors");
+	/* extra_args come last, verbatim, but for the panic device: a device
+	 * the user adds keeps the slot it had before vmtest had pvpanic. */
+	assert_string_equal(argv.items[argv.len - 5], "-s");
+	assert_string_equal(argv.items[argv.len - 3], "guest_errors");
+	assert_string_equal(argv.items[argv.len - 1], "pvpanic-pci");
 	assert_null(argv.items[argv.len]);
 	strv_clear(&argv);
 	config_free(c);
