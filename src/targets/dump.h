@@ -8,10 +8,8 @@
  */
 #pragma once
 
-#include <pthread.h>
-#include <stdbool.h>
-
 #include "base/error.h"
+#include "targets/dump_state.h"
 
 /* Why a guest is dumped. */
 enum dump_reason {
@@ -19,21 +17,6 @@ enum dump_reason {
 	DUMP_RESET,		/* it reset itself: a kernel without pvpanic at its panic */
 	DUMP_TIMED_OUT,		/* its command's timeout, with --dump */
 };
-
-struct dump_state {
-	/* The dump's file (unlinked; -1: no dump wanted), and what became of
-	 * it, written by the thread that dumped. */
-	int fd;
-	char note[2048 + 64];
-	/* The guest kernel's `uname -v`, which the dump's header carries, as
-	 * its init said at set-up ("": not yet). */
-	char kernel_version[65];
-	pthread_mutex_t lock;	/* held while a dump is written */
-	bool closed;		/* the VM is ending: no dump now */
-	bool dumped;		/* a dump was tried: no other */
-};
-
-#define DUMP_STATE_INIT { .fd = -1, .lock = PTHREAD_MUTEX_INITIALIZER }
 
 struct qmp;
 struct target_run;
@@ -44,11 +27,6 @@ struct target_run;
  * device needs fw_cfg; docs/vmcore.md).
  */
 int dump_prepare(struct target_run *run, struct error *err);
-
-static inline bool dump_wanted(const struct dump_state *d)
-{
-	return d->fd >= 0;
-}
 
 /* The guest's `uname -v`, from the set-up's answer. */
 void dump_set_kernel_version(struct target_run *run, const char *version);

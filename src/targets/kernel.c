@@ -31,6 +31,7 @@
 #include "boot/initramfs.h"
 #include "boot/kernel_image.h"
 #include "boot/modules.h"
+#include "targets/dump.h"
 #include "targets/kernel_fs.h"
 #include "targets/kernel_warnings.h"
 #include "targets/target_run.h"

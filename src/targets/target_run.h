@@ -22,7 +22,7 @@
 #include "boot/qemu_argv.h"
 #include "boot/snapshot.h"
 #include "config/config.h"
-#include "targets/dump.h"
+#include "targets/dump_state.h"
 #include "targets/record.h"
 #include "targets/run_options.h"
 #include "vm/console.h"
