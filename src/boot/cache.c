@@ -190,13 +190,11 @@ int cache_write(const char *dir, const char *name, const void *buf, size_t len,
 	if (fd < 0)
 		return error_set_errno(err, errno, "cannot create a file in %s", dir);
 	r = cache_write_tmp(fd, tmp, buf, len, err);
-	if (r == 0 && rename(tmp, path) < 0)
-		r = error_set_errno(err, errno, "cannot rename %s to %s", tmp, path);
-	if (r < 0)
+	if (r < 0) {
 		unlink(tmp);
-	else
-		cache_trust(fd, path);
-	return r;
+		return r;
+	}
+	return cache_publish(fd, tmp, path, err);
 }
 
 /* --- trust ----------------------------------------------------------------- */
@@ -302,30 +300,95 @@ static int cache_trust_hold(void)
 	return -1;
 }
 
+/* The records are the user's: one writer at a time, of this process's
+ * threads and of the user's other vmtest processes. */
+static int cache_trust_lock_take(void)
+{
+	pthread_mutex_lock(&cache_trust_lock);
+	return cache_trust_hold();
+}
+
+static void cache_trust_lock_drop(int held)
+{
+	if (held >= 0)
+		close(held);
+	pthread_mutex_unlock(&cache_trust_lock);
+}
+
+/* Whether the records hold path as it is in st: a whole line, at the start or after a newline. */
+static bool cache_trust_holds(const char *text, const struct stat *st, const char *path)
+{
+	char line[PATH_MAX + 128];
+	size_t n;
+	bool found;
+
+	cache_trust_line(st, path, line, sizeof(line));
+	n = strlen(line);
+	found = strncmp(text, line, n) == 0;
+	for (const char *p = text; !found && (p = strchr(p, '\n')) && p[1]; p++)
+		found = strncmp(p + 1, line, n) == 0;
+	return found;
+}
+
+/* Record st as path's, the lock held. */
+static void cache_trust_add(char *text, size_t len, const struct stat *st, const char *path)
+{
+	char line[PATH_MAX + 128];
+	size_t n;
+
+	cache_trust_line(st, path, line, sizeof(line));
+	n = strlen(line);
+	if (n >= CACHE_TRUST_MAX)
+		return;
+	len = cache_trust_drop(text, len, path, n);
+	memcpy(text + len, line, n);
+	syscall(SYS_add_key, "user", CACHE_TRUST_KEY, text, len + n, KEY_SPEC_USER_KEYRING);
+}
+
 void cache_trust(int fd, const char *path)
 {
 	_cleanup_free_ char *text = NULL;
-	char line[PATH_MAX + 128];
 	struct stat st;
-	size_t len, n;
+	size_t len;
 	int held;
 
 	if (!cache_trust_available() || strchr(path, '\n') || fstat(fd, &st) < 0 ||
 	    !S_ISREG(st.st_mode))
 		return;
-	cache_trust_line(&st, path, line, sizeof(line));
-	n = strlen(line);
-	pthread_mutex_lock(&cache_trust_lock);
-	held = cache_trust_hold();
+	held = cache_trust_lock_take();
 	text = cache_trust_read(&len);
-	if (text && n < CACHE_TRUST_MAX) {
-		len = cache_trust_drop(text, len, path, n);
-		memcpy(text + len, line, n);
-		syscall(SYS_add_key, "user", CACHE_TRUST_KEY, text, len + n, KEY_SPEC_USER_KEYRING);
+	if (text)
+		cache_trust_add(text, len, &st, path);
+	cache_trust_lock_drop(held);
+}
+
+int cache_publish(int fd, const char *tmp, const char *path, struct error *err)
+{
+	_cleanup_free_ char *text = NULL;
+	struct stat there, st;
+	size_t len = 0;
+	int held, r = 0;
+
+	if (!cache_trust_available() || strchr(path, '\n')) {
+		if (rename(tmp, path) < 0) {
+			r = error_set_errno(err, errno, "cannot rename %s to %s", tmp, path);
+			unlink(tmp);
+		}
+		return r;
 	}
-	if (held >= 0)
-		close(held);
-	pthread_mutex_unlock(&cache_trust_lock);
+	held = cache_trust_lock_take();
+	text = cache_trust_read(&len);
+	if (text && stat(path, &there) == 0 && S_ISREG(there.st_mode) &&
+	    cache_trust_holds(text, &there, path)) {
+		unlink(tmp);	/* another run made it meanwhile: theirs stays */
+	} else if (rename(tmp, path) < 0) {
+		r = error_set_errno(err, errno, "cannot rename %s to %s", tmp, path);
+		unlink(tmp);
+	} else if (text && fstat(fd, &st) == 0) {
+		cache_trust_add(text, len, &st, path);
+	}
+	cache_trust_lock_drop(held);
+	return r;
 }
 
 bool cache_same_file(const struct stat *a, const struct stat *b)
@@ -337,22 +400,13 @@ bool cache_same_file(const struct stat *a, const struct stat *b)
 bool cache_trusted(const char *path)
 {
 	_cleanup_free_ char *text = NULL;
-	char line[PATH_MAX + 128];
 	struct stat st;
 	size_t len;
-	bool found;
 
 	if (!cache_trust_available() || stat(path, &st) < 0 || !S_ISREG(st.st_mode))
 		return false;
-	cache_trust_line(&st, path, line, sizeof(line));
 	pthread_mutex_lock(&cache_trust_lock);
 	text = cache_trust_read(&len);
 	pthread_mutex_unlock(&cache_trust_lock);
-	if (!text)
-		return false;
-	/* A whole line: at the start, or after a newline. */
-	found = strncmp(text, line, strlen(line)) == 0;
-	for (const char *p = text; !found && (p = strchr(p, '\n')) && p[1]; p++)
-		found = strncmp(p + 1, line, strlen(line)) == 0;
-	return found;
+	return text && cache_trust_holds(text, &st, path);
 }

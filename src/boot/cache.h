@@ -46,6 +46,18 @@ uint64_t cache_hash(const void *buf, size_t len);
 int cache_write(const char *dir, const char *name, const void *buf, size_t len,
 		struct error *err);
 
+/*
+ * Put the file written as tmp (open as fd; written whole and synced) in the
+ * cache as path, and record it; unless another vmtest process has put and
+ * recorded the same file there meanwhile: then tmp is removed and theirs
+ * stays.  A cache name stands for its contents, and a file that one run
+ * has checked, pinned and keyed a snapshot on must not be swapped under it
+ * by another run making the same file at the same time: its identity would
+ * change (docs/warm-start.md).  Without the keyring, tmp is renamed over
+ * path.
+ */
+int cache_publish(int fd, const char *tmp, const char *path, struct error *err);
+
 /* Whether the user's kernel keyring can hold the records (tried once). */
 bool cache_trust_available(void);
 

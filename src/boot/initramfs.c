@@ -72,13 +72,12 @@ int initramfs_get(const char *cache_dir, const unsigned char *init, size_t init_
 	r = initramfs_write(fd, init, init_len, modules, err);
 	if (r >= 0 && fsync(fd) < 0)
 		r = error_set_errno(err, errno, "write %s", tmp);
-	if (r >= 0 && rename(tmp, path) < 0)
-		r = error_set_errno(err, errno, "rename %s to %s", tmp, path);
-	if (r < 0) {
+	if (r < 0)
 		unlink(tmp);
+	else
+		r = cache_publish(fd, tmp, path, err);
+	if (r < 0)
 		return error_prefix(err, "cannot write the initramfs in the cache %s", cache_dir);
-	}
-	cache_trust(fd, path);
 	*ret_path = TAKE_PTR(path);
 	return 0;
 }

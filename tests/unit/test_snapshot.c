@@ -10,6 +10,7 @@
 #include <stdint.h>
 #include <cmocka.h>
 
+#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
@@ -285,6 +286,92 @@ static void test_trust_from_several_processes(void **state)
 		}
 }
 
+/*
+ * Runs that make the same cache file at the same time (three one-liners
+ * started together) end with one file, the first published: each sees the
+ * file it was given stay put, trusted, the same inode for all.  A file
+ * vmtest did not record is replaced.
+ */
+static void test_publish_from_several_processes(void **state)
+{
+	enum { PROCS = 6 };
+	char path[PATH_MAX], go;
+	pid_t pids[PROCS];
+	int start[2], seen[2];
+	ino_t first = 0;
+
+	if (!cache_trust_available())
+		fail_msg("the kernel keyring is out of reach: cache files cannot be trusted here");
+	snprintf(path, sizeof(path), "%s/published", dir);
+	assert_int_equal(pipe(start), 0);
+	assert_int_equal(pipe(seen), 0);
+	for (int p = 0; p < PROCS; p++) {
+		pids[p] = fork();
+		assert_true(pids[p] >= 0);
+		if (pids[p] == 0) {
+			struct error err = { 0 };
+			struct stat mine, later;
+
+			close(start[1]);
+			if (read(start[0], &go, 1) != 0)
+				_exit(1);
+			if (cache_write(dir, "published", "same", 4, &err) < 0 || stat(path, &mine) < 0)
+				_exit(2);
+			/* The others publish meanwhile: the file given stays. */
+			usleep(100 * 1000);
+			if (stat(path, &later) < 0 || !cache_same_file(&mine, &later) ||
+			    !cache_trusted(path))
+				_exit(3);
+			if (write(seen[1], &mine.st_ino, sizeof(mine.st_ino)) != sizeof(mine.st_ino))
+				_exit(4);
+			_exit(0);
+		}
+	}
+	close(start[0]);
+	close(start[1]);
+	close(seen[1]);
+	for (int p = 0; p < PROCS; p++) {
+		int status;
+		ino_t ino;
+
+		assert_int_equal(waitpid(pids[p], &status, 0), pids[p]);
+		if (!WIFEXITED(status) || WEXITSTATUS(status) != 0)
+			fail_msg("process %d: the file it was given changed under it (%d)", p,
+				 WEXITSTATUS(status));
+		assert_int_equal(read(seen[0], &ino, sizeof(ino)), sizeof(ino));
+		if (p == 0)
+			first = ino;
+		assert_int_equal(ino, first);
+	}
+	close(seen[0]);
+	/* A file planted there, not recorded: replaced by the next write. */
+	assert_int_equal(unlink(path), 0);
+	int fd = open(path, O_WRONLY | O_CREAT | O_EXCL, 0600);
+
+	assert_true(fd >= 0);
+	assert_int_equal(write(fd, "evil", 4), 4);
+	close(fd);
+	assert_false(cache_trusted(path));
+	assert_int_equal(cache_write(dir, "published", "same", 4, &(struct error){ 0 }), 0);
+	assert_true(cache_trusted(path));
+	char got[8] = { 0 };
+
+	fd = open(path, O_RDONLY);
+	assert_true(fd >= 0);
+	assert_int_equal(read(fd, got, sizeof(got)), 4);
+	assert_string_equal(got, "same");
+	close(fd);
+	/* No temporary file left by the writes that lost. */
+	DIR *d = opendir(dir);
+	struct dirent *e;
+
+	assert_non_null(d);
+	while ((e = readdir(d)))
+		if (strncmp(e->d_name, ".published.", 11) == 0)
+			fail_msg("%s left in the cache", e->d_name);
+	closedir(d);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -293,6 +380,7 @@ int main(void)
 		cmocka_unit_test(test_run_files),
 		cmocka_unit_test(test_concurrent_and_full),
 		cmocka_unit_test(test_trust_from_several_processes),
+		cmocka_unit_test(test_publish_from_several_processes),
 	};
 	int r;
 
