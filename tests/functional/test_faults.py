@@ -41,6 +41,18 @@ def run_dirs(runtime):
     return sorted(d for d in os.listdir(runtime) if d.startswith("vmtest-"))
 
 
+def wait_until(condition, what, timeout=120):
+    """Returns condition()'s value once it is true; fails with what after
+    timeout seconds."""
+    end = time.monotonic() + timeout
+    while True:
+        value = condition()
+        if value:
+            return value
+        assert time.monotonic() < end, what
+        time.sleep(0.05)
+
+
 def start(binary, args, cwd, env):
     return subprocess.Popen([binary, *args], cwd=cwd, env=dict(os.environ, **env),
                             stdout=subprocess.PIPE, stderr=subprocess.PIPE,
@@ -187,7 +199,7 @@ def test_vmtest_killed_or_stopped(vmtest_binary, tmp_path):
     # stale one of the killed run is gone too.
     p = start(vmtest_binary, ["--no-snapshot", "-k", kernel, "echo never"], project, env)
     try:
-        time.sleep(1.0)
+        wait_until(lambda: qemus_sharing(project), "no QEMU started")
         p.send_signal(signal.SIGTERM)
         p.wait(timeout=60)
     finally:
@@ -196,7 +208,7 @@ def test_vmtest_killed_or_stopped(vmtest_binary, tmp_path):
     assert p.returncode == -signal.SIGTERM
     assert p.stdout.read() == b""
     assert p.stderr.read().endswith(b"vmtest: interrupted by SIGTERM; the VM was stopped\n")
-    time.sleep(0.2)
+    # vmtest reaps its QEMU before it ends: none is left the moment it has.
     assert qemus_sharing(project) == []
     assert run_dirs(runtime) == []
 
@@ -480,7 +492,6 @@ def test_signals_in_each_stage(vmtest_binary, tmp_path, sig):
         p.send_signal(sig)
         out, err = finish(p)
         assert_ended_by(p, err, sig, stage)
-        time.sleep(0.2)
         assert fake_qemus(runtime) == [] and qemus_sharing(project) == [], stage
         assert run_dirs(runtime) == [], stage
         assert not os.path.exists(project / "core"), stage
@@ -501,7 +512,6 @@ def test_every_signal_while_running(vmtest_binary, tmp_path):
         p.send_signal(sig)
         out, err = finish(p)
         assert_ended_by(p, err, sig, sig.name)
-        time.sleep(0.2)
         assert qemus_sharing(project) == [] and run_dirs(runtime) == [], sig.name
         assert os.listdir(project) == [], sig.name
 

@@ -6,7 +6,6 @@ import os
 import re
 import subprocess
 
-from conftest import guest_semantics
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 SCRIPT = os.path.join(HERE, "..", "..", "scripts", "test-rootfs.sh")
@@ -63,7 +62,6 @@ memory = "1G"
 """
 
 
-@guest_semantics
 def test_arm64_and_s390x(vmtest, tmp_path):
     arm64_kernel, arm64_rootfs = test_rootfs("arm64")
     s390x_kernel, s390x_rootfs = test_rootfs("s390x")

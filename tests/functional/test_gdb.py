@@ -13,7 +13,7 @@ import time
 
 import pytest
 
-from conftest import debian_kernel, guest_semantics, small_kernel
+from conftest import debian_kernel, small_kernel
 
 
 def free_port():
@@ -30,7 +30,6 @@ def listening(port):
         return False
 
 
-@guest_semantics
 def test_gdb_stops_the_kernel_at_start_kernel(vmtest, vmtest_binary, tmp_path):
     gdb = shutil.which("gdb")
     if not gdb:
@@ -56,9 +55,10 @@ def test_gdb_stops_the_kernel_at_start_kernel(vmtest, vmtest_binary, tmp_path):
                 break
             time.sleep(0.1)
         assert listening(port), p.communicate()
-        # Held: longer than nothing would wait, the guest has not run.
-        time.sleep(2)
+        # Held: the CPU is still at its reset vector (0xfff0), not one
+        # instruction run, however long QEMU has been up.
         g = subprocess.run([gdb, "-nx", "-batch", "-ex", "target remote 127.0.0.1:%d" % port,
+                            "-ex", "p/x $pc",
                             "-ex", "hbreak *0x%s" % address, "-ex", "continue",
                             "-ex", "p/x $pc", "-ex", "delete", "-ex", "detach"],
                            capture_output=True, text=True, timeout=300)
@@ -69,7 +69,8 @@ def test_gdb_stops_the_kernel_at_start_kernel(vmtest, vmtest_binary, tmp_path):
             p.kill()
             p.wait()
     assert "hit Breakpoint 1, 0x%s" % address in g.stdout, g.stdout + g.stderr
-    assert re.search(r"\$1 = 0x%s" % address, g.stdout), g.stdout
+    assert re.search(r"^\$1 = 0xfff0$", g.stdout, re.M), g.stdout
+    assert re.search(r"\$2 = 0x%s" % address, g.stdout), g.stdout
     assert p.returncode == 0, err
     assert out.startswith("after gdb\n") and " nokaslr" in out, out
     assert "gdb stub on 127.0.0.1:%d, the CPUs held until gdb continues; attach with: gdb " \

@@ -11,7 +11,7 @@ import subprocess
 
 import pytest
 
-from conftest import debian_kernel, guest_semantics, small_kernel
+from conftest import debian_kernel, small_kernel
 
 MODULE_C = r"""
 // Warns (or, with bug=1, BUGs) as it loads: real splats for vmtest's tests.
@@ -70,7 +70,6 @@ TARGETS = [
 ]
 
 
-@guest_semantics
 def test_kernel_warnings_fail_targets(vmtest, tmp_path, warn_module):
     (tmp_path / "vmtest_warn.ko").write_bytes(warn_module.read_bytes())
     toml = ""

@@ -12,7 +12,7 @@ import subprocess
 import threading
 import urllib.request
 
-from conftest import debian_kernel, guest_semantics, small_kernel
+from conftest import debian_kernel, small_kernel
 
 
 def free_port():
@@ -97,7 +97,6 @@ def run_forwarding(vmtest_binary, project, host_port, server):
     return seen, err, p.returncode, fetched
 
 
-@guest_semantics
 def test_the_guest_and_the_host_reach_each_other(vmtest_binary, tmp_path):
     """--forward gives the Debian kernel's guest a NIC: it fetches a file
     from a server on the host's loopback through 10.0.2.2, gets the
@@ -128,7 +127,6 @@ def test_the_guest_and_the_host_reach_each_other(vmtest_binary, tmp_path):
     assert resolv_digest() == before
 
 
-@guest_semantics
 def test_no_network_by_default(vmtest, tmp_path):
     """Loopback only, as in vmtest 0.18: no interface but lo."""
     r = vmtest("-k", debian_kernel(), "--", "ls /sys/class/net", cwd=tmp_path, timeout=300)
@@ -178,7 +176,6 @@ def test_what_cannot_be_forwarded_is_said_before_a_vm_starts(vmtest, tmp_path):
         in r.stderr, r.stderr
 
 
-@guest_semantics
 def test_an_image_gets_the_nic_too(vmtest, tmp_path):
     """An image target gets the same NIC; its own tools set it up (here
     busybox's, with the standard address) and fetch from the host."""

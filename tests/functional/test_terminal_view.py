@@ -28,6 +28,9 @@ class Tmux:
         # A plain shell, so that its prompt and our markers are all there is.
         environ = {"PS1": "$ ", "TERM": "xterm-256color", "HOME": os.environ.get("HOME", "/root"),
                    "PATH": os.environ["PATH"]}
+        # A coverage run's per-test directory (conftest.py) reaches vmtest too.
+        if "GCOV_PREFIX" in os.environ:
+            environ["GCOV_PREFIX"] = os.environ["GCOV_PREFIX"]
         environ.update(env or {})
         exports = " ".join("%s=%s" % (k, shlex.quote(v)) for k, v in environ.items())
         self.tmux("new-session", "-d", "-s", "main", "-x", str(self.width), "-y",

@@ -11,7 +11,7 @@ import time
 
 import pytest
 
-from conftest import debian_kernel, guest_semantics, small_kernel
+from conftest import debian_kernel, small_kernel
 from test_faults import tmpfs
 
 
@@ -54,7 +54,6 @@ exit 3
 """
 
 
-@guest_semantics
 @pytest.mark.parametrize("filesystem", ["9p", "virtiofs"])
 def test_a_restored_guest_behaves_as_a_cold_one(vmtest, tmp_path, filesystem):
     """Over virtiofs, a warm boot's guest gets its devices plugged in after
@@ -330,7 +329,6 @@ exit 3
 """
 
 
-@guest_semantics
 def test_a_restored_image_behaves_as_a_cold_one(vmtest, tmp_path):
     """An image's boot is a restore too: same output, status, shares and
     disk as a cold boot, the host's clock, fresh random numbers, and the
