@@ -364,20 +364,16 @@ void cache_trust(int fd, const char *path)
 
 int cache_publish(int fd, const char *tmp, const char *path, struct error *err)
 {
+	bool recorded = cache_trust_available() && !strchr(path, '\n');
 	_cleanup_free_ char *text = NULL;
 	struct stat there, st;
 	size_t len = 0;
-	int held, r = 0;
+	int held = -1, r = 0;
 
-	if (!cache_trust_available() || strchr(path, '\n')) {
-		if (rename(tmp, path) < 0) {
-			r = error_set_errno(err, errno, "cannot rename %s to %s", tmp, path);
-			unlink(tmp);
-		}
-		return r;
+	if (recorded) {
+		held = cache_trust_lock_take();
+		text = cache_trust_read(&len);
 	}
-	held = cache_trust_lock_take();
-	text = cache_trust_read(&len);
 	if (text && stat(path, &there) == 0 && S_ISREG(there.st_mode) &&
 	    cache_trust_holds(text, &there, path)) {
 		unlink(tmp);	/* another run made it meanwhile: theirs stays */
@@ -387,7 +383,8 @@ int cache_publish(int fd, const char *tmp, const char *path, struct error *err)
 	} else if (text && fstat(fd, &st) == 0) {
 		cache_trust_add(text, len, &st, path);
 	}
-	cache_trust_lock_drop(held);
+	if (recorded)
+		cache_trust_lock_drop(held);
 	return r;
 }
 

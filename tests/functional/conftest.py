@@ -1,5 +1,6 @@
 # SPDX-License-Identifier: MIT
 """Shared fixtures: the vmtest binary under test, run as a user would."""
+import hashlib
 import os
 import subprocess
 import threading
@@ -166,7 +167,6 @@ def _coverage_per_test(request, monkeypatch):
 def coverage_dir_name(nodeid):
     """A test's id as a file name: a long parametrized id is cut, with a
     hash of the whole so that it stays its own."""
-    import hashlib
     name = "".join(c if c.isalnum() or c in "._-" else "_" for c in nodeid)
     if len(name) > 120:
         name = name[:100] + "-" + hashlib.sha1(nodeid.encode()).hexdigest()[:12]

@@ -297,13 +297,15 @@ static void test_publish_from_several_processes(void **state)
 	enum { PROCS = 6 };
 	char path[PATH_MAX], go;
 	pid_t pids[PROCS];
-	int start[2], seen[2];
+	int start[2], published[2], check[2], seen[2];
 	ino_t first = 0;
 
 	if (!cache_trust_available())
 		fail_msg("the kernel keyring is out of reach: cache files cannot be trusted here");
 	snprintf(path, sizeof(path), "%s/published", dir);
 	assert_int_equal(pipe(start), 0);
+	assert_int_equal(pipe(published), 0);
+	assert_int_equal(pipe(check), 0);
 	assert_int_equal(pipe(seen), 0);
 	for (int p = 0; p < PROCS; p++) {
 		pids[p] = fork();
@@ -313,12 +315,18 @@ static void test_publish_from_several_processes(void **state)
 			struct stat mine, later;
 
 			close(start[1]);
+			close(published[0]);
+			close(check[1]);
 			if (read(start[0], &go, 1) != 0)
 				_exit(1);
 			if (cache_write(dir, "published", "same", 4, &err) < 0 || stat(path, &mine) < 0)
 				_exit(2);
-			/* The others publish meanwhile: the file given stays. */
-			usleep(100 * 1000);
+			/* Once every process has published, the file given has stayed. */
+			if (write(published[1], "p", 1) != 1)
+				_exit(5);
+			close(published[1]);	/* so that one that failed is seen */
+			if (read(check[0], &go, 1) != 0)
+				_exit(5);
 			if (stat(path, &later) < 0 || !cache_same_file(&mine, &later) ||
 			    !cache_trusted(path))
 				_exit(3);
@@ -329,7 +337,13 @@ static void test_publish_from_several_processes(void **state)
 	}
 	close(start[0]);
 	close(start[1]);
+	close(published[1]);
+	close(check[0]);
 	close(seen[1]);
+	for (int p = 0; p < PROCS; p++)
+		assert_int_equal(read(published[0], &go, 1), 1);
+	close(published[0]);
+	close(check[1]);
 	for (int p = 0; p < PROCS; p++) {
 		int status;
 		ino_t ino;
