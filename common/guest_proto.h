@@ -34,6 +34,10 @@
 #define GUEST_TAG_SHARED "vmtest-shared"
 #define GUEST_TAG_MOUNT_PREFIX "vmtest-m"	/* vmtest-m0, vmtest-m1, ... */
 
+/* The serial number of the disk that holds vmtest's image of /usr: how the
+ * init finds it among the guest's disks. */
+#define GUEST_USR_IMAGE_SERIAL "vmtest-usr"
+
 /* Where the shared directory appears, as in vmtest 0.18. */
 #define GUEST_SHARED_PATH "/mnt/vmtest"
 

@@ -242,6 +242,7 @@ static json_t *agent_setup(struct agent *a, json_t *args, char *err, size_t err_
 	req.virtiofs = filesystem && strcmp(filesystem, "virtiofs") == 0;
 	req.virtiofs_or_9p = filesystem && strcmp(filesystem, "auto") == 0;
 	req.shared_host_path = json_string_value(json_object_get(args, "shared-host-path"));
+	req.usr_image_serial = json_string_value(json_object_get(args, "usr-image"));
 	req.mounts = calloc(n + 1, sizeof(*req.mounts));
 	if (!req.mounts) {
 		snprintf(err, err_len, "out of memory");
@@ -276,11 +277,15 @@ static json_t *agent_setup(struct agent *a, json_t *args, char *err, size_t err_
 	 * The kernel's version (uname -v), which a dump's header carries and
 	 * nothing else in QEMU's dump says. */
 	struct utsname uts;
+	json_t *ret;
 
 	if (uname(&uts) < 0)
 		uts.version[0] = '\0';
-	return json_pack("{s:s, s:s}", "filesystem", req.virtiofs ? "virtiofs" : "9p",
-			 "kernel-version", uts.version);
+	ret = json_pack("{s:s, s:s, s:b}", "filesystem", req.virtiofs ? "virtiofs" : "9p",
+			"kernel-version", uts.version, "usr-image", req.usr_image_used);
+	if (ret && req.usr_image_serial && !req.usr_image_used)
+		json_object_set_new(ret, "usr-image-error", json_string(req.usr_image_error));
+	return ret;
 }
 
 static const struct agent_command agent_commands[] = {

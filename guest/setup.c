@@ -8,6 +8,7 @@
 #include <net/if.h>
 #include <net/route.h>
 #include <netinet/in.h>
+#include <linux/fs.h>
 #include <linux/random.h>
 #include <stdarg.h>
 #include <stdio.h>
@@ -26,6 +27,7 @@
 #define SETUP_LOWER "/vmtest/lower"
 #define SETUP_OVERLAY "/vmtest/overlay"
 #define SETUP_NEWROOT "/vmtest/newroot"
+#define SETUP_USR_IMAGE "/vmtest/usr-image"
 
 __attribute__((format(printf, 3, 4)))
 static int setup_fail(char *err, size_t err_len, const char *fmt, ...)
@@ -141,6 +143,86 @@ static int setup_root(struct setup_request *req, char *err, size_t err_len, bool
 	if (mount(SETUP_LOWER, SETUP_NEWROOT, NULL, MS_BIND, NULL) < 0)
 		return setup_fail(err, err_len, "bind the root filesystem: %s", strerror(errno));
 	return 0;
+}
+
+/* /dev/NAME of the disk whose serial is serial: 0, or -ENODEV. */
+static int setup_find_disk(const char *serial, char *dev, size_t len)
+{
+	DIR *dir = opendir("/sys/block");
+	struct dirent *de;
+	int r = -ENODEV;
+
+	while (dir && r < 0 && (de = readdir(dir))) {
+		char path[300], got[128] = "";
+		FILE *f;
+
+		if (de->d_name[0] == '.')
+			continue;
+		snprintf(path, sizeof(path), "/sys/block/%s/serial", de->d_name);
+		f = fopen(path, "re");
+		if (!f)
+			continue;
+		if (fgets(got, sizeof(got), f))
+			got[strcspn(got, "\n")] = '\0';
+		fclose(f);
+		if (strcmp(got, serial) == 0 && strlen(de->d_name) + 6 <= len) {
+			memcpy(dev, "/dev/", 5);
+			memcpy(dev + 5, de->d_name, strlen(de->d_name) + 1);
+			r = 0;
+		}
+	}
+	if (dir)
+		closedir(dir);
+	return r;
+}
+
+/*
+ * vmtest's image of /usr (EROFS, on a disk the host serves) over the
+ * root's /usr, which stays beneath it for what the image leaves out: the
+ * image's directories that hold everything are opaque to overlayfs, so
+ * lookups stop there.  Its own tmpfs upper layer keeps writes throw-away.
+ * Any failure leaves the root's /usr as it was, and says why.
+ */
+static void setup_usr_image(struct setup_request *req)
+{
+	char dev[64];
+	int fd;
+
+	if (setup_find_disk(req->usr_image_serial, dev, sizeof(dev)) < 0) {
+		snprintf(req->usr_image_error, sizeof(req->usr_image_error),
+			 "no disk with serial %s (the kernel lacks CONFIG_VIRTIO_BLK?)",
+			 req->usr_image_serial);
+		return;
+	}
+	/* A guest restored from a snapshot may hold the blocks of the image
+	 * an earlier run served: drop them before the mount reads any. */
+	fd = open(dev, O_RDONLY | O_CLOEXEC);
+	if (fd < 0 || ioctl(fd, BLKFLSBUF, 0) < 0) {
+		snprintf(req->usr_image_error, sizeof(req->usr_image_error), "%s: %s", dev,
+			 strerror(errno));
+		if (fd >= 0)
+			close(fd);
+		return;
+	}
+	close(fd);
+	setup_mkdir_p(SETUP_USR_IMAGE, 0755);
+	if (mount(dev, SETUP_USR_IMAGE, "erofs", MS_RDONLY, NULL) < 0) {
+		snprintf(req->usr_image_error, sizeof(req->usr_image_error), "mount %s (EROFS): %s%s",
+			 dev, strerror(errno),
+			 errno == ENODEV ? " (the kernel lacks CONFIG_EROFS_FS)" : "");
+		return;
+	}
+	if ((mkdir(SETUP_OVERLAY "/usr-upper", 0755) < 0 && errno != EEXIST) ||
+	    (mkdir(SETUP_OVERLAY "/usr-work", 0755) < 0 && errno != EEXIST) ||
+	    mount("overlay", SETUP_NEWROOT "/usr", "overlay", 0,
+		  "lowerdir=" SETUP_USR_IMAGE ":" SETUP_LOWER "/usr,upperdir=" SETUP_OVERLAY
+		  "/usr-upper,workdir=" SETUP_OVERLAY "/usr-work") < 0) {
+		snprintf(req->usr_image_error, sizeof(req->usr_image_error),
+			 "overlay the image over /usr: %s", strerror(errno));
+		umount(SETUP_USR_IMAGE);
+		return;
+	}
+	req->usr_image_used = true;
 }
 
 /* The switch_root sequence: move the API mounts, move the new root onto /,
@@ -352,7 +434,14 @@ int setup_run(struct setup_request *req, char *err, size_t err_len)
 
 	setup_clock_and_entropy(req);
 
-	if (setup_root(req, err, err_len, &overlay) < 0 || setup_switch_root(err, err_len) < 0)
+	if (setup_root(req, err, err_len, &overlay) < 0)
+		return -1;
+	if (req->usr_image_serial && overlay)
+		setup_usr_image(req);
+	else if (req->usr_image_serial)
+		snprintf(req->usr_image_error, sizeof(req->usr_image_error),
+			 "the root has no overlay to stack the image in");
+	if (setup_switch_root(err, err_len) < 0)
 		return -1;
 	setup_run_and_tmp();
 	if (req->network && setup_network(err, err_len) < 0)

@@ -34,6 +34,13 @@ struct setup_request {
 	int64_t realtime_ns;		/* the host's clock; 0: leave the guest's */
 	const unsigned char *entropy;	/* the host's randomness, credited; NULL: none */
 	size_t entropy_len;
+	/* The serial of the disk with vmtest's image of /usr; NULL: none.  The
+	 * image goes over the root's /usr, the 9p (or virtiofs) one beneath it
+	 * for what the image leaves out.  setup_run says whether it did, or
+	 * why not (the root's /usr then serves). */
+	const char *usr_image_serial;
+	bool usr_image_used;
+	char usr_image_error[256];
 };
 
 /* 0, or -1 with a one-line explanation in err. */

@@ -555,7 +555,7 @@ static int modules_visit(struct modules_ctx *x, struct modules_dep *d, const cha
 	return 0;
 }
 
-static int modules_want(struct modules_ctx *x, const char *name, struct error *err)
+static int modules_want(struct modules_ctx *x, const char *name, size_t index, struct error *err)
 {
 	struct modules_dep *d;
 	char shown[4096];
@@ -568,8 +568,11 @@ static int modules_want(struct modules_ctx *x, const char *name, struct error *e
 	d = modules_find_name(x, name);
 	/* Some drivers can only be built in, and modules.builtin lists only
 	 * those that could be modules (s390's virtio_ccw). */
-	if (!d && optional)
+	if (!d && optional) {
+		if (index < 64)
+			x->list->absent |= 1ull << index;
 		return 0;
+	}
 	if (!d)
 		return error_set(err, ENOENT,
 				 "kernel module '%s' is neither built in nor listed in %s/%s",
@@ -670,7 +673,7 @@ int modules_load(const char *rootfs, const char *release, const char *const *nam
 	if (r == 0)
 		r = modules_read_indexes(&x, err);
 	for (size_t i = 0; r == 0 && i < n_names; i++)
-		r = modules_want(&x, names[i], err);
+		r = modules_want(&x, names[i], i, err);
 	if (r >= 0)
 		list = TAKE_PTR(x.list);
 	modules_ctx_done(&x);

@@ -31,6 +31,9 @@ struct modules_file {
 struct modules_list {
 	struct modules_file *files;	/* dependencies before what needs them */
 	size_t n;
+	/* Bit i: names[i] was optional ('?') and neither built in nor found,
+	 * so the kernel lacks it (as far as its modules directory says). */
+	unsigned long long absent;
 };
 
 /*

@@ -339,6 +339,27 @@ static void qemu_add_network(struct strv *argv, const struct qemu_plan *plan)
 	strv_addf(argv, "virtio-net-%s,netdev=net0", plan->arch->virtio);
 }
 
+/*
+ * Kernel targets: /usr from vmtest's image of it, a read-only virtio-blk
+ * disk whose blocks vmtest serves over NBD on a socket in the run
+ * directory (targets/usr_image.h).  The guest's init finds it by serial.
+ */
+static void qemu_add_usr_image(struct strv *argv, const struct qemu_plan *plan)
+{
+	_cleanup_free_ char *dir = qemu_escape_value(plan->run_dir);
+
+	if (!dir) {
+		argv->oom = 1;
+		return;
+	}
+	strv_add(argv, "-blockdev");
+	strv_addf(argv, "driver=nbd,node-name=" QEMU_USR_IMAGE_NODE ",server.type=unix,server.path=%s/"
+		  QEMU_SOCKET_USR_IMAGE ",read-only=on", dir);
+	strv_add(argv, "-device");
+	strv_addf(argv, "virtio-blk-%s,drive=" QEMU_USR_IMAGE_NODE ",serial=" GUEST_USR_IMAGE_SERIAL,
+		  plan->arch->virtio);
+}
+
 int qemu_argv_build(const struct target *t, const struct qemu_plan *in, struct strv *ret_argv,
 		    struct error *err)
 {
@@ -359,6 +380,8 @@ int qemu_argv_build(const struct target *t, const struct qemu_plan *in, struct s
 	qemu_add_network(&argv, plan);
 	qemu_add_gdb(&argv, plan);
 	qemu_add_shares(&argv, t, plan, false);
+	if (t->kind == TARGET_KERNEL && plan->usr_image)
+		qemu_add_usr_image(&argv, plan);
 	for (size_t i = 0; i < t->vm.n_extra_args; i++)
 		strv_add(&argv, t->vm.extra_args[i]);
 	if (plan->virtiofs)

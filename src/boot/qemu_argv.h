@@ -38,6 +38,10 @@ enum qemu_accel {
 #define QEMU_VIRTIOFS_CHARDEV "vfs-%s"
 #define QEMU_VIRTIOFS_PORT "vfs-port-%s"
 #define QEMU_VIRTIOFS_DEVICE "vhost-user-fs-pci"
+/* Kernel targets: the NBD socket of /usr's image (targets/usr_image.h), and
+ * QEMU's block node for it. */
+#define QEMU_SOCKET_USR_IMAGE "usr.sock"
+#define QEMU_USR_IMAGE_NODE "vmtest-usr"
 
 /* 9p's message size; Linux 6.1 caps virtio's at 512000. */
 #define QEMU_9P_MSIZE 512000
@@ -78,6 +82,9 @@ struct qemu_plan {
 	 * last, after vm.extra_args. */
 	bool virtiofs;
 	bool no_9p;			/* virtiofs only: no 9p devices beside it */
+	/* Kernel targets: /usr's image, a virtio-blk disk served over NBD
+	 * (targets/usr_image.h), after the 9p devices. */
+	bool usr_image;
 	/* A boot whose snapshot is saved or restored: the devices that block
 	 * a migration (vhost-user-fs, in QEMU 7.2) and their chardevs are left
 	 * out, their root ports kept; they are plugged in over QMP once the

@@ -99,6 +99,9 @@ struct vm_config {
 	struct origin persist_origin;
 	bool no_snapshot;	/* vm.snapshot = false: kernel targets always boot cold */
 	enum vm_filesystem filesystem;
+	/* vm.usr_image = false: /usr over 9p like the rest of the root, not from
+	 * vmtest's image of it (targets/usr_image.h) */
+	bool no_usr_image;
 	enum vm_network network;	/* a forward makes it user */
 	struct vm_forward *forwards;
 	size_t n_forwards;

@@ -189,6 +189,13 @@ static int vm_apply_snapshot(struct loader *ld, struct target *t, const struct t
 	return 0;
 }
 
+static int vm_apply_usr_image(struct loader *ld, struct target *t, const struct toml_entry *e,
+			      struct error *err)
+{
+	t->vm.no_usr_image = !e->value->u.boolean;
+	return 0;
+}
+
 static int vm_apply_filesystem(struct loader *ld, struct target *t, const struct toml_entry *e,
 			       struct error *err)
 {
@@ -320,6 +327,7 @@ const struct key_spec config_vm_keys[] = {
 	{ "network", TOML_STRING, vm_apply_network },
 	{ "forward", TOML_ARRAY, vm_apply_forward },
 	{ "filesystem", TOML_STRING, vm_apply_filesystem },
+	{ "usr_image", TOML_BOOL, vm_apply_usr_image },
 	{ "snapshot", TOML_BOOL, vm_apply_snapshot },
 	{ "num_cpus", TOML_INTEGER, vm_apply_num_cpus },
 	{ "memory", TOML_STRING, vm_apply_memory },

@@ -58,6 +58,8 @@ static void config_print_vm(FILE *out, const struct vm_config *vm)
 		fputs("snapshot = false\n", out);
 	if (vm->filesystem != VM_FILESYSTEM_AUTO)
 		fprintf(out, "filesystem = \"%s\"\n", vm_filesystem_name(vm->filesystem));
+	if (vm->no_usr_image)
+		fputs("usr_image = false\n", out);
 	if (vm->kernel_warnings != VM_KERNEL_WARNINGS_FAIL)
 		fprintf(out, "kernel_warnings = \"%s\"\n", vm_kernel_warnings_name(vm->kernel_warnings));
 	if (vm->n_allowed_warnings) {

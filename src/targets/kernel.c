@@ -14,6 +14,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <stdint.h>
+#include <sys/mman.h>
 #include <sys/random.h>
 #include <sys/stat.h>
 #include <time.h>
@@ -35,6 +36,7 @@
 #include "targets/kernel_fs.h"
 #include "targets/kernel_warnings.h"
 #include "targets/target_run.h"
+#include "targets/usr_image.h"
 #include "vm/json_io.h"
 #include "vm/output.h"
 
@@ -139,9 +141,10 @@ static int kernel_release(const struct target *t, struct kernel_image *image, st
 }
 
 /* The modules the architecture needs, or an empty list when the kernel has none. */
-static int kernel_modules(struct target_run *run, const char *release, bool virtiofs,
-			  struct modules_list **ret, struct error *err)
+static int kernel_modules(struct target_run *run, const char *release, struct kernel_fs *fs,
+			  bool *ret_no_dir, struct modules_list **ret, struct error *err)
 {
+	size_t usr_image_at = 0;
 	const struct target *t = run->target;
 	const struct arch *arch = arch_find(t->arch);
 	const char *names[16];
@@ -150,16 +153,32 @@ static int kernel_modules(struct target_run *run, const char *release, bool virt
 
 	/* virtiofs (FUSE's and its own), virtio-net and fw_cfg (the dump's
 	 * VMCOREINFO) only for the runs that use them. */
-	for (; n < arch->n_modules && n < ARRAY_SIZE(names) - 3; n++)
+	for (; n < arch->n_modules && n < ARRAY_SIZE(names) - 6; n++)
 		names[n] = arch->modules[n];
-	if (virtiofs)
+	if (fs->virtiofs)
 		names[n++] = "?virtiofs";
+	if (fs->usr_image) {
+		/* libcrc32c, which erofs needs, finds its algorithm only through
+		 * the crypto API: a soft dependency, which modules.dep leaves out. */
+		names[n++] = "?crc32c_generic";
+		usr_image_at = n;
+		names[n++] = "?erofs";
+		names[n++] = "?virtio_blk";
+	}
 	if (run->network)
 		names[n++] = "?virtio_net";
 	if (dump_wanted(&run->dump))
 		names[n++] = "?qemu_fw_cfg";
 	r = modules_load(t->rootfs, release, names, n, ret, err);
 
+	*ret_no_dir = r == MODULES_NO_DIR;
+	if (r == 0 && fs->usr_image && ((*ret)->absent >> usr_image_at) & 3) {
+		record_log(run->record, 1, "/usr over %s like the rest of the root: the kernel has "
+			   "no %s (CONFIG_EROFS_FS, CONFIG_VIRTIO_BLK) for vmtest's image of it",
+			   fs->virtiofs ? "virtiofs" : "9p",
+			   ((*ret)->absent >> usr_image_at) & 1 ? "EROFS" : "virtio-blk");
+		fs->usr_image = false;
+	}
 	if (r != MODULES_NO_DIR)
 		return r;
 	record_log(run->record, 1, "no %s/lib/modules/%s: relying on built-in drivers",
@@ -169,6 +188,30 @@ static int kernel_modules(struct target_run *run, const char *release, bool virt
 		run->boot_note = NULL;
 	*ret = modules_list_free(*ret);
 	return 0;
+}
+
+/*
+ * A kernel without modules: whether its image names the EROFS filesystem
+ * and the virtio-blk driver, as a built-in one does (the names of a
+ * file_system_type and a driver are strings in it).  A compressed bzImage
+ * shows nothing: it then gets no image, and /usr stays 9p's.
+ */
+static bool kernel_builds_in_erofs(const char *path)
+{
+	_cleanup_close_ int fd = open(path, O_RDONLY | O_CLOEXEC);
+	struct stat st;
+	void *map;
+	bool found;
+
+	if (fd < 0 || fstat(fd, &st) < 0 || st.st_size <= 0)
+		return false;
+	map = mmap(NULL, (size_t)st.st_size, PROT_READ, MAP_PRIVATE, fd, 0);
+	if (map == MAP_FAILED)
+		return false;
+	found = memmem(map, (size_t)st.st_size, "\0erofs\0", 7) &&
+		memmem(map, (size_t)st.st_size, "\0virtio_blk\0", 12);
+	munmap(map, (size_t)st.st_size);
+	return found;
 }
 
 /*
@@ -214,6 +257,7 @@ static int kernel_prepare(struct target_run *run, struct error *err)
 	struct kernel_image *image = NULL;
 	struct modules_list *modules = NULL;
 	struct kernel_boot *b = calloc(1, sizeof(*b));
+	bool no_modules_dir = false;
 	int r;
 
 	if (!b)
@@ -230,7 +274,7 @@ static int kernel_prepare(struct target_run *run, struct error *err)
 		b->symbols = kernel_find_symbols(t, image->release);
 	if (r >= 0) {
 		record_log(run->record, 1, "kernel %s: release %s", t->kernel, image->release);
-		r = kernel_modules(run, image->release, b->fs.virtiofs, &modules, err);
+		r = kernel_modules(run, image->release, &b->fs, &no_modules_dir, &modules, err);
 	}
 	if (r >= 0 && image->kind == KERNEL_IMAGE_BZIMAGE) {
 		struct error pvh_err = { 0 };
@@ -252,6 +296,12 @@ static int kernel_prepare(struct target_run *run, struct error *err)
 	if (!b->boot_kernel)
 		return error_set(err, ENOMEM, "out of memory");
 	record_log(run->record, 1, "booting %s with %s", b->boot_kernel, b->initrd);
+	if (b->fs.usr_image && no_modules_dir && !kernel_builds_in_erofs(b->boot_kernel)) {
+		record_log(run->record, 1, "/usr over 9p like the rest of the root: %s has no "
+			   "modules directory, and %s shows no built-in EROFS and virtio-blk",
+			   t->kernel, b->boot_kernel);
+		b->fs.usr_image = false;
+	}
 	if (cache_trust_available() &&
 	    ((b->kernel_cached && !kernel_pin(b->boot_kernel, &b->boot_kernel_st)) ||
 	     !kernel_pin(b->initrd, &b->initrd_st)))
@@ -264,6 +314,7 @@ static int kernel_prepare(struct target_run *run, struct error *err)
 
 static void kernel_plan(const struct target_run *run, struct qemu_plan *plan)
 {
+	plan->usr_image = kernel_boot(run)->fs.usr_image;
 	plan->boot_kernel = kernel_boot(run)->boot_kernel;
 	plan->initrd = kernel_boot(run)->initrd;
 	plan->virtiofs = kernel_boot(run)->fs.virtiofs;
@@ -337,7 +388,8 @@ static int kernel_clock_and_entropy(struct json_value *args)
 
 /* vmtest-setup's arguments: the shares to mount, and where. */
 static int kernel_setup_args(const struct config *config, const struct target *t,
-			     const char *filesystem, bool network, struct json_value **ret)
+			     const char *filesystem, bool network, bool usr_image,
+			     struct json_value **ret)
 {
 	_cleanup_json_ struct json_value *args = json_io_new_object();
 	struct json_value *mounts = json_io_new_array();
@@ -378,6 +430,8 @@ static int kernel_setup_args(const struct config *config, const struct target *t
 		r = json_io_set_bool(args, "shared", true);
 	if (r >= 0 && network)
 		r = json_io_set_bool(args, "network", true);
+	if (r >= 0 && usr_image)
+		r = json_io_set_string(args, "usr-image", GUEST_USR_IMAGE_SERIAL);
 	if (r >= 0)
 		r = json_io_set_string(args, "shared-host-path", config->base_dir);
 	if (r < 0)
@@ -391,7 +445,7 @@ static int kernel_setup(struct target_run *run, struct error *err)
 	struct kernel_boot *b = kernel_boot(run);
 	_cleanup_json_ struct json_value *args = NULL, *ret = NULL;
 	int r = kernel_setup_args(run->config, run->target, kernel_fs_setup_name(&b->fs),
-				  run->network, &args);
+				  run->network, b->fs.usr_image, &args);
 
 	if (r == -EILSEQ)
 		return error_set(err, EILSEQ, "a mount path is not valid UTF-8");
@@ -410,7 +464,9 @@ static int kernel_setup(struct target_run *run, struct error *err)
 	if (r >= 0 && json_io_get_string(ret, "kernel-version"))
 		dump_set_kernel_version(run, json_io_get_string(ret, "kernel-version"));
 	if (r >= 0)
-		kernel_fs_mounted(run, &b->fs, json_io_get_string(ret, "filesystem"));
+		kernel_fs_mounted(run, &b->fs, json_io_get_string(ret, "filesystem"),
+				  json_io_get_bool(ret, "usr-image", false),
+				  json_io_get_string(ret, "usr-image-error"));
 	return target_run_check(run, r, err);
 }
 
@@ -480,6 +536,7 @@ static int kernel_relay(struct target_run *run, uint32_t exec_id, bool tty, int6
 	}
 	r = output_relay(&relay, err);
 	terminal_restore();
+	kernel_fs_finished(run, &kernel_boot(run)->fs);
 	/* A daemon's end may show first as QEMU's (vhost-user lost) or as silence. */
 	if (r < 0 && kernel_fs_daemon_died(&kernel_boot(run)->fs, err))
 		r = -ECHILD;

@@ -12,6 +12,7 @@
 #include "base/arch.h"
 #include "base/clock.h"
 #include "targets/target_run.h"
+#include "targets/usr_image.h"
 #include "vm/json_io.h"
 
 /* A daemon must listen this soon: it starts in tens of milliseconds. */
@@ -59,6 +60,15 @@ int kernel_fs_start(struct target_run *run, struct kernel_fs *fs, struct error *
 	int64_t deadline = clock_deadline(KERNEL_FS_VIRTIOFSD_TIMEOUT_MS);
 	int r = 0;
 
+	if (fs->usr_image) {
+		_cleanup_free_ char *socket = target_run_path(run, QEMU_SOCKET_USR_IMAGE);
+
+		if (!socket)
+			return error_set(err, ENOMEM, "out of memory");
+		r = usr_image_start(run->target->rootfs, socket, &fs->image, err);
+		if (r < 0)
+			return r;
+	}
 	if (!fs->virtiofs)
 		return 0;
 	fs->daemons = calloc(n, sizeof(*fs->daemons));
@@ -143,6 +153,8 @@ int kernel_fs_choose(struct target_run *run, struct kernel_fs *fs, struct error 
 	char why_buf[256];
 	int r;
 
+	/* Asked for by name, 9p or virtiofs serve all of the root, /usr too. */
+	fs->usr_image = asked == VM_FILESYSTEM_AUTO && !run->target->vm.no_usr_image;
 	if (asked == VM_FILESYSTEM_9P)
 		return 0;
 	binary = virtiofsd_find();
@@ -171,8 +183,20 @@ const char *kernel_fs_setup_name(const struct kernel_fs *fs)
 	return !fs->virtiofs ? NULL : fs->virtiofs_only ? "virtiofs" : "auto";
 }
 
-void kernel_fs_mounted(struct target_run *run, struct kernel_fs *fs, const char *used)
+void kernel_fs_mounted(struct target_run *run, struct kernel_fs *fs, const char *used,
+		       bool usr_image_used, const char *usr_image_error)
 {
+	if (fs->image) {
+		fs->usr_image_used = usr_image_used;
+		if (usr_image_used)
+			record_log(run->record, 1, "/usr from vmtest's image: %s",
+				   usr_image_summary(fs->image));
+		else
+			record_log(run->record, 1, "/usr over %s, not from the image (%s): %s",
+				   fs->virtiofs ? "virtiofs or 9p" : "9p",
+				   usr_image_error ? usr_image_error : "the guest did not say why",
+				   usr_image_summary(fs->image));
+	}
 	if (!fs->virtiofs)
 		return;
 	/* An older init does not say: it mounted what it was asked to. */
@@ -180,6 +204,16 @@ void kernel_fs_mounted(struct target_run *run, struct kernel_fs *fs, const char 
 	if (!fs->virtiofs_used)
 		record_log(run->record, 1, "the guest mounted 9p: its kernel has no virtiofs "
 			   "(CONFIG_VIRTIO_FS)");
+}
+
+void kernel_fs_finished(struct target_run *run, struct kernel_fs *fs)
+{
+	const char *changed = fs->image ? usr_image_changed_file(fs->image) : NULL;
+
+	if (changed)
+		record_log(run->record, 0, "%s changed on the host while the guest ran: the guest "
+			   "read an I/O error rather than a file that is no longer the one it listed "
+			   "(files under /usr are taken as they are when the run starts)", changed);
 }
 
 const char *kernel_fs_warm_off(const struct target_run *run, const struct kernel_fs *fs)
@@ -286,6 +320,7 @@ bool kernel_fs_daemon_died(const struct kernel_fs *fs, struct error *err)
 
 void kernel_fs_clear(struct kernel_fs *fs)
 {
+	usr_image_stop(fs->image);
 	for (size_t i = 0; i < fs->n_daemons; i++)
 		virtiofsd_stop(&fs->daemons[i]);
 	free(fs->daemons);

@@ -28,6 +28,12 @@ struct kernel_fs {
 	struct virtiofsd *daemons;
 	size_t n_daemons;
 	int *daemon_fds;	/* ended by -1 */
+	/* /usr from vmtest's image of it (targets/usr_image.h): wanted by the
+	 * configuration, then kept only for a kernel with EROFS and virtio-blk;
+	 * the image and its server, once started; whether the guest took it. */
+	bool usr_image;
+	struct usr_image *image;
+	bool usr_image_used;
 };
 
 /* 9p or virtiofs, as asked and as this host allows; said with -v. */
@@ -39,8 +45,13 @@ int kernel_fs_start(struct target_run *run, struct kernel_fs *fs, struct error *
 /* What the set-up asks the guest to mount: "virtiofs", "auto" (either), or NULL (9p). */
 const char *kernel_fs_setup_name(const struct kernel_fs *fs);
 
-/* The guest answered which it mounted ("virtiofs", "9p", NULL: an older init). */
-void kernel_fs_mounted(struct target_run *run, struct kernel_fs *fs, const char *used);
+/* The guest answered which it mounted ("virtiofs", "9p", NULL: an older init),
+ * and whether /usr came from the image (usr_image: its error, or NULL). */
+void kernel_fs_mounted(struct target_run *run, struct kernel_fs *fs, const char *used,
+		       bool usr_image_used, const char *usr_image_error);
+
+/* After the command: what the image served, and a file that changed under it. */
+void kernel_fs_finished(struct target_run *run, struct kernel_fs *fs);
 
 /* Why a warm start is off for these files; NULL: it is not. */
 const char *kernel_fs_warm_off(const struct target_run *run, const struct kernel_fs *fs);
