@@ -122,12 +122,14 @@ def project(tmp_path):
     return tmp_path
 
 
-def run_live(argv, cwd, ready, go_file, timeout=240):
+def run_live(argv, cwd, ready, go_file, timeout=240, before_go=None, env=None):
     """Start vmtest, read its stdout until the line `ready` (the guest then
-    waits for go_file), check the command is still running, create go_file,
-    and return (everything read from stdout, stderr, exit status).  Never
-    hangs the suite: vmtest is killed after `timeout` seconds."""
-    p = subprocess.Popen(argv, cwd=cwd, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    waits for go_file), check the command is still running, call before_go
+    (what the host changes while the guest waits), create go_file, and
+    return (everything read from stdout, stderr, exit status).  Never hangs
+    the suite: vmtest is killed after `timeout` seconds."""
+    p = subprocess.Popen(argv, cwd=cwd, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                         env=dict(os.environ, **env) if env else None)
     timer = threading.Timer(timeout, p.kill)
     timer.start()
     try:
@@ -140,6 +142,8 @@ def run_live(argv, cwd, ready, go_file, timeout=240):
                 break
         # The command is still waiting for us: the line came live.
         assert p.poll() is None
+        if before_go:
+            before_go()
         open(go_file, "w").close()
         # Not communicate(): it reads the raw pipe and would skip what
         # readline() has already buffered.
