@@ -624,6 +624,12 @@ static bool image_same_time(struct timespec a, struct timespec b)
 	return a.tv_sec == b.tv_sec && a.tv_nsec == b.tv_nsec;
 }
 
+static bool image_same_file(const struct stat *st, const struct node *n)
+{
+	return st->st_ino == n->ino && st->st_dev == n->dev && (uint64_t)st->st_size == n->size &&
+	       image_same_time(st->st_mtim, n->mtime) && image_same_time(st->st_ctim, n->ctime);
+}
+
 /* The file behind node, opened and checked to be the one the walk saw. */
 static int image_open(struct erofs_image *img, uint32_t node)
 {
@@ -632,8 +638,17 @@ static int image_open(struct erofs_image *img, uint32_t node)
 	struct stat st;
 	int fd;
 
-	if (img->fd >= 0 && img->fd_node == node)
-		return img->fd;
+	/* Still open from the last read: still the walk's file, unchanged?
+	 * (Renamed over meanwhile, it is the walk's whole, and served.) */
+	if (img->fd >= 0 && img->fd_node == node) {
+		if (fstat(img->fd, &st) == 0 && image_same_file(&st, n))
+			return img->fd;
+		close(img->fd);
+		img->fd = -1;
+		free(img->bad_path);
+		img->bad_path = image_path(img, node);
+		return -ESTALE;
+	}
 	if (img->fd >= 0)
 		close(img->fd);
 	img->fd = -1;
@@ -641,9 +656,7 @@ static int image_open(struct erofs_image *img, uint32_t node)
 	if (!path)
 		return -ENOMEM;
 	fd = open(path, O_RDONLY | O_NOFOLLOW | O_CLOEXEC | O_NOCTTY | O_NONBLOCK);
-	if (fd >= 0 && (fstat(fd, &st) < 0 || st.st_ino != n->ino || st.st_dev != n->dev ||
-			(uint64_t)st.st_size != n->size || !image_same_time(st.st_mtim, n->mtime) ||
-			!image_same_time(st.st_ctim, n->ctime))) {
+	if (fd >= 0 && (fstat(fd, &st) < 0 || !image_same_file(&st, n))) {
 		close(fd);
 		fd = -ESTALE;
 	}

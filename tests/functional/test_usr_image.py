@@ -134,9 +134,9 @@ def test_without_the_image_usr_is_9ps(vmtest, tmp_path, host_usr):
     assert "/usr over 9p like the rest of the root" in r.stderr
     assert "no built-in EROFS" in r.stderr
     # No disk on QEMU's command line when it is not wanted.
-    assert "driver=nbd" in vmtest("--dry-run", "-k", debian_kernel(), "true", cwd=tmp_path).stderr
+    assert "driver=nbd" in vmtest("--dry-run", "-k", debian_kernel(), "true", cwd=tmp_path).stdout
     assert "driver=nbd" not in vmtest("--dry-run", "--filesystem", "9p", "-k", debian_kernel(),
-                                      "true", cwd=tmp_path).stderr
+                                      "true", cwd=tmp_path).stdout
     (tmp_path / "vmtest.toml").write_text(
         '[[target]]\nname = "t"\nkernel = "%s"\ncommand = "true"\n[target.vm]\n'
         'usr_image = false\n' % debian_kernel())

@@ -9,6 +9,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "guest_proto.h"
 #include "boot/qemu_argv.h"
 
 static struct config *load(const char *text)
@@ -334,6 +335,38 @@ static void test_virtiofs(void **state)
 	config_free(c);
 }
 
+/*
+ * /usr's image: a read-only NBD node on the run directory's socket (its
+ * commas escaped), a virtio-blk disk the init finds by serial, after the
+ * 9p devices and before vm.extra_args; only for kernel targets that plan it.
+ */
+static void test_usr_image(void **state)
+{
+	struct config *c = load("[[target]]\nname = \"k\"\nkernel = \"bz\"\ncommand = \"true\"\n"
+				"[target.vm]\nextra_args = [\"-s\"]\n");
+	struct qemu_plan with = plan;
+	struct error err = { 0 };
+	struct strv argv = { 0 };
+
+	assert_int_equal(qemu_argv_build(&c->targets[0], &plan, &argv, &err), 0);
+	assert_null(value_of(&argv, "-blockdev", ""));
+	strv_clear(&argv);
+	with.usr_image = true;
+	with.run_dir = "/tmp/a,b";
+	assert_int_equal(qemu_argv_build(&c->targets[0], &with, &argv, &err), 0);
+	assert_string_equal(value_of(&argv, "-blockdev", ""),
+			    "driver=nbd,node-name=vmtest-usr,server.type=unix,"
+			    "server.path=/tmp/a,,b/usr.sock,read-only=on");
+	assert_string_equal(value_of(&argv, "-device", "virtio-blk-"),
+			    "virtio-blk-pci,drive=vmtest-usr,serial=" GUEST_USR_IMAGE_SERIAL);
+	assert_true(position_of(&argv, "virtio-9p-pci,fsdev=shared") <
+		    position_of(&argv, "driver=nbd"));
+	assert_string_equal(argv.items[argv.len - 3], "-s");
+	assert_true(position_of(&argv, "virtio-blk-pci") < argv.len - 3);
+	strv_clear(&argv);
+	config_free(c);
+}
+
 static void test_image_target(void **state)
 {
 	struct config *c = load("[[target]]\nname = \"img\"\nimage = \"a,b.qcow2\"\nuefi = true\n"
@@ -394,6 +427,7 @@ int main(void)
 		cmocka_unit_test(test_image_target),
 		cmocka_unit_test(test_warm_start),
 		cmocka_unit_test(test_virtiofs),
+		cmocka_unit_test(test_usr_image),
 	};
 
 	return cmocka_run_group_tests_name("qemu_argv", tests, NULL, NULL);
