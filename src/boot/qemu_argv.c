@@ -380,12 +380,13 @@ int qemu_argv_build(const struct target *t, const struct qemu_plan *in, struct s
 	qemu_add_network(&argv, plan);
 	qemu_add_gdb(&argv, plan);
 	qemu_add_shares(&argv, t, plan, false);
-	if (t->kind == TARGET_KERNEL && plan->usr_image)
-		qemu_add_usr_image(&argv, plan);
 	for (size_t i = 0; i < t->vm.n_extra_args; i++)
 		strv_add(&argv, t->vm.extra_args[i]);
 	if (plan->virtiofs)
 		qemu_add_shares(&argv, t, plan, true);
+	/* After the user's devices: a disk of vm.extra_args stays /dev/vda. */
+	if (t->kind == TARGET_KERNEL && plan->usr_image)
+		qemu_add_usr_image(&argv, plan);
 	/* The kernel's word of its panic (GUEST_PANICKED), never the console's
 	 * text.  Last, so that no device a guest knew moves to another slot. */
 	if (plan->arch->panic_device) {

@@ -83,7 +83,8 @@ struct qemu_plan {
 	bool virtiofs;
 	bool no_9p;			/* virtiofs only: no 9p devices beside it */
 	/* Kernel targets: /usr's image, a virtio-blk disk served over NBD
-	 * (targets/usr_image.h), after the 9p devices. */
+	 * (targets/usr_image.h), after vm.extra_args, so that a disk the user
+	 * adds there is still the guest's first (/dev/vda). */
 	bool usr_image;
 	/* A boot whose snapshot is saved or restored: the devices that block
 	 * a migration (vhost-user-fs, in QEMU 7.2) and their chardevs are left
