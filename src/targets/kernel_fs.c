@@ -210,6 +210,8 @@ void kernel_fs_finished(struct target_run *run, struct kernel_fs *fs)
 {
 	const char *changed = fs->image ? usr_image_changed_file(fs->image) : NULL;
 
+	if (fs->usr_image_used)
+		record_log(run->record, 1, "/usr's image served %s", usr_image_served(fs->image));
 	if (changed)
 		record_log(run->record, 0, "%s changed on the host while the guest ran: the guest "
 			   "read an I/O error rather than a file that is no longer the one it listed "

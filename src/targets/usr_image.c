@@ -114,17 +114,23 @@ const char *usr_image_summary(struct usr_image *u)
 		snprintf(u->summary, sizeof(u->summary), "no image: %s", u->error.msg);
 	} else {
 		const struct erofs_image_stats *s = erofs_image_stats(u->image);
-		uint64_t reads = 0, failed = 0;
-
-		nbd_server_counts(u->server, &reads, &failed);
 		snprintf(u->summary, sizeof(u->summary),
 			 "%s as an image: %llu entries (%llu files, %.1f GiB) walked in %.2f s, "
-			 "%llu left to 9p, %.1f MiB of metadata; %llu reads of the disk%s",
-			 u->dir, (unsigned long long)s->entries, (unsigned long long)s->files,
+			 "%llu left to 9p, %.1f MiB of metadata", u->dir,
+			 (unsigned long long)s->entries, (unsigned long long)s->files,
 			 (double)s->data_bytes / (1u << 30), (double)u->walk_ms / 1000,
-			 (unsigned long long)s->left_out, (double)s->memory_bytes / (1u << 20),
-			 (unsigned long long)reads, failed ? ", some failed" : "");
+			 (unsigned long long)s->left_out, (double)s->memory_bytes / (1u << 20));
 	}
+	return u->summary;
+}
+
+const char *usr_image_served(struct usr_image *u)
+{
+	uint64_t reads = 0, failed = 0, bytes = 0;
+
+	nbd_server_counts(u->server, &reads, &failed, &bytes);
+	snprintf(u->summary, sizeof(u->summary), "%llu reads of the disk, %.1f MiB, %llu failed",
+		 (unsigned long long)reads, (double)bytes / (1u << 20), (unsigned long long)failed);
 	return u->summary;
 }
 

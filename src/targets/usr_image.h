@@ -36,6 +36,8 @@ int usr_image_start(const char *rootfs, const char *socket_path, struct usr_imag
  */
 const char *usr_image_summary(struct usr_image *image);
 const char *usr_image_changed_file(struct usr_image *image);
+/* What the disk served so far: reads, bytes, failures. */
+const char *usr_image_served(struct usr_image *image);
 
 /* Stop the server and free; accepts NULL. */
 void usr_image_stop(struct usr_image *image);

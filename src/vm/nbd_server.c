@@ -60,7 +60,7 @@ struct nbd_server {
 	void *opaque;
 	pthread_t thread;
 	unsigned char *buf;
-	_Atomic uint64_t reads, failed;
+	_Atomic uint64_t reads, failed, bytes;
 };
 
 /* All of len bytes, or -1 when the client left or vmtest stops. */
@@ -224,6 +224,8 @@ static void nbd_serve(struct nbd_server *s, int fd)
 			s->reads++;
 			if (error)
 				s->failed++;
+			else
+				s->bytes += len;
 			if (nbd_simple_reply(fd, error, handle, s->buf, error ? 0 : len) < 0)
 				return;
 			continue;
@@ -314,10 +316,12 @@ int nbd_server_start(const char *socket_path, uint64_t size, nbd_read_fn read, v
 	return 0;
 }
 
-void nbd_server_counts(const struct nbd_server *s, uint64_t *ret_reads, uint64_t *ret_failed)
+void nbd_server_counts(const struct nbd_server *s, uint64_t *ret_reads, uint64_t *ret_failed,
+		       uint64_t *ret_bytes)
 {
 	*ret_reads = s->reads;
 	*ret_failed = s->failed;
+	*ret_bytes = s->bytes;
 }
 
 void nbd_server_stop(struct nbd_server *s)

@@ -28,9 +28,9 @@ struct nbd_server;
 int nbd_server_start(const char *socket_path, uint64_t size, nbd_read_fn read, void *opaque,
 		     struct nbd_server **ret_server, struct error *err);
 
-/* Requests served, and of those how many failed. */
+/* Reads served, how many of them failed, and the bytes read. */
 void nbd_server_counts(const struct nbd_server *server, uint64_t *ret_reads,
-		       uint64_t *ret_failed);
+		       uint64_t *ret_failed, uint64_t *ret_bytes);
 
 /* Stop serving, join the thread, close and unlink the socket; accepts NULL. */
 void nbd_server_stop(struct nbd_server *server);
