@@ -13,8 +13,9 @@ and on the host, interleaved, for each way of reaching the host's files:
 
 The ways, each a column:
 
-  default   vmtest as a user runs it (vm.filesystem = auto)
-  9p        --filesystem 9p
+  default   vmtest as a user runs it (vm.filesystem = auto): /usr from
+            vmtest's image of it where the kernel has EROFS
+  9p        --filesystem 9p: all of the root over 9p, no image
   virtiofs  --filesystem virtiofs, where a virtiofsd is installed and we
             are root
   plain-9p  the floor 9p allows: a second 9p export of /, mounted read-only
@@ -132,7 +133,10 @@ def auto_choice(vmtest, kernel):
     r = subprocess.run([vmtest, "-v", "--no-ui", "-k", kernel, "--", "true"], cwd=REPO,
                        capture_output=True, text=True, timeout=600)
     m = re.search(r"^vmtest: (9p|virtiofs) \(vm.filesystem = auto\)(.*)$", r.stderr, re.M)
-    return "%s%s" % (m.group(1), m.group(2)) if m else "unknown (%s)" % r.stderr[-300:]
+    usr = re.search(r"^vmtest: (/usr from vmtest's image|/usr over .*?):", r.stderr, re.M)
+    if not m:
+        return "unknown (%s)" % r.stderr[-300:]
+    return "%s%s; %s" % (m.group(1), m.group(2), usr.group(1) if usr else "/usr: not said")
 
 
 def main(argv):

@@ -6,6 +6,8 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
+#include <pthread.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -190,7 +192,7 @@ static void image_set_stat(struct node *n, const struct stat *st)
  * and their inodes lie side by side), then each subdirectory.
  */
 static int image_walk(struct erofs_image *img, int dir_fd, uint32_t dir, unsigned depth,
-		      const char *const *leave_out)
+		      const char *const *leave_out, bool recurse)
 {
 	DIR *d = fdopendir(dir_fd);
 	struct dirent *de;
@@ -247,14 +249,7 @@ static int image_walk(struct erofs_image *img, int dir_fd, uint32_t dir, unsigne
 	img->nodes[dir].n_children = img->n_nodes - first;
 	img->nodes[dir].first_child = first;
 	qsort(img->nodes + first, img->n_nodes - first, sizeof(struct node), image_name_cmp);
-	/* Hard links only now: sorting moved the nodes. */
-	for (uint32_t i = first; r == 0 && i < img->n_nodes; i++) {
-		struct stat st = { .st_mode = img->nodes[i].mode, .st_dev = img->nodes[i].dev,
-				   .st_ino = img->nodes[i].ino, .st_nlink = 2 };
-
-		img->nodes[i].inode_of = image_hardlink(img, &st, i);
-	}
-	for (uint32_t i = 0; r == 0 && i < img->nodes[dir].n_children; i++) {
+	for (uint32_t i = 0; r == 0 && recurse && i < img->nodes[dir].n_children; i++) {
 		uint32_t child = img->nodes[dir].first_child + i;
 		int fd;
 
@@ -270,7 +265,7 @@ static int image_walk(struct erofs_image *img, int dir_fd, uint32_t dir, unsigne
 			whole = false;
 			continue;
 		}
-		r = image_walk(img, fd, child, depth + 1, leave_out);
+		r = image_walk(img, fd, child, depth + 1, leave_out, true);
 	}
 	img->nodes[dir].opaque = whole;
 	closedir(d);
@@ -547,6 +542,132 @@ static int image_lay_out(struct erofs_image *img)
 	return 0;
 }
 
+/*
+ * The walk of the directories under the top level, in parallel: the stat
+ * calls are most of a run's set-up time (0.6 s for a /usr of 185k entries),
+ * and the guest's first reads wait for them.  Each worker walks whole
+ * subtrees into a store of its own; the stores are appended in the top
+ * level's order, so every directory's entries stay contiguous and sorted.
+ */
+#define WALK_MAX_WORKERS 4
+
+static char *image_path(const struct erofs_image *img, uint32_t node);
+
+struct subtree {
+	struct erofs_image store;	/* node 0: the subtree's root, a copy */
+	uint32_t top;			/* its node in the image */
+	bool unopened;			/* gone or unreadable since the top level's walk */
+	int r;
+};
+
+struct walk_queue {
+	struct erofs_image *img;
+	struct subtree *subtrees;
+	uint32_t n;
+	_Atomic uint32_t next;
+};
+
+static void *image_walk_worker(void *arg)
+{
+	struct walk_queue *q = arg;
+	uint32_t i;
+
+	while ((i = q->next++) < q->n) {
+		struct subtree *t = &q->subtrees[i];
+		_cleanup_free_ char *path = image_path(q->img, t->top);
+		uint32_t root;
+		int fd;
+
+		t->store = (struct erofs_image){ .euid = q->img->euid, .groups = q->img->groups,
+						 .n_groups = q->img->n_groups, .fd = -1 };
+		t->r = path ? image_add_node(&t->store, &root) : -ENOMEM;
+		if (t->r < 0)
+			continue;
+		t->store.nodes[root] = q->img->nodes[t->top];
+		t->store.nodes[root].name = NULL;
+		t->store.nodes[root].link = NULL;
+		fd = open(path, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+		if (fd < 0) {
+			/* Unreadable after all, or gone: an empty directory that
+			 * is not opaque, nor its parent, so 9p answers under it. */
+			t->store.nodes[root].n_children = 0;
+			t->store.nodes[root].opaque = false;
+			t->unopened = true;
+			continue;
+		}
+		t->r = image_walk(&t->store, fd, root, 1, NULL, true);
+	}
+	return NULL;
+}
+
+/* Append a subtree's nodes (all but its root) to the image. */
+static int image_take_subtree(struct erofs_image *img, struct subtree *t)
+{
+	struct node *top = &img->nodes[t->top];
+	const struct node *sub = &t->store.nodes[0];
+	uint32_t base = img->n_nodes - 1;	/* subtree index i lands at base + i */
+
+	top->opaque = sub->opaque;
+	if (t->unopened)
+		img->nodes[0].opaque = false;
+	top->n_children = sub->n_children;
+	top->first_child = sub->n_children ? sub->first_child + base : NO_NODE;
+	for (uint32_t i = 1; i < t->store.n_nodes; i++) {
+		struct node n = t->store.nodes[i];
+		uint32_t at;
+		int r = image_add_node(img, &at);
+
+		if (r < 0)
+			return r;
+		n.parent = n.parent == 0 ? t->top : n.parent + base;
+		if (n.first_child != NO_NODE)
+			n.first_child += base;
+		n.inode_of = at;
+		img->nodes[at] = n;
+		t->store.nodes[i].name = t->store.nodes[i].link = NULL;	/* moved */
+	}
+	img->stats.left_out += t->store.stats.left_out;
+	return 0;
+}
+
+static int image_walk_subtrees(struct erofs_image *img)
+{
+	const struct node *root = &img->nodes[0];
+	struct walk_queue q = { .img = img };
+	pthread_t workers[WALK_MAX_WORKERS];
+	long cpus = sysconf(_SC_NPROCESSORS_ONLN);
+	unsigned n_workers = cpus < 1 ? 1 : cpus > WALK_MAX_WORKERS ? WALK_MAX_WORKERS : (unsigned)cpus;
+	unsigned started = 0;
+	int r = 0;
+
+	q.subtrees = calloc(root->n_children ? root->n_children : 1, sizeof(*q.subtrees));
+	if (!q.subtrees)
+		return -ENOMEM;
+	for (uint32_t i = 0; i < root->n_children; i++)
+		if (S_ISDIR(img->nodes[root->first_child + i].mode))
+			q.subtrees[q.n++].top = root->first_child + i;
+	/* The calling thread is a worker too. */
+	while (started + 1 < n_workers && started + 1 < q.n &&
+	       pthread_create(&workers[started], NULL, image_walk_worker, &q) == 0)
+		started++;
+	image_walk_worker(&q);
+	for (unsigned i = 0; i < started; i++)
+		pthread_join(workers[i], NULL);
+	for (uint32_t i = 0; i < q.n; i++) {
+		if (r == 0)
+			r = q.subtrees[i].r;
+		if (r == 0)
+			r = image_take_subtree(img, &q.subtrees[i]);
+		for (uint32_t k = 0; k < q.subtrees[i].store.n_nodes; k++) {
+			free(q.subtrees[i].store.nodes[k].name);
+			free(q.subtrees[i].store.nodes[k].link);
+		}
+		free(q.subtrees[i].store.nodes);
+	}
+	free(q.subtrees);
+	return r;
+}
+
 int erofs_image_build(const char *dir, const char *const *leave_out,
 		      struct erofs_image **ret_image, struct error *err)
 {
@@ -577,7 +698,17 @@ int erofs_image_build(const char *dir, const char *const *leave_out,
 	r = image_add_node(img, &root);
 	if (r == 0) {
 		image_set_stat(&img->nodes[root], &st);
-		r = image_walk(img, fd, root, 0, leave_out);
+		/* The top level here, each directory under it by a worker. */
+		r = image_walk(img, fd, root, 0, leave_out, false);
+	}
+	if (r == 0)
+		r = image_walk_subtrees(img);
+	/* Hard links only now: each directory's sort moved its nodes. */
+	for (uint32_t i = 0; r == 0 && i < img->n_nodes; i++) {
+		struct stat hl = { .st_mode = img->nodes[i].mode, .st_dev = img->nodes[i].dev,
+				   .st_ino = img->nodes[i].ino, .st_nlink = 2 };
+
+		img->nodes[i].inode_of = image_hardlink(img, &hl, i);
 	}
 	free(img->links);
 	img->links = NULL;
