@@ -380,6 +380,30 @@ const char *json_io_get_string(const struct json_value *v, const char *key)
 	return json_string_value(json_object_get(json_io_j(v), key));
 }
 
+struct json_value *json_io_parse_text(const char *text, size_t len)
+{
+	json_error_t jerr;
+
+	return json_io_v(json_loadb(text, len, JSON_REJECT_DUPLICATES, &jerr));
+}
+
+bool json_io_get_real(const struct json_value *v, const char *key, double *ret)
+{
+	json_t *m = json_object_get(json_io_j(v), key);
+
+	if (!json_is_number(m))
+		return false;
+	*ret = json_number_value(m);
+	return true;
+}
+
+size_t json_io_string_len(const struct json_value *v, const char *key)
+{
+	json_t *m = json_object_get(json_io_j(v), key);
+
+	return json_is_string(m) ? json_string_length(m) : 0;
+}
+
 bool json_io_get_int(const struct json_value *v, const char *key, int64_t *ret)
 {
 	json_t *m = json_object_get(json_io_j(v), key);

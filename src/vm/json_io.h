@@ -88,6 +88,12 @@ struct json_value *json_io_get(const struct json_value *v, const char *key);
 /* The member as a string; NULL when absent or of another type. */
 const char *json_io_get_string(const struct json_value *v, const char *key);
 /* The member as an integer; false when absent or of another type. */
+/* A whole document from text (a line of JSON, say); NULL when it is not one. */
+struct json_value *json_io_parse_text(const char *text, size_t len);
+/* A number (integer or real) member. */
+bool json_io_get_real(const struct json_value *v, const char *key, double *ret);
+/* A string member's length in bytes (it may hold NULs); 0 when not a string. */
+size_t json_io_string_len(const struct json_value *v, const char *key);
 bool json_io_get_int(const struct json_value *v, const char *key, int64_t *ret);
 /* The member as a boolean; def when absent or of another type. */
 bool json_io_get_bool(const struct json_value *v, const char *key, bool def);
