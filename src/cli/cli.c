@@ -37,6 +37,12 @@ enum {
 	OPT_JSON,
 	OPT_SHARD,
 	OPT_OUTPUT_DIR,
+	OPT_RESULTS,
+	OPT_RESULTS_FILE,
+	OPT_RETRY_FAILED,
+	OPT_TIMINGS,
+	OPT_SHARDS,
+	OPT_MERGE,
 };
 
 static const struct option cli_long_options[] = {
@@ -51,7 +57,7 @@ static const struct option cli_long_options[] = {
 	{ "arch", required_argument, NULL, 'a' },
 	{ "qemu-command", required_argument, NULL, 'q' },
 	{ "dry-run", no_argument, NULL, OPT_DRY_RUN },
-	{ "list", no_argument, NULL, OPT_LIST },
+	{ "list", optional_argument, NULL, OPT_LIST },
 	{ "timeout", required_argument, NULL, OPT_TIMEOUT },
 	{ "boot-timeout", required_argument, NULL, OPT_BOOT_TIMEOUT },
 	{ "accel", required_argument, NULL, OPT_ACCEL },
@@ -71,6 +77,12 @@ static const struct option cli_long_options[] = {
 	{ "json", required_argument, NULL, OPT_JSON },
 	{ "shard", required_argument, NULL, OPT_SHARD },
 	{ "output-dir", required_argument, NULL, OPT_OUTPUT_DIR },
+	{ "results", required_argument, NULL, OPT_RESULTS },
+	{ "results-file", required_argument, NULL, OPT_RESULTS_FILE },
+	{ "retry-failed", required_argument, NULL, OPT_RETRY_FAILED },
+	{ "timings", required_argument, NULL, OPT_TIMINGS },
+	{ "shards", required_argument, NULL, OPT_SHARDS },
+	{ "merge", no_argument, NULL, OPT_MERGE },
 	{ "log", required_argument, NULL, OPT_LOG },
 	{ "verbose", no_argument, NULL, 'v' },
 	{ "help", no_argument, NULL, 'h' },
@@ -99,7 +111,13 @@ void cli_print_help(FILE *out)
 	      "  -f, --filter REGEX       run only targets whose name matches REGEX (PCRE)\n"
 	      "      --shard K/N          run only the K-th of N slices of the selected targets\n"
 	      "                           (for a CI matrix; with --list, show the slice)\n"
-	      "      --list               print the selected targets' names and exit\n"
+	      "      --list[=FORMAT]      print the selected targets and exit: their names, or\n"
+	      "                           =json, a GitHub Actions matrix of shards, or\n"
+	      "                           =gitlab, a GitLab parallel:matrix (see --shards)\n"
+	      "      --shards N           with --list=json|gitlab: plan N shards (default: a\n"
+	      "                           shard per target)\n"
+	      "      --timings REPORT     make --shard's slices by the times of an earlier\n"
+	      "                           run's --json REPORT, longest first\n"
 	      "      --dry-run            print each selected target, fully resolved, and exit\n"
 	      "\n"
 	      "One-liner (not with -c):\n"
@@ -143,6 +161,14 @@ void cli_print_help(FILE *out)
 	      "                           forward a host port (on 127.0.0.1 unless ADDR) to\n"
 	      "                           the guest; implies --network user; repeatable\n"
 	      "\n"
+	      "      --results FORMAT     how the commands report their tests: none, tap, ktap,\n"
+	      "                           gotest-json or kunit (vm.results); each test is\n"
+	      "                           then its own entry in the reports\n"
+	      "      --results-file FILE  read the tests from FILE, which the command writes\n"
+	      "                           in the shared directory (vm.results_file)\n"
+	      "      --retry-failed N     run a failed target again, up to N times; a test or\n"
+	      "                           target that then passes is reported flaky\n"
+	      "\n"
 	      "  -j, --jobs N             run up to N targets at once (default: 1 under TCG,\n"
 	      "                           else CPUs / the largest num_cpus)\n"
 	      "\n"
@@ -157,6 +183,11 @@ void cli_print_help(FILE *out)
 	      "      --output-dir DIR     keep each target's console, output, QEMU command line\n"
 	      "                           and timings in DIR/NAME/\n"
 	      "  -v, --verbose            say what vmtest does (QEMU command line, timings)\n"
+	      "\n"
+	      "Merging shards' reports:\n"
+	      "  vmtest --merge [--junit FILE] [--json FILE] REPORT...\n"
+	      "                           merge the --json and --junit reports of a CI\n"
+	      "                           matrix's shards into one; exit 0 if all passed\n"
 	      "\n"
 	      "Other:\n"
 	      "  -h, --help               print this help and exit\n"
@@ -205,7 +236,10 @@ static void cli_set(struct cli_options *o, int c, const char *arg)
 	case 'a': o->arch = arg; break;
 	case 'q': o->qemu_command = arg; break;
 	case OPT_DRY_RUN: o->dry_run = true; break;
-	case OPT_LIST: o->list = true; break;
+	case OPT_LIST:
+		o->list = true;
+		o->list_format = arg;
+		break;
 	case OPT_TIMEOUT: o->timeout = arg; break;
 	case OPT_BOOT_TIMEOUT: o->boot_timeout = arg; break;
 	case OPT_ACCEL: o->accel = arg; break;
@@ -231,6 +265,12 @@ static void cli_set(struct cli_options *o, int c, const char *arg)
 	case OPT_JSON: o->json_path = arg; break;
 	case OPT_SHARD: o->shard = arg; break;
 	case OPT_OUTPUT_DIR: o->output_dir = arg; break;
+	case OPT_RESULTS: o->results = arg; break;
+	case OPT_RESULTS_FILE: o->results_file = arg; break;
+	case OPT_RETRY_FAILED: o->retry_failed = arg; break;
+	case OPT_TIMINGS: o->timings = arg; break;
+	case OPT_SHARDS: o->shards = arg; break;
+	case OPT_MERGE: o->merge = true; break;
 	case 'v': o->verbose++; break;
 	case 'h': o->help = true; break;
 	case 'V': o->version = true; break;
@@ -313,6 +353,26 @@ int cli_mode(const struct cli_options *o, enum cli_mode *ret_mode, struct error 
 
 	if (o->list && o->dry_run)
 		return error_usage(err, "--list and --dry-run cannot be used together");
+	if (o->list_format && strcmp(o->list_format, "json") != 0 &&
+	    strcmp(o->list_format, "gitlab") != 0)
+		return error_usage(err, "--list=%s: expected --list, --list=json or --list=gitlab",
+				   o->list_format);
+	if (o->shards && !o->list_format)
+		return error_usage(err, "--shards plans a CI matrix: use it with --list=json or "
+				   "--list=gitlab (a machine of it runs --shard K/N)");
+	if (o->shards && o->shard)
+		return error_usage(err, "--shards and --shard cannot be used together: --shards plans "
+				   "the matrix, --shard runs one of its machines");
+	if (o->merge) {
+		if (!o->command_len)
+			return error_usage(err, "--merge needs the reports to merge: vmtest --merge "
+					   "[--junit FILE] [--json FILE] REPORT...");
+		if (!o->junit_path && !o->json_path)
+			return error_usage(err, "--merge writes what --junit FILE or --json FILE names: "
+					   "give one or both");
+		*ret_mode = CLI_MODE_MERGE;
+		return 0;
+	}
 	if (o->config_path && o->command_len)
 		return error_usage(err,
 				   "a command cannot be given with -c: each target of %s has its own command",
@@ -389,6 +449,41 @@ int cli_parse_shard(const char *text, unsigned *ret_k, unsigned *ret_n, struct e
 bad:
 	return error_usage(err, "--shard '%s': expected K/N, the K-th of N slices (1/3, 2/3, 3/3)",
 			   text);
+}
+
+/* A whole number from min to max, or -1. */
+static long cli_number(const char *text, long min, long max)
+{
+	char *end;
+	long n;
+
+	if (!isdigit((unsigned char)text[0]))
+		return -1;
+	errno = 0;
+	n = strtol(text, &end, 10);
+	return *end || errno || n < min || n > max ? -1 : n;
+}
+
+int cli_parse_retries(const char *text, unsigned *ret_retries, struct error *err)
+{
+	long n = cli_number(text, 0, 100);
+
+	if (n < 0)
+		return error_usage(err, "--retry-failed '%s': expected a number of retries from 0 to 100",
+				   text);
+	*ret_retries = (unsigned)n;
+	return 0;
+}
+
+int cli_parse_shards(const char *text, unsigned *ret_n, struct error *err)
+{
+	long n = cli_number(text, 1, 100000);
+
+	if (n < 0)
+		return error_usage(err, "--shards '%s': expected a number of shards from 1 to 100000",
+				   text);
+	*ret_n = (unsigned)n;
+	return 0;
 }
 
 int cli_parse_jobs(const char *text, unsigned *ret_jobs, struct error *err)

@@ -54,10 +54,17 @@ struct cli_options {
 	const char *output_dir;		/* --output-dir */
 	const char *dump_dir;		/* --dump */
 	const char *log_path;		/* --log */
+	const char *results;		/* --results FORMAT */
+	const char *results_file;	/* --results-file FILE */
+	const char *retry_failed;	/* --retry-failed N */
+	const char *timings;		/* --timings REPORT: shards by an earlier run's times */
+	const char *shards;		/* --shards N: with --list=json, the matrix's size */
+	bool merge;			/* --merge REPORT...: the arguments are reports */
 	bool help;
 	bool version;
 	bool dry_run;
 	bool list;
+	const char *list_format;	/* --list=FORMAT: names (NULL), json, gitlab */
 	int verbose;
 };
 
@@ -65,6 +72,7 @@ struct cli_options {
 enum cli_mode {
 	CLI_MODE_CONFIG,	/* targets from vmtest.toml or -c */
 	CLI_MODE_ONELINER,	/* one target from -k (or the host's kernel) and a command */
+	CLI_MODE_MERGE,		/* --merge: the arguments are shards' reports, nothing runs */
 };
 
 /* Parse argv; usage errors have err->status EXIT_STATUS_USAGE. */
@@ -91,6 +99,12 @@ int cli_network(const struct cli_options *options, int *ret_network,
 
 /* "K/N" with 1 <= K <= N: the shard to run. */
 int cli_parse_shard(const char *text, unsigned *ret_k, unsigned *ret_n, struct error *err);
+
+/* --retry-failed's value: 0 to 100. */
+int cli_parse_retries(const char *text, unsigned *ret_retries, struct error *err);
+
+/* --shards' value: 1 to 100000. */
+int cli_parse_shards(const char *text, unsigned *ret_n, struct error *err);
 
 /* -j's value: a positive number. */
 int cli_parse_jobs(const char *text, unsigned *ret_jobs, struct error *err);

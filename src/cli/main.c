@@ -17,6 +17,7 @@
 #include "cli/load.h"
 #include "cli/scheduler.h"
 #include "cli/show.h"
+#include "ui/report_merge.h"
 #include "config/config.h"
 #include "vm/interrupt.h"
 #include "version.h"
@@ -77,6 +78,8 @@ static int main_act(const struct cli_options *o, enum cli_mode mode,
 	int r;
 
 	*ret_status = EXIT_STATUS_OK;
+	if (o->list && o->list_format)
+		return show_matrix(config, o, err);
 	if (o->list) {
 		show_list(config);
 		return 0;
@@ -87,6 +90,23 @@ static int main_act(const struct cli_options *o, enum cli_mode mode,
 	if (r >= 0)
 		r = scheduler_run(config, o, mode, ret_status, err);
 	return r;
+}
+
+/* --merge: the shards' reports made one; nothing runs. */
+static int main_merge(const struct cli_options *o)
+{
+	struct report_merge_options mo = {
+		.inputs = (const char *const *)o->command,
+		.n_inputs = (size_t)o->command_len,
+		.junit_path = o->junit_path,
+		.json_path = o->json_path,
+	};
+	struct error err = { 0 };
+	int status;
+
+	if (report_merge(&mo, &status, &err) < 0)
+		return main_fail(&err);
+	return status;
 }
 
 int main(int argc, char **argv)
@@ -111,7 +131,11 @@ int main(int argc, char **argv)
 		printf("vmtest %s\nguest inits: %s\n", VMTEST_VERSION, inits);
 		return main_close_stdout(EXIT_STATUS_OK);
 	}
-	if (cli_mode(&options, &mode, &err) < 0 || load_targets(&options, mode, &config, &err) < 0)
+	if (cli_mode(&options, &mode, &err) < 0)
+		return main_fail(&err);
+	if (mode == CLI_MODE_MERGE)
+		return main_merge(&options);
+	if (load_targets(&options, mode, &config, &err) < 0)
 		return main_fail(&err);
 	r = main_act(&options, mode, config, &status, &err);
 	config_free(config);

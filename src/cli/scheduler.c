@@ -156,8 +156,8 @@ int scheduler_run_options(const struct cli_options *o, struct run_options *ro,
 			  struct error *err)
 {
 	*ro = (struct run_options){ .tty = o->tty, .no_snapshot = o->no_snapshot,
-				    .filesystem = -1, .kernel_warnings = -1, .forwards = forwards,
-				    .n_forwards = o->n_forwards };
+				    .filesystem = -1, .kernel_warnings = -1, .results = -1,
+				    .forwards = forwards, .n_forwards = o->n_forwards };
 	*ret_jobs = 0;
 	if (cli_network(o, &ro->network, forwards, err) < 0)
 		return -EINVAL;
@@ -178,6 +178,12 @@ int scheduler_run_options(const struct cli_options *o, struct run_options *ro,
 	    (ro->kernel_warnings = vm_kernel_warnings_parse(o->kernel_warnings)) < 0)
 		return error_usage(err, "--kernel-warnings '%s': expected fail or ignore",
 				   o->kernel_warnings);
+	if (o->results && (ro->results = vm_results_parse(o->results)) < 0)
+		return error_usage(err, "--results '%s': expected none, tap, ktap, gotest-json or kunit",
+				   o->results);
+	ro->results_file = o->results_file;
+	if (o->retry_failed && cli_parse_retries(o->retry_failed, &ro->retry_failed, err) < 0)
+		return -EINVAL;
 	if (o->filesystem && (ro->filesystem = vm_filesystem_parse(o->filesystem)) < 0)
 		return error_usage(err, "--filesystem '%s': expected auto, virtiofs or 9p",
 				   o->filesystem);
@@ -266,6 +272,7 @@ int scheduler_run(const struct config *config, const struct cli_options *o, enum
 		.output_dir = o->output_dir,
 		.dump_dir = o->dump_dir,
 		.suite_name = config->path ? config->path : "vmtest",
+		.shard = o->shard,
 	};
 	struct view_options vo;
 	const char *why = NULL;

@@ -9,11 +9,13 @@
 
 #include "cleanup.h"
 #include "base/arch.h"
+#include "cli/load.h"
 #include "cli/scheduler.h"
 #include "targets/record.h"
 #include "targets/runner.h"
 #include "ui/sanitize.h"
 #include "ui/view.h"
+#include "vm/json_io.h"
 
 /* A name holding a newline or an escape sequence must not forge lines in
  * a script's input or steer a CI log. */
@@ -26,6 +28,106 @@ void show_list(const struct config *config)
 
 		puts(clean ? clean : "");
 	}
+}
+
+/* {"include": [{"shard": "K/N", "targets": [...], "time": S}]} */
+static struct json_value *show_github(const struct config *config, unsigned n,
+				      const unsigned *slices, const double *loads, bool timed)
+{
+	struct json_value *doc = json_io_new_object(), *include = json_io_new_array();
+	int r = doc && include ? 0 : -ENOMEM;
+
+	for (unsigned k = 1; r >= 0 && k <= n; k++) {
+		struct json_value *entry = json_io_new_object(), *names = json_io_new_array();
+		char shard[32];
+
+		r = entry && names ? 0 : -ENOMEM;
+		snprintf(shard, sizeof(shard), "%u/%u", k, n);
+		for (size_t i = 0; r >= 0 && i < config->n_targets; i++)
+			if (slices[i] == k)
+				r = json_io_append_string(names, config->targets[i].name);
+		if (r >= 0)
+			r = json_io_set_string(entry, "shard", shard);
+		if (r >= 0) {
+			r = json_io_set(entry, "targets", names);
+			names = NULL;
+		}
+		if (r >= 0 && timed)
+			r = json_io_set_real(entry, "time", loads[k - 1]);
+		if (r >= 0) {
+			r = json_io_append(include, entry);
+			entry = NULL;
+		}
+		json_io_unref(names);
+		json_io_unref(entry);
+	}
+	if (r >= 0) {
+		r = json_io_set(doc, "include", include);
+		include = NULL;
+	}
+	json_io_unref(include);
+	if (r < 0)
+		return json_io_unref(doc);
+	return doc;
+}
+
+/* [{"VMTEST_SHARD": ["1/N", ..., "N/N"]}] */
+static struct json_value *show_gitlab(unsigned n)
+{
+	struct json_value *doc = json_io_new_array(), *entry = json_io_new_object();
+	struct json_value *shards = json_io_new_array();
+	int r = doc && entry && shards ? 0 : -ENOMEM;
+
+	for (unsigned k = 1; r >= 0 && k <= n; k++) {
+		char shard[32];
+
+		snprintf(shard, sizeof(shard), "%u/%u", k, n);
+		r = json_io_append_string(shards, shard);
+	}
+	if (r >= 0) {
+		r = json_io_set(entry, "VMTEST_SHARD", shards);
+		shards = NULL;
+	}
+	if (r >= 0) {
+		r = json_io_append(doc, entry);
+		entry = NULL;
+	}
+	json_io_unref(shards);
+	json_io_unref(entry);
+	if (r < 0)
+		return json_io_unref(doc);
+	return doc;
+}
+
+int show_matrix(const struct config *config, const struct cli_options *o, struct error *err)
+{
+	unsigned n = config->n_targets ? (unsigned)config->n_targets : 1;
+	_cleanup_free_ unsigned *slices = NULL;
+	_cleanup_free_ double *loads = NULL;
+	_cleanup_json_ struct json_value *doc = NULL;
+	_cleanup_free_ char *text = NULL;
+	int r;
+
+	if (o->shard)
+		return error_usage(err, "--list=%s plans every shard of the matrix: drop --shard %s "
+				   "(a machine of the matrix runs it)", o->list_format, o->shard);
+	if (o->shards && cli_parse_shards(o->shards, &n, err) < 0)
+		return -EINVAL;
+	slices = calloc(config->n_targets ? config->n_targets : 1, sizeof(*slices));
+	loads = calloc(n, sizeof(*loads));
+	if (!slices || !loads)
+		return error_set(err, ENOMEM, "out of memory");
+	r = load_slices(config, n, o->timings, slices, loads, err);
+	if (r < 0)
+		return r;
+	doc = strcmp(o->list_format, "gitlab") == 0
+		      ? show_gitlab(n)
+		      : show_github(config, n, slices, loads, o->timings != NULL);
+	text = doc ? json_io_dump(doc) : NULL;
+	if (!text)
+		return error_set(err, ENOMEM, "out of memory");
+	puts(text);
+	return 0;
 }
 
 /*

@@ -75,6 +75,29 @@ int vm_filesystem_parse(const char *name)
 	return -1;
 }
 
+static const char *const vm_results_names[] = {
+	[VM_RESULTS_NONE] = "none",
+	[VM_RESULTS_TAP] = "tap",
+	[VM_RESULTS_KTAP] = "ktap",
+	[VM_RESULTS_GOTEST_JSON] = "gotest-json",
+	[VM_RESULTS_KUNIT] = "kunit",
+};
+
+const char vm_results_names_text[] = "\"none\", \"tap\", \"ktap\", \"gotest-json\" or \"kunit\"";
+
+const char *vm_results_name(enum vm_results results)
+{
+	return (size_t)results < ARRAY_SIZE(vm_results_names) ? vm_results_names[results] : "?";
+}
+
+int vm_results_parse(const char *name)
+{
+	for (size_t i = 0; i < ARRAY_SIZE(vm_results_names); i++)
+		if (strcmp(name, vm_results_names[i]) == 0)
+			return (int)i;
+	return -1;
+}
+
 static const char *const vm_kernel_warnings_names[] = {
 	[VM_KERNEL_WARNINGS_FAIL] = "fail",
 	[VM_KERNEL_WARNINGS_IGNORE] = "ignore",
@@ -299,6 +322,90 @@ void config_keep_shard(struct config *config, unsigned k, unsigned n)
 	config->n_targets = kept;
 }
 
+/* Longest first; the config's order between equals. */
+struct config_timed {
+	double seconds;
+	size_t index;
+};
+
+static int config_timed_cmp(const void *a, const void *b)
+{
+	const struct config_timed *x = a, *y = b;
+
+	if (x->seconds != y->seconds)
+		return x->seconds < y->seconds ? 1 : -1;
+	return x->index < y->index ? -1 : x->index > y->index;
+}
+
+static int config_double_cmp(const void *a, const void *b)
+{
+	double x = *(const double *)a, y = *(const double *)b;
+
+	return x < y ? -1 : x > y;
+}
+
+/* The median of the times known, for those unknown (1 s when none is). */
+static double config_median(const double *seconds, size_t n)
+{
+	double *known = calloc(n ? n : 1, sizeof(*known)), median = 1;
+	size_t k = 0;
+
+	for (size_t i = 0; known && i < n; i++)
+		if (seconds[i] >= 0)
+			known[k++] = seconds[i];
+	if (k) {
+		qsort(known, k, sizeof(*known), config_double_cmp);
+		median = k % 2 ? known[k / 2] : (known[k / 2 - 1] + known[k / 2]) / 2;
+	}
+	free(known);
+	return median;
+}
+
+int config_shard_by_time(const struct config *config, unsigned n, const double *seconds,
+			 unsigned *ret_slices, double *ret_loads)
+{
+	size_t count = config->n_targets;
+	struct config_timed *order = calloc(count ? count : 1, sizeof(*order));
+	double *load = calloc(n, sizeof(*load)), median = config_median(seconds, count);
+
+	if (!order || !load) {
+		free(order);
+		free(load);
+		return -ENOMEM;
+	}
+	for (size_t i = 0; i < count; i++)
+		order[i] = (struct config_timed){ seconds[i] >= 0 ? seconds[i] : median, i };
+	qsort(order, count, sizeof(*order), config_timed_cmp);
+	for (size_t j = 0; j < count; j++) {
+		unsigned least = 0;
+
+		for (unsigned s = 1; s < n; s++)
+			if (load[s] < load[least])
+				least = s;
+		load[least] += order[j].seconds;
+		ret_slices[order[j].index] = least + 1;
+	}
+	if (ret_loads)
+		memcpy(ret_loads, load, n * sizeof(*load));
+	free(order);
+	free(load);
+	return 0;
+}
+
+void config_keep_slice(struct config *config, unsigned k, const unsigned *slices)
+{
+	size_t kept = 0;
+
+	for (size_t i = 0; i < config->n_targets; i++) {
+		if (slices[i] != k) {
+			config_target_clear(&config->targets[i]);
+			continue;
+		}
+		config->targets[kept++] = config->targets[i];
+	}
+	config->n_targets = kept;
+}
+
 void config_target_clear(struct target *t)
 {
 	free(t->name);
@@ -319,6 +426,10 @@ void config_target_clear(struct target *t)
 	for (size_t i = 0; i < t->vm.n_allowed_warnings; i++)
 		free(t->vm.allowed_warnings[i]);
 	free(t->vm.allowed_warnings);
+	for (size_t i = 0; i < t->vm.n_expected_failures; i++)
+		free(t->vm.expected_failures[i]);
+	free(t->vm.expected_failures);
+	free(t->vm.results_file);
 	for (size_t i = 0; i < t->vm.n_mounts; i++) {
 		free(t->vm.mounts[i].guest_path);
 		free(t->vm.mounts[i].host_path);

@@ -85,6 +85,21 @@ enum vm_kernel_warnings {
 const char *vm_kernel_warnings_name(enum vm_kernel_warnings kw);
 int vm_kernel_warnings_parse(const char *name);
 
+/* How a target's command reports its tests (vm.results, docs/tests.md). */
+enum vm_results {
+	VM_RESULTS_NONE,	/* "none": the command's exit status alone */
+	VM_RESULTS_TAP,		/* "tap": TAP 13/14, KTAP, kselftest's nesting */
+	VM_RESULTS_KTAP,	/* "ktap": the same parser, named for KTAP users */
+	VM_RESULTS_GOTEST_JSON,	/* "gotest-json": `go test -json` (test2json) */
+	VM_RESULTS_KUNIT,	/* "kunit": the KTAP in the guest kernel's log */
+};
+
+/* The name in the config ("none", "tap", ...), and back (-1: none). */
+const char *vm_results_name(enum vm_results results);
+int vm_results_parse(const char *name);
+/* "none, tap, ktap, gotest-json or kunit", for messages. */
+extern const char vm_results_names_text[];
+
 struct vm_config {
 	unsigned num_cpus;
 	char *memory;		/* as written, for QEMU's -m */
@@ -110,6 +125,11 @@ struct vm_config {
 	unsigned gdb_port;		/* vm.gdb: QEMU's gdb stub on 127.0.0.1; 0: none */
 	char **allowed_warnings;	/* PCRE2 patterns, checked; NULL-terminated or NULL */
 	size_t n_allowed_warnings;
+	enum vm_results results;	/* how the command reports its tests */
+	char *results_file;		/* absolute: read the results there, not from the output */
+	struct origin results_file_origin;
+	char **expected_failures;	/* PCRE2 patterns of test paths; NULL-terminated or NULL */
+	size_t n_expected_failures;
 };
 
 enum target_kind {
@@ -136,6 +156,7 @@ struct target {
 	unsigned timeout_s;	/* the command's time limit; 0: none */
 	struct vm_config vm;
 	struct origin origin;	/* the [[target]] header */
+	size_t position;	/* its place among the file's targets, before -f and --shard */
 };
 
 struct config {
@@ -178,6 +199,19 @@ struct config *config_free(struct config *config);
  * balanced (sizes differ by at most one), in the targets' order.
  */
 void config_keep_shard(struct config *config, unsigned k, unsigned n);
+
+/*
+ * Slices by time: the targets, longest first (by seconds[i], what an
+ * earlier run took; < 0 when unknown, which counts as the median of those
+ * known), each to the slice with the least time so far (the lowest on a
+ * tie).  ret_slices[i] gets target i's slice, 1 to n; ret_loads, if not
+ * NULL, each slice's time (n of them).  -ENOMEM or 0.
+ */
+int config_shard_by_time(const struct config *config, unsigned n, const double *seconds,
+			 unsigned *ret_slices, double *ret_loads);
+
+/* Keep the targets whose slice is k, in their order. */
+void config_keep_slice(struct config *config, unsigned k, const unsigned *slices);
 
 /* Free what a target owns and zero it (filter_targets drops targets). */
 void config_target_clear(struct target *target);

@@ -299,6 +299,20 @@ static int loader_check_target(struct loader *ld, struct target *t, struct error
 	if (t->kind == TARGET_IMAGE && t->rootfs)
 		return loader_fail(ld, t->rootfs_origin.pos, err,
 				   "rootfs applies only to kernel targets");
+	if (t->kind == TARGET_IMAGE && t->vm.results == VM_RESULTS_KUNIT)
+		return loader_fail(ld, loader_key_pos(ld, "vm"), err,
+				   "vm.results = \"kunit\" applies only to kernel targets: it reads the "
+				   "KTAP in the log records vmtest's guest init forwards");
+	if (t->vm.results_file && t->vm.results == VM_RESULTS_NONE)
+		return loader_fail(ld, t->vm.results_file_origin.pos, err,
+				   "vm.results_file needs vm.results: the format of what the command "
+				   "writes there");
+	if (t->vm.results_file && t->vm.results == VM_RESULTS_KUNIT)
+		return loader_fail(ld, t->vm.results_file_origin.pos, err,
+				   "vm.results_file: KUnit's results come from the kernel's log, not a file");
+	/* KUnit's tests run as the kernel boots: no command is needed. */
+	if (!t->command && t->vm.results == VM_RESULTS_KUNIT && !(t->command = strdup("true")))
+		return error_set(err, ENOMEM, "out of memory");
 	if (!t->command)
 		return loader_fail(ld, t->origin.pos, err, "command is required");
 	/* A forward needs the user-mode network: it is implied, unless refused. */
@@ -339,7 +353,7 @@ static int loader_target(struct loader *ld, struct config *config, const struct 
 	struct target *t = &config->targets[config->n_targets];
 	int r;
 
-	*t = (struct target){ .origin = origin_at(v->pos) };
+	*t = (struct target){ .origin = origin_at(v->pos), .position = config->n_targets };
 	ld->target = t;
 	ld->table = v->u.table;
 	r = loader_target_name(ld, config, t, err);

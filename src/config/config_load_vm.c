@@ -266,14 +266,17 @@ static int vm_apply_kernel_warnings(struct loader *ld, struct target *t,
 	return 0;
 }
 
-/* Patterns of known splats: PCRE2, as the targets' filter; a bad one is said where it is. */
-static int vm_apply_allowed_warnings(struct loader *ld, struct target *t,
-				     const struct toml_entry *e, struct error *err)
+/*
+ * An array of PCRE2 patterns (as the targets' filter), each compiled once
+ * with flags to check it: a bad one is said where it is.
+ */
+static int vm_apply_patterns(struct loader *ld, const struct toml_entry *e, const char *key,
+			     uint32_t flags, char ***ret, size_t *ret_n, struct error *err)
 {
 	const struct toml_array *a = &e->value->u.array;
 
-	t->vm.allowed_warnings = calloc(a->len + 1, sizeof(*t->vm.allowed_warnings));
-	if (!t->vm.allowed_warnings)
+	*ret = calloc(a->len + 1, sizeof(**ret));
+	if (!*ret)
 		return error_set(err, ENOMEM, "out of memory");
 	for (size_t i = 0; i < a->len; i++) {
 		const struct toml_value *item = a->items[i];
@@ -283,28 +286,60 @@ static int vm_apply_allowed_warnings(struct loader *ld, struct target *t,
 		int errcode;
 
 		if (item->type != TOML_STRING)
-			return loader_fail(ld, item->pos, err,
-					   "vm.allowed_warnings: expected strings, got %s %s",
+			return loader_fail(ld, item->pos, err, "%s: expected strings, got %s %s", key,
 					   config_type_article(item->type), toml_type_name(item->type));
 		if (strlen(item->u.string.ptr) != item->u.string.len)
-			return loader_fail(ld, item->pos, err,
-					   "vm.allowed_warnings: must not contain NUL characters");
-		code = pcre2_compile((PCRE2_SPTR)item->u.string.ptr, PCRE2_ZERO_TERMINATED,
-				     PCRE2_MULTILINE, &errcode, &offset, NULL);
+			return loader_fail(ld, item->pos, err, "%s: must not contain NUL characters",
+					   key);
+		code = pcre2_compile((PCRE2_SPTR)item->u.string.ptr, PCRE2_ZERO_TERMINATED, flags,
+				     &errcode, &offset, NULL);
 		if (!code) {
 			pcre2_get_error_message(errcode, message, sizeof(message));
 			return loader_fail(ld, item->pos, err,
-					   "vm.allowed_warnings: '%s' is not a regular expression: %s "
-					   "at offset %zu", item->u.string.ptr, (char *)message,
-					   (size_t)offset);
+					   "%s: '%s' is not a regular expression: %s at offset %zu",
+					   key, item->u.string.ptr, (char *)message, (size_t)offset);
 		}
 		pcre2_code_free(code);
-		t->vm.allowed_warnings[i] = strdup(item->u.string.ptr);
-		if (!t->vm.allowed_warnings[i])
+		(*ret)[i] = strdup(item->u.string.ptr);
+		if (!(*ret)[i])
 			return error_set(err, ENOMEM, "out of memory");
-		t->vm.n_allowed_warnings = i + 1;
+		*ret_n = i + 1;
 	}
 	return 0;
+}
+
+/* Patterns of known splats, matched against a splat's whole text. */
+static int vm_apply_allowed_warnings(struct loader *ld, struct target *t,
+				     const struct toml_entry *e, struct error *err)
+{
+	return vm_apply_patterns(ld, e, "vm.allowed_warnings", PCRE2_MULTILINE,
+				 &t->vm.allowed_warnings, &t->vm.n_allowed_warnings, err);
+}
+
+/* Patterns of the test paths expected to fail (results/results.h). */
+static int vm_apply_expected_failures(struct loader *ld, struct target *t,
+				      const struct toml_entry *e, struct error *err)
+{
+	return vm_apply_patterns(ld, e, "vm.expected_failures", PCRE2_UTF,
+				 &t->vm.expected_failures, &t->vm.n_expected_failures, err);
+}
+
+static int vm_apply_results(struct loader *ld, struct target *t, const struct toml_entry *e,
+			    struct error *err)
+{
+	int results = vm_results_parse(e->value->u.string.ptr);
+
+	if (results < 0 || strlen(e->value->u.string.ptr) != e->value->u.string.len)
+		return loader_fail(ld, e->value->pos, err, "vm.results: expected %s",
+				   vm_results_names_text);
+	t->vm.results = (enum vm_results)results;
+	return 0;
+}
+
+static int vm_apply_results_file(struct loader *ld, struct target *t, const struct toml_entry *e,
+				 struct error *err)
+{
+	return loader_path(ld, e, &t->vm.results_file, &t->vm.results_file_origin, err);
 }
 
 static int vm_apply_gdb(struct loader *ld, struct target *t, const struct toml_entry *e,
@@ -323,6 +358,9 @@ const struct key_spec config_vm_keys[] = {
 	{ "gdb", TOML_INTEGER, vm_apply_gdb },
 	{ "kernel_warnings", TOML_STRING, vm_apply_kernel_warnings },
 	{ "allowed_warnings", TOML_ARRAY, vm_apply_allowed_warnings },
+	{ "results", TOML_STRING, vm_apply_results },
+	{ "results_file", TOML_STRING, vm_apply_results_file },
+	{ "expected_failures", TOML_ARRAY, vm_apply_expected_failures },
 	{ "persist", TOML_BOOL, vm_apply_persist },
 	{ "network", TOML_STRING, vm_apply_network },
 	{ "forward", TOML_ARRAY, vm_apply_forward },

@@ -46,6 +46,19 @@ static void config_print_key_string(FILE *out, const char *key, const char *valu
 	fputc('\n', out);
 }
 
+static void config_print_key_strings(FILE *out, const char *key, char *const *items, size_t n)
+{
+	if (!n)
+		return;
+	fprintf(out, "%s = [", key);
+	for (size_t i = 0; i < n; i++) {
+		if (i)
+			fputs(", ", out);
+		config_print_string(out, items[i]);
+	}
+	fputs("]\n", out);
+}
+
 static void config_print_vm(FILE *out, const struct vm_config *vm)
 {
 	fputs("[target.vm]\n", out);
@@ -62,15 +75,13 @@ static void config_print_vm(FILE *out, const struct vm_config *vm)
 		fputs("usr_image = false\n", out);
 	if (vm->kernel_warnings != VM_KERNEL_WARNINGS_FAIL)
 		fprintf(out, "kernel_warnings = \"%s\"\n", vm_kernel_warnings_name(vm->kernel_warnings));
-	if (vm->n_allowed_warnings) {
-		fputs("allowed_warnings = [", out);
-		for (size_t i = 0; i < vm->n_allowed_warnings; i++) {
-			if (i)
-				fputs(", ", out);
-			config_print_string(out, vm->allowed_warnings[i]);
-		}
-		fputs("]\n", out);
-	}
+	config_print_key_strings(out, "allowed_warnings", vm->allowed_warnings,
+				 vm->n_allowed_warnings);
+	if (vm->results != VM_RESULTS_NONE)
+		fprintf(out, "results = \"%s\"\n", vm_results_name(vm->results));
+	config_print_key_string(out, "results_file", vm->results_file);
+	config_print_key_strings(out, "expected_failures", vm->expected_failures,
+				 vm->n_expected_failures);
 	if (vm->network != VM_NETWORK_NONE)
 		fprintf(out, "network = \"%s\"\n", vm_network_name(vm->network));
 	if (vm->n_forwards) {

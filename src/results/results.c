@@ -22,34 +22,6 @@ struct results_parser {
 	int64_t line_start_us[2];	/* when its first byte came */
 };
 
-static const char *const results_format_names_table[] = {
-	[RESULTS_NONE] = "none",
-	[RESULTS_TAP] = "tap",
-	[RESULTS_KTAP] = "ktap",
-	[RESULTS_GOTEST_JSON] = "gotest-json",
-	[RESULTS_KUNIT] = "kunit",
-};
-
-const char *results_format_name(enum results_format format)
-{
-	return (size_t)format < ARRAY_SIZE(results_format_names_table)
-		       ? results_format_names_table[format]
-		       : "?";
-}
-
-int results_format_parse(const char *name)
-{
-	for (size_t i = 0; i < ARRAY_SIZE(results_format_names_table); i++)
-		if (strcmp(name, results_format_names_table[i]) == 0)
-			return (int)i;
-	return -1;
-}
-
-const char *results_format_names(void)
-{
-	return "none, tap, ktap, gotest-json, kunit";
-}
-
 static const char *const test_status_names[] = {
 	[TEST_PASSED] = "passed",
 	[TEST_FAILED] = "failed",
@@ -74,7 +46,7 @@ bool test_status_fails(enum test_status status)
 
 /* --- the model ----------------------------------------------------------- */
 
-int results_new(enum results_format format, struct results **ret)
+int results_new(enum vm_results format, struct results **ret)
 {
 	struct results *r = calloc(1, sizeof(*r));
 	struct results_parser *p = calloc(1, sizeof(*p));
@@ -87,7 +59,7 @@ int results_new(enum results_format format, struct results **ret)
 	}
 	r->format = format;
 	r->parser = p;
-	p->ops = format == RESULTS_GOTEST_JSON ? &results_gotest_ops : &results_tap_ops;
+	p->ops = format == VM_RESULTS_GOTEST_JSON ? &results_gotest_ops : &results_tap_ops;
 	p->state = p->ops->new_state();
 	p->line[0] = malloc(RESULTS_LINE_MAX + 1);
 	p->line[1] = malloc(RESULTS_LINE_MAX + 1);
@@ -404,10 +376,10 @@ void results_finish(struct results *r)
 	for (size_t i = 0; i < r->n_tests; i++)
 		if (r->tests[i].status == TEST_RUNNING)
 			r->tests[i].status = TEST_FAILED;
-	if (!r->saw_results && r->format != RESULTS_NONE)
+	if (!r->saw_results && r->format != VM_RESULTS_NONE)
 		results_problem(r, "no test results in %s (vm.results = \"%s\")",
-				r->format == RESULTS_KUNIT ? "the kernel's log" : "the command's output",
-				results_format_name(r->format));
+				r->format == VM_RESULTS_KUNIT ? "the kernel's log" : "the command's output",
+				vm_results_name(r->format));
 	results_mark(r);
 	r->finished = true;
 }
@@ -493,6 +465,30 @@ void results_summary(const struct results *r, char *buf, size_t len)
 			at += (size_t)snprintf(buf + at, len - at, ", %zu %s", counts[i],
 					       counts[i] == 1 && i == 5 ? "expected failure"
 									: parts[i].what);
+}
+
+void results_progress(const struct results *r, char *buf, size_t len, size_t *ret_ended)
+{
+	size_t ok = 0, failed = 0, skipped = 0, at;
+
+	for (size_t i = 0; i < r->n_tests; i++) {
+		const struct test_result *t = &r->tests[i];
+
+		if (t->has_children || t->status == TEST_RUNNING)
+			continue;
+		if (test_status_fails(t->status))
+			failed++;
+		else if (t->status == TEST_SKIPPED || t->status == TEST_TODO)
+			skipped++;
+		else
+			ok++;
+	}
+	*ret_ended = ok + failed + skipped;
+	at = (size_t)snprintf(buf, len, "%zu ok", ok);
+	if (failed && at < len)
+		at += (size_t)snprintf(buf + at, len - at, ", %zu failed", failed);
+	if (skipped && at < len)
+		snprintf(buf + at, len - at, ", %zu skipped", skipped);
 }
 
 char *results_failed_paths(const struct results *r, size_t max)

@@ -24,19 +24,7 @@
 #include <stdint.h>
 #include <sys/types.h>
 
-enum results_format {
-	RESULTS_NONE,		/* "none": the command's exit status alone */
-	RESULTS_TAP,		/* "tap": TAP 13/14, KTAP, kselftest's nesting */
-	RESULTS_KTAP,		/* "ktap": the same parser, named for KTAP users */
-	RESULTS_GOTEST_JSON,	/* "gotest-json": `go test -json` (test2json) */
-	RESULTS_KUNIT,		/* "kunit": the KTAP in the guest kernel's log */
-};
-
-/* "none", "tap", ...; and back (-1: unknown). */
-const char *results_format_name(enum results_format format);
-int results_format_parse(const char *name);
-/* "none, tap, ktap, gotest-json, kunit", for messages. */
-const char *results_format_names(void);
+#include "config/config.h"
 
 enum test_status {
 	TEST_PASSED,
@@ -81,7 +69,7 @@ struct test_result {
 struct results_parser;
 
 struct results {
-	enum results_format format;
+	enum vm_results format;
 	struct test_result *tests;
 	size_t n_tests, cap_tests;
 	char *problem;		/* why they are incomplete ("Bail out! ..."); NULL */
@@ -91,8 +79,8 @@ struct results {
 	struct results_parser *parser;
 };
 
-/* A parser for format (not RESULTS_NONE); -ENOMEM. */
-int results_new(enum results_format format, struct results **ret);
+/* A parser for format (not VM_RESULTS_NONE); -ENOMEM. */
+int results_new(enum vm_results format, struct results **ret);
 struct results *results_free(struct results *results);
 
 /*
@@ -108,7 +96,7 @@ void results_feed(struct results *results, int stream, const char *buf, size_t l
 /*
  * The guest kernel's log records ("PRIO,SEQ,USEC,FLAGS;TEXT" lines, as
  * guest/kmsg.c forwards them): the text of each, with the kernel's own
- * time, for RESULTS_KUNIT.
+ * time, for VM_RESULTS_KUNIT.
  */
 void results_feed_kmsg(struct results *results, const char *log, size_t len);
 
@@ -119,6 +107,10 @@ void results_feed_kmsg(struct results *results, const char *log, size_t len);
  * set.  Idempotent.
  */
 void results_finish(struct results *results);
+
+/* Say why the results are incomplete or missing (the first reason only). */
+void results_problem(struct results *results, const char *fmt, ...)
+	__attribute__((format(printf, 2, 3)));
 
 /* Whether test i is one the reports show (see the top). */
 bool results_reported(const struct results *results, size_t i);
@@ -148,6 +140,12 @@ int results_expect_failures(struct results *results, char *const *patterns);
  * failed, with the retry's output.  Tests only the retry has are added.
  */
 int results_merge_retry(struct results *results, const struct results *retry);
+
+/*
+ * While the output still comes: "12 ok, 1 failed" of the tests ended so
+ * far (those without subtests); the number of them in *ret_ended.
+ */
+void results_progress(const struct results *results, char *buf, size_t len, size_t *ret_ended);
 
 /* "39/40 ok, 1 failed, 2 skipped" (only the counts that are not 0). */
 void results_summary(const struct results *results, char *buf, size_t len);

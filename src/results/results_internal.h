@@ -43,8 +43,6 @@ void results_pending_add(struct results_pending *p, const char *text, size_t len
 void results_pending_give(struct results *r, struct results_pending *p, struct test_result *t);
 void results_pending_clear(struct results_pending *p);
 
-/* Say why the results are incomplete (the first reason only). */
-void results_problem(struct results *r, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 
 /* A malloc'd copy of a detail (NULL for empty). */
 char *results_strndup(const char *s, size_t len);

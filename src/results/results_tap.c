@@ -291,8 +291,13 @@ static int tap_directive(bool ok, const char *s, size_t len, const char **ret_re
 
 		if (len < n || strncasecmp(s, words[i].word, n) != 0)
 			continue;
-		*ret_reason = s;
-		*ret_reason_len = len;
+		/* "SKIP: why", "skipped why": the reason after the word. */
+		while (n < len && s[n] != ' ' && s[n] != '\t' && s[n] != ':')
+			n++;
+		while (n < len && (s[n] == ' ' || s[n] == '\t' || s[n] == ':'))
+			n++;
+		*ret_reason = s + n;
+		*ret_reason_len = len - n;
 		return ok ? words[i].ok_status : words[i].not_ok_status;
 	}
 	return -1;

@@ -65,6 +65,8 @@ struct image_streams {
 	int port_fds[2];	/* stdout's and stderr's port sockets */
 	int out_fds[2];		/* vmtest's stdout and stderr (or both stdout; -1: nowhere) */
 	int copy_fd;		/* both streams again, by whole lines (the record's spool) */
+	const struct output_listener *listener;	/* the test results' parser; NULL: none */
+	const char *const *envp;	/* the command's environment */
 };
 
 /*
@@ -253,9 +255,10 @@ static size_t image_marker_prefix(const char *buf, size_t len, const char *marke
 	return 0;
 }
 
-static int image_flush(struct image_pending *p, int fd, int copy_fd,
+static int image_flush(struct image_pending *p, const struct image_streams *io, int stream,
 		       size_t keep_at_least, bool whole_lines, struct error *err)
 {
+	int fd = io->out_fds[stream - 1], copy_fd = io->copy_fd;
 	int r;
 
 	size_t n = p->len > keep_at_least ? p->len - keep_at_least : 0;
@@ -267,6 +270,7 @@ static int image_flush(struct image_pending *p, int fd, int copy_fd,
 	}
 	/* The spool first: it stays whole when the user's stream fails. */
 	r = output_copy(copy_fd, p->buf, n, err);
+	output_tell(io->listener, stream, p->buf, n);
 	if (r >= 0)
 		r = output_to_user(fd, p->buf, n, err);
 	memmove(p->buf, p->buf + n, p->len - n);
@@ -311,11 +315,11 @@ static int image_relay_with(const struct image_streams *io, const char *marker,
 			if (hit) {
 				q->len = (size_t)(hit - q->buf);
 				q->done = true;
-				if (image_flush(q, io->out_fds[i], io->copy_fd, 0, false, err) < 0)
+				if (image_flush(q, io, i + 1, 0, false, err) < 0)
 					return -err->code;
 				continue;
 			}
-			if (image_flush(q, io->out_fds[i], io->copy_fd,
+			if (image_flush(q, io, i + 1,
 					      image_marker_prefix(q->buf, q->len, marker, mlen),
 					      shared, err) < 0)
 				return -err->code;
@@ -346,7 +350,7 @@ static int image_stream(struct qga *qga, const struct target *t,
 	char token[33], marker[64];
 	const char *argv[] = { "-c", image_stream_script, "vmtest", t->command, ports[0],
 			       ports[1], token, NULL };
-	struct qga_exec_request req = { .path = "/bin/sh", .argv = argv, .envp = image_env,
+	struct qga_exec_request req = { .path = "/bin/sh", .argv = argv, .envp = io->envp,
 					.capture = QGA_CAPTURE_NONE };
 	uint64_t random[2];
 	int64_t pid;
@@ -373,7 +377,7 @@ static int image_run(struct qga *qga, const struct target *t, const struct image
 	const char *argv[] = { "-c",
 			       "cd " GUEST_SHARED_PATH " || exit 1; if command -v bash >/dev/null 2>&1; then exec bash -c \"$1\"; else exec sh -c \"$1\"; fi",
 			       "vmtest", t->command, NULL };
-	struct qga_exec_request req = { .path = "/bin/sh", .argv = argv, .envp = image_env,
+	struct qga_exec_request req = { .path = "/bin/sh", .argv = argv, .envp = io->envp,
 					.capture = QGA_CAPTURE_SEPARATE };
 	char ports[2][64];
 	int64_t pid;
@@ -392,6 +396,8 @@ static int image_run(struct qga *qga, const struct target *t, const struct image
 	r = output_copy(io->copy_fd, ret_status->out_data, ret_status->out_len, err);
 	if (r >= 0)
 		r = output_copy(io->copy_fd, ret_status->err_data, ret_status->err_len, err);
+	output_tell(io->listener, 1, ret_status->out_data, ret_status->out_len);
+	output_tell(io->listener, 2, ret_status->err_data, ret_status->err_len);
 	if (r >= 0)
 		r = output_to_user(io->out_fds[0], ret_status->out_data, ret_status->out_len, err);
 	if (r >= 0)
@@ -541,17 +547,40 @@ static int image_setup(struct target_run *run, struct error *err)
 	return target_run_check(run, r, err);
 }
 
+/* The image's fixed environment, and a retry's (VMTEST_FAILED_TESTS); malloc'd. */
+static const char **image_environment(const struct target_run *run)
+{
+	size_t n = ARRAY_SIZE(image_env) - 1, extra = 0;
+	const char **envp;
+
+	while (run->extra_env && run->extra_env[extra])
+		extra++;
+	envp = calloc(n + extra + 1, sizeof(*envp));
+	if (!envp)
+		return NULL;
+	memcpy(envp, image_env, n * sizeof(*envp));
+	for (size_t i = 0; i < extra; i++)
+		envp[n + i] = run->extra_env[i];
+	return envp;
+}
+
 static int image_exec(struct target_run *run, struct qga_exec_status *ret_status,
 		      struct error *err)
 {
+	_cleanup_free_ const char **envp = image_environment(run);
 	const struct image_streams streams = {
 		.port_fds = { run->output_fd, image_boot(run)->error_fd },
 		.out_fds = { run->options->out_fd, run->options->err_fd },
 		.copy_fd = run->record->output_fd,
+		.listener = &run->listener,
+		.envp = envp,
 	};
-	int r = image_run(run->qga, run->target, &streams,
-			  clock_deadline(run->timeout_s ? run->timeout_s * 1000LL : -1), ret_status,
-			  err);
+	int r = envp ? 0 : error_set(err, ENOMEM, "out of memory");
+
+	if (r >= 0)
+		r = image_run(run->qga, run->target, &streams,
+			      clock_deadline(run->timeout_s ? run->timeout_s * 1000LL : -1),
+			      ret_status, err);
 
 	if (r == -ETIMEDOUT && run->timeout_s) {
 		run->timed_out = run->timeout_s;

@@ -36,6 +36,7 @@
 #include "targets/kernel_fs.h"
 #include "targets/kernel_warnings.h"
 #include "targets/target_run.h"
+#include "targets/test_results.h"
 #include "targets/usr_image.h"
 #include "vm/json_io.h"
 #include "vm/output.h"
@@ -323,6 +324,9 @@ static void kernel_plan(const struct target_run *run, struct qemu_plan *plan)
 
 static const char *kernel_warm_off(const struct target_run *run)
 {
+	if (test_results_format(run->target, run->options) == VM_RESULTS_KUNIT)
+		return "its tests are KUnit's, which run as the kernel boots: a guest restored "
+		       "from a snapshot would not run them";
 	return kernel_fs_warm_off(run, &kernel_boot(run)->fs);
 }
 
@@ -487,12 +491,14 @@ static const char *kernel_shell(const struct target *t)
  */
 static const char **kernel_environment(struct target_run *run)
 {
-	size_t n = 0, kept = 0;
+	size_t n = 0, kept = 0, extra = 0;
 	const char **envp;
 
 	while (environ[n])
 		n++;
-	envp = calloc(n + 1, sizeof(*envp));
+	while (run->extra_env && run->extra_env[extra])
+		extra++;
+	envp = calloc(n + extra + 1, sizeof(*envp));
 	if (!envp)
 		return NULL;
 	for (size_t i = 0; i < n; i++) {
@@ -503,6 +509,10 @@ static const char **kernel_environment(struct target_run *run)
 		record_log(run->record, 0, "not passing %.*s to the guest: its value is not valid UTF-8",
 			   (int)strcspn(environ[i], "="), environ[i]);
 	}
+	/* A retry's own (VMTEST_FAILED_TESTS), last: they win over the host's. */
+	for (size_t i = 0; i < extra; i++)
+		if (json_io_utf8_valid(run->extra_env[i]))
+			envp[kept++] = run->extra_env[i];
 	return envp;
 }
 
@@ -520,6 +530,7 @@ static int kernel_relay(struct target_run *run, uint32_t exec_id, bool tty, int6
 		.out_fd = o->out_fd,
 		.err_fd = o->err_fd,
 		.copy_fd = run->record->output_fd,
+		.listener = &run->listener,
 		.deadline = deadline,
 		.in_fd = -1,
 		.winch_fd = -1,

@@ -71,6 +71,7 @@ struct record *record_free(struct record *r)
 		return NULL;
 	if (r->observer && r->observer->forget)
 		r->observer->forget(r->observer->data, r);
+	results_free(r->results);
 	if (r->console_fd >= 0)
 		close(r->console_fd);
 	if (r->output_fd >= 0)
@@ -154,6 +155,23 @@ void record_qemu_line(struct record *r, const char *line)
 {
 	free(r->qemu_line);
 	r->qemu_line = line ? strdup(line) : NULL;
+}
+
+void record_progress(struct record *r, const char *tests)
+{
+	if (r->observer && r->observer->progress)
+		r->observer->progress(r->observer->data, r, tests);
+}
+
+void record_retry(struct record *r)
+{
+	for (size_t i = 0; i < r->n_kernel_warnings; i++) {
+		free(r->kernel_warnings[i]);
+		free(r->kernel_warning_titles[i]);
+	}
+	r->n_kernel_warnings = 0;
+	r->kernel_warnings_fail = false;
+	/* A dump of a failed attempt stays: the first is what explains a flake. */
 }
 
 void record_end(struct record *r, enum record_outcome outcome, int exit_status,

@@ -21,6 +21,7 @@
 #include <stdint.h>
 
 #include "base/error.h"
+#include "results/results.h"
 
 enum record_stage {
 	RECORD_STAGE_NONE,	/* preparing: nothing started yet */
@@ -46,6 +47,8 @@ struct record_observer {
 	void (*stage)(void *data, const struct record *r);
 	/* One of vmtest's own lines about the target, at a -v level (0: always). */
 	void (*log)(void *data, const struct record *r, int level, const char *line);
+	/* Its tests so far, while the command runs ("12 ok, 1 failed"). */
+	void (*progress)(void *data, const struct record *r, const char *tests);
 	void (*end)(void *data, const struct record *r);
 	/* The record is about to go: nothing of it may be read after this. */
 	void (*forget)(void *data, const struct record *r);
@@ -71,6 +74,11 @@ struct record {
 	char **kernel_warning_titles;	/* each one's first report line */
 	size_t n_kernel_warnings;
 	bool kernel_warnings_fail;
+	/* The tests its command reported (vm.results), every attempt's merged;
+	 * NULL: none asked for. */
+	struct results *results;
+	unsigned attempts;		/* runs of the target: 1, more with --retry-failed */
+	bool flaky;			/* it failed, then passed on a retry */
 	const struct record_observer *observer;
 };
 
@@ -91,11 +99,18 @@ void record_stage(struct record *r, enum record_stage stage);
 void record_log(struct record *r, int level, const char *fmt, ...)
 	__attribute__((format(printf, 3, 4)));
 
+/* Its tests so far ("12 ok, 1 failed"), for the view. */
+void record_progress(struct record *r, const char *tests);
+
 /* Keep the QEMU command line (a copy). */
 void record_qemu_line(struct record *r, const char *line);
 
 /* A splat of the guest kernel's (copies); -ENOMEM or 0. */
 int record_add_kernel_warning(struct record *r, const char *title, const char *text);
+
+/* Before another attempt at the target: the last one's kernel warnings go
+ * (they were said); its vmcore, if any, stays. */
+void record_retry(struct record *r);
 
 /* The end: outcome, status and reason (printf-style; NULL for none). */
 void record_end(struct record *r, enum record_outcome outcome, int exit_status,

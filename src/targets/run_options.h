@@ -28,6 +28,9 @@ struct run_options {
 	bool dump;		/* --dump or --output-dir: a kernel target's memory at a panic */
 	bool dump_on_timeout;	/* --dump: and when its command times out */
 	bool gdb_wait;		/* --gdb-wait */
+	int results;		/* --results: enum vm_results; -1: the targets' own vm.results */
+	const char *results_file;	/* --results-file; NULL: the targets' own */
+	unsigned retry_failed;	/* --retry-failed: attempts after a failed one */
 	/* --forward: added to each target's vm.forward (and implying the network) */
 	const struct vm_forward *forwards;
 	size_t n_forwards;

@@ -2,6 +2,7 @@
 #include "targets/runner.h"
 
 #include <errno.h>
+#include <stdarg.h>
 #include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -20,6 +21,7 @@
 #include "targets/kernel_warnings.h"
 #include "targets/network.h"
 #include "targets/target_run.h"
+#include "targets/test_results.h"
 #include "targets/warm_start.h"
 #include "vm/json_io.h"
 #include "vm/output.h"
@@ -54,7 +56,8 @@ int runner_check(const struct config *config, const struct target *t,
 		return error_usage(err,
 				   "%s cannot be shared read-write at %s: it holds the root filesystem %s; run vmtest from a project directory",
 				   config->base_dir, GUEST_SHARED_PATH, t->rootfs ? t->rootfs : "/");
-	return network_check(t, o, err);
+	r = test_results_check(config, t, o, err);
+	return r < 0 ? r : network_check(t, o, err);
 }
 
 /* A run directory never goes where the guest may write (a one-liner run from /tmp). */
@@ -418,6 +421,7 @@ static void runner_clear(struct target_run *run, const struct target_kind_ops *k
 	warm_start_clear(run);
 	if (run->run_dir && kind->ended)
 		kind->ended(run);
+	test_results_end(run);
 	kind->clear(run);
 	run_dir_remove(run->run_dir);
 	free(run->run_dir);
@@ -458,24 +462,51 @@ static void runner_warned(const struct record *record, bool panic_said, char *bu
 		snprintf(buf + strlen(buf), len - strlen(buf), " (and %zu more)", n - 1);
 }
 
+/* How one attempt at a target ended, before its tests have their say. */
+struct runner_verdict {
+	enum record_outcome outcome;
+	int exit_status;
+	char reason[sizeof(((struct record *)0)->reason)];
+	bool final;		/* no retry can change it (the run was stopped) */
+};
+
+static void runner_set(struct runner_verdict *v, enum record_outcome outcome, int exit_status,
+		       const char *fmt, ...) __attribute__((format(printf, 4, 5)));
+
+static void runner_set(struct runner_verdict *v, enum record_outcome outcome, int exit_status,
+		       const char *fmt, ...)
+{
+	va_list ap;
+
+	v->outcome = outcome;
+	v->exit_status = exit_status;
+	v->reason[0] = '\0';
+	if (!fmt)
+		return;
+	va_start(ap, fmt);
+	vsnprintf(v->reason, sizeof(v->reason), fmt, ap);
+	va_end(ap);
+}
+
 /* How the command ended, as vmtest reports it. */
-static void runner_verdict(struct record *record, const struct qga_exec_status *st)
+static void runner_verdict(struct record *record, const struct qga_exec_status *st,
+			   struct runner_verdict *v)
 {
 	char warned[1024];
 
 	runner_warned(record, false, warned, sizeof(warned));
 	if (st->signal)
-		record_end(record, RECORD_FAILED, 128 + st->signal, "Command killed by signal %d%s",
+		runner_set(v, RECORD_FAILED, 128 + st->signal, "Command killed by signal %d%s",
 			   st->signal, warned);
 	else if (st->exitcode != 0)
-		record_end(record, RECORD_FAILED, st->exitcode,
-			   "Command failed with exit code: %d%s", st->exitcode, warned);
+		runner_set(v, RECORD_FAILED, st->exitcode, "Command failed with exit code: %d%s",
+			   st->exitcode, warned);
 	else if (warned[0])
 		/* The command passed: the kernel's warning is the failure. */
-		record_end(record, RECORD_FAILED, EXIT_STATUS_KERNEL_WARNING, "Kernel warning: %s",
+		runner_set(v, RECORD_FAILED, EXIT_STATUS_KERNEL_WARNING, "Kernel warning: %s",
 			   warned + strlen("; the kernel warned: "));
 	else
-		record_end(record, RECORD_PASSED, 0, NULL);
+		runner_set(v, RECORD_PASSED, 0, NULL);
 }
 
 static int runner_live(struct target_run *run, const struct target_kind_ops *kind,
@@ -489,6 +520,8 @@ static int runner_live(struct target_run *run, const struct target_kind_ops *kin
 		record_stage(run->record, RECORD_STAGE_SETUP);
 		r = kind->setup(run, err);
 	}
+	if (r >= 0)
+		r = test_results_begin(run, err);
 	if (r >= 0) {
 		record_stage(run->record, RECORD_STAGE_COMMAND);
 		r = kind->exec(run, st, err);
@@ -504,8 +537,13 @@ static int runner_live(struct target_run *run, const struct target_kind_ops *kin
 	return r;
 }
 
-int runner_run(const struct config *config, const struct target *t,
-	       const struct run_options *o, struct record *record)
+/*
+ * One attempt at the target: its verdict in *v, its tests (if asked for)
+ * in *ret_results.  -EINTR when a signal stopped it: nothing to report.
+ */
+static int runner_attempt(const struct config *config, const struct target *t,
+			  const struct run_options *o, struct record *record, char **extra_env,
+			  struct runner_verdict *v, struct results **ret_results)
 {
 	const struct target_kind_ops *kind = target_run_kind(t);
 	struct target_run run = {
@@ -513,6 +551,7 @@ int runner_run(const struct config *config, const struct target *t,
 		.qemu = { .pidfd = -1 }, .qemu_slot = -1, .output_fd = -1, .dump = DUMP_STATE_INIT,
 		.setup_ms = o->boot_timeout_s ? o->boot_timeout_s * 1000LL : RUNNER_SETUP_TIMEOUT_MS,
 		.timeout_s = o->timeout_s ? o->timeout_s : t->timeout_s,
+		.extra_env = extra_env,
 	};
 	struct qga_exec_status st = { 0 };
 	struct error err = { 0 };
@@ -528,24 +567,124 @@ int runner_run(const struct config *config, const struct target *t,
 	 * ended keeps its verdict, whatever came after. */
 	if (r < 0 && interrupt_requested()) {
 		runner_clear(&run, kind);
+		*ret_results = TAKE_PTR(run.results);
 		if (interrupt_signal() || !interrupt_failure())
 			return -EINTR;
-		record_end(record, RECORD_ERROR, EXIT_STATUS_UNAVAILABLE,
-			   "vmtest: the run was stopped: %s", interrupt_failure());
+		runner_set(v, RECORD_ERROR, EXIT_STATUS_UNAVAILABLE, "vmtest: the run was stopped: %s",
+			   interrupt_failure());
+		v->final = true;
 		return 0;
 	}
 	runner_clear(&run, kind);
+	*ret_results = TAKE_PTR(run.results);
 	runner_warned(record, r < 0 && run.kernel_died, warned, sizeof(warned));
 	if (r < 0 && run.timed_out)
 		/* The target failed, the run did not. */
-		record_end(record, RECORD_TIMED_OUT, EXIT_STATUS_TIMEOUT, "Timed out after %u s%s",
+		runner_set(v, RECORD_TIMED_OUT, EXIT_STATUS_TIMEOUT, "Timed out after %u s%s",
 			   run.timed_out, warned);
 	else if (r < 0)
-		record_end(record, RECORD_ERROR, err.status ? (int)err.status : EXIT_STATUS_UNAVAILABLE,
+		runner_set(v, RECORD_ERROR, err.status ? (int)err.status : EXIT_STATUS_UNAVAILABLE,
 			   "vmtest: %s%s", err.msg, warned);
 	else
-		runner_verdict(record, &st);
+		runner_verdict(record, &st, v);
+	/* A target that cannot be run as configured fails the same way again. */
+	v->final = r < 0 && err.status == EXIT_STATUS_USAGE;
 	qga_exec_status_clear(&st);
+	return 0;
+}
+
+/* The attempt's tests into the record's (a retry's merged: flaky tests). */
+static void runner_keep_results(struct record *record, struct results *attempt)
+{
+	if (!attempt)
+		return;
+	if (!record->results) {
+		record->results = attempt;
+		return;
+	}
+	if (results_merge_retry(record->results, attempt) < 0)
+		record_log(record, 0, "out of memory: the retry's tests were not merged");
+	results_free(attempt);
+}
+
+/* What the tests add to an attempt's verdict: a target passes only when
+ * its command passed and none of its tests failed. */
+static void runner_judge(const struct record *record, struct runner_verdict *v)
+{
+	char tests[1024];
+	size_t at = strlen(v->reason);
+
+	test_results_reason(record->results, tests, sizeof(tests));
+	if (!tests[0])
+		return;
+	if (v->outcome == RECORD_PASSED) {
+		runner_set(v, RECORD_FAILED, EXIT_STATUS_FAILED, "%s", tests);
+		return;
+	}
+	snprintf(v->reason + at, sizeof(v->reason) - at, "; %s", tests);
+}
+
+/*
+ * The environment of a retry: VMTEST_ATTEMPT, and VMTEST_FAILED_TESTS,
+ * the paths of the tests that failed, one per line, for a command that can
+ * run only those (docs/tests.md); within what an environment takes.
+ */
+static char **runner_retry_env(const struct record *record, unsigned attempt)
+{
+	_cleanup_free_ char *failed = results_failed_paths(record->results, 4096);
+	char **env = calloc(3, sizeof(*env));
+	size_t n = 0;
+
+	if (!env)
+		return NULL;
+	if (asprintf(&env[n], "VMTEST_ATTEMPT=%u", attempt) >= 0)
+		n++;
+	if (failed && *failed && strlen(failed) < 64 * 1024 && !strstr(failed, "... and ")) {
+		failed[strlen(failed) - 1] = '\0';
+		if (asprintf(&env[n], "VMTEST_FAILED_TESTS=%s", failed) >= 0)
+			n++;
+	}
+	env[n] = NULL;
+	return env;
+}
+
+static void runner_free_env(char **env)
+{
+	for (size_t i = 0; env && env[i]; i++)
+		free(env[i]);
+	free(env);
+}
+
+int runner_run(const struct config *config, const struct target *t,
+	       const struct run_options *o, struct record *record)
+{
+	struct runner_verdict v = { 0 };
+	char **env = NULL;
+	unsigned attempt;
+
+	for (attempt = 1;; attempt++) {
+		struct results *results = NULL;
+		int r = runner_attempt(config, t, o, record, env, &v, &results);
+
+		runner_free_env(env);
+		env = NULL;
+		runner_keep_results(record, results);
+		if (r < 0)
+			return r;
+		runner_judge(record, &v);
+		if (v.outcome == RECORD_PASSED || v.final || attempt > o->retry_failed)
+			break;
+		record_log(record, 0, "attempt %u of %u failed (%s): trying again", attempt,
+			   o->retry_failed + 1, v.reason);
+		record_retry(record);
+		env = runner_retry_env(record, attempt + 1);
+	}
+	record->attempts = attempt;
+	record->flaky = attempt > 1 && v.outcome == RECORD_PASSED;
+	if (v.reason[0])
+		record_end(record, v.outcome, v.exit_status, "%s", v.reason);
+	else
+		record_end(record, v.outcome, v.exit_status, NULL);
 	return 0;
 }
 

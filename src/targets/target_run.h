@@ -15,6 +15,7 @@
 
 #include <pthread.h>
 #include <stdbool.h>
+#include <sys/stat.h>
 #include <stdint.h>
 
 #include "base/error.h"
@@ -27,6 +28,7 @@
 #include "targets/run_options.h"
 #include "vm/console.h"
 #include "vm/interrupt.h"
+#include "vm/output.h"
 #include "vm/qemu_process.h"
 #include "vm/qga.h"
 #include "vm/qmp.h"
@@ -80,6 +82,16 @@ struct target_run {
 	char agent_trouble[sizeof(((struct error *)0)->msg)];
 	/* Said after the guest's own words when it could not start. */
 	char *boot_note;
+	/* The attempt's tests (test_results.h): the parser, fed through the
+	 * listener as the output arrives; the results file as it was before. */
+	struct results *results;
+	struct output_listener listener;
+	int64_t progress_ms;	/* when the view was last told the count */
+	struct stat results_file_before;
+	bool results_file_existed;
+	/* More of the command's environment (a retry's VMTEST_FAILED_TESTS):
+	 * NULL-terminated; NULL: none. */
+	char **extra_env;
 	void *kind_data;	/* the kind's own */
 	struct warm_start *warm;	/* NULL: the kind has none, or a dry run */
 };

@@ -19,12 +19,16 @@
 #include "base/host_file.h"
 #include "vm/json_io.h"
 #include "vm/output.h"
+#include "ui/report_tests.h"
+#include "ui/xml_writer.h"
 
 #define REPORT_TAIL_BYTES 4096		/* the output's tail in a <failure> */
 #define REPORT_CONSOLE_BYTES (1 << 20)	/* at most this much console in <system-err> */
 
 struct report_case {
 	bool done;
+	bool flaky;			/* it failed, then passed on a retry */
+	unsigned attempts;
 	enum record_outcome status;
 	int exit_status;
 	char *reason;
@@ -34,6 +38,9 @@ struct report_case {
 	int64_t total_ms;
 	off_t junit_off;		/* its <testcase> in the fragments file */
 	size_t junit_len;
+	struct report_tally tally;	/* what its <testcase> elements hold */
+	struct json_value *tests;	/* its tests (report_tests.h); NULL: none asked for */
+	struct json_value *tests_summary;
 };
 
 struct report {
@@ -57,243 +64,6 @@ static const char *const report_status_names[] = {
 	[RECORD_TIMED_OUT] = "timed out",
 	[RECORD_ERROR] = "error",
 };
-
-/* --- XML text ------------------------------------------------------------- */
-
-/* A writer of XML character data that may be fed in pieces. */
-struct report_xml {
-	int fd;				/* < 0: into mem */
-	int error;			/* the first write to fd that failed: its errno */
-	char *mem;
-	size_t mem_len, mem_cap;
-	bool cdata;			/* inside <![CDATA[ ]]>: "]]>" must be split */
-	unsigned char carry[4];		/* a UTF-8 sequence cut by the last piece */
-	size_t n_carry;
-	unsigned brackets;		/* "]" just written, for "]]>" */
-	char buf[8192];
-	size_t len;
-};
-
-static void report_xml_out(struct report_xml *x, const char *s, size_t n)
-{
-	if (x->fd >= 0) {
-		int r = x->error ? 0 : io_write_all(x->fd, s, n);
-
-		if (r < 0)
-			x->error = -r;
-		return;
-	}
-	if (x->mem_len + n + 1 > x->mem_cap) {
-		size_t cap = (x->mem_len + n + 1) * 2;
-		char *p = realloc(x->mem, cap);
-
-		if (!p)
-			return;
-		x->mem = p;
-		x->mem_cap = cap;
-	}
-	memcpy(x->mem + x->mem_len, s, n);
-	x->mem_len += n;
-	x->mem[x->mem_len] = '\0';
-}
-
-static void report_xml_put(struct report_xml *x, const char *s, size_t n)
-{
-	if (x->len + n > sizeof(x->buf)) {
-		report_xml_out(x, x->buf, x->len);
-		x->len = 0;
-	}
-	if (n > sizeof(x->buf)) {
-		report_xml_out(x, s, n);
-		return;
-	}
-	memcpy(x->buf + x->len, s, n);
-	x->len += n;
-}
-
-static void report_xml_flush(struct report_xml *x)
-{
-	report_xml_out(x, x->buf, x->len);
-	x->len = 0;
-}
-
-/* XML 1.0's Char production. */
-static bool report_xml_char_ok(uint32_t c)
-{
-	return c == 0x9 || c == 0xa || c == 0xd || (c >= 0x20 && c <= 0xd7ff) ||
-	       (c >= 0xe000 && c <= 0xfffd) || (c >= 0x10000 && c <= 0x10ffff);
-}
-
-/* The length of a whole, valid UTF-8 sequence at s; 0 invalid; -1 cut short. */
-static int report_utf8(const unsigned char *s, size_t n, uint32_t *ret)
-{
-	int len;
-	uint32_t c, min;
-
-	if (s[0] < 0x80) {
-		*ret = s[0];
-		return 1;
-	}
-	if ((s[0] & 0xe0) == 0xc0)
-		len = 2, c = s[0] & 0x1f, min = 0x80;
-	else if ((s[0] & 0xf0) == 0xe0)
-		len = 3, c = s[0] & 0x0f, min = 0x800;
-	else if ((s[0] & 0xf8) == 0xf0)
-		len = 4, c = s[0] & 0x07, min = 0x10000;
-	else
-		return 0;
-	for (int i = 1; i < len; i++) {
-		if ((size_t)i >= n)
-			return -1;
-		if ((s[i] & 0xc0) != 0x80)
-			return 0;
-		c = c << 6 | (s[i] & 0x3f);
-	}
-	if (c < min || (c >= 0xd800 && c <= 0xdfff))
-		return 0;
-	*ret = c;
-	return len;
-}
-
-static void report_xml_char(struct report_xml *x, const unsigned char *s, size_t n, uint32_t c)
-{
-	if (!report_xml_char_ok(c))
-		return;
-	if (!x->cdata) {
-		const char *esc = c == '&' ? "&amp;" : c == '<' ? "&lt;" : c == '>' ? "&gt;"
-				: c == '"' ? "&quot;" : NULL;
-
-		if (esc)
-			report_xml_put(x, esc, strlen(esc));
-		else
-			report_xml_put(x, (const char *)s, n);
-		return;
-	}
-	/* "]]>" would end the section: end it between "]]" and ">". */
-	if (c == '>' && x->brackets >= 2)
-		report_xml_put(x, "]]><![CDATA[", 12);
-	report_xml_put(x, (const char *)s, n);
-	x->brackets = c == ']' ? x->brackets + 1 : 0;
-}
-
-static void report_xml_write(struct report_xml *x, const char *text, size_t len)
-{
-	const unsigned char *s = (const unsigned char *)text;
-	size_t i = 0;
-
-	/* Complete the sequence the last piece cut. */
-	while (x->n_carry && i < len) {
-		uint32_t c;
-		int k;
-
-		x->carry[x->n_carry++] = s[i++];
-		k = report_utf8(x->carry, x->n_carry, &c);
-		if (k > 0)
-			report_xml_char(x, x->carry, (size_t)k, c);
-		if (k >= 0 || x->n_carry == 4)
-			x->n_carry = 0;
-	}
-	while (i < len) {
-		uint32_t c;
-		int k = report_utf8(s + i, len - i, &c);
-
-		if (k < 0) {
-			memcpy(x->carry, s + i, len - i);
-			x->n_carry = len - i;
-			break;
-		}
-		if (k == 0) {
-			i++; /* not UTF-8: dropped */
-			continue;
-		}
-		report_xml_char(x, s + i, (size_t)k, c);
-		i += (size_t)k;
-	}
-}
-
-char *report_xml_text(const char *s, size_t len, size_t *ret_len)
-{
-	struct report_xml x = { .fd = -1 };
-
-	report_xml_write(&x, s, len);
-	report_xml_flush(&x);
-	if (!x.mem)
-		x.mem = strdup("");
-	if (x.mem && ret_len)
-		*ret_len = x.mem_len;
-	return x.mem;
-}
-
-static void report_xml_attr(struct report_xml *x, const char *name, const char *value)
-{
-	bool cdata = x->cdata;
-
-	x->cdata = false;
-	report_xml_put(x, " ", 1);
-	report_xml_put(x, name, strlen(name));
-	report_xml_put(x, "=\"", 2);
-	report_xml_write(x, value, strlen(value));
-	x->n_carry = 0;
-	report_xml_put(x, "\"", 1);
-	x->cdata = cdata;
-}
-
-static void report_xml_raw(struct report_xml *x, const char *fmt, ...)
-	__attribute__((format(printf, 2, 3)));
-
-static void report_xml_raw(struct report_xml *x, const char *fmt, ...)
-{
-	char *s = NULL;
-	va_list ap;
-	int n;
-
-	va_start(ap, fmt);
-	n = vasprintf(&s, fmt, ap);
-	va_end(ap);
-	if (n > 0)
-		report_xml_put(x, s, (size_t)n);
-	free(s);
-}
-
-/* A spool's content (its last max bytes) as a CDATA section. */
-static void report_xml_cdata_spool(struct report_xml *x, int fd, size_t max)
-{
-	off_t size = lseek(fd, 0, SEEK_END), off = 0;
-	char buf[65536];
-	ssize_t n;
-
-	if (size > 0 && (size_t)size > max)
-		off = size - (off_t)max;
-	report_xml_put(x, "<![CDATA[", 9);
-	x->cdata = true;
-	x->brackets = 0;
-	x->n_carry = 0;
-	while (size > 0 && (n = pread(fd, buf, sizeof(buf), off)) != 0) {
-		if (n < 0 && errno == EINTR)
-			continue;
-		if (n < 0) {
-			/* Said as a failed write: the report would be cut short. */
-			x->error = x->error ? x->error : errno;
-			break;
-		}
-		report_xml_write(x, buf, (size_t)n);
-		off += n;
-	}
-	x->cdata = false;
-	report_xml_put(x, "]]>", 3);
-}
-
-/* Text as a CDATA section. */
-static void report_xml_cdata_text(struct report_xml *x, const char *text)
-{
-	report_xml_put(x, "<![CDATA[", 9);
-	x->cdata = true;
-	x->brackets = 0;
-	x->n_carry = 0;
-	report_xml_write(x, text, strlen(text));
-	x->cdata = false;
-	report_xml_put(x, "]]>", 3);
-}
 
 /* --- files ----------------------------------------------------------------- */
 
@@ -449,6 +219,8 @@ struct report *report_free(struct report *rp)
 	free(rp->json_name);
 	for (size_t i = 0; rp->cases && i < rp->config->n_targets; i++) {
 		free(rp->cases[i].reason);
+		json_io_unref(rp->cases[i].tests);
+		json_io_unref(rp->cases[i].tests_summary);
 		for (size_t j = 0; j < rp->cases[i].n_kernel_warnings; j++)
 			free(rp->cases[i].kernel_warnings[j]);
 		free(rp->cases[i].kernel_warnings);
@@ -464,50 +236,105 @@ struct report *report_free(struct report *rp)
 	return NULL;
 }
 
-/* The target's <testcase> into the fragments file; -errno when it could not be written. */
+/*
+ * The target's <testcase> (its command, its VM) into the fragments file,
+ * then one per test it reported, behind a comment that --merge reads:
+ * the target's place in the config and the block's length, so that
+ * nothing a guest printed inside the block can pass for the next.
+ */
+/* The comment before a target's block, padded to one length: written
+ * before the block, as a place holder, and again once its length is known. */
+static int report_junit_mark(int fd, off_t at, size_t position, size_t len,
+			     const struct report_tally *tally)
+{
+	char mark[REPORT_MARK_LEN + 1];
+	int n = snprintf(mark, sizeof(mark), "    <!-- vmtest target %zu: %zu bytes, %zu tests, "
+			 "%zu failures, %zu skipped", position, len, tally->tests, tally->failures,
+			 tally->skipped);
+
+	if (n < 0 || n > REPORT_MARK_LEN - 5)
+		return -EOVERFLOW;
+	memset(mark + n, ' ', (size_t)(REPORT_MARK_LEN - 4 - n));
+	memcpy(mark + REPORT_MARK_LEN - 4, "-->\n", 4);
+	return pwrite(fd, mark, REPORT_MARK_LEN, at) == REPORT_MARK_LEN ? 0 : -errno;
+}
+
+int report_junit_parse_mark(const char *p, size_t len, struct report_junit_mark *ret)
+{
+	char mark[REPORT_MARK_LEN + 1];
+	int used = 0;
+
+	if (len < REPORT_MARK_LEN || memcmp(p + REPORT_MARK_LEN - 4, "-->\n", 4) != 0)
+		return -EINVAL;
+	memcpy(mark, p, REPORT_MARK_LEN);
+	mark[REPORT_MARK_LEN] = '\0';
+	if (sscanf(mark, "    <!-- vmtest target %zu: %zu bytes, %zu tests, %zu failures, %zu "
+		   "skipped%n", &ret->position, &ret->len, &ret->tests, &ret->failures,
+		   &ret->skipped, &used) != 5 || !used)
+		return -EINVAL;
+	return 0;
+}
+
 static int report_junit_case(struct report *rp, const struct record *e, struct error *err)
 {
 	const struct target *t = &rp->config->targets[e->index];
-	struct report_xml x = { .fd = rp->fragments_fd };
+	struct xml_writer x = { .fd = rp->fragments_fd };
 	struct report_case *c = &rp->cases[e->index];
 	char time_s[32];
+	off_t end;
+	int r;
 
 	snprintf(time_s, sizeof(time_s), "%.3f", (double)e->total_ms / 1000);
+	c->tally = (struct report_tally){ .tests = 1, .failures = e->outcome != RECORD_PASSED };
 	c->junit_off = lseek(rp->fragments_fd, 0, SEEK_END);
-	report_xml_raw(&x, "    <testcase");
-	report_xml_attr(&x, "name", t->name);
-	report_xml_attr(&x, "classname", rp->o.suite_name);
-	report_xml_attr(&x, "time", time_s);
-	report_xml_raw(&x, ">\n");
+	r = report_junit_mark(rp->fragments_fd, c->junit_off, 0, 0, &c->tally);
+	if (r < 0)
+		return error_set_errno(err, -r, "--junit %s: cannot keep a test case in a "
+				       "temporary file", rp->o.junit_path);
+	lseek(rp->fragments_fd, 0, SEEK_END);
+	xml_raw(&x, "    <testcase");
+	xml_attr(&x, "name", t->name);
+	xml_attr(&x, "classname", rp->o.suite_name);
+	xml_attr(&x, "time", time_s);
+	xml_raw(&x, ">\n");
 	if (e->outcome != RECORD_PASSED) {
 		/* The reason, and the tail of what explains it. */
-		report_xml_raw(&x, "      <failure");
-		report_xml_attr(&x, "type", report_status_names[e->outcome]);
-		report_xml_attr(&x, "message", e->reason[0] ? e->reason : "failed");
-		report_xml_raw(&x, ">");
-		report_xml_cdata_spool(&x, e->outcome == RECORD_ERROR ? e->console_fd : e->output_fd,
-				       REPORT_TAIL_BYTES);
+		xml_raw(&x, "      <failure");
+		xml_attr(&x, "type", report_status_names[e->outcome]);
+		xml_attr(&x, "message", e->reason[0] ? e->reason : "failed");
+		xml_raw(&x, ">");
+		xml_cdata_spool(&x, e->outcome == RECORD_ERROR ? e->console_fd : e->output_fd,
+				REPORT_TAIL_BYTES);
 		/* The kernel's splats, whole, after what the command printed. */
 		for (size_t i = 0; e->kernel_warnings_fail && i < e->n_kernel_warnings; i++) {
-			report_xml_cdata_text(&x, "\n--- kernel warning ---\n");
-			report_xml_cdata_text(&x, e->kernel_warnings[i]);
+			xml_cdata_text(&x, "\n--- kernel warning ---\n");
+			xml_cdata_text(&x, e->kernel_warnings[i]);
 		}
-		report_xml_raw(&x, "</failure>\n");
+		xml_raw(&x, "</failure>\n");
+	} else if (e->flaky) {
+		xml_raw(&x, "      <flakyFailure");
+		xml_attr(&x, "type", "failed");
+		xml_raw(&x, " message=\"failed, then passed on attempt %u\"/>\n", e->attempts);
 	}
-	report_xml_raw(&x, "      <system-out>");
-	report_xml_cdata_spool(&x, e->output_fd, (size_t)-1 / 2);
-	report_xml_raw(&x, "</system-out>\n");
+	xml_raw(&x, "      <system-out>");
+	xml_cdata_spool(&x, e->output_fd, (size_t)-1 / 2);
+	xml_raw(&x, "</system-out>\n");
 	if (e->outcome != RECORD_PASSED) {
-		report_xml_raw(&x, "      <system-err>");
-		report_xml_cdata_spool(&x, e->console_fd, REPORT_CONSOLE_BYTES);
-		report_xml_raw(&x, "</system-err>\n");
+		xml_raw(&x, "      <system-err>");
+		xml_cdata_spool(&x, e->console_fd, REPORT_CONSOLE_BYTES);
+		xml_raw(&x, "</system-err>\n");
 	}
-	report_xml_raw(&x, "    </testcase>\n");
-	report_xml_flush(&x);
-	if (x.error)
-		return error_set_errno(err, x.error, "--junit %s: cannot keep a test case in a "
+	xml_raw(&x, "    </testcase>\n");
+	report_tests_junit(&x, t->name, e->results, &c->tally);
+	xml_flush(&x);
+	end = lseek(rp->fragments_fd, 0, SEEK_END);
+	r = x.error ? -x.error
+		    : report_junit_mark(rp->fragments_fd, c->junit_off, t->position,
+					(size_t)(end - c->junit_off - REPORT_MARK_LEN), &c->tally);
+	if (r < 0)
+		return error_set_errno(err, -r, "--junit %s: cannot keep a test case in a "
 				       "temporary file", rp->o.junit_path);
-	c->junit_len = (size_t)(lseek(rp->fragments_fd, 0, SEEK_END) - c->junit_off);
+	c->junit_len = (size_t)(end - c->junit_off);
 	return 0;
 }
 
@@ -531,7 +358,11 @@ static struct json_value *report_json_case(const struct report *rp, size_t index
 		r = json_io_set_string(o, t->kind == TARGET_KERNEL ? "kernel" : "image",
 				       t->kind == TARGET_KERNEL ? t->kernel : t->image);
 	if (r >= 0)
-		r = json_io_set_string(o, "status", report_status_names[c->status]);
+		r = json_io_set_int(o, "position", (int64_t)t->position);
+	if (r >= 0)
+		r = json_io_set_string(o, "status", c->flaky ? "flaky" : report_status_names[c->status]);
+	if (r >= 0 && c->attempts > 1)
+		r = json_io_set_int(o, "attempts", c->attempts);
 	if (r >= 0)
 		r = json_io_set_int(o, "exit_status", c->exit_status);
 	if (r >= 0)
@@ -550,6 +381,10 @@ static struct json_value *report_json_case(const struct report *rp, size_t index
 	}
 	if (r >= 0)
 		r = json_io_set_real(o, "time", (double)c->total_ms / 1000);
+	if (r >= 0 && c->tests_summary)
+		r = json_io_set(o, "tests_summary", json_io_ref(c->tests_summary));
+	if (r >= 0 && c->tests)
+		r = json_io_set(o, "tests", json_io_ref(c->tests));
 	for (int s = 0; r >= 0 && s < RECORD_N_STAGES; s++)
 		r = json_io_set_real(stages, stage_keys[s], (double)c->stage_ms[s] / 1000);
 	if (r >= 0) {
@@ -640,6 +475,12 @@ int report_add(struct report *rp, const struct record *e, struct error *err)
 			c->n_kernel_warnings = i + 1;
 	memcpy(c->stage_ms, e->stage_ms, sizeof(c->stage_ms));
 	c->total_ms = e->total_ms;
+	c->flaky = e->flaky;
+	c->attempts = e->attempts;
+	if (e->results) {
+		c->tests = report_tests_json(e->results);
+		c->tests_summary = report_tests_summary_json(e->results);
+	}
 	if (rp->fragments_fd >= 0)
 		r = report_junit_case(rp, e, err);
 	if (r >= 0 && rp->o.output_dir)
@@ -654,29 +495,32 @@ int report_add(struct report *rp, const struct record *e, struct error *err)
 static int report_fill_junit(int fd, void *arg, struct error *err)
 {
 	struct report *rp = arg;
-	struct report_xml x = { .fd = fd };
-	size_t tests = 0, failures = 0;
+	struct xml_writer x = { .fd = fd };
+	size_t tests = 0, failures = 0, skipped = 0;
 	char stamp[64], time_s[32];
 	struct tm tm;
 
 	for (size_t i = 0; i < rp->config->n_targets; i++) {
-		tests += rp->cases[i].done;
-		failures += rp->cases[i].done && rp->cases[i].status != RECORD_PASSED;
+		if (!rp->cases[i].done)
+			continue;
+		tests += rp->cases[i].tally.tests;
+		failures += rp->cases[i].tally.failures;
+		skipped += rp->cases[i].tally.skipped;
 	}
 	strftime(stamp, sizeof(stamp), "%Y-%m-%dT%H:%M:%S", gmtime_r(&rp->started, &tm));
 	snprintf(time_s, sizeof(time_s), "%.3f", (double)(clock_now_ms() - rp->start_ms) / 1000);
-	report_xml_raw(&x, "<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n<testsuites");
-	report_xml_attr(&x, "name", rp->o.suite_name);
-	report_xml_raw(&x, " tests=\"%zu\" failures=\"%zu\" errors=\"0\"", tests, failures);
-	report_xml_attr(&x, "time", time_s);
-	report_xml_raw(&x, ">\n  <testsuite");
-	report_xml_attr(&x, "name", rp->o.suite_name);
-	report_xml_raw(&x, " tests=\"%zu\" failures=\"%zu\" errors=\"0\" skipped=\"0\"", tests,
-		       failures);
-	report_xml_attr(&x, "time", time_s);
-	report_xml_attr(&x, "timestamp", stamp);
-	report_xml_raw(&x, ">\n");
-	report_xml_flush(&x);
+	xml_raw(&x, "<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n<testsuites");
+	xml_attr(&x, "name", rp->o.suite_name);
+	xml_raw(&x, " tests=\"%zu\" failures=\"%zu\" errors=\"0\"", tests, failures);
+	xml_attr(&x, "time", time_s);
+	xml_raw(&x, ">\n  <testsuite");
+	xml_attr(&x, "name", rp->o.suite_name);
+	xml_raw(&x, " tests=\"%zu\" failures=\"%zu\" errors=\"0\" skipped=\"%zu\"", tests,
+		failures, skipped);
+	xml_attr(&x, "time", time_s);
+	xml_attr(&x, "timestamp", stamp);
+	xml_raw(&x, ">\n");
+	xml_flush(&x);
 	for (size_t i = 0; !x.error && i < rp->config->n_targets; i++) {
 		struct report_case *c = &rp->cases[i];
 		char buf[65536];
@@ -699,8 +543,8 @@ static int report_fill_junit(int fd, void *arg, struct error *err)
 			left -= (size_t)n;
 		}
 	}
-	report_xml_raw(&x, "  </testsuite>\n</testsuites>\n");
-	report_xml_flush(&x);
+	xml_raw(&x, "  </testsuite>\n</testsuites>\n");
+	xml_flush(&x);
 	if (x.error)
 		return error_set_errno(err, x.error, "write");
 	if (fsync(fd) < 0)
@@ -720,13 +564,14 @@ static int report_finish_json(struct report *rp, struct error *err)
 	_cleanup_json_ struct json_value *doc = json_io_new_object();
 	struct json_value *targets = json_io_new_array();
 	_cleanup_free_ char *text = NULL;
-	size_t passed = 0, failed = 0;
+	size_t passed = 0, failed = 0, flaky = 0;
 	int r = doc && targets ? 0 : -ENOMEM;
 
 	for (size_t i = 0; r >= 0 && i < rp->config->n_targets; i++) {
 		if (!rp->cases[i].done)
 			continue;
-		passed += rp->cases[i].status == RECORD_PASSED;
+		passed += rp->cases[i].status == RECORD_PASSED && !rp->cases[i].flaky;
+		flaky += rp->cases[i].flaky;
 		failed += rp->cases[i].status != RECORD_PASSED;
 	{
 		struct json_value *c = report_json_case(rp, i);
@@ -738,6 +583,11 @@ static int report_finish_json(struct report *rp, struct error *err)
 		r = json_io_set_int(doc, "passed", (int64_t)passed);
 	if (r >= 0)
 		r = json_io_set_int(doc, "failed", (int64_t)failed);
+	if (r >= 0)
+		r = json_io_set_int(doc, "flaky", (int64_t)flaky);
+	if (r >= 0)
+		r = rp->o.shard ? json_io_set_string(doc, "shard", rp->o.shard)
+				: json_io_set(doc, "shard", json_io_new_null());
 	if (r >= 0)
 		r = json_io_set_real(doc, "time", (double)(clock_now_ms() - rp->start_ms) / 1000);
 	if (r >= 0) {

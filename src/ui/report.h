@@ -24,9 +24,25 @@ struct report_options {
 	const char *output_dir;
 	const char *dump_dir;		/* --dump: vmcores only, when no output_dir */
 	const char *suite_name;		/* the testsuite's name: the config's file name */
+	const char *shard;		/* --shard K/N, said in the JSON for --merge; NULL */
 };
 
 struct report;
+
+/*
+ * In the JUnit report, before each target's block (its <testcase> and
+ * its tests'): a comment of REPORT_MARK_LEN bytes with the target's place
+ * in the config, the block's length after the comment, and its counts,
+ * for --merge (report_merge.h).
+ */
+#define REPORT_MARK_LEN 128
+
+struct report_junit_mark {
+	size_t position, len, tests, failures, skipped;
+};
+
+/* The comment at p (len bytes there at most): 0, or -EINVAL when it is none. */
+int report_junit_parse_mark(const char *p, size_t len, struct report_junit_mark *ret);
 
 /* Nothing to do (NULL *ret) when no report is asked for.  Creates the
  * output directory, and checks every file can be written, before any VM. */
@@ -41,6 +57,3 @@ int report_finish(struct report *report, struct error *err);
 
 struct report *report_free(struct report *report);
 
-/* Text for XML character data: what XML 1.0 forbids dropped (control
- * characters, U+FFFE/FFFF, bytes that are not UTF-8); malloc'd. */
-char *report_xml_text(const char *s, size_t len, size_t *ret_len);

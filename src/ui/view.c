@@ -35,6 +35,7 @@
 enum view_event_kind {
 	VIEW_EVENT_BEGIN,
 	VIEW_EVENT_STAGE,
+	VIEW_EVENT_PROGRESS,
 	VIEW_EVENT_LOG,
 	VIEW_EVENT_END,
 	VIEW_EVENT_FORGET,
@@ -54,12 +55,17 @@ struct view_event {
 	enum record_outcome outcome;	/* END */
 	int64_t total_ms;		/* END */
 	char *reason;			/* END: NULL for none */
+	char *tests, *tests_failed;	/* END: its tests (view_record); PROGRESS: tests */
+	bool flaky;			/* END */
+	unsigned attempts;		/* END */
 };
 
 static void view_event_free(struct view_event *e)
 {
 	free(e->line);
 	free(e->reason);
+	free(e->tests);
+	free(e->tests_failed);
 	free(e);
 }
 
@@ -111,6 +117,9 @@ static void view_target_free(struct view_target *t)
 	if (t->rec.output_fd >= 0)
 		close(t->rec.output_fd);
 	free(t->rec.reason);
+	free(t->rec.tests);
+	free(t->rec.tests_failed);
+	free(t->rec.tests_progress);
 	free(t->window);
 	free(t->window_len);
 	free(t->name);
@@ -194,6 +203,10 @@ static void view_draw_end(struct view *v, struct view_target *t, struct view_eve
 	t->rec.outcome = e->outcome;
 	t->rec.total_ms = e->total_ms;
 	t->rec.reason = TAKE_PTR(e->reason);
+	t->rec.tests = TAKE_PTR(e->tests);
+	t->rec.tests_failed = TAKE_PTR(e->tests_failed);
+	t->rec.flaky = e->flaky;
+	t->rec.attempts = e->attempts;
 	verdict = e->outcome == RECORD_PASSED ? "PASS"
 		  : view_text_reason(t) ? view_text_reason(t) : "FAILED";
 	view_text_tail_finish(&t->log_tails[0], view_log_spool_line, t, 0);
@@ -259,6 +272,10 @@ static void view_draw(struct view *v, struct view_event *e)
 		break;
 	case VIEW_EVENT_LOG:
 		view_say(v, e->t, e->level, e->line);
+		break;
+	case VIEW_EVENT_PROGRESS:
+		free(e->t->rec.tests_progress);
+		e->t->rec.tests_progress = TAKE_PTR(e->line);
 		break;
 	case VIEW_EVENT_END:
 		view_draw_end(v, e->t, e);
@@ -427,6 +444,22 @@ static bool view_output_is_direct(const struct view *v)
 	return v->o.oneliner || (!v->o.live && !v->o.whole_blocks && !v->o.prefix);
 }
 
+/* Drawn with the next tick: the count is a number, not a line to print. */
+static void view_on_progress(void *data, const struct record *r, const char *tests)
+{
+	struct view *v = data;
+	struct view_target *t = view_find(v, r);
+	struct view_event *e;
+
+	if (!t || !v->o.live)
+		return;
+	e = view_event_new(VIEW_EVENT_PROGRESS, t);
+	if (!e)
+		return;
+	e->line = strdup(tests);
+	view_queue(v, e);
+}
+
 static void view_on_stage(void *data, const struct record *r)
 {
 	struct view *v = data;
@@ -463,6 +496,51 @@ static void view_on_log(void *data, const struct record *r, int level, const cha
 	view_queue(v, e);
 }
 
+/* Lines of guest text, each made safe for the terminal (sanitize.h). */
+static char *view_sanitize_lines(const char *text)
+{
+	struct view_text out = { 0 };
+
+	for (const char *line = text; *line;) {
+		size_t n = strcspn(line, "\n");
+		_cleanup_free_ char *clean = sanitize_line(line, n, &(struct sanitize_options){ 0 },
+							   NULL);
+
+		if (clean) {
+			view_text_add(&out, clean, strlen(clean));
+			view_text_add(&out, "\n", 1);
+		}
+		line += n + (line[n] == '\n');
+	}
+	if (!out.p)
+		return strdup("");
+	return out.p;
+}
+
+/* "failed: PATH" or "not run: PATH", a line each, the first few. */
+static char *view_failed_tests(const struct results *r)
+{
+	struct view_text out = { 0 };
+	size_t shown = 0, more = 0;
+
+	for (size_t i = 0; i < r->n_tests; i++) {
+		const struct test_result *t = &r->tests[i];
+
+		if (!results_reported(r, i) || !test_status_fails(t->status))
+			continue;
+		if (shown++ == VIEW_FAILED_TESTS_MAX) {
+			more++;
+			shown--;
+			continue;
+		}
+		view_text_addf(&out, "%s: %s\n", t->status == TEST_NOT_RUN ? "not run" : "failed",
+			       t->path ? t->path : t->name);
+	}
+	if (more)
+		view_text_addf(&out, "... and %zu more\n", more);
+	return out.p;
+}
+
 static void view_on_end(void *data, const struct record *r)
 {
 	struct view *v = data;
@@ -478,6 +556,16 @@ static void view_on_end(void *data, const struct record *r)
 	e->outcome = r->outcome;
 	e->total_ms = r->total_ms;
 	e->reason = r->reason[0] ? strdup(r->reason) : NULL;
+	e->flaky = r->flaky;
+	e->attempts = r->attempts;
+	if (r->results) {
+		char summary[256];
+		_cleanup_free_ char *failed = view_failed_tests(r->results);
+
+		results_summary(r->results, summary, sizeof(summary));
+		e->tests = strdup(summary);
+		e->tests_failed = failed ? view_sanitize_lines(failed) : NULL;
+	}
 	view_queue(v, e);
 }
 
@@ -500,6 +588,7 @@ void view_observe(struct view *v, struct record_observer *ret)
 	*ret = (struct record_observer){
 		.begin = view_on_begin,
 		.stage = view_on_stage,
+		.progress = view_on_progress,
 		.log = view_on_log,
 		.end = view_on_end,
 		.forget = view_on_forget,

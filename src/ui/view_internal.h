@@ -25,6 +25,7 @@
 #define VIEW_MAX_DRAWN 512		/* lines of the live area remembered */
 #define VIEW_FAILED_CONSOLE_MAX 65536	/* the console shown for a failure, at most */
 #define VIEW_PLAIN_CONSOLE_MAX 8192	/* ... in the plain format, as a tail */
+#define VIEW_FAILED_TESTS_MAX 20	/* failed tests named at a target's end */
 
 #define SGR_RESET "\033[0m"
 #define SGR_BOLD "\033[1m"
@@ -60,6 +61,13 @@ struct view_record {
 	enum record_outcome outcome;
 	int64_t total_ms;		/* once ended */
 	char *reason;			/* NULL: none */
+	/* Its tests, once ended: "39/40 ok, 1 failed" and the failed tests'
+	 * paths, a line each, sanitized; NULL: it reported none. */
+	char *tests;
+	char *tests_failed;
+	char *tests_progress;		/* while it runs: the count so far */
+	bool flaky;
+	unsigned attempts;
 };
 
 /* What the view keeps of a target it shows. */
@@ -115,6 +123,9 @@ struct view {
 };
 
 /* --- text (view_text.c) --------------------------------------------------------- */
+
+/* A target's tests at its end: "Tests: ..." and the failed ones, or nothing. */
+void view_text_tests(const struct view_target *t, struct view_text *text);
 
 void view_text_add(struct view_text *t, const char *s, size_t n);
 void view_text_vaddf(struct view_text *t, const char *fmt, va_list ap)

@@ -104,8 +104,10 @@ static void view_live_draw_block(struct view *v, struct view_target *t, struct v
 		return;
 	}
 	view_text_duration(clock_now_ms() - since, elapsed, sizeof(elapsed));
-	snprintf(head, sizeof(head), "===> %s %c %s", record_stage_name(stage),
-		 view_spinner[v->spin % 4], elapsed);
+	snprintf(head, sizeof(head), "===> %s %c %s%s%s", record_stage_name(stage),
+		 view_spinner[v->spin % 4], elapsed,
+		 stage == RECORD_STAGE_COMMAND && t->rec.tests_progress ? " | " : "",
+		 stage == RECORD_STAGE_COMMAND && t->rec.tests_progress ? t->rec.tests_progress : "");
 	view_live_draw_line(v, text, "", 0, head, strlen(head), NULL);
 	/* The window: the last lines and the one being written, dimmed. */
 	shown = t->window_count + pending;
@@ -163,8 +165,10 @@ void view_live_end(struct view_target *t, struct view_text *text)
 		view_text_addf(text, "%s=> %s%s\n", view_text_sgr(v, SGR_BOLD), t->name,
 			       view_text_sgr(v, SGR_RESET));
 	if (r->outcome == RECORD_PASSED) {
-		view_text_addf(text, "%sPASS%s (%s)\n", view_text_sgr(v, SGR_BOLD SGR_GREEN),
-			       view_text_sgr(v, SGR_RESET), took);
+		/* Collapsed: the count of its tests stays on the verdict's line. */
+		view_text_addf(text, "%sPASS%s (%s%s%s%s)\n", view_text_sgr(v, SGR_BOLD SGR_GREEN),
+			       view_text_sgr(v, SGR_RESET), took, r->tests ? ", " : "",
+			       r->tests ? r->tests : "", r->flaky ? ", flaky" : "");
 		return;
 	}
 	/* The command's output, or the console for a VM that could not run it. */
@@ -178,6 +182,7 @@ void view_live_end(struct view_target *t, struct view_text *text)
 		view_text_addf(text, "===> %s\n", record_stage_name(r->stage));
 		view_text_spool(v, text, r->output_fd, (size_t)-1 / 2, true);
 	}
+	view_text_tests(t, text);
 	if (view_text_reason(t))
 		view_text_addf(text, "%s\n", view_text_reason(t));
 	view_text_addf(text, "%sFAILED%s (%s)\n", view_text_sgr(v, SGR_BOLD SGR_RED),

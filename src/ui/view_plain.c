@@ -49,6 +49,7 @@ void view_plain_end(struct view_target *t, struct view_text *text)
 		view_text_spool(v, text, r->console_fd, VIEW_PLAIN_CONSOLE_MAX, false);
 		view_text_add(text, "---\n", 4);
 	}
+	view_text_tests(t, text);
 	if (view_text_reason(t))
 		view_text_addf(text, "%s\n", view_text_reason(t));
 	view_text_add(text, r->outcome == RECORD_PASSED ? "PASS\n" : "FAILED\n",

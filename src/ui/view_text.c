@@ -176,3 +176,19 @@ const char *view_text_reason(const struct view_target *t)
 {
 	return t->rec.reason && t->rec.reason[0] ? t->rec.reason : NULL;
 }
+
+void view_text_tests(const struct view_target *t, struct view_text *text)
+{
+	const struct view_record *r = &t->rec;
+
+	if (r->tests)
+		view_text_addf(text, "Tests: %s\n", r->tests);
+	for (const char *line = r->tests_failed; line && *line;) {
+		size_t n = strcspn(line, "\n");
+
+		view_text_addf(text, "  %.*s\n", (int)n, line);
+		line += n + (line[n] == '\n');
+	}
+	if (r->flaky)
+		view_text_addf(text, "Flaky: it failed, then passed on attempt %u\n", r->attempts);
+}

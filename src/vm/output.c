@@ -164,6 +164,8 @@ static ssize_t output_consume(const struct output_relay *r, const uint8_t *buf, 
 			if (h.type == GUEST_RECORD_STDOUT || h.type == GUEST_RECORD_STDERR) {
 				int c = output_copy(r->copy_fd, buf + at, h.len, err);
 
+				output_tell(r->listener, h.type == GUEST_RECORD_STDOUT ? 1 : 2, buf + at,
+					    h.len);
 				if (c >= 0)
 					c = output_to_user(h.type == GUEST_RECORD_STDOUT ? r->out_fd
 										       : r->err_fd,
@@ -175,6 +177,12 @@ static ssize_t output_consume(const struct output_relay *r, const uint8_t *buf, 
 		at += h.len;
 	}
 	return (ssize_t)at;
+}
+
+void output_tell(const struct output_listener *listener, int stream, const void *buf, size_t len)
+{
+	if (listener && listener->heard && len)
+		listener->heard(listener->data, stream, buf, len);
 }
 
 #define OUTPUT_BUF_SIZE (2 * (GUEST_RECORD_HEADER_SIZE + GUEST_RECORD_MAX_DATA))

@@ -34,11 +34,25 @@ int output_copy(int fd, const void *buf, size_t len, struct error *err);
 /* The directory of the spool file fd, for messages ("its directory" if unknown). */
 void output_spool_dir(int fd, char *where, size_t size);
 
+/*
+ * Who else reads the command's output as it arrives, after the spool took
+ * it: the test results' parser (results/).  stream: 1 stdout, 2 stderr.
+ * It must not fail nor wait.
+ */
+struct output_listener {
+	void (*heard)(void *data, int stream, const void *buf, size_t len);
+	void *data;
+};
+
+/* Tell the listener, if any. */
+void output_tell(const struct output_listener *listener, int stream, const void *buf, size_t len);
+
 struct output_relay {
 	int port_fd;		/* the output port's socket */
 	uint32_t exec_id;	/* the command's pid in the guest */
 	int out_fd, err_fd;	/* where its stdout and stderr go (-1: nowhere) */
 	int copy_fd;		/* and both, in order (the view's spool); -1: none */
+	const struct output_listener *listener;	/* NULL: none */
 	int64_t deadline;	/* base/clock.h; CLOCK_NO_DEADLINE: none */
 	/* A command on a pty: keystrokes from in_fd, window changes when
 	 * winch_fd is readable (sizes read from the terminal on tty_fd). */

@@ -49,9 +49,9 @@ static void check(const struct results *r)
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
-	static const enum results_format formats[] = { RESULTS_TAP, RESULTS_GOTEST_JSON,
-						       RESULTS_KUNIT };
-	enum results_format format;
+	static const enum vm_results formats[] = { VM_RESULTS_TAP, VM_RESULTS_GOTEST_JSON,
+						       VM_RESULTS_KUNIT };
+	enum vm_results format;
 	struct results *r, *again;
 	char *patterns[] = { "a", "^b/", NULL };
 	size_t piece, at = 2;
@@ -62,11 +62,11 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	piece = data[1] % 65 ? data[1] % 65 : size;
 	if (results_new(format, &r) < 0 || results_new(format, &again) < 0)
 		abort();
-	if (format == RESULTS_KUNIT) {
+	if (format == VM_RESULTS_KUNIT) {
 		results_feed_kmsg(r, (const char *)data + 2, size - 2);
 		results_feed_kmsg(again, (const char *)data + 2, size - 2);
 	}
-	while (format != RESULTS_KUNIT && at < size) {
+	while (format != VM_RESULTS_KUNIT && at < size) {
 		size_t n = size - at < piece ? size - at : piece;
 
 		results_feed(r, data[at] & 1 ? 2 : 1, (const char *)data + at, n, (int64_t)at);

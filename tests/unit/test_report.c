@@ -12,11 +12,12 @@
 #include "cli/cli.h"
 #include "config/config.h"
 #include "ui/report.h"
+#include "ui/xml_writer.h"
 
 static void xml(const char *in, size_t len, const char *want)
 {
 	size_t got_len = 0;
-	char *got = report_xml_text(in, len, &got_len);
+	char *got = xml_text(in, len, &got_len);
 
 	assert_non_null(got);
 	assert_string_equal(got, want);
