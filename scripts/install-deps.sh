@@ -26,7 +26,7 @@ test_packages=(libcmocka-dev python3 python3-pytest python3-pytest-xdist python3
 	busybox-static grub-pc-bin grub-efi-amd64-bin mtools dosfstools fdisk
 	"${foreign_packages[@]}" kmod valgrind strace procps
 	linux-source-6.1 build-essential bc bison flex libelf-dev xz-utils
-	linux-headers-amd64 gdb python3-drgn erofs-utils)
+	linux-headers-amd64 gdb python3-drgn erofs-utils golang-go)
 
 packages=("${build_packages[@]}" "${run_packages[@]}")
 case "$what" in

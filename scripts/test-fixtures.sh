@@ -4,7 +4,7 @@
 # fails here, named, rather than in the middle of the suite.  Each asset
 # comes from its own script and is cached in ${XDG_CACHE_HOME:-~/.cache}:
 # the first time on a machine this builds the small x86_64 and riscv64
-# kernels (about 16 CPU-minutes each) and downloads Debian's arm64 and s390x
+# kernels and the x86_64 KUnit one (about 16 CPU-minutes each) and downloads Debian's arm64 and s390x
 # kernels; later it takes seconds.  ../shared, where it exists, only saves
 # the x86_64 build (scripts/test-kernel.sh's step 2).
 #
@@ -28,6 +28,7 @@ step() {
 }
 
 kernel=$(step "the small x86_64 test kernel" "$here/test-kernel.sh" | tail -n 1)
+kunit_kernel=$(step "the x86_64 KUnit test kernel" "$here/test-kernel.sh" --kunit | tail -n 1)
 for arch in arm64 s390x riscv64; do
 	step "the $arch kernel and rootfs" "$here/test-rootfs.sh" "$arch" >/dev/null
 done
@@ -40,3 +41,4 @@ for variant in bios uefi noagent locked bare; do
 done
 
 printf 'VMTEST_TEST_KERNEL=%q\n' "$kernel"
+printf 'VMTEST_KUNIT_KERNEL=%q\n' "$kunit_kernel"

@@ -17,6 +17,10 @@
 #      apt-get when missing.
 #
 # Options:
+#   --kunit         the x86_64 kernel with KUnit and a few of the kernel's
+#                   own KUnit suites built in, which run as it boots (the
+#                   tests of vm.results = "kunit"); always step 3, cached
+#                   like the others under its own name
 #   --build         skip steps 1 and 2 (a cached build is still reused;
 #                   delete it from the cache to rebuild)
 #   --print-config  print the config fragment applied on top of tinyconfig
@@ -29,8 +33,12 @@ here=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 checkout=$(dirname "$here")
 
 arch=x86_64
+kunit=false
 for a in "$@"; do
-	case $a in --arch=*) arch=${a#--arch=} ;; esac
+	case $a in
+	--arch=*) arch=${a#--arch=} ;;
+	--kunit) kunit=true ;;
+	esac
 done
 
 src_pkg=linux-source-6.1
@@ -104,6 +112,20 @@ riscv64)
 	exit 2
 	;;
 esac
+# KUnit, and suites of the kernel's own that are quick under TCG: the
+# example suite (passes, skips, parameters), the linked list's, the
+# command line parser's and bitfield's.  Built in, they run as the kernel
+# boots, before the init (6.1 has no kunit.enable to turn them off);
+# RUNTIME_TESTING_MENU, which tinyconfig turns off, holds the last three.
+if $kunit; then
+	[ "$arch" = x86_64 ] || { echo "test-kernel.sh: --kunit: the KUnit test kernel is x86_64's" >&2; exit 2; }
+	kernel_name=bzImage-6.1-vmtest-x86_64-kunit
+	kunit_options=(KUNIT KUNIT_EXAMPLE_TEST RUNTIME_TESTING_MENU LIST_KUNIT_TEST
+		CMDLINE_KUNIT_TEST BITFIELD_KUNIT)
+	options+=("${kunit_options[@]}")
+	required+=(KUNIT KUNIT_EXAMPLE_TEST LIST_KUNIT_TEST)
+fi
+
 # Build-Depends of a 6.1 kernel with this config: gcc/make/libc
 # (build-essential), bc (timeconst.h), bison and flex (kconfig), libelf-dev
 # (objtool), xz-utils (the tarball, and the XZ-compressed bzImage).  Not
@@ -117,13 +139,13 @@ packages=("$src_pkg" build-essential bc bison flex libelf-dev xz-utils $cross_pk
 print_config() { printf 'CONFIG_%s=y\n' "${options[@]}"; }
 
 usage() {
-	echo "usage: $0 [--arch=x86_64|riscv64] [--build | --print-config]"
+	echo "usage: $0 [--arch=x86_64|riscv64 | --kunit] [--build | --print-config]"
 }
 
 force_build=false
 for a in "$@"; do
 	case $a in
-	--arch=*) ;;
+	--arch=* | --kunit) ;;
 	--build) force_build=true ;;
 	--print-config)
 		print_config
@@ -140,7 +162,7 @@ for a in "$@"; do
 	esac
 done
 
-if ! $force_build && [ "$arch" = x86_64 ]; then
+if ! $force_build && [ "$arch" = x86_64 ] && ! $kunit; then
 	# 1. An explicitly chosen kernel.
 	if [ -n "${VMTEST_TEST_KERNEL:-}" ]; then
 		if [ -f "$VMTEST_TEST_KERNEL" ]; then

@@ -29,6 +29,7 @@ struct tap_level {
 	char prefix[TAP_MAX_PREFIX];
 	size_t prefix_len;
 	char *subtest_name;		/* "# Subtest: NAME"; NULL */
+	char *next_subtest_name;	/* TAP 14's, said before the subtest it names */
 	long plan;			/* 1..plan; -1: none yet */
 	unsigned seen;			/* tests at this level */
 	unsigned last_number;
@@ -74,6 +75,7 @@ static void *tap_new_state(void)
 static void tap_level_clear(struct tap_level *l)
 {
 	free(l->subtest_name);
+	free(l->next_subtest_name);
 	results_pending_clear(&l->pending);
 	*l = (struct tap_level){ .plan = -1, .last_test = -1, .last_us = -1 };
 }
@@ -227,9 +229,11 @@ static void tap_close(struct results *r, struct tap_state *st, unsigned k, ssize
 static void tap_push(struct results *r, struct tap_state *st, const char *prefix, size_t len,
 		     int64_t now_us)
 {
-	struct tap_level *l = &st->levels[++st->depth];
+	struct tap_level *up = &st->levels[st->depth], *l = &st->levels[++st->depth];
 
 	tap_level_clear(l);
+	l->subtest_name = up->next_subtest_name;
+	up->next_subtest_name = NULL;
 	memcpy(l->prefix, prefix, len);
 	l->prefix_len = len;
 	l->first_test = r->n_tests;
@@ -460,13 +464,17 @@ static void tap_line(struct results *r, void *state, int stream, const char *lin
 		tap_plan(r, &st->levels[k], line, len);
 		break;
 	case TAP_SUBTEST: {
+		/* KTAP names the level it opens, after its version line; TAP 14
+		 * names the subtest to come, from its parent's level. */
 		struct tap_level *l = &st->levels[k];
+		bool opened = k > 0 && l->plan < 0 && r->n_tests == l->first_test && !l->subtest_name;
+		char **name = opened ? &l->subtest_name : &l->next_subtest_name;
 		size_t at = strlen("# Subtest:");
 
 		while (at < len && line[at] == ' ')
 			at++;
-		free(l->subtest_name);
-		l->subtest_name = results_strndup(line + at, len - at);
+		free(*name);
+		*name = results_strndup(line + at, len - at);
 		break;
 	}
 	case TAP_BAIL:
