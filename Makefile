@@ -129,6 +129,7 @@ bench: build
 	$(PYTHON) bench/boot.py --vmtest $(BUILD)/vmtest
 	$(PYTHON) bench/parallel.py --vmtest $(BUILD)/vmtest
 	$(PYTHON) bench/files.py --vmtest $(BUILD)/vmtest
+	$(PYTHON) bench/results.py --vmtest $(BUILD)/vmtest --parser $(BUILD)/bench-results-parse
 
 clean:
 	rm -rf $(BUILD) $(ASAN_BUILD) $(FUZZ_BUILD)

@@ -273,6 +273,7 @@ int scheduler_run(const struct config *config, const struct cli_options *o, enum
 		.dump_dir = o->dump_dir,
 		.suite_name = config->path ? config->path : "vmtest",
 		.shard = o->shard,
+		.filter = o->filter,
 	};
 	struct view_options vo;
 	const char *why = NULL;

@@ -589,6 +589,9 @@ static int report_finish_json(struct report *rp, struct error *err)
 		r = rp->o.shard ? json_io_set_string(doc, "shard", rp->o.shard)
 				: json_io_set(doc, "shard", json_io_new_null());
 	if (r >= 0)
+		r = rp->o.filter ? json_io_set_string(doc, "filter", rp->o.filter)
+				 : json_io_set(doc, "filter", json_io_new_null());
+	if (r >= 0)
 		r = json_io_set_real(doc, "time", (double)(clock_now_ms() - rp->start_ms) / 1000);
 	if (r >= 0) {
 		r = json_io_set(doc, "targets", targets);

@@ -25,6 +25,7 @@ struct report_options {
 	const char *dump_dir;		/* --dump: vmcores only, when no output_dir */
 	const char *suite_name;		/* the testsuite's name: the config's file name */
 	const char *shard;		/* --shard K/N, said in the JSON for --merge; NULL */
+	const char *filter;		/* -f, said with it: a matrix may shard each filter */
 };
 
 struct report;

@@ -45,10 +45,17 @@ struct merge {
 	struct json_value *targets;	/* every shard's, in the config's order once sorted */
 	double json_time;
 	size_t json_inputs;
-	/* Shards: "K/N" said by the JSON reports. */
-	unsigned shards_n;
-	unsigned char *shard_seen;	/* [1..shards_n] */
+	/* Shards: "K/N" said by the JSON reports, for each filter (-f) they
+	 * said: a matrix of kernels x shards shards each kernel's targets. */
+	struct merge_matrix *matrices;
+	size_t n_matrices;
 	bool failed;
+};
+
+struct merge_matrix {
+	char *filter;			/* NULL: none */
+	unsigned n;
+	unsigned char *seen;		/* [1..n] */
 };
 
 static void merge_clear(struct merge *m)
@@ -61,7 +68,11 @@ static void merge_clear(struct merge *m)
 	free(m->suite_name);
 	free(m->timestamp);
 	json_io_unref(m->targets);
-	free(m->shard_seen);
+	for (size_t i = 0; i < m->n_matrices; i++) {
+		free(m->matrices[i].filter);
+		free(m->matrices[i].seen);
+	}
+	free(m->matrices);
 }
 
 static int merge_map(struct merge_input *in, struct error *err)
@@ -197,26 +208,55 @@ static int merge_fill_junit(int fd, void *arg, struct error *err)
 
 /* --- JSON ------------------------------------------------------------------ */
 
-/* "K/N" of a shard's report, checked off. */
-static int merge_shard(struct merge *m, const char *path, const char *shard, struct error *err)
+static bool merge_same_filter(const char *a, const char *b)
 {
+	return (!a && !b) || (a && b && strcmp(a, b) == 0);
+}
+
+/* The matrix of shards of this filter, made when new (n shards); NULL: no memory. */
+static struct merge_matrix *merge_matrix(struct merge *m, const char *filter, unsigned n)
+{
+	struct merge_matrix *grown, *x;
+
+	for (size_t i = 0; i < m->n_matrices; i++)
+		if (merge_same_filter(m->matrices[i].filter, filter))
+			return &m->matrices[i];
+	grown = realloc(m->matrices, (m->n_matrices + 1) * sizeof(*grown));
+	if (!grown)
+		return NULL;
+	m->matrices = grown;
+	x = &m->matrices[m->n_matrices];
+	*x = (struct merge_matrix){ .n = n, .filter = filter ? strdup(filter) : NULL,
+				    .seen = calloc(n + 1, 1) };
+	if (!x->seen || (filter && !x->filter)) {
+		free(x->filter);
+		free(x->seen);
+		return NULL;
+	}
+	m->n_matrices++;
+	return x;
+}
+
+/* "K/N" of a shard's report (of the targets -f selected), checked off. */
+static int merge_shard(struct merge *m, const char *path, const char *shard, const char *filter,
+		       struct error *err)
+{
+	struct merge_matrix *x;
 	unsigned k, n;
 	char extra;
 
 	if (sscanf(shard, "%u/%u%c", &k, &n, &extra) != 2 || k < 1 || k > n || n > 100000)
 		return error_usage(err, "--merge %s: \"shard\": \"%s\" is not K/N", path, shard);
-	if (m->shards_n && n != m->shards_n)
+	x = merge_matrix(m, filter, n);
+	if (!x)
+		return error_set(err, ENOMEM, "out of memory");
+	if (n != x->n)
 		return error_usage(err, "--merge %s: shard %s is of a matrix of %u, the others of %u",
-				   path, shard, n, m->shards_n);
-	if (!m->shards_n) {
-		m->shard_seen = calloc(n + 1, 1);
-		if (!m->shard_seen)
-			return error_set(err, ENOMEM, "out of memory");
-		m->shards_n = n;
-	}
-	if (m->shard_seen[k])
-		return error_usage(err, "--merge %s: shard %s has another report here", path, shard);
-	m->shard_seen[k] = 1;
+				   path, shard, n, x->n);
+	if (x->seen[k])
+		return error_usage(err, "--merge %s: shard %s%s%s has another report here", path,
+				   shard, filter ? " of -f " : "", filter ? filter : "");
+	x->seen[k] = 1;
 	return 0;
 }
 
@@ -225,13 +265,14 @@ static int merge_json(struct merge *m, const struct merge_input *in, struct erro
 	_cleanup_json_ struct json_value *doc = json_io_parse_text(in->text, in->len);
 	struct json_value *targets = doc ? json_io_get(doc, "targets") : NULL;
 	const char *shard = doc ? json_io_get_string(doc, "shard") : NULL;
+	const char *filter = doc ? json_io_get_string(doc, "filter") : NULL;
 	double time;
 	int r;
 
 	if (!targets || !json_io_is_object(doc))
 		return error_usage(err, "--merge %s: not a vmtest JSON report (no \"targets\")",
 				   in->path);
-	if (shard && (r = merge_shard(m, in->path, shard, err)) < 0)
+	if (shard && (r = merge_shard(m, in->path, shard, filter, err)) < 0)
 		return r;
 	if (json_io_get_real(doc, "time", &time) && time > m->json_time)
 		m->json_time = time;
@@ -353,12 +394,17 @@ static bool merge_complete(const struct merge *m)
 {
 	bool complete = true;
 
-	for (unsigned k = 1; k <= m->shards_n; k++)
-		if (!m->shard_seen[k]) {
-			fprintf(stderr, "vmtest: --merge: no JSON report of shard %u/%u\n", k,
-				m->shards_n);
-			complete = false;
-		}
+	for (size_t i = 0; i < m->n_matrices; i++) {
+		const struct merge_matrix *x = &m->matrices[i];
+
+		for (unsigned k = 1; k <= x->n; k++)
+			if (!x->seen[k]) {
+				fprintf(stderr, "vmtest: --merge: no JSON report of shard %u/%u%s%s\n",
+					k, x->n, x->filter ? " of -f " : "",
+					x->filter ? x->filter : "");
+				complete = false;
+			}
+	}
 	return complete;
 }
 

@@ -13,7 +13,8 @@ import xml.etree.ElementTree as ET
 
 import pytest
 
-from conftest import debian_kernel, small_kernel
+from conftest import small_kernel
+from test_image_targets import test_image
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 
@@ -74,13 +75,20 @@ kernel = "{kernel}"
 command = "./flaky.sh"
 [target.vm]
 results = "tap"
+
+[[target]]
+name = "image flaky"
+image = "{image}"
+command = "COUNTER=counter-image ./flaky.sh"
+[target.vm]
+results = "tap"
 """
 
 # Fails its test "sometimes" on its first run only: a counter in the
 # shared directory.  It says which tests it was asked to run again.
 FLAKY = r"""#!/bin/sh
-n=$(cat counter 2>/dev/null || echo 0)
-echo $((n + 1)) > counter
+n=$(cat ${COUNTER:-counter} 2>/dev/null || echo 0)
+echo $((n + 1)) > ${COUNTER:-counter}
 echo "attempt=${VMTEST_ATTEMPT:-1} failed=[${VMTEST_FAILED_TESTS:-}]"
 echo "1..2"
 echo "ok 1 - steady"
@@ -125,9 +133,10 @@ def _json_tests(doc, target):
 
 
 def test_tap_file_expected_garbage_and_flaky(vmtest, tmp_path):
-    """One run of five targets (a warm start each after the first) and one
-    retry: what each format and option gives the user."""
-    (tmp_path / "vmtest.toml").write_text(CONFIG.format(kernel=small_kernel()))
+    """One run of six targets (a warm start each after the first) and one
+    retry: what each format and option gives the user, kernels and an image."""
+    (tmp_path / "vmtest.toml").write_text(CONFIG.format(kernel=small_kernel(),
+                                                        image=test_image("bios")))
     _write_script(tmp_path / "nested.sh", NESTED_TAP)
     _write_script(tmp_path / "flaky.sh", FLAKY)
     _write_script(tmp_path / "garbage.sh", GARBAGE)
@@ -145,9 +154,9 @@ def test_tap_file_expected_garbage_and_flaky(vmtest, tmp_path):
         "Tests: 2/3 ok, 1 expected failure, 1 fixed\nPASS\n"), blocks["expected"]
     assert blocks["from a file"].endswith("Tests: 2/2 ok\nPASS\n"), blocks["from a file"]
     assert "not tap\n" in blocks["from a file"]
-    assert blocks["flaky"].endswith(
-        "1 test failed: sometimes\nFAILED\n"), blocks["flaky"]
-    assert "attempt=1 failed=[]" in blocks["flaky"]
+    for name in ("flaky", "image flaky"):
+        assert blocks[name].endswith("1 test failed: sometimes\nFAILED\n"), blocks[name]
+        assert "attempt=1 failed=[]" in blocks[name]
 
     # JUnit: the target's own case, then one per test, classname = target.
     root, cases = _junit_cases(tmp_path / "junit.xml")
@@ -199,23 +208,26 @@ def test_tap_file_expected_garbage_and_flaky(vmtest, tmp_path):
     # A retry: the test that failed passes on its second run, which was
     # told which test to run again; reported flaky, and the run passes.
     (tmp_path / "counter").unlink()
-    r = vmtest("-f", "^flaky$", "--retry-failed", "1", "--junit", "junit2.xml",
+    (tmp_path / "counter-image").unlink()
+    r = vmtest("-f", "flaky", "--retry-failed", "1", "--junit", "junit2.xml",
                "--json", "results2.json", "--no-ui", cwd=tmp_path, timeout=300)
     assert r.returncode == 0, r.stdout + r.stderr
-    assert "attempt=2 failed=[sometimes]" in r.stdout
-    assert "attempt 1 of 2 failed (1 test failed: sometimes): trying again" in r.stdout + r.stderr
-    assert r.stdout.endswith("Tests: 2/2 ok, 1 flaky\n"
-                             "Flaky: it failed, then passed on attempt 2\nPASS\n"), r.stdout
+    assert "attempt 1 of 2 failed (1 test failed: sometimes): trying again" in r.stderr
+    blocks = {b.splitlines()[0]: b for b in re.split(r"^=> ", r.stdout, flags=re.M)[1:]}
     doc = json.loads((tmp_path / "results2.json").read_text())
-    entry, tests = _json_tests(doc, "flaky")
-    assert entry["status"] == "flaky" and entry["attempts"] == 2
-    assert (doc["passed"], doc["failed"], doc["flaky"]) == (0, 0, 1)
-    assert tests["sometimes"]["status"] == "flaky"
-    assert tests["sometimes"]["attempts"] == 2
     _, cases = _junit_cases(tmp_path / "junit2.xml")
-    assert cases[("flaky", "sometimes")] == "flakyFailure:failed"
-    assert cases[("flaky", "steady")] == "passed"
-    assert cases[("vmtest.toml", "flaky")] == "flakyFailure:failed"
+    assert (doc["passed"], doc["failed"], doc["flaky"]) == (0, 0, 2)
+    for name in ("flaky", "image flaky"):
+        assert "attempt=2 failed=[sometimes]" in blocks[name], blocks[name]
+        assert blocks[name].endswith("Tests: 2/2 ok, 1 flaky\n"
+                                     "Flaky: it failed, then passed on attempt 2\nPASS\n")
+        entry, tests = _json_tests(doc, name)
+        assert entry["status"] == "flaky" and entry["attempts"] == 2
+        assert tests["sometimes"]["status"] == "flaky"
+        assert tests["sometimes"]["attempts"] == 2
+        assert cases[(name, "sometimes")] == "flakyFailure:failed"
+        assert cases[(name, "steady")] == "passed"
+        assert cases[("vmtest.toml", name)] == "flakyFailure:failed"
 
 
 GO_TEST = """\
