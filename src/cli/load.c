@@ -122,8 +122,7 @@ int load_slices(const struct config *config, unsigned n, const char *timings_pat
 	if (ret_loads)
 		memset(ret_loads, 0, n * sizeof(*ret_loads));
 	if (!timings_path) {
-		for (size_t i = 0; i < config->n_targets; i++)
-			ret_slices[i] = (unsigned)(i % n) + 1;
+		config_shard_by_position(config, n, ret_slices);
 		return 0;
 	}
 	seconds = calloc(config->n_targets ? config->n_targets : 1, sizeof(*seconds));

@@ -308,10 +308,24 @@ oom:
 	return error_set(err, ENOMEM, "out of memory");
 }
 
+void config_shard_by_position(const struct config *config, unsigned n, unsigned *ret_slices)
+{
+	for (size_t i = 0; i < config->n_targets; i++)
+		ret_slices[i] = (unsigned)(i % n) + 1;
+}
+
 void config_keep_shard(struct config *config, unsigned k, unsigned n)
 {
+	unsigned *slices = calloc(config->n_targets ? config->n_targets : 1, sizeof(*slices));
 	size_t kept = 0;
 
+	if (slices) {
+		config_shard_by_position(config, n, slices);
+		config_keep_slice(config, k, slices);
+		free(slices);
+		return;
+	}
+	/* No memory for the slices: the same rule, in place. */
 	for (size_t i = 0; i < config->n_targets; i++) {
 		if (i % n != k - 1) {
 			config_target_clear(&config->targets[i]);

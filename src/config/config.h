@@ -200,6 +200,9 @@ struct config *config_free(struct config *config);
  */
 void config_keep_shard(struct config *config, unsigned k, unsigned n);
 
+/* The same slices, each target's (1 to n) in ret_slices. */
+void config_shard_by_position(const struct config *config, unsigned n, unsigned *ret_slices);
+
 /*
  * Slices by time: the targets, longest first (by seconds[i], what an
  * earlier run took; < 0 when unknown, which counts as the median of those

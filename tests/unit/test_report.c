@@ -108,12 +108,63 @@ static void test_shards(void **state)
 	}
 }
 
+/* Longest first, each to the least loaded; unknown times are the median. */
+static void test_shards_by_time(void **state)
+{
+	struct config *c = config_of(6);
+	const double seconds[] = { 30, 20, 10, -1, 40, 5 };
+	unsigned slices[6];
+	double loads[3];
+
+	/* The median of 30, 20, 10, 40 and 5 is 20, t3's.  In order: t4 (40)
+	 * to 1; t0 (30) to 2; t1 (20, before t3 by position) to 3; t3 (20) to
+	 * 3, the least (20); t2 (10) to 2 (30 < 40); t5 (5) to 1 (40, the
+	 * lowest of the two at 40). */
+	assert_int_equal(config_shard_by_time(c, 3, seconds, slices, loads), 0);
+	assert_int_equal(slices[4], 1);
+	assert_int_equal(slices[0], 2);
+	assert_int_equal(slices[1], 3);
+	assert_int_equal(slices[3], 3);
+	assert_int_equal(slices[2], 2);
+	assert_int_equal(slices[5], 1);
+	assert_true(loads[0] == 45 && loads[1] == 40 && loads[2] == 40);
+	config_keep_slice(c, 3, slices);
+	assert_int_equal(c->n_targets, 2);
+	assert_string_equal(c->targets[0].name, "t1");
+	assert_string_equal(c->targets[1].name, "t3");
+	config_free(c);
+}
+
+/* The comment before a target's JUnit block, read back; nothing else is one. */
+static void test_junit_mark(void **state)
+{
+	char mark[REPORT_MARK_LEN + 1];
+	struct report_junit_mark m;
+	int n = snprintf(mark, sizeof(mark), "    <!-- vmtest target 7: 1234 bytes, 5 tests, "
+			 "2 failures, 1 skipped");
+
+	memset(mark + n, ' ', REPORT_MARK_LEN - 4 - (size_t)n);
+	memcpy(mark + REPORT_MARK_LEN - 4, "-->\n", 4);
+	assert_int_equal(report_junit_parse_mark(mark, REPORT_MARK_LEN, &m), 0);
+	assert_int_equal(m.position, 7);
+	assert_int_equal(m.len, 1234);
+	assert_int_equal(m.tests, 5);
+	assert_int_equal(m.failures, 2);
+	assert_int_equal(m.skipped, 1);
+	assert_true(report_junit_parse_mark(mark, REPORT_MARK_LEN - 1, &m) < 0);
+	mark[4] = 'x';
+	assert_true(report_junit_parse_mark(mark, REPORT_MARK_LEN, &m) < 0);
+	assert_true(report_junit_parse_mark("    <testcase name=\"a\">", 24, &m) < 0);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_xml_text),
 		cmocka_unit_test(test_cli_shard_and_jobs),
 		cmocka_unit_test(test_shards),
+		cmocka_unit_test(test_shards_by_time),
+		cmocka_unit_test(test_junit_mark),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
