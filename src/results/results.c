@@ -44,6 +44,23 @@ bool test_status_fails(enum test_status status)
 	return status == TEST_FAILED || status == TEST_NOT_RUN || status == TEST_RUNNING;
 }
 
+/*
+ * Control characters (C0, DEL, C1) in a name or a reason made '?': they
+ * are printed among vmtest's own words (a target's reason, CI logs), where
+ * an escape sequence from the guest must never reach a terminal.
+ */
+static void results_no_controls(char *s)
+{
+	unsigned char *p = (unsigned char *)s;
+
+	for (; p && *p; p++) {
+		if (*p < 0x20 || *p == 0x7f)
+			*p = '?';
+		else if (p[0] == 0xc2 && p[1] >= 0x80 && p[1] <= 0x9f)
+			p[0] = '?', p[1] = '?';
+	}
+}
+
 /* --- the model ----------------------------------------------------------- */
 
 int results_new(enum vm_results format, struct results **ret)
@@ -101,7 +118,10 @@ struct results *results_free(struct results *r)
 
 char *results_strndup(const char *s, size_t len)
 {
-	return len ? strndup(s, len) : NULL;
+	char *copy = len ? strndup(s, len) : NULL;
+
+	results_no_controls(copy);
+	return copy;
 }
 
 void results_problem(struct results *r, const char *fmt, ...)
@@ -114,6 +134,7 @@ void results_problem(struct results *r, const char *fmt, ...)
 	if (vasprintf(&r->problem, fmt, ap) < 0)
 		r->problem = NULL;
 	va_end(ap);
+	results_no_controls(r->problem);
 }
 
 ssize_t results_add(struct results *r, const char *name, size_t name_len, ssize_t parent,
@@ -140,10 +161,51 @@ ssize_t results_add(struct results *r, const char *name, size_t name_len, ssize_
 	t->name = strndup(name, name_len);
 	if (!t->name)
 		return -1;
-	if (parent >= 0)
-		r->tests[parent].has_children = true;
+	results_no_controls(t->name);
 	r->saw_results = true;
-	return (ssize_t)r->n_tests++;
+	r->n_tests++;
+	if (parent >= 0)
+		results_set_parent(r, (size_t)parent);
+	return (ssize_t)r->n_tests - 1;
+}
+
+/* The live count's counter of an ended test's status; NULL while it runs. */
+static size_t *results_counter(struct results *r, enum test_status status)
+{
+	switch (status) {
+	case TEST_RUNNING: return NULL;
+	case TEST_FAILED:
+	case TEST_NOT_RUN: return &r->ended_failed;
+	case TEST_SKIPPED:
+	case TEST_TODO: return &r->ended_skipped;
+	case TEST_PASSED:
+	case TEST_EXPECTED_FAILURE:
+	case TEST_FIXED:
+	case TEST_FLAKY:
+	default: return &r->ended_ok;
+	}
+}
+
+void results_set_status(struct results *r, size_t i, enum test_status status)
+{
+	struct test_result *t = &r->tests[i];
+	size_t *was = results_counter(r, t->status), *now = results_counter(r, status);
+
+	if (!t->has_children && was && *was)
+		(*was)--;
+	if (!t->has_children && now)
+		(*now)++;
+	t->status = status;
+}
+
+void results_set_parent(struct results *r, size_t i)
+{
+	struct test_result *t = &r->tests[i];
+	size_t *was = results_counter(r, t->status);
+
+	if (!t->has_children && was && *was)
+		(*was)--;
+	t->has_children = true;
 }
 
 /* Append to a bounded buffer, keeping its end; whether anything was dropped. */
@@ -469,26 +531,14 @@ void results_summary(const struct results *r, char *buf, size_t len)
 
 void results_progress(const struct results *r, char *buf, size_t len, size_t *ret_ended)
 {
-	size_t ok = 0, failed = 0, skipped = 0, at;
+	size_t at;
 
-	for (size_t i = 0; i < r->n_tests; i++) {
-		const struct test_result *t = &r->tests[i];
-
-		if (t->has_children || t->status == TEST_RUNNING)
-			continue;
-		if (test_status_fails(t->status))
-			failed++;
-		else if (t->status == TEST_SKIPPED || t->status == TEST_TODO)
-			skipped++;
-		else
-			ok++;
-	}
-	*ret_ended = ok + failed + skipped;
-	at = (size_t)snprintf(buf, len, "%zu ok", ok);
-	if (failed && at < len)
-		at += (size_t)snprintf(buf + at, len - at, ", %zu failed", failed);
-	if (skipped && at < len)
-		snprintf(buf + at, len - at, ", %zu skipped", skipped);
+	*ret_ended = r->ended_ok + r->ended_failed + r->ended_skipped;
+	at = (size_t)snprintf(buf, len, "%zu ok", r->ended_ok);
+	if (r->ended_failed && at < len)
+		at += (size_t)snprintf(buf + at, len - at, ", %zu failed", r->ended_failed);
+	if (r->ended_skipped && at < len)
+		snprintf(buf + at, len - at, ", %zu skipped", r->ended_skipped);
 }
 
 char *results_failed_paths(const struct results *r, size_t max)

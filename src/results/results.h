@@ -76,6 +76,9 @@ struct results {
 	bool finished;
 	bool saw_results;	/* a test, a plan or a header was read */
 	size_t output_total;	/* bytes of output kept so far */
+	/* While parsing: tests without subtests that ended, by kind, for the
+	 * live count (results_set_status keeps them). */
+	size_t ended_ok, ended_failed, ended_skipped;
 	struct results_parser *parser;
 };
 
@@ -143,7 +146,8 @@ int results_merge_retry(struct results *results, const struct results *retry);
 
 /*
  * While the output still comes: "12 ok, 1 failed" of the tests ended so
- * far (those without subtests); the number of them in *ret_ended.
+ * far (those without subtests); the number of them in *ret_ended.  Cheap:
+ * counters the parsers keep.
  */
 void results_progress(const struct results *results, char *buf, size_t len, size_t *ret_ended);
 

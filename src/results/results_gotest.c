@@ -189,11 +189,11 @@ static void gotest_event(struct results *r, struct gotest_state *st, const struc
 		return;
 	}
 	if (strcmp(action, "pass") == 0)
-		r->tests[i].status = TEST_PASSED;
+		results_set_status(r, (size_t)i, TEST_PASSED);
 	else if (strcmp(action, "fail") == 0)
-		r->tests[i].status = TEST_FAILED;
+		results_set_status(r, (size_t)i, TEST_FAILED);
 	else if (strcmp(action, "skip") == 0)
-		r->tests[i].status = TEST_SKIPPED;
+		results_set_status(r, (size_t)i, TEST_SKIPPED);
 	else
 		return; /* run, start, pause, cont, bench */
 	if (json_io_get_real(ev, "Elapsed", &elapsed) && elapsed >= 0 && elapsed < 1e9)

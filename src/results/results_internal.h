@@ -28,6 +28,12 @@ extern const struct results_parser_ops results_gotest_ops;
 ssize_t results_add(struct results *r, const char *name, size_t name_len, ssize_t parent,
 		    unsigned depth);
 
+/* A test's status while parsing, the live count kept (results.h). */
+void results_set_status(struct results *r, size_t i, enum test_status status);
+
+/* Test i has subtests (it no longer counts as one that ended). */
+void results_set_parent(struct results *r, size_t i);
+
 /* Text for a test's output: its end is kept, within the bounds. */
 void results_output_add(struct results *r, struct test_result *t, const char *text, size_t len);
 

@@ -172,7 +172,7 @@ static void tap_missing(struct results *r, struct tap_level *l, unsigned depth)
 		if (i < 0)
 			return;
 		r->tests[i].number = n;
-		r->tests[i].status = TEST_NOT_RUN;
+		results_set_status(r, (size_t)i, TEST_NOT_RUN);
 		if (asprintf(&r->tests[i].detail, "the plan said 1..%ld; test %u never reported",
 			     l->plan, n) < 0)
 			r->tests[i].detail = NULL;
@@ -196,7 +196,7 @@ static ssize_t tap_lost_parent(struct results *r, struct tap_state *st, unsigned
 	up->seen++;
 	up->last_number = up->seen;
 	r->tests[i].number = up->seen;
-	r->tests[i].status = TEST_FAILED;
+	results_set_status(r, (size_t)i, TEST_FAILED);
 	r->tests[i].detail = strdup(st->bailed ? "stopped by Bail out!"
 					       : "its subtests began, but its own result never came");
 	return i;
@@ -216,7 +216,7 @@ static void tap_close(struct results *r, struct tap_state *st, unsigned k, ssize
 	for (size_t i = l->first_test; parent >= 0 && i < r->n_tests; i++)
 		if (r->tests[i].depth == k && r->tests[i].parent < 0 && (ssize_t)i != parent) {
 			r->tests[i].parent = parent;
-			r->tests[parent].has_children = true;
+			results_set_parent(r, (size_t)parent);
 		}
 	/* What came after its last test belongs to the parent. */
 	if (parent >= 0)
@@ -355,7 +355,8 @@ static void tap_test(struct results *r, struct tap_state *st, unsigned k, const 
 	if (i < 0)
 		return;
 	r->tests[i].number = (unsigned)number;
-	r->tests[i].status = status >= 0 ? (enum test_status)status : ok ? TEST_PASSED : TEST_FAILED;
+	results_set_status(r, (size_t)i, status >= 0 ? (enum test_status)status
+				   : ok ? TEST_PASSED : TEST_FAILED);
 	r->tests[i].detail = results_strndup(reason, reason_len);
 	if (now_us >= 0 && l->last_us >= 0 && now_us >= l->last_us)
 		r->tests[i].time_us = now_us - l->last_us;

@@ -86,7 +86,7 @@ struct target_run {
 	 * listener as the output arrives; the results file as it was before. */
 	struct results *results;
 	struct output_listener listener;
-	int64_t progress_ms;	/* when the view was last told the count */
+	char progress[128];	/* the count the view was told last */
 	struct stat results_file_before;
 	bool results_file_existed;
 	/* More of the command's environment (a retry's VMTEST_FAILED_TESTS):

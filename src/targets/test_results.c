@@ -16,9 +16,6 @@
 #include "boot/qemu_argv.h"
 #include "targets/target_run.h"
 
-/* The view's count of the tests so far, at most this often. */
-#define TEST_RESULTS_PROGRESS_MS 200
-
 /* What is read of a results file or a kernel's log, at most. */
 #define TEST_RESULTS_READ_MAX (64 << 20)
 
@@ -69,20 +66,17 @@ int test_results_check(const struct config *config, const struct target *t,
 static void test_results_heard(void *data, int stream, const void *buf, size_t len)
 {
 	struct target_run *run = data;
-	size_t before = run->results->n_tests, ended;
 	char progress[128];
+	size_t ended;
 
 	results_feed(run->results, stream, buf, len, clock_now_ms() * 1000);
-	/* The count for the view, when a test ended: a pass over the tests,
-	 * at most a few times a second. */
-	if (run->results->n_tests == before && run->results->format != VM_RESULTS_GOTEST_JSON)
-		return;
-	if (clock_now_ms() - run->progress_ms < TEST_RESULTS_PROGRESS_MS)
-		return;
-	run->progress_ms = clock_now_ms();
+	/* The count for the view, when it changed: the view draws it with its
+	 * next tick, so that the last count before a pause is the one shown. */
 	results_progress(run->results, progress, sizeof(progress), &ended);
-	if (ended)
+	if (ended && strcmp(progress, run->progress) != 0) {
+		memcpy(run->progress, progress, sizeof(progress));
 		record_progress(run->record, progress);
+	}
 }
 
 int test_results_begin(struct target_run *run, struct error *err)

@@ -295,3 +295,53 @@ def test_boot_failure_keeps_the_console(terminal, vmtest_binary, tmp_path):
     reason = [r for r in console if r.startswith("vmtest: the guest could not start: ")]
     assert len(reason) == 1
     assert re.fullmatch(r"FAILED \(\d+\.\ds\)", console[console.index(reason[0]) + 1])
+
+
+TESTS_CONFIG = """\
+[[target]]
+name = "suite"
+kernel = "{kernel}"
+command = '''
+echo 1..4
+echo "ok 1 - first"
+printf 'not ok 2 - bad\\033[2J\\033]0;pwned\\007name\\n'
+while [ ! -e /mnt/vmtest/go ]; do sleep 0.1; done
+echo "ok 3 - third"
+echo "ok 4 - fourth"
+'''
+[target.vm]
+results = "tap"
+
+[[target]]
+name = "passes"
+kernel = "{kernel}"
+command = "printf '1..2\\\\nok 1 - a\\\\nok 2 - b # SKIP none\\\\n'"
+[target.vm]
+results = "tap"
+"""
+
+
+def test_the_count_of_tests_live_and_at_the_end(terminal, vmtest_binary, tmp_path):
+    """A suite's count on its stage line while it runs; at the end the
+    count and the failed test, its name sanitized; a passing one collapses
+    with its count."""
+    (tmp_path / "vmtest.toml").write_text(TESTS_CONFIG.format(kernel=small_kernel()))
+    t = terminal(80, 30)
+    t.start(shlex.quote(vmtest_binary), tmp_path)
+    screen = t.wait_for(r"^===> Running command [|/\\-] \d+\.\ds \| 1 ok, 1 failed$")
+    assert t.display("#{pane_title}") != "pwned"
+    (tmp_path / "go").touch()
+    screen = t.wait_for(r"^vmtest-exit=")
+    rows = lines(screen)
+    assert exit_status(screen) == 1, screen
+    top = rows.index("=> suite")
+    # The output kept on screen is sanitized as ever; the test's name, among
+    # vmtest's own words, has its control characters shown as '?'.
+    assert rows[top + 4] == "not ok 2 - badname"
+    assert rows[top + 7:top + 10] == [
+        "Tests: 3/4 ok, 1 failed", "  failed: bad?[2J?]0;pwned?name",
+        "1 test failed: bad?[2J?]0;pwned?name"], rows
+    assert re.fullmatch(r"FAILED \(\d+\.\ds\)", rows[top + 10])
+    top = rows.index("=> passes")
+    assert re.fullmatch(r"PASS \(\d+\.\ds, 1/2 ok, 1 skipped\)", rows[top + 1]), rows
+    assert t.display("#{pane_title}") != "pwned"

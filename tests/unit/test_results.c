@@ -267,6 +267,31 @@ static void test_nothing_and_garbage(void **state)
 	free(big);
 }
 
+/* The live count: tests without subtests that ended, parents not counted. */
+static void test_progress(void **state)
+{
+	struct results *r;
+	char line[64];
+	size_t ended;
+
+	assert_int_equal(results_new(VM_RESULTS_TAP, &r), 0);
+	results_feed(r, 1, "1..3\nok 1 - a\n    ok 1 - sub\n    not ok 2 - sub2\n", 49, 0);
+	results_progress(r, line, sizeof(line), &ended);
+	assert_string_equal(line, "2 ok, 1 failed");
+	results_feed(r, 1, "not ok 2 - group\nok 3 - c # SKIP\n", 33, 0);
+	results_progress(r, line, sizeof(line), &ended);
+	assert_string_equal(line, "2 ok, 1 failed, 1 skipped");
+	assert_int_equal(ended, 4);
+	results_free(r);
+	assert_int_equal(results_new(VM_RESULTS_GOTEST_JSON, &r), 0);
+	results_feed(r, 1, "{\"Action\":\"run\",\"Package\":\"p\",\"Test\":\"T\"}\n"
+		     "{\"Action\":\"pass\",\"Package\":\"p\",\"Test\":\"T/a\"}\n"
+		     "{\"Action\":\"pass\",\"Package\":\"p\",\"Test\":\"T\"}\n", 130, 0);
+	results_progress(r, line, sizeof(line), &ended);
+	assert_string_equal(line, "1 ok");
+	results_free(r);
+}
+
 static void test_formats(void **state)
 {
 	assert_int_equal(vm_results_parse("tap"), VM_RESULTS_TAP);
@@ -285,6 +310,7 @@ int main(void)
 		cmocka_unit_test(test_gotest_json),
 		cmocka_unit_test(test_expected_failures_and_retries),
 		cmocka_unit_test(test_nothing_and_garbage),
+		cmocka_unit_test(test_progress),
 		cmocka_unit_test(test_formats),
 	};
 
