@@ -63,6 +63,14 @@ results = "tap"
 results_file = "out/results.tap"
 
 [[target]]
+name = "hangs"
+kernel = "{kernel}"
+command = "printf '1..3\\nok 1 - first\\n'; sleep 600"
+timeout = 3
+[target.vm]
+results = "tap"
+
+[[target]]
 name = "garbage"
 kernel = "{kernel}"
 command = "./garbage.sh"
@@ -133,7 +141,7 @@ def _json_tests(doc, target):
 
 
 def test_tap_file_expected_garbage_and_flaky(vmtest, tmp_path):
-    """One run of six targets (a warm start each after the first) and one
+    """One run of seven targets (a warm start each after the first) and one
     retry: what each format and option gives the user, kernels and an image."""
     (tmp_path / "vmtest.toml").write_text(CONFIG.format(kernel=small_kernel(),
                                                         image=test_image("bios")))
@@ -153,6 +161,11 @@ def test_tap_file_expected_garbage_and_flaky(vmtest, tmp_path):
     assert blocks["expected"].endswith(
         "Tests: 2/3 ok, 1 expected failure, 1 fixed\nPASS\n"), blocks["expected"]
     assert blocks["from a file"].endswith("Tests: 2/2 ok\nPASS\n"), blocks["from a file"]
+    # A command stopped in the middle: the tests that ran, the rest of the
+    # plan not run, and the target failed for its own reason first.
+    assert blocks["hangs"].endswith(
+        "Tests: 1/3 ok, 2 not run\n  not run: #2\n  not run: #3\n"
+        "Timed out after 3 s; 2 tests failed (2 never ran): #2, #3\nFAILED\n"), blocks["hangs"]
     assert "not tap\n" in blocks["from a file"]
     for name in ("flaky", "image flaky"):
         assert blocks[name].endswith("1 test failed: sometimes\nFAILED\n"), blocks[name]
