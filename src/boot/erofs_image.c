@@ -214,8 +214,10 @@ static int image_walk(struct erofs_image *img, int dir_fd, uint32_t dir, unsigne
 		for (size_t i = 0; depth == 0 && leave_out && leave_out[i]; i++)
 			skip |= strcmp(de->d_name, leave_out[i]) == 0;
 		if (skip || fstatat(dirfd(d), de->d_name, &st, AT_SYMLINK_NOFOLLOW) < 0 ||
-		    !image_readable(img, &st) || (S_ISDIR(st.st_mode) && depth >= WALK_MAX_DEPTH)) {
-			/* Gone since readdir, unreadable or left out: 9p answers for it. */
+		    !image_readable(img, &st) || (S_ISDIR(st.st_mode) && depth >= WALK_MAX_DEPTH) ||
+		    (S_ISREG(st.st_mode) && (uint64_t)st.st_size > EROFS_IMAGE_FILE_MAX)) {
+			/* Gone since readdir, unreadable, too large for a disk of
+			 * vmtest's, or left out: 9p answers for it. */
 			whole = false;
 			img->stats.left_out++;
 			continue;
@@ -225,6 +227,7 @@ static int image_walk(struct erofs_image *img, int dir_fd, uint32_t dir, unsigne
 			break;
 		img->nodes[n].name = strdup(de->d_name);
 		if (!img->nodes[n].name) {
+			img->n_nodes--;
 			r = -ENOMEM;
 			break;
 		}
@@ -235,8 +238,12 @@ static int image_walk(struct erofs_image *img, int dir_fd, uint32_t dir, unsigne
 			ssize_t len = readlinkat(dirfd(d), de->d_name, target, sizeof(target) - 1);
 
 			if (len < 0) {
-				r = -errno;
-				break;
+				/* Replaced since the stat: 9p answers for it. */
+				free(img->nodes[n].name);
+				img->n_nodes--;
+				whole = false;
+				img->stats.left_out++;
+				continue;
 			}
 			target[len] = '\0';
 			img->nodes[n].link = strdup(target);
@@ -246,6 +253,11 @@ static int image_walk(struct erofs_image *img, int dir_fd, uint32_t dir, unsigne
 	}
 	if (r == 0 && errno)
 		r = -errno;
+	if (r < 0) {
+		/* No image this run (out of memory): nothing half made is sorted. */
+		closedir(d);
+		return r;
+	}
 	img->nodes[dir].n_children = img->n_nodes - first;
 	img->nodes[dir].first_child = first;
 	qsort(img->nodes + first, img->n_nodes - first, sizeof(struct node), image_name_cmp);
@@ -266,6 +278,9 @@ static int image_walk(struct erofs_image *img, int dir_fd, uint32_t dir, unsigne
 			continue;
 		}
 		r = image_walk(img, fd, child, depth + 1, leave_out, true);
+		/* Overlayfs stops at the first opaque directory: one that holds
+		 * all its entries but not all of theirs is not opaque. */
+		whole &= img->nodes[child].opaque;
 	}
 	img->nodes[dir].opaque = whole;
 	closedir(d);
@@ -472,9 +487,12 @@ static int image_lay_out(struct erofs_image *img)
 
 		if (n->inode_of != i || !S_ISREG(n->mode) || !n->nblocks)
 			continue;
-		if ((uint64_t)block + n->nblocks > EROFS_IMAGE_DEVICE_BYTES / EROFS_IMAGE_BLOCK)
+		if ((uint64_t)block + n->nblocks + 1 > EROFS_IMAGE_DEVICE_BYTES / EROFS_IMAGE_BLOCK)
 			return -EFBIG;
-		n->blkaddr = block, block += n->nblocks;
+		/* A block between files: the guest's block layer may merge reads
+		 * of neighbouring blocks into one request, and one file changed
+		 * on the host must not fail the read of another. */
+		n->blkaddr = block, block += n->nblocks + 1;
 		img->n_extents++;
 		img->stats.files++;
 		img->stats.data_bytes += n->size;
@@ -608,7 +626,8 @@ static int image_take_subtree(struct erofs_image *img, struct subtree *t)
 	uint32_t base = img->n_nodes - 1;	/* subtree index i lands at base + i */
 
 	top->opaque = sub->opaque;
-	if (t->unopened)
+	/* The top level is opaque only when every subtree is, whole. */
+	if (t->unopened || !sub->opaque)
 		img->nodes[0].opaque = false;
 	top->n_children = sub->n_children;
 	top->first_child = sub->n_children ? sub->first_child + base : NO_NODE;
@@ -770,7 +789,8 @@ static int image_open(struct erofs_image *img, uint32_t node)
 	int fd;
 
 	/* Still open from the last read: still the walk's file, unchanged?
-	 * (Renamed over meanwhile, it is the walk's whole, and served.) */
+	 * (Renamed over meanwhile, its ctime changed with its link count: an
+	 * I/O error, as for any change.) */
 	if (img->fd >= 0 && img->fd_node == node) {
 		if (fstat(img->fd, &st) == 0 && image_same_file(&st, n))
 			return img->fd;
@@ -827,6 +847,15 @@ int erofs_image_read(struct erofs_image *img, uint64_t offset, void *buf, size_t
 			}
 			if (lo < img->n_extents && img->extents[lo].start <= block)
 				e = &img->extents[lo];
+			if (!e && lo < img->n_extents) {
+				/* Between files: zeros up to the next. */
+				uint64_t next = (uint64_t)img->extents[lo].start * EROFS_IMAGE_BLOCK;
+
+				n = (size_t)(next - offset < len ? next - offset : len);
+				memset(out, 0, n);
+				out += n, offset += n, len -= n;
+				continue;
+			}
 			if (!e) {
 				/* Past the image: the rest of the disk reads as zeros. */
 				memset(out, 0, len);
@@ -837,6 +866,7 @@ int erofs_image_read(struct erofs_image *img, uint64_t offset, void *buf, size_t
 				uint64_t end = start + (uint64_t)e->nblocks * EROFS_IMAGE_BLOCK;
 				uint64_t in_file = offset - start;
 				uint64_t size = img->nodes[e->node].size;
+				struct stat st;
 				int fd;
 
 				n = (size_t)(end - offset < len ? end - offset : len);
@@ -851,8 +881,12 @@ int erofs_image_read(struct erofs_image *img, uint64_t offset, void *buf, size_t
 						return fd == -ENOMEM ? fd : -EIO;
 					}
 					got = pread(fd, out, want, (off_t)in_file);
-					if (got < 0 || (size_t)got != want) {
-						/* Shrunk under us: not the file the walk saw. */
+					/* Shrunk, or written while read: not the file the
+					 * walk saw (a write in the same clock tick as the
+					 * walk's stat aside). */
+					if (got < 0 || (size_t)got != want ||
+					    fstat(fd, &st) < 0 ||
+					    !image_same_file(&st, &img->nodes[e->node])) {
 						free(img->bad_path);
 						img->bad_path = image_path(img, e->node);
 						*ret_path = img->bad_path;
@@ -864,6 +898,29 @@ int erofs_image_read(struct erofs_image *img, uint64_t offset, void *buf, size_t
 		out += n, offset += n, len -= n;
 	}
 	return 0;
+}
+
+bool erofs_image_opaque(const struct erofs_image *img, const char *path)
+{
+	uint32_t node = 0;
+
+	while (*path) {
+		size_t len = strcspn(path, "/");
+		const struct node *d = &img->nodes[node];
+		uint32_t found = NO_NODE;
+
+		for (uint32_t i = 0; S_ISDIR(d->mode) && i < d->n_children; i++) {
+			const char *name = img->nodes[d->first_child + i].name;
+
+			if (strlen(name) == len && memcmp(name, path, len) == 0)
+				found = d->first_child + i;
+		}
+		if (found == NO_NODE)
+			return false;
+		node = found;
+		path += len + (path[len] == '/');
+	}
+	return S_ISDIR(img->nodes[node].mode) && img->nodes[node].opaque;
 }
 
 const struct erofs_image_stats *erofs_image_stats(const struct erofs_image *image)

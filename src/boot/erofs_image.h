@@ -16,14 +16,18 @@
  * The guest stacks this image over the 9p view of the same tree
  * (overlayfs, two lower layers).  What the image leaves out falls through
  * to 9p: the names in leave_out (/usr/local, where users install what
- * they build), and whatever the user running vmtest cannot read.  Every
- * directory whose whole contents are in the image is marked opaque
- * (trusted.overlay.opaque), so lookups stop in the image and never reach
- * 9p.
+ * they build), whatever the user running vmtest cannot read, and files
+ * larger than EROFS_IMAGE_FILE_MAX.  Every directory whose whole subtree
+ * is in the image is marked opaque (trusted.overlay.opaque), so lookups
+ * stop in the image and never reach 9p; overlayfs looks no further under
+ * an opaque directory, so one that lacks anything at any depth is not.
  *
- * A file replaced or changed on the host after the walk is never served
- * from the walk's layout: each read checks the file's identity, size and
- * times against the walk's and fails with EIO when they differ.
+ * A file's data changed on the host after the walk is never served as the
+ * walk's: each read checks the file's identity, size and times against
+ * the walk's, before and after, and fails with EIO when they differ (a
+ * write within the walk's clock tick aside).  Directories, symlinks,
+ * empty files and metadata are the walk's.  Files' extents are one block
+ * apart, so that the guest never merges the reads of two files into one.
  *
  * Layout (4 KiB blocks, uncompressed, extended inodes for the host's
  * mtimes): block 0 holds the superblock at 1024; the metadata area from
@@ -43,6 +47,10 @@
 /* The largest image vmtest serves: the size the guest's disk announces,
  * fixed so that a snapshot's disk is the restore's (warm starts). */
 #define EROFS_IMAGE_DEVICE_BYTES ((uint64_t)1 << 40)
+
+/* A larger file is left to 9p (and its directory is not opaque): one file
+ * must not take the image from every other. */
+#define EROFS_IMAGE_FILE_MAX ((uint64_t)64 << 30)
 
 struct erofs_image;
 
@@ -72,6 +80,13 @@ int erofs_image_read(struct erofs_image *image, uint64_t offset, void *buf, size
 		     const char **ret_path);
 
 const struct erofs_image_stats *erofs_image_stats(const struct erofs_image *image);
+
+/*
+ * Whether the directory at path (relative to the walked one; "" for it)
+ * is in the image and opaque: overlayfs then looks nowhere else for
+ * anything under it, so it must hold its whole subtree.
+ */
+bool erofs_image_opaque(const struct erofs_image *image, const char *path);
 
 /* Accepts NULL, returns NULL. */
 struct erofs_image *erofs_image_free(struct erofs_image *image);

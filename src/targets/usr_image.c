@@ -2,6 +2,7 @@
 #include "targets/usr_image.h"
 
 #include <errno.h>
+#include <signal.h>
 #include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -36,7 +37,13 @@ static void *usr_image_walk(void *arg)
 	struct erofs_image *image = NULL;
 	struct error err = { 0 };
 	int64_t start = clock_now_ms();
-	int r = erofs_image_build(u->dir, usr_image_left_out, &image, &err);
+	sigset_t all;
+	int r;
+
+	/* Signals are for the threads that run targets (vm/interrupt.h). */
+	sigfillset(&all);
+	pthread_sigmask(SIG_BLOCK, &all, NULL);
+	r = erofs_image_build(u->dir, usr_image_left_out, &image, &err);
 
 	pthread_mutex_lock(&u->lock);
 	u->image = r < 0 ? NULL : image;

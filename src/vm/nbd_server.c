@@ -3,6 +3,7 @@
 
 #include <endian.h>
 #include <errno.h>
+#include <signal.h>
 #include <fcntl.h>
 #include <poll.h>
 #include <pthread.h>
@@ -89,6 +90,27 @@ static int nbd_recv(struct nbd_server *s, int fd, void *buf, size_t len)
 	return 0;
 }
 
+/*
+ * All of len bytes to QEMU, or -1.  MSG_NOSIGNAL: a QEMU gone with a
+ * request in flight is an error here, never a SIGPIPE, which vmtest takes
+ * as the user's and which would end every target of the run.
+ */
+static int nbd_send(int fd, const void *buf, size_t len)
+{
+	const unsigned char *p = buf;
+
+	while (len) {
+		ssize_t n = send(fd, p, len, MSG_NOSIGNAL);
+
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n <= 0)
+			return -1;
+		p += n, len -= (size_t)n;
+	}
+	return 0;
+}
+
 static void put16(unsigned char *p, uint16_t v) { v = htobe16(v); memcpy(p, &v, 2); }
 static void put32(unsigned char *p, uint32_t v) { v = htobe32(v); memcpy(p, &v, 4); }
 static void put64(unsigned char *p, uint64_t v) { v = htobe64(v); memcpy(p, &v, 8); }
@@ -105,9 +127,9 @@ static int nbd_option_reply(int fd, uint32_t option, uint32_t type, const void *
 	put32(head + 8, option);
 	put32(head + 12, type);
 	put32(head + 16, len);
-	if (io_write_all(fd, head, sizeof(head)) < 0)
+	if (nbd_send(fd, head, sizeof(head)) < 0)
 		return -1;
-	return len ? io_write_all(fd, data, len) : 0;
+	return len ? nbd_send(fd, data, len) : 0;
 }
 
 /* NBD_OPT_INFO and NBD_OPT_GO: the export (any name: there is one), its
@@ -138,7 +160,7 @@ static int nbd_handshake(struct nbd_server *s, int fd)
 	put64(hello, NBD_MAGIC);
 	put64(hello + 8, NBD_OPTS_MAGIC);
 	put16(hello + 16, NBD_FLAG_FIXED_NEWSTYLE | NBD_FLAG_NO_ZEROES);
-	if (io_write_all(fd, hello, sizeof(hello)) < 0 || nbd_recv(s, fd, flags, 4) < 0)
+	if (nbd_send(fd, hello, sizeof(hello)) < 0 || nbd_recv(s, fd, flags, 4) < 0)
 		return 0;
 	data = malloc(NBD_MAX_OPTION);
 	if (!data)
@@ -170,7 +192,7 @@ static int nbd_handshake(struct nbd_server *s, int fd)
 			/* The old way: no reply header, and no zeroes (NO_ZEROES). */
 			put64(reply, s->size);
 			put16(reply + 8, NBD_FLAG_HAS_FLAGS | NBD_FLAG_READ_ONLY);
-			return io_write_all(fd, reply, sizeof(reply)) == 0;
+			return nbd_send(fd, reply, sizeof(reply)) == 0;
 		}
 		if (option == NBD_OPT_ABORT) {
 			nbd_option_reply(fd, option, NBD_REP_ACK, NULL, 0);
@@ -197,9 +219,9 @@ static int nbd_simple_reply(int fd, uint32_t error, uint64_t handle, const void 
 	put32(head, NBD_SIMPLE_REPLY_MAGIC);
 	put32(head + 4, error);
 	put64(head + 8, handle);
-	if (io_write_all(fd, head, sizeof(head)) < 0)
+	if (nbd_send(fd, head, sizeof(head)) < 0)
 		return -1;
-	return len ? io_write_all(fd, data, len) : 0;
+	return len ? nbd_send(fd, data, len) : 0;
 }
 
 /* Requests until the client disconnects or vmtest stops. */
@@ -253,7 +275,11 @@ static void nbd_serve(struct nbd_server *s, int fd)
 static void *nbd_thread(void *arg)
 {
 	struct nbd_server *s = arg;
+	sigset_t all;
 
+	/* Signals are for the threads that run targets (vm/interrupt.h). */
+	sigfillset(&all);
+	pthread_sigmask(SIG_BLOCK, &all, NULL);
 	for (;;) {
 		struct pollfd fds[2] = { { s->listen_fd, POLLIN, 0 }, { s->stop_pipe[0], POLLIN, 0 } };
 		int fd;
@@ -265,6 +291,9 @@ static void *nbd_thread(void *arg)
 		if (!(fds[0].revents & POLLIN))
 			continue;
 		fd = accept4(s->listen_fd, NULL, NULL, SOCK_CLOEXEC);
+		/* Out of file descriptors: not a reason to spin on the listener. */
+		if (fd < 0 && (errno == EMFILE || errno == ENFILE || errno == ENOMEM))
+			poll(NULL, 0, 100);
 		if (fd < 0)
 			continue;
 		if (nbd_handshake(s, fd) == 1)

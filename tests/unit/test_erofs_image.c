@@ -330,6 +330,23 @@ static void test_unreadable_entries_are_left_to_9p(void **state)
 	assert_int_equal(mkdir(private, as_root ? 0700 : 0), 0);
 	snprintf(p, sizeof(p), "%s/public", root);
 	write_file(p, 10, 1);
+	/* Deeper: a/b/secret.  Not only b, a too must not be opaque, or
+	 * overlayfs would never look under a in 9p. */
+	snprintf(p, sizeof(p), "%s/a", root);
+	assert_int_equal(mkdir(p, 0755), 0);
+	snprintf(p, sizeof(p), "%s/a/pub", root);
+	write_file(p, 10, 1);
+	snprintf(p, sizeof(p), "%s/a/b", root);
+	assert_int_equal(mkdir(p, 0755), 0);
+	snprintf(p, sizeof(p), "%s/a/b/pub", root);
+	write_file(p, 10, 1);
+	snprintf(p, sizeof(p), "%s/a/b/secret", root);
+	write_file(p, 10, 1);
+	assert_int_equal(chmod(p, as_root ? 0600 : 0), 0);
+	snprintf(p, sizeof(p), "%s/c", root);
+	assert_int_equal(mkdir(p, 0755), 0);
+	snprintf(p, sizeof(p), "%s/c/pub", root);
+	write_file(p, 10, 1);
 	pid = fork();
 	assert_true(pid >= 0);
 	if (pid == 0) {
@@ -341,9 +358,12 @@ static void test_unreadable_entries_are_left_to_9p(void **state)
 			_exit(10);
 		if (erofs_image_build(root, NULL, &image, &err) < 0)
 			_exit(12);
-		/* root and public; secret and private left out */
-		_exit(erofs_image_stats(image)->entries == 2 &&
-		      erofs_image_stats(image)->left_out == 2 ? 0 : 13);
+		/* root, public, a, a/pub, a/b, a/b/pub, c, c/pub; secret,
+		 * private and a/b/secret left out */
+		if (erofs_image_stats(image)->entries != 8 || erofs_image_stats(image)->left_out != 3)
+			_exit(13);
+		_exit(!erofs_image_opaque(image, "") && !erofs_image_opaque(image, "a") &&
+		      !erofs_image_opaque(image, "a/b") && erofs_image_opaque(image, "c") ? 0 : 14);
 	}
 	assert_int_equal(waitpid(pid, &status, 0), pid);
 	assert_true(WIFEXITED(status));
