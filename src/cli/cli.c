@@ -394,6 +394,12 @@ int cli_mode(const struct cli_options *o, enum cli_mode *ret_mode, struct error 
 	} else if (o->uefi) {
 		return error_usage(err, "--uefi applies only to an image (-i/--image)");
 	}
+	/* KUnit's tests run as the kernel boots: a command is optional. */
+	if (!o->command_len && oneliner && o->kernel && o->results &&
+	    strcmp(o->results, "kunit") == 0) {
+		*ret_mode = CLI_MODE_ONELINER;
+		return 0;
+	}
 	if (!o->command_len && oneliner)
 		return error_usage(err, "%s needs a command to run%s", oneliner,
 				   o->image ? "" : " (or - for an interactive shell)");
@@ -413,6 +419,11 @@ int cli_command_line(const struct cli_options *o, char **ret_line, bool *ret_int
 	char *line;
 
 	*ret_interactive = false;
+	if (!o->command_len) {
+		/* --results kunit: the tests ran as the kernel booted. */
+		*ret_line = strdup("true");
+		return *ret_line ? 0 : error_set(err, ENOMEM, "out of memory");
+	}
 	if (o->command_len == 1 && strcmp(o->command[0], "-") == 0) {
 		*ret_interactive = true;
 		*ret_line = NULL;

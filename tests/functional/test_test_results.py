@@ -343,8 +343,8 @@ def test_kunit_kernel(vmtest, tmp_path):
     assert tests["example/example_simple_test"]["time"] is not None
 
     # --kargs passes kunit.filter_glob to the kernel: only that suite runs.
-    r = vmtest("-k", kernel, "--results", "kunit", "--kargs", "kunit.filter_glob=list-kernel-test",
-               "--json", "one.json", "--", "true", cwd=tmp_path, timeout=600)
+    r = vmtest("--json", "one.json", "--results", "kunit", "--kargs",
+               "kunit.filter_glob=list-kernel-test", "-k", kernel, cwd=tmp_path, timeout=600)
     assert r.returncode == 0, r.stdout + r.stderr
     doc = json.loads((tmp_path / "one.json").read_text())
     names = [t["name"] for t in doc["targets"][0]["tests"]]
