@@ -10,6 +10,7 @@
 #include <string.h>
 
 #include "cleanup.h"
+#include "base/utf8.h"
 #include "results/results_internal.h"
 
 struct results_parser {
@@ -272,32 +273,6 @@ void results_pending_clear(struct results_pending *p)
 
 /* --- feeding ------------------------------------------------------------- */
 
-/* The length of a valid UTF-8 sequence at s (1-4), 0 when it is not one. */
-static size_t results_utf8_len(const unsigned char *s, size_t n)
-{
-	size_t len;
-	uint32_t c, min;
-
-	if (s[0] < 0x80)
-		return 1;
-	if ((s[0] & 0xe0) == 0xc0)
-		len = 2, c = s[0] & 0x1f, min = 0x80;
-	else if ((s[0] & 0xf0) == 0xe0)
-		len = 3, c = s[0] & 0x0f, min = 0x800;
-	else if ((s[0] & 0xf8) == 0xf0)
-		len = 4, c = s[0] & 0x07, min = 0x10000;
-	else
-		return 0;
-	if (len > n)
-		return 0;
-	for (size_t i = 1; i < len; i++) {
-		if ((s[i] & 0xc0) != 0x80)
-			return 0;
-		c = c << 6 | (s[i] & 0x3f);
-	}
-	return c < min || c > 0x10ffff || (c >= 0xd800 && c <= 0xdfff) ? 0 : len;
-}
-
 /* The line made valid UTF-8 in place (a bad byte is '?', NUL too), '\r' at its end dropped. */
 static size_t results_clean_line(char *line, size_t len)
 {
@@ -306,13 +281,14 @@ static size_t results_clean_line(char *line, size_t len)
 	if (len && line[len - 1] == '\r')
 		len--;
 	for (size_t i = 0; i < len;) {
-		size_t k = s[i] ? results_utf8_len(s + i, len - i) : 0;
+		uint32_t c;
+		int k = s[i] ? utf8_decode(s + i, len - i, &c) : 0;
 
-		if (!k) {
+		if (k <= 0) {
 			s[i++] = '?';
 			continue;
 		}
-		i += k;
+		i += (size_t)k;
 	}
 	line[len] = '\0';
 	return len;

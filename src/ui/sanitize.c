@@ -5,6 +5,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "base/utf8.h"
+
 #define ESC 0x1b
 #define TAB_STOP 8
 
@@ -34,39 +36,13 @@ static void sanitize_put(struct sanitize_buf *b, const char *s, size_t n)
 	b->p[b->len] = '\0';
 }
 
-/*
- * The length of the UTF-8 sequence at s (at most n bytes) and its code
- * point; 0 when it is not valid UTF-8 (overlong, a surrogate, cut short).
- */
+/* The length of the UTF-8 sequence at s and its code point; 0 when it is
+ * not valid UTF-8, cut short included. */
 static size_t sanitize_utf8(const unsigned char *s, size_t n, uint32_t *ret)
 {
-	size_t len;
-	uint32_t c, min;
+	int len = utf8_decode(s, n, ret);
 
-	if (s[0] < 0x80) {
-		*ret = s[0];
-		return 1;
-	}
-	if ((s[0] & 0xe0) == 0xc0) {
-		len = 2, c = s[0] & 0x1f, min = 0x80;
-	} else if ((s[0] & 0xf0) == 0xe0) {
-		len = 3, c = s[0] & 0x0f, min = 0x800;
-	} else if ((s[0] & 0xf8) == 0xf0) {
-		len = 4, c = s[0] & 0x07, min = 0x10000;
-	} else {
-		return 0;
-	}
-	if (len > n)
-		return 0;
-	for (size_t i = 1; i < len; i++) {
-		if ((s[i] & 0xc0) != 0x80)
-			return 0;
-		c = c << 6 | (s[i] & 0x3f);
-	}
-	if (c < min || c > 0x10ffff || (c >= 0xd800 && c <= 0xdfff))
-		return 0;
-	*ret = c;
-	return len;
+	return len > 0 ? (size_t)len : 0;
 }
 
 /*

@@ -10,6 +10,7 @@
 #include <unistd.h>
 
 #include "io.h"
+#include "base/utf8.h"
 
 
 static void xml_out(struct xml_writer *x, const char *s, size_t n)
@@ -62,37 +63,6 @@ static bool xml_char_ok(uint32_t c)
 	       (c >= 0xe000 && c <= 0xfffd) || (c >= 0x10000 && c <= 0x10ffff);
 }
 
-/* The length of a whole, valid UTF-8 sequence at s; 0 invalid; -1 cut short. */
-static int xml_utf8(const unsigned char *s, size_t n, uint32_t *ret)
-{
-	int len;
-	uint32_t c, min;
-
-	if (s[0] < 0x80) {
-		*ret = s[0];
-		return 1;
-	}
-	if ((s[0] & 0xe0) == 0xc0)
-		len = 2, c = s[0] & 0x1f, min = 0x80;
-	else if ((s[0] & 0xf0) == 0xe0)
-		len = 3, c = s[0] & 0x0f, min = 0x800;
-	else if ((s[0] & 0xf8) == 0xf0)
-		len = 4, c = s[0] & 0x07, min = 0x10000;
-	else
-		return 0;
-	for (int i = 1; i < len; i++) {
-		if ((size_t)i >= n)
-			return -1;
-		if ((s[i] & 0xc0) != 0x80)
-			return 0;
-		c = c << 6 | (s[i] & 0x3f);
-	}
-	if (c < min || (c >= 0xd800 && c <= 0xdfff))
-		return 0;
-	*ret = c;
-	return len;
-}
-
 static void xml_char(struct xml_writer *x, const unsigned char *s, size_t n, uint32_t c)
 {
 	if (!xml_char_ok(c))
@@ -125,7 +95,7 @@ void xml_write(struct xml_writer *x, const char *text, size_t len)
 		int k;
 
 		x->carry[x->n_carry++] = s[i++];
-		k = xml_utf8(x->carry, x->n_carry, &c);
+		k = utf8_decode(x->carry, x->n_carry, &c);
 		if (k > 0)
 			xml_char(x, x->carry, (size_t)k, c);
 		if (k >= 0 || x->n_carry == 4)
@@ -133,7 +103,7 @@ void xml_write(struct xml_writer *x, const char *text, size_t len)
 	}
 	while (i < len) {
 		uint32_t c;
-		int k = xml_utf8(s + i, len - i, &c);
+		int k = utf8_decode(s + i, len - i, &c);
 
 		if (k < 0) {
 			memcpy(x->carry, s + i, len - i);

@@ -1,6 +1,7 @@
 // SPDX-License-Identifier: MIT
 #include "base/clock.h"
 #include "base/unix_socket.h"
+#include "base/utf8.h"
 #include "vm/json_io.h"
 
 #include <errno.h>
@@ -324,46 +325,15 @@ bool json_io_is_object(const struct json_value *v)
 	return json_is_object(json_io_j(v));
 }
 
-/* The length of the well-formed UTF-8 sequence at p, or 0. */
-static size_t json_io_utf8_seq(const unsigned char *p)
-{
-	uint32_t cp;
-	size_t n, i;
-
-	if (p[0] < 0x80)
-		return 1;
-	if (p[0] >= 0xc2 && p[0] <= 0xdf) {
-		n = 2;
-		cp = p[0] & 0x1f;
-	} else if ((p[0] & 0xf0) == 0xe0) {
-		n = 3;
-		cp = p[0] & 0x0f;
-	} else if (p[0] >= 0xf0 && p[0] <= 0xf4) {
-		n = 4;
-		cp = p[0] & 0x07;
-	} else {
-		return 0;
-	}
-	for (i = 1; i < n; i++) {
-		if ((p[i] & 0xc0) != 0x80)
-			return 0;
-		cp = cp << 6 | (p[i] & 0x3f);
-	}
-	/* Overlong forms, UTF-16 surrogates and beyond Unicode. */
-	if ((n == 3 && cp < 0x800) || (n == 4 && cp < 0x10000) || cp > 0x10ffff ||
-	    (cp >= 0xd800 && cp <= 0xdfff))
-		return 0;
-	return n;
-}
-
 bool json_io_utf8_valid(const char *s)
 {
 	const unsigned char *p = (const unsigned char *)s;
-	size_t n;
 
 	while (*p) {
-		n = json_io_utf8_seq(p);
-		if (n == 0)
+		uint32_t c;
+		int n = utf8_decode(p, 4, &c);
+
+		if (n <= 0)
 			return false;
 		p += n;
 	}

@@ -21,6 +21,7 @@
 #include "base/shell_quote.h"
 #include "base/size.h"
 #include "base/suggest.h"
+#include "base/utf8.h"
 #include "boot/kernel_find.h"
 
 static void assert_quoted(const char *word, const char *want)
@@ -181,6 +182,40 @@ static void test_arch(void **state)
 	assert_null(arch_find(NULL));
 }
 
+/* One decoder for guest text: what is UTF-8, what is not, what is cut. */
+static void test_utf8_decode(void **state)
+{
+	static const struct {
+		const char *bytes;
+		size_t n;
+		int len;
+		uint32_t c;
+	} cases[] = {
+		{ "a", 1, 1, 'a' },
+		{ "\xc3\xa9", 2, 2, 0xe9 },
+		{ "\xe2\x82\xac", 3, 3, 0x20ac },
+		{ "\xf0\x9f\x98\x80", 4, 4, 0x1f600 },
+		{ "\xc0\xaf", 2, 0, 0 },		/* overlong '/' */
+		{ "\xe0\x80\xaf", 3, 0, 0 },	/* overlong */
+		{ "\xed\xa0\x80", 3, 0, 0 },	/* a surrogate */
+		{ "\xf4\x90\x80\x80", 4, 0, 0 },	/* beyond U+10FFFF */
+		{ "\xff", 1, 0, 0 },
+		{ "\x80", 1, 0, 0 },
+		{ "\xe2\x82", 2, -1, 0 },		/* cut short */
+		{ "\xe2\x28\xa1", 3, 0, 0 },
+		{ "\xc3", 4, 0, 0 },		/* then the NUL: not a continuation */
+	};
+
+	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		uint32_t c = 0;
+		int len = utf8_decode((const unsigned char *)cases[i].bytes, cases[i].n, &c);
+
+		assert_int_equal(len, cases[i].len);
+		if (len > 0)
+			assert_int_equal(c, cases[i].c);
+	}
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -191,6 +226,7 @@ int main(void)
 		cmocka_unit_test(test_kernel_find_host),
 		cmocka_unit_test(test_io_write_all),
 		cmocka_unit_test(test_arch),
+		cmocka_unit_test(test_utf8_decode),
 	};
 
 	return cmocka_run_group_tests_name("util", tests, NULL, NULL);
