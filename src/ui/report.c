@@ -559,6 +559,15 @@ static int report_finish_junit(struct report *rp, struct error *err)
 	return r < 0 ? error_prefix(err, "--junit %s", rp->o.junit_path) : 0;
 }
 
+int report_json_counts(struct json_value *doc, size_t passed, size_t failed, size_t flaky)
+{
+	int r = json_io_set_int(doc, "passed", (int64_t)passed);
+
+	if (r >= 0)
+		r = json_io_set_int(doc, "failed", (int64_t)failed);
+	return r >= 0 ? json_io_set_int(doc, "flaky", (int64_t)flaky) : r;
+}
+
 static int report_finish_json(struct report *rp, struct error *err)
 {
 	_cleanup_json_ struct json_value *doc = json_io_new_object();
@@ -580,11 +589,7 @@ static int report_finish_json(struct report *rp, struct error *err)
 	}
 	}
 	if (r >= 0)
-		r = json_io_set_int(doc, "passed", (int64_t)passed);
-	if (r >= 0)
-		r = json_io_set_int(doc, "failed", (int64_t)failed);
-	if (r >= 0)
-		r = json_io_set_int(doc, "flaky", (int64_t)flaky);
+		r = report_json_counts(doc, passed, failed, flaky);
 	if (r >= 0)
 		r = rp->o.shard ? json_io_set_string(doc, "shard", rp->o.shard)
 				: json_io_set(doc, "shard", json_io_new_null());

@@ -17,6 +17,7 @@
 #include "base/error.h"
 #include "config/config.h"
 #include "targets/record.h"
+#include "vm/json_io.h"
 
 struct report_options {
 	const char *junit_path;
@@ -41,6 +42,9 @@ struct report;
 struct report_junit_mark {
 	size_t position, len, tests, failures, skipped;
 };
+
+/* The counts at the head of a JSON report: "passed", "failed", "flaky". */
+int report_json_counts(struct json_value *doc, size_t passed, size_t failed, size_t flaky);
 
 /* The comment at p (len bytes there at most): 0, or -EINVAL when it is none. */
 int report_junit_parse_mark(const char *p, size_t len, struct report_junit_mark *ret);

@@ -337,11 +337,7 @@ static char *merge_json_text(const struct merge *m)
 		failed += strcmp(status, "passed") != 0 && strcmp(status, "flaky") != 0;
 	}
 	if (r >= 0)
-		r = json_io_set_int(doc, "passed", (int64_t)passed);
-	if (r >= 0)
-		r = json_io_set_int(doc, "failed", (int64_t)failed);
-	if (r >= 0)
-		r = json_io_set_int(doc, "flaky", (int64_t)flaky);
+		r = report_json_counts(doc, passed, failed, flaky);
 	if (r >= 0)
 		r = json_io_set(doc, "shard", json_io_new_null());
 	if (r >= 0)
