@@ -119,6 +119,7 @@ fuzz:
 		-Db_sanitize=address,undefined -Db_lundef=false $(FUZZ_BUILD)
 	ninja -C $(FUZZ_BUILD)
 	for f in $(FUZZ_BUILD)/tests/fuzz-*; do \
+		[ -f "$$f" ] && [ -x "$$f" ] || continue; \
 		name=$${f##*/fuzz-}; mkdir -p $(FUZZ_BUILD)/corpus/$$name; \
 		$$f -max_total_time=$(FUZZ_SECONDS) -print_final_stats=1 \
 			$(FUZZ_BUILD)/corpus/$$name tests/fuzz/corpus/$$name || exit 1; \
