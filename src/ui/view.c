@@ -216,6 +216,7 @@ static void view_draw_end(struct view *v, struct view_target *t, struct view_eve
 		v->passed++;
 	else
 		v->failed++;
+	v->flaky += e->flaky;
 	/* Off the live area first, so that what follows is printed once. */
 	view_unlist(v->active, &v->n_active, t);
 	if (v->o.live) {
@@ -247,18 +248,22 @@ static void view_draw_forget(struct view *v, struct view_target *t)
 static void view_draw_summary(struct view *v)
 {
 	struct view_text text = { 0 };
-	char took[32];
+	char took[32], flaky[32] = "";
 
 	view_text_duration(clock_now_ms() - v->run_start, took, sizeof(took));
+	if (v->flaky)
+		snprintf(flaky, sizeof(flaky), " (%u flaky)", v->flaky);
 	if (v->o.live)
-		view_text_addf(&text, "%s%u passed%s, %s%u failed%s in %s\n",
+		view_text_addf(&text, "%s%u passed%s%s, %s%u failed%s in %s\n",
 			       v->passed ? view_text_sgr(v, SGR_GREEN) : "", v->passed,
-			       view_text_sgr(v, SGR_RESET), v->failed ? view_text_sgr(v, SGR_RED) : "",
-			       v->failed, view_text_sgr(v, SGR_RESET), took);
+			       view_text_sgr(v, SGR_RESET), flaky,
+			       v->failed ? view_text_sgr(v, SGR_RED) : "", v->failed,
+			       view_text_sgr(v, SGR_RESET), took);
 	view_text_flush(&text, v->o.fd);
 	if (v->log_fd >= 0)
-		view_log_printf(v, "[%9.3f] vmtest: %u passed, %u failed\n",
-				(double)(clock_now_ms() - v->run_start) / 1000, v->passed, v->failed);
+		view_log_printf(v, "[%9.3f] vmtest: %u passed%s, %u failed\n",
+				(double)(clock_now_ms() - v->run_start) / 1000, v->passed, flaky,
+				v->failed);
 }
 
 static void view_draw(struct view *v, struct view_event *e)

@@ -119,7 +119,7 @@ struct view {
 	bool cursor_hidden;
 	unsigned spin;
 
-	unsigned passed, failed;
+	unsigned passed, failed, flaky;
 };
 
 /* --- text (view_text.c) --------------------------------------------------------- */
