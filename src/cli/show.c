@@ -142,8 +142,9 @@ static int show_target_plan(const struct config *config, const struct target *t,
 	struct record *record = NULL;
 	int r = runner_check(config, t, ro, err);
 
-	if (r >= 0)
-		r = record_new((size_t)(t - config->targets), t->name, observer, false, &record, err);
+	if (r < 0)
+		return r; /* its messages name the target */
+	r = record_new((size_t)(t - config->targets), t->name, observer, false, &record, err);
 	if (r >= 0)
 		r = runner_plan(config, t, ro, record, ret_line, err);
 	record_free(record);
@@ -151,7 +152,7 @@ static int show_target_plan(const struct config *config, const struct target *t,
 		*ret_line = strdup(err->msg);
 		return 0;
 	}
-	return r;
+	return r < 0 ? error_prefix(err, "target '%s'", t->name) : r;
 }
 
 /* Once, after the first target it applies to is planned: why not KVM. */
@@ -193,7 +194,7 @@ int show_plan(const struct config *config, const struct cli_options *o, struct e
 
 		r = show_target_plan(config, t, &ro, &observer, &line, err);
 		if (r < 0)
-			return error_prefix(err, "target '%s'", t->name);
+			return r;
 		show_accel_notice(t, why, view, &told);
 		if (i)
 			putchar('\n');

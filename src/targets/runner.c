@@ -54,8 +54,8 @@ int runner_check(const struct config *config, const struct target *t,
 	    (t->rootfs && strncmp(t->rootfs, config->base_dir, n) == 0 &&
 	     (t->rootfs[n] == '/' || t->rootfs[n] == '\0')))
 		return error_usage(err,
-				   "%s cannot be shared read-write at %s: it holds the root filesystem %s; run vmtest from a project directory",
-				   config->base_dir, GUEST_SHARED_PATH, t->rootfs ? t->rootfs : "/");
+				   "target '%s': %s cannot be shared read-write at %s: it holds the root filesystem %s; run vmtest from a project directory",
+				   t->name, config->base_dir, GUEST_SHARED_PATH, t->rootfs ? t->rootfs : "/");
 	r = test_results_check(config, t, o, err);
 	return r < 0 ? r : network_check(t, o, err);
 }

@@ -52,9 +52,13 @@ int test_results_check(const struct config *config, const struct target *t,
 	dir = strdup(file);
 	if (!dir)
 		return error_set(err, ENOMEM, "out of memory");
-	do
-		memmove(dir, dirname(dir), strlen(dirname(dir)) + 1);
-	while (access(dir, F_OK) < 0 && strcmp(dir, "/") != 0 && strcmp(dir, ".") != 0);
+	do {
+		/* One dirname a step: it cuts dir in place, so a second call
+		 * would go up a second level. */
+		const char *up = dirname(dir);
+
+		memmove(dir, up, strlen(up) + 1);
+	} while (access(dir, F_OK) < 0 && strcmp(dir, "/") != 0 && strcmp(dir, ".") != 0);
 	if (!config_in_writable_share(config, t, dir))
 		return error_usage(err, "target '%s': the results file %s is not in a directory "
 				   "the guest can write (%s, shared at /mnt/vmtest, or a writable "

@@ -448,6 +448,16 @@ def test_results_options_refused(vmtest, tmp_path):
     r = vmtest("--results", "tap", "--results-file", "/etc/passwd", "-k", small_kernel(),
                "--", "true", cwd=tmp_path)
     assert r.returncode == 2 and "is not in a directory the guest can write" in r.stderr
+    # The same refusal in a dry run: one line, the target named once.
+    r = vmtest("--dry-run", "--results", "tap", "--results-file", "/etc/passwd", "-k",
+               small_kernel(), "--", "true", cwd=tmp_path)
+    assert r.returncode == 2 and r.stderr.count("target '") == 1, r.stderr
+    # An absolute path straight in the project, and one in a directory the
+    # command will make there, are where the guest writes.
+    for path in (tmp_path / "results.tap", tmp_path / "not-yet" / "results.tap"):
+        r = vmtest("--dry-run", "--results", "tap", "--results-file", str(path), "-k",
+                   small_kernel(), "--", "true", cwd=tmp_path)
+        assert r.returncode == 0, r.stderr
     r = vmtest("--retry-failed", "x", "-k", small_kernel(), "--", "true", cwd=tmp_path)
     assert r.returncode == 2 and "--retry-failed 'x'" in r.stderr
     (tmp_path / "vmtest.toml").write_text(
